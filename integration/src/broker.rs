@@ -1,0 +1,63 @@
+//! Finds a broker for a test, in this order: `PRESAGE_TEST_BROKERS` if set (each test then gets
+//! its own topic prefix), else a fresh local Nisshi on a free port with fresh storage.
+//!
+//! Docker (testcontainers with Apache Kafka) is the third choice where a Docker engine runs; this
+//! machine has none, so that path is not built yet and a missing broker fails the test loudly.
+
+use presage_runner::admin::create_topics;
+use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
+use presage_runner::{KafkaArgs, Topology};
+
+pub struct TestBroker {
+    pub kafka: KafkaArgs,
+    _local: Option<LocalBroker>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestBroker {
+    /// A broker with every topic of the topology created.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (kafka, local) = match std::env::var("PRESAGE_TEST_BROKERS") {
+            Ok(brokers) if !brokers.is_empty() => {
+                let prefix = format!("t{}-{}.", std::process::id(), free_port().unwrap_or(0));
+                let kafka = KafkaArgs {
+                    topic_prefix: prefix,
+                    ..KafkaArgs::for_brokers(brokers)
+                };
+                (kafka, None)
+            }
+            _ => {
+                let nisshi = find_nisshi().expect(
+                    "no broker for the end-to-end tests: set PRESAGE_TEST_BROKERS, or install the local broker with `cargo xtask install-broker` (cargo xtask test does it)",
+                );
+                let port = free_port().expect("free port");
+                let local = LocalBroker::start(&nisshi, &dir.path().join("broker"), port)
+                    .expect("starting the local broker");
+                (KafkaArgs::for_brokers(local.bootstrap()), Some(local))
+            }
+        };
+        let topology = Topology::default_topology();
+        let mut last_error = None;
+        for _ in 0..40 {
+            match create_topics(&kafka, &topology) {
+                Ok(_) => {
+                    last_error = None;
+                    break;
+                }
+                Err(err) => {
+                    last_error = Some(err);
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+            }
+        }
+        if let Some(err) = last_error {
+            panic!("creating topics: {err:#}");
+        }
+        Self {
+            kafka,
+            _local: local,
+            _dir: dir,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The five service binaries, run as child processes with their logs in a directory the test
+//! prints on failure.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use presage_runner::KafkaArgs;
+
+/// `target/<profile>/`: the test binary runs from `target/<profile>/deps/`.
+pub fn binary_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = binary_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the services first (`cargo build --workspace --bins`; `cargo xtask test` does it)",
+        path.display()
+    );
+    path
+}
+
+pub struct Services {
+    children: Vec<(String, Child)>,
+    pub log_dir: PathBuf,
+}
+
+impl Services {
+    pub fn new(log_dir: &Path) -> Self {
+        std::fs::create_dir_all(log_dir).expect("log dir");
+        Self {
+            children: Vec::new(),
+            log_dir: log_dir.to_path_buf(),
+        }
+    }
+
+    /// Starts `presage-<service>` against `kafka`, from `cwd`.
+    pub fn start(&mut self, service: &str, kafka: &KafkaArgs, cwd: &Path) {
+        let log = File::create(self.log_dir.join(format!("{service}.log"))).expect("log file");
+        let child = Command::new(binary(&format!("presage-{service}")))
+            .args(kafka.to_args())
+            .current_dir(cwd)
+            .env("RUST_LOG", "info,presage=debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawning service");
+        self.children.push((service.to_string(), child));
+    }
+
+    /// Stops one service the way an operator would: SIGTERM, then a kill after 10 s.
+    pub fn stop(&mut self, service: &str) {
+        if let Some(index) = self.children.iter().position(|(name, _)| name == service) {
+            let (_, mut child) = self.children.remove(index);
+            terminate(&mut child);
+        }
+    }
+
+    /// The tail of every service log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.log_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = body.lines().rev().take(15).collect();
+            text.push_str(&format!("--- {}\n", entry.path().display()));
+            for line in tail.into_iter().rev() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+fn terminate(child: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid with a valid signal.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for (_, child) in self.children.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

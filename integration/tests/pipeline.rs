@@ -1,0 +1,150 @@
+//! One demand trace through all five services on a real broker.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Pipeline;
+use presage_events::{ApplyOutcome, DeadLetter, ScalingDirective};
+use presage_integration::topics::{produce_raw, TopicReader};
+
+const ALL: [&str; 5] = [
+    "collector",
+    "recipe-processor",
+    "forecaster",
+    "planner",
+    "applier",
+];
+
+#[test]
+fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
+    let mut pipeline = Pipeline::prepare();
+    pipeline.start(&ALL);
+    let topics = pipeline.broker.kafka.topics();
+    let directives_topic = TopicReader::open(&pipeline.broker.kafka, &topics.directives());
+    let applied_topic = TopicReader::open(&pipeline.broker.kafka, &topics.applied());
+
+    let mut outcomes: Vec<ApplyOutcome> = Vec::new();
+    let applied = applied_topic.wait_until(&mut outcomes, Duration::from_secs(90), |seen| {
+        seen.iter().any(|o| o.status == "applied")
+    });
+    assert!(
+        applied,
+        "no applied outcome within 90 s\n{}",
+        pipeline.services.logs()
+    );
+
+    // Stop the source and let the rest of the pipeline drain, so the file stops changing.
+    pipeline.services.stop("collector");
+    let mut directives: Vec<ScalingDirective> = directives_topic.poll(Duration::from_secs(1));
+    loop {
+        let fresh: Vec<ApplyOutcome> = applied_topic.poll(Duration::from_secs(4));
+        directives.extend(directives_topic.poll::<ScalingDirective>(Duration::from_millis(500)));
+        if fresh.is_empty() {
+            break;
+        }
+        outcomes.extend(fresh);
+    }
+
+    assert!(!directives.is_empty());
+    for directive in &directives {
+        assert_eq!(directive.app, "grid-demand");
+        assert_eq!(directive.resource, "replicas");
+        assert_eq!(
+            directive.target,
+            pipeline.expected_target(directive.effective_at_ms),
+            "directive for demand at {} (reason: {})",
+            directive.effective_at_ms,
+            directive.reason
+        );
+        assert!(
+            !directive.lineage.is_empty(),
+            "a directive names the forecast it came from"
+        );
+    }
+    for outcome in &outcomes {
+        assert_eq!(outcome.status, "applied", "{outcome:?}");
+        assert!(
+            directives
+                .iter()
+                .any(|d| d.event_id == outcome.directive_id),
+            "outcome for an unknown directive: {outcome:?}"
+        );
+    }
+
+    // The file holds the target of the last directive applied.
+    let last = outcomes.last().expect("at least one outcome");
+    let last_directive = directives
+        .iter()
+        .find(|d| d.event_id == last.directive_id)
+        .unwrap();
+    assert_eq!(pipeline.replicas_on_disk(), Some(last_directive.target));
+    if outcomes.len() > 1 {
+        let backup = last
+            .backup_path
+            .as_ref()
+            .expect("a replaced file keeps its previous version");
+        assert!(std::path::Path::new(backup).is_file());
+    }
+}
+
+#[test]
+fn a_malformed_record_goes_to_the_dead_letter_topic_and_the_pipeline_keeps_working() {
+    let mut pipeline = Pipeline::prepare();
+    pipeline.start(&ALL);
+    let kafka = pipeline.broker.kafka.clone();
+    let topics = kafka.topics();
+    let dlq = TopicReader::open(&kafka, &topics.dlq());
+    let directives_topic = TopicReader::open(&kafka, &topics.directives());
+
+    produce_raw(
+        &kafka,
+        &topics.raw(),
+        "grid-demand",
+        b"\xC3\x01 definitely not avro",
+    );
+    produce_raw(
+        &kafka,
+        &topics.forecasts(),
+        "grid-demand",
+        b"{\"json\": true}",
+    );
+
+    let mut letters: Vec<DeadLetter> = Vec::new();
+    let both = dlq.wait_until(&mut letters, Duration::from_secs(60), |seen| {
+        seen.len() >= 2
+    });
+    assert!(
+        both,
+        "dead letters: {letters:?}\n{}",
+        pipeline.services.logs()
+    );
+    let raw_letter = letters
+        .iter()
+        .find(|l| l.source_topic == topics.raw())
+        .expect("raw topic letter");
+    assert_eq!(raw_letter.stage, "recipe-processor");
+    assert_eq!(raw_letter.payload, b"\xC3\x01 definitely not avro");
+    assert!(
+        raw_letter.reason.contains("cannot decode"),
+        "{}",
+        raw_letter.reason
+    );
+    assert_eq!(raw_letter.key.as_deref(), Some("grid-demand"));
+    let forecast_letter = letters
+        .iter()
+        .find(|l| l.source_topic == topics.forecasts())
+        .expect("forecasts letter");
+    assert_eq!(forecast_letter.stage, "planner");
+
+    // Every stage kept going: directives still flow after the bad records.
+    let mut directives: Vec<ScalingDirective> = Vec::new();
+    let flowing = directives_topic.wait_until(&mut directives, Duration::from_secs(90), |seen| {
+        seen.len() >= 2
+    });
+    assert!(
+        flowing,
+        "no directives after the malformed records\n{}",
+        pipeline.services.logs()
+    );
+}

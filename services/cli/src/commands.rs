@@ -1,0 +1,158 @@
+//! The one-shot commands: validate, topics, templates, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use presage_runner::admin::{create_topics, TopicState};
+use presage_runner::templates::publish_templates;
+use presage_runner::{KafkaArgs, Topology};
+
+/// The five services, in pipeline order.
+pub const SERVICES: [&str; 5] = [
+    "collector",
+    "recipe-processor",
+    "forecaster",
+    "planner",
+    "applier",
+];
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Template files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+pub fn validate(args: &ValidateArgs) -> ExitCode {
+    let mut failed = 0;
+    for file in &args.files {
+        match presage_template::load(file) {
+            Ok(template) => println!("{}: ok (app {})", file.display(), template.app),
+            Err(errors) => {
+                failed += 1;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failed} of {} template(s) invalid", args.files.len());
+        ExitCode::FAILURE
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TopicsCommand {
+    /// Create every topic of the topology (existing topics are left alone).
+    Create(TopicsCreateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopicsCreateArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// A topology file to use instead of the built-in pipelines/topics.yaml.
+    #[arg(long, env = "PRESAGE_PIPELINE")]
+    pub pipeline: Option<PathBuf>,
+}
+
+pub fn load_topology(path: Option<&PathBuf>) -> anyhow::Result<Topology> {
+    match path {
+        None => Ok(Topology::default_topology()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(Topology::parse(&text, &path.display().to_string())?)
+        }
+    }
+}
+
+pub fn create_all_topics(kafka: &KafkaArgs, pipeline: Option<&PathBuf>) -> anyhow::Result<()> {
+    let topology = load_topology(pipeline)?;
+    for (name, state) in create_topics(kafka, &topology)? {
+        let state = match state {
+            TopicState::Created => "created",
+            TopicState::AlreadyExisted => "exists",
+        };
+        println!("{name}: {state}");
+    }
+    Ok(())
+}
+
+pub fn topics(command: TopicsCommand) -> anyhow::Result<()> {
+    match command {
+        TopicsCommand::Create(args) => create_all_topics(&args.kafka, args.pipeline.as_ref()),
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TemplatesCommand {
+    /// Validate and publish template files, keyed by app id.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+pub fn templates(command: TemplatesCommand) -> anyhow::Result<()> {
+    match command {
+        TemplatesCommand::Publish(args) => {
+            for event in publish_templates(&args.kafka, &args.files)? {
+                println!(
+                    "{}: published app {} version {}",
+                    event.source_path, event.app, event.template_version
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// One of: collector, recipe-processor, forecaster, planner, applier.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(SERVICES))]
+    pub service: String,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+}
+
+/// The binary of a service: beside this executable (cargo builds and images put them together),
+/// else on PATH.
+pub fn service_binary(service: &str) -> anyhow::Result<PathBuf> {
+    let name = format!("presage-{service}");
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)));
+    if let Some(path) = beside.filter(|p| p.is_file()) {
+        return Ok(path);
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        if let Some(found) = std::env::split_paths(&paths)
+            .map(|d| d.join(&name))
+            .find(|p| p.is_file())
+        {
+            return Ok(found);
+        }
+    }
+    bail!("cannot find {name} beside {:?} or on PATH (build it with `cargo build --workspace --bins`)", std::env::current_exe().ok())
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let binary = service_binary(&args.service)?;
+    let status = std::process::Command::new(&binary)
+        .args(args.kafka.to_args())
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !status.success() {
+        bail!("{} exited with {status}", args.service);
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The `presage` command line: validate templates, create topics, publish templates, run one
+//! service or the whole stack (with a local broker when no `--brokers` is given).
+
+pub mod commands;
+pub mod demo;
+pub mod supervisor;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+pub use commands::SERVICES;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "presage",
+    version,
+    about = "Predictive, Kafka-native resource orchestration"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check templates; every mistake is printed as file:line:column: message.
+    Validate(commands::ValidateArgs),
+    /// Manage the topology's topics.
+    #[command(subcommand)]
+    Topics(commands::TopicsCommand),
+    /// Publish templates to the compacted templates topic.
+    #[command(subcommand)]
+    Templates(commands::TemplatesCommand),
+    /// Run one service in the foreground.
+    Run(commands::RunArgs),
+    /// Run the whole stack: broker (unless --brokers), topics, templates, five services.
+    Up(supervisor::UpArgs),
+    /// Serve a Prometheus page whose values replay a demand trace (the demo workload).
+    DemoWorkload(demo::DemoArgs),
+}
+
+/// The clap definition, for tests that check docs and docker-compose against the CLI.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+pub fn main() -> ExitCode {
+    presage_runner::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => return commands::validate(&args),
+        Command::Topics(command) => commands::topics(command),
+        Command::Templates(command) => commands::templates(command),
+        Command::Run(args) => commands::run(&args),
+        Command::Up(args) => supervisor::up(&args),
+        Command::DemoWorkload(args) => demo::serve_forever(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

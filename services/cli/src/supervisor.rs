@@ -1,0 +1,180 @@
+//! `presage up`: the whole stack in one command. Without `--brokers` it starts the local broker
+//! (Nisshi, installed by the set-up command), then creates the topics, publishes the templates
+//! and runs the five services as child processes, restarting any that exits, until Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use presage_runner::broker::{find_nisshi, LocalBroker};
+use presage_runner::templates::publish_templates;
+use presage_runner::{KafkaArgs, Shutdown};
+
+use crate::commands::{create_all_topics, service_binary, SERVICES};
+use crate::demo;
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// An existing Kafka cluster; without it a local broker is started.
+    #[arg(long, env = "PRESAGE_BROKERS")]
+    pub brokers: Option<String>,
+    /// A librdkafka setting, `key=value`; repeatable.
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub kafka_settings: Vec<String>,
+    /// A properties file of librdkafka settings.
+    #[arg(long, env = "PRESAGE_KAFKA_PROPERTIES")]
+    pub kafka_properties: Option<PathBuf>,
+    /// Prefix for every topic name.
+    #[arg(long, env = "PRESAGE_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Template files, or directories whose *.yaml files are templates.
+    #[arg(long = "templates", default_value = "templates")]
+    pub templates: Vec<PathBuf>,
+    /// Where the local broker keeps its data (it survives a restart).
+    #[arg(long, env = "PRESAGE_DATA_DIR", default_value = "var/presage")]
+    pub data_dir: PathBuf,
+    /// Port of the local broker.
+    #[arg(long, default_value_t = 9092)]
+    pub port: u16,
+    /// Also serve the demo workload (a Prometheus page replaying a demand trace).
+    #[arg(long)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub demo_args: demo::DemoSettings,
+}
+
+/// Expands directories into their `*.yaml` files, sorted.
+pub fn template_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("listing {}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+pub fn up(args: &UpArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::on_signals()?;
+    let mut _broker = None;
+    let brokers = match &args.brokers {
+        Some(brokers) => brokers.clone(),
+        None => {
+            let Some(nisshi) = find_nisshi() else {
+                bail!("the local broker (nisshi) is not installed: run `cargo xtask up`, which installs it, or pass --brokers");
+            };
+            let broker = LocalBroker::start(&nisshi, &args.data_dir.join("broker"), args.port)?;
+            println!(
+                "local broker: {} (data in {})",
+                broker.bootstrap(),
+                broker.data_dir().display()
+            );
+            let bootstrap = broker.bootstrap();
+            _broker = Some(broker);
+            bootstrap
+        }
+    };
+    let kafka = KafkaArgs {
+        brokers,
+        kafka_settings: args.kafka_settings.clone(),
+        kafka_properties: args.kafka_properties.clone(),
+        topic_prefix: args.topic_prefix.clone(),
+        transactions: false,
+    };
+    retry("creating topics", Duration::from_secs(30), || {
+        create_all_topics(&kafka, None)
+    })?;
+    let files = template_files(&args.templates)?;
+    for event in publish_templates(&kafka, &files)? {
+        println!(
+            "template {} (app {}, version {})",
+            event.source_path, event.app, event.template_version
+        );
+    }
+    if args.demo {
+        let settings = args.demo_args.clone();
+        let server = demo::DemoServer::start(&settings)?;
+        println!("demo workload: http://{}/metrics", server.address());
+        std::mem::forget(server); // serves until the process exits
+    }
+    let mut children: Vec<(&str, Child)> = Vec::new();
+    for service in SERVICES {
+        children.push((service, spawn(service, &kafka)?));
+    }
+    println!(
+        "presage is up: {} services on {}; Ctrl-C stops it",
+        children.len(),
+        kafka.brokers
+    );
+    while !shutdown.requested() {
+        for (service, child) in children.iter_mut() {
+            if let Some(status) = child.try_wait()? {
+                tracing::warn!(service = *service, %status, "service exited; restarting");
+                shutdown.sleep(Duration::from_secs(1));
+                *child = spawn(service, &kafka)?;
+            }
+        }
+        shutdown.sleep(Duration::from_millis(200));
+    }
+    stop_all(&mut children);
+    Ok(())
+}
+
+fn spawn(service: &str, kafka: &KafkaArgs) -> anyhow::Result<Child> {
+    let binary = service_binary(service)?;
+    Command::new(&binary)
+        .args(kafka.to_args())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))
+}
+
+/// SIGTERM lets each service commit what it has done; stragglers are killed after 10 s.
+fn stop_all(children: &mut [(&str, Child)]) {
+    for (_, child) in children.iter() {
+        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (service, child) in children.iter_mut() {
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(None) = child.try_wait() {
+            tracing::warn!(service = *service, "did not stop in time; killing");
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn retry(
+    what: &str,
+    limit: Duration,
+    mut attempt: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match attempt() {
+            Ok(()) => return Ok(()),
+            Err(err) if Instant::now() < deadline => {
+                tracing::debug!(error = %err, "{what}: retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(err) => return Err(err.context(format!("{what} (gave up after {limit:?})"))),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! docker-compose.yml must only use commands, services, flags and environment variables that
+//! the CLI really has: this machine has no Docker engine, so this is how the file stays true.
+
+use std::collections::BTreeSet;
+
+use clap::Command;
+
+fn compose() -> serde_yaml::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docker-compose.yml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).expect("docker-compose.yml"))
+        .expect("valid YAML")
+}
+
+/// Every environment variable and long flag a (sub)command accepts.
+fn accepted(command: &Command) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut env = BTreeSet::new();
+    let mut flags = BTreeSet::new();
+    for arg in command.get_arguments() {
+        if let Some(name) = arg.get_env() {
+            env.insert(name.to_string_lossy().into_owned());
+        }
+        if let Some(long) = arg.get_long() {
+            flags.insert(format!("--{long}"));
+        }
+    }
+    (env, flags)
+}
+
+fn as_strings(value: &serde_yaml::Value) -> Vec<String> {
+    value
+        .as_sequence()
+        .map(|s| {
+            s.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_presage_command_service_flag_and_variable_in_compose_exists_in_the_cli() {
+    let cli = presage_cli::command();
+    let compose = compose();
+    let services = compose["services"].as_mapping().expect("services");
+    let mut checked_services = BTreeSet::new();
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        let argv = as_strings(&service["command"]);
+        if argv.first().map(String::as_str) != Some("presage") {
+            continue;
+        }
+        let sub = cli
+            .find_subcommand(&argv[1])
+            .unwrap_or_else(|| panic!("{name}: `presage {}` is not a command", argv[1]));
+        let (env, flags) = accepted(sub);
+        if argv[1] == "run" {
+            let service_name = &argv[2];
+            assert!(
+                presage_cli::SERVICES.contains(&service_name.as_str()),
+                "{name}: unknown service {service_name}"
+            );
+            checked_services.insert(service_name.clone());
+        }
+        for flag in argv.iter().filter(|a| a.starts_with("--")) {
+            assert!(
+                flags.contains(flag),
+                "{name}: `presage {}` has no flag {flag}",
+                argv[1]
+            );
+        }
+        if let Some(vars) = service["environment"].as_mapping() {
+            for key in vars.keys().filter_map(|k| k.as_str()) {
+                if key.starts_with("PRESAGE_") {
+                    assert!(
+                        env.contains(key),
+                        "{name}: `presage {}` does not read {key}; it reads {env:?}",
+                        argv[1]
+                    );
+                }
+            }
+        }
+    }
+    let all: BTreeSet<String> = presage_cli::SERVICES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(checked_services, all, "compose runs every service");
+}
+
+#[test]
+fn the_setup_step_uses_real_subcommands() {
+    let cli = presage_cli::command();
+    let compose = compose();
+    let script = as_strings(&compose["services"]["setup"]["command"]).join(" ");
+    for (command, sub) in [("topics", "create"), ("templates", "publish")] {
+        assert!(
+            script.contains(&format!("presage {command} {sub}")),
+            "{script}"
+        );
+        let found = cli
+            .find_subcommand(command)
+            .and_then(|c| c.find_subcommand(sub));
+        assert!(found.is_some(), "presage {command} {sub} does not exist");
+    }
+}

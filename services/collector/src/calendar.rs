@@ -1,0 +1,37 @@
+//! Time as an external signal: hour of day, day of week, weekend (UTC), from the reading time.
+
+use crate::samples::Reading;
+
+pub fn readings(now_ms: i64) -> Vec<Reading> {
+    let seconds = now_ms.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let hour = seconds.rem_euclid(86_400) as f64 / 3600.0;
+    // 1970-01-01 was a Thursday; 0 = Monday.
+    let weekday = (days + 3).rem_euclid(7);
+    vec![
+        Reading::new("hour_of_day", hour, now_ms),
+        Reading::new("day_of_week", weekday as f64, now_ms),
+        Reading::new("is_weekend", if weekday >= 5 { 1.0 } else { 0.0 }, now_ms),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monday_noon_is_hour_12_weekday_0() {
+        // 2000-06-05T12:00:00Z was a Monday.
+        let r = readings(960_206_400_000);
+        assert_eq!(r[0].value, 12.0);
+        assert_eq!(r[1].value, 0.0);
+        assert_eq!(r[2].value, 0.0);
+    }
+
+    #[test]
+    fn saturday_is_weekend() {
+        // 2000-06-10T00:00:00Z was a Saturday.
+        let r = readings(960_595_200_000);
+        assert_eq!((r[1].value, r[2].value), (5.0, 1.0));
+    }
+}

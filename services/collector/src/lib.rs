@@ -1,0 +1,27 @@
+//! The collector's core: which sources are due, and how what they return becomes raw-sample
+//! events. Reading a source is I/O and lives in the binary behind [`SourceReader`]; parsing what
+//! was read (Prometheus text, /proc files) and every decision live here.
+
+pub mod calendar;
+pub mod host;
+pub mod prometheus;
+pub mod samples;
+pub mod schedule;
+
+pub use samples::{to_raw_samples, Reading};
+pub use schedule::Schedule;
+
+use presage_template::Source;
+
+#[derive(Debug, thiserror::Error)]
+#[error("source {source_id}: {message}")]
+pub struct SourceError {
+    pub source_id: String,
+    pub message: String,
+}
+
+/// Reads one source now. Implementations do the I/O (HTTP, /proc); `now_ms` stamps readings
+/// that carry no time of their own.
+pub trait SourceReader {
+    fn read(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError>;
+}

@@ -1,0 +1,114 @@
+//! The collector's I/O: one reader per source kind.
+
+use std::time::{Duration, Instant};
+
+use presage_collector::{calendar, host, prometheus, Reading, SourceError, SourceReader};
+use presage_template::{Source, SourceKind};
+
+#[derive(Default)]
+pub struct Readers {
+    last_cpu: Option<host::CpuTimes>,
+}
+
+fn failed(source: &Source, message: impl Into<String>) -> SourceError {
+    SourceError {
+        source_id: source.id.clone(),
+        message: message.into(),
+    }
+}
+
+fn timeout_of(source: &Source) -> Duration {
+    let every = source.every.map(|d| d.as_millis()).unwrap_or(15_000);
+    let timeout = source
+        .timeout
+        .map(|d| d.as_millis())
+        .unwrap_or(every.min(5_000));
+    Duration::from_millis(timeout.max(1))
+}
+
+impl SourceReader for Readers {
+    fn read(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        match source.kind {
+            SourceKind::Calendar => Ok(calendar::readings(now_ms)),
+            SourceKind::Host => self.read_host(source, now_ms),
+            SourceKind::Prometheus => {
+                let url = source
+                    .url
+                    .as_deref()
+                    .ok_or_else(|| failed(source, "no url"))?;
+                let body = ureq::get(url)
+                    .timeout(timeout_of(source))
+                    .call()
+                    .map_err(|e| failed(source, format!("GET {url}: {e}")))?
+                    .into_string()
+                    .map_err(|e| failed(source, format!("reading {url}: {e}")))?;
+                let (readings, errors) = prometheus::parse_text(&body, now_ms);
+                for error in errors {
+                    tracing::warn!(source = %source.id, line = error.line, message = %error.message, "skipped malformed metric line");
+                }
+                Ok(readings)
+            }
+            SourceKind::HttpProbe => {
+                let url = source
+                    .url
+                    .as_deref()
+                    .ok_or_else(|| failed(source, "no url"))?;
+                let started = Instant::now();
+                let status = match ureq::get(url).timeout(timeout_of(source)).call() {
+                    Ok(response) => response.status(),
+                    Err(ureq::Error::Status(code, _)) => code,
+                    Err(err) => {
+                        tracing::warn!(source = %source.id, error = %err, "probe failed");
+                        return Ok(vec![Reading::new("up", 0.0, now_ms)]);
+                    }
+                };
+                let latency = started.elapsed().as_secs_f64() * 1000.0;
+                Ok(vec![
+                    Reading::new("up", 1.0, now_ms),
+                    Reading::new("status_code", f64::from(status), now_ms),
+                    Reading::new("latency_ms", latency, now_ms),
+                ])
+            }
+        }
+    }
+}
+
+impl Readers {
+    fn read_host(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| failed(source, format!("reading {path}: {e}")))
+        };
+        let mut readings = Vec::new();
+        if let Some(cpu) = host::parse_proc_stat(&read("/proc/stat")?) {
+            if let Some(utilization) = self
+                .last_cpu
+                .and_then(|before| host::cpu_utilization(before, cpu))
+            {
+                readings.push(Reading::new("cpu_utilization", utilization, now_ms));
+            }
+            self.last_cpu = Some(cpu);
+        }
+        if let Some((total, available)) = host::parse_meminfo(&read("/proc/meminfo")?) {
+            readings.push(Reading::new("memory_total_bytes", total as f64, now_ms));
+            readings.push(Reading::new(
+                "memory_used_bytes",
+                (total - available.min(total)) as f64,
+                now_ms,
+            ));
+        }
+        if let Some((rx, tx)) = host::parse_net_dev(&read("/proc/net/dev")?) {
+            readings.push(Reading::new(
+                "network_receive_bytes_total",
+                rx as f64,
+                now_ms,
+            ));
+            readings.push(Reading::new(
+                "network_transmit_bytes_total",
+                tx as f64,
+                now_ms,
+            ));
+        }
+        Ok(readings)
+    }
+}

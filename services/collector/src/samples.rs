@@ -1,0 +1,79 @@
+//! Readings → `RawSample` events, with ids derived from what they measure and when, so a
+//! reading published twice is dropped downstream.
+
+use std::collections::BTreeMap;
+
+use presage_events::{event_id, RawSample};
+
+/// One value read from a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub metric: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub at_ms: i64,
+}
+
+impl Reading {
+    pub fn new(metric: &str, value: f64, at_ms: i64) -> Self {
+        Self {
+            metric: metric.to_string(),
+            labels: BTreeMap::new(),
+            value,
+            at_ms,
+        }
+    }
+}
+
+pub fn to_raw_samples(
+    app: &str,
+    template_version: &str,
+    source_id: &str,
+    readings: Vec<Reading>,
+) -> Vec<RawSample> {
+    readings
+        .into_iter()
+        .map(|reading| {
+            let series: Vec<String> = reading
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let at = reading.at_ms.to_string();
+            RawSample {
+                event_id: event_id(&[
+                    "raw",
+                    app,
+                    source_id,
+                    &reading.metric,
+                    &series.join(","),
+                    &at,
+                ]),
+                app: app.to_string(),
+                template_version: template_version.to_string(),
+                source: source_id.to_string(),
+                metric: reading.metric,
+                labels: reading.labels,
+                value: reading.value,
+                event_time_ms: reading.at_ms,
+                lineage: format!("read:{source_id}@{at}"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_reading_gets_the_same_id_and_another_time_another() {
+        let a = to_raw_samples("app", "v1", "api", vec![Reading::new("rps", 1.0, 1000)]);
+        let b = to_raw_samples("app", "v1", "api", vec![Reading::new("rps", 2.0, 1000)]);
+        let c = to_raw_samples("app", "v1", "api", vec![Reading::new("rps", 1.0, 2000)]);
+        assert_eq!(a[0].event_id, b[0].event_id);
+        assert_ne!(a[0].event_id, c[0].event_id);
+        assert_eq!(a[0].event_time_ms, 1000);
+        assert_eq!(a[0].source, "api");
+    }
+}

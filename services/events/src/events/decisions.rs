@@ -1,0 +1,62 @@
+//! Decisions and their outcomes: the planner's directives and what the applier did with them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::impl_event;
+
+/// Set one resource of an app to a target (`presage.directives`).
+///
+/// A target rather than a change, so applying the same directive twice is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingDirective {
+    pub event_id: String,
+    pub app: String,
+    pub template_version: String,
+    /// e.g. "replicas".
+    pub resource: String,
+    pub target: i64,
+    /// The last directive's target for this resource; `None` for the first.
+    #[serde(default)]
+    pub previous_target: Option<i64>,
+    pub forecast_value: f64,
+    pub effective_at_ms: i64,
+    pub issued_at_ms: i64,
+    /// The policy rule that decided.
+    pub policy: String,
+    pub reason: String,
+    pub lineage: Vec<String>,
+}
+
+impl_event!(
+    ScalingDirective,
+    "presage.ScalingDirective",
+    include_str!("../../../../schemas/scaling_directive.avsc")
+);
+
+/// What one hook did with one directive (`presage.applied`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyOutcome {
+    pub event_id: String,
+    pub app: String,
+    pub template_version: String,
+    pub directive_id: String,
+    pub hook: String,
+    /// "applied" | "rejected" | "failed" | "rolled_back".
+    pub status: String,
+    /// Why it was not applied; `None` when applied.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub config_path: Option<String>,
+    #[serde(default)]
+    pub backup_path: Option<String>,
+    pub applied_at_ms: i64,
+    /// The directive id first.
+    pub lineage: Vec<String>,
+}
+
+impl_event!(
+    ApplyOutcome,
+    "presage.ApplyOutcome",
+    include_str!("../../../../schemas/apply_outcome.avsc")
+);

@@ -1,0 +1,124 @@
+//! The local broker: Nisshi, a Kafka-protocol broker in Rust, run as a child process with its
+//! data in SQLite under a data directory (so it survives a restart). It is installed by the
+//! set-up command (`cargo xtask up` / `cargo xtask test`), never at run time.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+
+/// Where the set-up command installs Nisshi (`cargo install --root`), shared by every clone.
+pub fn default_install_root() -> PathBuf {
+    let cache = std::env::var_os("PRESAGE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/presage")))
+        .unwrap_or_else(|| PathBuf::from(".presage-cache"));
+    cache.join("nisshi")
+}
+
+/// The Nisshi binary: `PRESAGE_NISSHI`, else the set-up command's install, else `nisshi` on PATH.
+pub fn find_nisshi() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PRESAGE_NISSHI") {
+        return Some(PathBuf::from(path));
+    }
+    let installed = default_install_root().join("bin/nisshi");
+    if installed.is_file() {
+        return Some(installed);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nisshi"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A running Nisshi broker; stopped when dropped.
+pub struct LocalBroker {
+    child: Child,
+    port: u16,
+    data_dir: PathBuf,
+}
+
+impl LocalBroker {
+    pub fn start(binary: &Path, data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating broker data directory {}", data_dir.display()))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("nisshi.log"))
+            .context("opening broker log")?;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(binary)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            // SQLite paths are relative to the broker's working directory.
+            .args(["--storage-engine", "sqlite://presage.db"])
+            .current_dir(data_dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut broker = Self {
+            child,
+            port,
+            data_dir: data_dir.to_path_buf(),
+        };
+        broker.wait_until_listening(Duration::from_secs(60))?;
+        Ok(broker)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    fn wait_until_listening(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let address: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "broker exited with {status} before listening; see {}",
+                    self.data_dir.join("nisshi.log").display()
+                );
+            }
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!(
+                    "broker did not listen on {address} within {limit:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LocalBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,41 @@
+//! Dead letters: a record that cannot be decoded or processed is kept, with the reason and where
+//! it came from, instead of being dropped or stopping the stage.
+
+use presage_events::{event_id, DeadLetter};
+
+/// Where a failed record came from.
+#[derive(Debug, Clone)]
+pub struct Origin<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+pub fn dead_letter(stage: &str, origin: &Origin<'_>, reason: &str, now_ms: i64) -> DeadLetter {
+    let key = origin.key.map(|k| String::from_utf8_lossy(k).into_owned());
+    let lineage = format!("{}/{}@{}", origin.topic, origin.partition, origin.offset);
+    DeadLetter {
+        // The same record failing again in the same stage gets the same id.
+        event_id: event_id(&["dead-letter", stage, &lineage]),
+        app: key.clone().unwrap_or_default(),
+        template_version: String::new(),
+        stage: stage.to_string(),
+        source_topic: origin.topic.to_string(),
+        source_partition: origin.partition,
+        source_offset: origin.offset,
+        key,
+        payload: origin.payload.to_vec(),
+        reason: reason.to_string(),
+        failed_at_ms: now_ms,
+        lineage,
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,26 @@
+//! The thin Kafka shell shared by every Presage service.
+//!
+//! Cores know nothing of Kafka: a service's binary wraps its core in a [`Stage`] and hands it to
+//! [`run_stage`], which consumes, decodes, de-duplicates, calls the core, produces the outputs,
+//! and only then stores the input offset. A record that cannot be decoded or processed goes to
+//! the dead-letter topic with the reason, and the loop goes on.
+
+pub mod admin;
+pub mod broker;
+pub mod dedupe;
+pub mod dlq;
+pub mod logging;
+pub mod publisher;
+pub mod run_loop;
+pub mod settings;
+pub mod shutdown;
+pub mod stage;
+pub mod templates;
+pub mod topology;
+
+pub use run_loop::run_stage;
+pub use settings::KafkaArgs;
+pub use shutdown::Shutdown;
+pub use stage::{Outgoing, Stage, StageError};
+pub use templates::{LoadedTemplate, TemplateBook};
+pub use topology::{Topics, Topology};

@@ -1,0 +1,181 @@
+//! The typed Presage template: parsing, validation with file/line/column errors, and the rule
+//! expressions of `validation_rules`.
+//!
+//! A template goes through three passes, each in its own module:
+//! 1. `locate`: yaml-rust2 events → a node index (path → line and column);
+//! 2. `decode`: serde_yaml → the typed `model`, retrying past each structural error so that all
+//!    of them are reported;
+//! 3. `validate`: cross-field checks on the model, located through the node index.
+//!
+//! `parse` returns the template only when no pass found anything.
+
+pub mod duration;
+pub mod errors;
+pub mod model;
+pub mod rules;
+
+mod decode;
+mod finding;
+mod locate;
+mod path;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use duration::{Duration, ParseDurationError};
+pub use errors::{TemplateError, TemplateErrors};
+pub use model::*;
+
+use locate::{NodeIndex, Pos};
+use path::YamlPath;
+use validate::Dropped;
+
+/// Parses and validates a template. `file` is only used to label errors.
+pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
+    let index = NodeIndex::build(text);
+    let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => return Err(syntax_errors(&e, &index, file)),
+    };
+    if doc.is_null() {
+        return Err(single(
+            file,
+            Pos::START,
+            "the template is empty: expected a mapping with app and dynamic_metadata",
+        ));
+    }
+
+    let decoded = decode::decode(text, &doc);
+    let mut findings = decoded.findings.clone();
+    if let Some(template) = &decoded.template {
+        let dropped = Dropped {
+            source_ids: decoded.dropped_names(&doc, "sources", "id"),
+            recipe_names: decoded.dropped_names(&doc, "metric_recipes", "name"),
+        };
+        for mut finding in validate::validate(template, &dropped) {
+            // The template may lack removed nodes: map its paths back to the text's.
+            finding.path = decoded.translator.to_original(&finding.path);
+            finding.reads = finding
+                .reads
+                .iter()
+                .map(|p| decoded.translator.to_original(p))
+                .collect();
+            let echo = finding
+                .reads
+                .iter()
+                .any(|r| decoded.removed.iter().any(|gone| gone.overlaps(r)));
+            if !echo {
+                findings.push(finding);
+            }
+        }
+    }
+
+    match decoded.template {
+        Some(template) if findings.is_empty() => Ok(template),
+        _ if findings.is_empty() => Err(single(
+            file,
+            Pos::START,
+            "the template could not be decoded: expected a mapping with app and dynamic_metadata",
+        )),
+        _ => Err(TemplateErrors::new(
+            findings
+                .into_iter()
+                .map(|f| f.into_error(file, &index))
+                .collect(),
+        )),
+    }
+}
+
+/// Reads and parses a template file; an unreadable file is reported like any other mistake.
+pub fn load(path: &Path) -> Result<Template, TemplateErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        TemplateErrors::new(vec![TemplateError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the template: {e}"),
+        }])
+    })?;
+    parse(&text, &file)
+}
+
+/// The template version every event carries: the first 16 hex digits of the SHA-256 of the
+/// text. The text, not the model, is hashed, so the version is stable across crate versions.
+pub fn version_of(text: &str) -> String {
+    let mut hex = hex::encode(Sha256::digest(text.as_bytes()));
+    hex.truncate(16);
+    hex
+}
+
+/// For `presage validate FILE...`: how many files are valid, and one `file:line:column: message`
+/// line per mistake in the others.
+pub fn report(paths: &[PathBuf]) -> (usize, Vec<String>) {
+    let mut ok = 0;
+    let mut lines = Vec::new();
+    for path in paths {
+        match load(path) {
+            Ok(_) => ok += 1,
+            Err(errors) => lines.extend(errors.iter().map(ToString::to_string)),
+        }
+    }
+    (ok, lines)
+}
+
+/// A text that is not YAML at all, or repeats a key, stops before decoding: there is no
+/// document to recover with.
+fn syntax_errors(err: &serde_yaml::Error, index: &NodeIndex, file: &str) -> TemplateErrors {
+    let message = err.to_string();
+    if message.contains("duplicate entry with key") && !index.duplicates().is_empty() {
+        return TemplateErrors::new(
+            index
+                .duplicates()
+                .iter()
+                .map(|(path, pos)| duplicate_key(path, *pos, file))
+                .collect(),
+        );
+    }
+    let (message, pos) = match err.location() {
+        Some(loc) => (
+            message.replacen(
+                &format!(" at line {} column {}", loc.line(), loc.column()),
+                "",
+                1,
+            ),
+            Pos {
+                line: loc.line(),
+                column: loc.column(),
+            },
+        ),
+        None => (message, Pos::START),
+    };
+    single(file, pos, format!("invalid YAML: {message}"))
+}
+
+fn duplicate_key(path: &YamlPath, pos: Pos, file: &str) -> TemplateError {
+    let key = match path.segs().last() {
+        Some(path::Seg::Key(k)) => k.clone(),
+        _ => path.to_string(),
+    };
+    let within = match path.parent() {
+        Some(parent) if !parent.is_root() => format!(" in {parent}"),
+        _ => String::new(),
+    };
+    TemplateError {
+        file: file.to_string(),
+        line: pos.line,
+        column: pos.column,
+        message: format!("duplicate key `{key}`{within}: expected each key at most once"),
+    }
+}
+
+fn single(file: &str, pos: Pos, message: impl Into<String>) -> TemplateErrors {
+    TemplateErrors::new(vec![TemplateError {
+        file: file.to_string(),
+        line: pos.line,
+        column: pos.column,
+        message: message.into(),
+    }])
+}

@@ -1,0 +1,396 @@
+//! The typed template. Plain data: every field is public and every type derives serde, so the
+//! template can be parsed once, hashed, published and handed to each core.
+//!
+//! The structs are deliberately flat (no internally tagged or untagged enums, no `flatten`):
+//! serde_yaml can then report the exact line and column of any type error or unknown field.
+//! Cross-field rules (a prometheus source needs a `url`, a recipe must name a known source) are
+//! checked afterwards by `validate`, which locates its errors through the YAML node index.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Duration;
+use crate::rules::Rule;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// The application id: the Kafka key of every event about this application.
+    pub app: String,
+    #[serde(default)]
+    pub bootstrap: Bootstrap,
+    pub dynamic_metadata: DynamicMetadata,
+}
+
+impl Template {
+    /// The metric recipe with this name.
+    pub fn recipe(&self, name: &str) -> Option<&MetricRecipe> {
+        self.dynamic_metadata
+            .metric_recipes
+            .iter()
+            .find(|r| r.name == name)
+    }
+
+    /// The source with this id.
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.dynamic_metadata.sources.iter().find(|s| s.id == id)
+    }
+
+    /// The configuration hook with this name.
+    pub fn hook(&self, name: &str) -> Option<&ConfigurationHook> {
+        self.dynamic_metadata
+            .configuration_hooks
+            .iter()
+            .find(|h| h.name == name)
+    }
+
+    /// The validation rules, parsed. Meant for validated templates, where every rule parses;
+    /// on an unvalidated one a rule that does not parse is left out.
+    pub fn rules(&self) -> Vec<Rule> {
+        self.dynamic_metadata
+            .validation_rules
+            .iter()
+            .filter_map(|r| Rule::parse(r).ok())
+            .collect()
+    }
+
+    /// The bootstrap as the document validation rules read:
+    /// `{"resources": {...}, "config": {...}}`.
+    pub fn bootstrap_doc(&self) -> serde_json::Value {
+        serde_json::json!({
+            "resources": self.bootstrap.resources,
+            "config": self.bootstrap.config,
+        })
+    }
+}
+
+/// The static starting point: resources and application config before any directive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    #[serde(default)]
+    pub resources: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicMetadata {
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub metric_recipes: Vec<MetricRecipe>,
+    #[serde(default)]
+    pub prediction_algorithms: Vec<PredictionAlgorithm>,
+    #[serde(default)]
+    pub scaling_policies: Vec<ScalingPolicy>,
+    #[serde(default)]
+    pub configuration_hooks: Vec<ConfigurationHook>,
+    /// Boolean expressions every generated configuration must satisfy, e.g.
+    /// `resources.replicas >= 1 && resources.replicas <= 50`.
+    #[serde(default)]
+    pub validation_rules: Vec<String>,
+}
+
+// ---------------------------------------------------------------- sources (collector)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Recipes refer to a source's metrics as `<id>.<metric>`.
+    pub id: String,
+    pub kind: SourceKind,
+    /// Required for `prometheus` and `http_probe`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often the collector reads this source; defaults to 15s.
+    #[serde(default)]
+    pub every: Option<Duration>,
+    /// Per-read timeout; defaults to the smaller of `every` and 5s.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// CPU, memory and network I/O of the host the collector runs on.
+    Host,
+    /// A Prometheus text-format endpoint.
+    Prometheus,
+    /// An HTTP GET whose status and response time become samples.
+    HttpProbe,
+    /// Time of day and weekday as external signals.
+    Calendar,
+}
+
+impl SourceKind {
+    /// The name as written in templates.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SourceKind::Host => "host",
+            SourceKind::Prometheus => "prometheus",
+            SourceKind::HttpProbe => "http_probe",
+            SourceKind::Calendar => "calendar",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- recipes (recipe-processor)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRecipe {
+    /// The derived metric's name; forecasts and policies refer to it.
+    pub name: String,
+    /// `<source id>.<metric name>`.
+    pub from: String,
+    /// Keep only samples whose labels equal these values.
+    #[serde(default)]
+    pub filter: BTreeMap<String, String>,
+    /// Applied to each series before aggregation.
+    #[serde(default)]
+    pub transform: Option<Transform>,
+    #[serde(default)]
+    pub aggregate: Aggregate,
+    pub window: Window,
+    /// Also emit a metadata fragment with the window's value in this format.
+    #[serde(default)]
+    pub fragment: Option<FragmentFormat>,
+}
+
+impl MetricRecipe {
+    /// `from` split at its first dot into (source id, metric name); None unless both are
+    /// non-empty. Metric names may contain further dots.
+    pub fn source_and_metric(&self) -> Option<(&str, &str)> {
+        let (source, metric) = self.from.split_once('.')?;
+        (!source.is_empty() && !metric.is_empty()).then_some((source, metric))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Per-second increase of a counter (resets count from zero).
+    Rate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    #[default]
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    Last,
+    P50,
+    P90,
+    P95,
+    P99,
+}
+
+/// Exactly one of `tumble` or `hop` is set (checked by `validate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default)]
+    pub tumble: Option<Duration>,
+    #[serde(default)]
+    pub hop: Option<HopWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HopWindow {
+    pub size: Duration,
+    pub slide: Duration,
+}
+
+impl Window {
+    /// (size, slide) in milliseconds; a tumbling window slides by its size.
+    pub fn size_and_slide_ms(&self) -> (u64, u64) {
+        match (&self.tumble, &self.hop) {
+            (Some(t), _) => (t.as_millis(), t.as_millis()),
+            (None, Some(h)) => (h.size.as_millis(), h.slide.as_millis()),
+            (None, None) => (0, 0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FragmentFormat {
+    Json,
+    Yaml,
+}
+
+// ---------------------------------------------------------------- forecasting
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionAlgorithm {
+    /// A recipe name.
+    pub target: String,
+    pub horizon: Duration,
+    #[serde(default = "default_models")]
+    pub models: Vec<ModelKind>,
+    #[serde(default)]
+    pub seasonality: Vec<Duration>,
+    /// Coverage of the prediction interval, in (0, 1).
+    #[serde(default = "default_interval")]
+    pub interval: f64,
+}
+
+fn default_models() -> Vec<ModelKind> {
+    vec![ModelKind::SeasonalNaive]
+}
+
+fn default_interval() -> f64 {
+    0.9
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    SeasonalNaive,
+    Naive,
+    Mstl,
+    Ets,
+    Linear,
+}
+
+// ---------------------------------------------------------------- scaling policies (planner)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingPolicy {
+    /// What to scale: `replicas`, `nodes`, `memory_mb`, `bandwidth_mbps` or an app setting.
+    pub resource: String,
+    /// A recipe name whose forecast drives this policy.
+    pub metric: String,
+    #[serde(default)]
+    pub kind: PolicyKind,
+    /// Target tracking: how much of `metric` one unit of `resource` handles.
+    pub per_unit: f64,
+    /// Which part of the forecast to provision for.
+    #[serde(default, rename = "use")]
+    pub use_bound: ForecastBound,
+    /// How far ahead of demand a directive is issued.
+    #[serde(default)]
+    pub lead_time: Option<Duration>,
+    pub min: f64,
+    pub max: f64,
+    #[serde(default)]
+    pub max_step_up: Option<f64>,
+    #[serde(default)]
+    pub max_step_down: Option<f64>,
+    #[serde(default)]
+    pub cooldown: Option<Duration>,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    #[default]
+    TargetTracking,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForecastBound {
+    Point,
+    #[default]
+    Upper,
+    Lower,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    Reactive,
+    Hold,
+}
+
+// ---------------------------------------------------------------- hooks (applier)
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigurationHook {
+    pub name: String,
+    pub kind: HookKind,
+    /// `file` hooks: the live configuration file (YAML or JSON by extension or `format`).
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub format: Option<ConfigFormat>,
+    /// `http` hooks: where directives are POSTed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where each resource lands in the configuration document; a resource not named here
+    /// lands at `resources.<resource>`.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    #[serde(default)]
+    pub reload: Option<Reload>,
+    #[serde(default)]
+    pub test: Option<HookTest>,
+}
+
+impl ConfigurationHook {
+    /// The dotted path in the configuration document that a resource's target is written to.
+    pub fn key_for(&self, resource: &str) -> String {
+        self.keys
+            .get(resource)
+            .cloned()
+            .unwrap_or_else(|| format!("resources.{resource}"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    File,
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigFormat {
+    Yaml,
+    Json,
+}
+
+/// How the running application learns about a swapped configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reload {
+    /// A signal name such as `HUP`, sent to the pid in `pid_file`.
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub pid_file: Option<String>,
+    /// A command to run after the swap instead of a signal.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+}
+
+/// A check run against the shadow configuration before it is swapped in. `{shadow}` in the
+/// command is replaced by the shadow file's path (it is also in `PRESAGE_SHADOW_PATH`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookTest {
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub http: Option<String>,
+    #[serde(default)]
+    pub expect: Option<u16>,
+    #[serde(default)]
+    pub within: Option<Duration>,
+}

@@ -1,0 +1,395 @@
+//! Semantic checks: what the types cannot say. Each finding names the node it is about by path
+//! and says what was expected; `lib.rs` turns paths into lines and columns.
+
+use std::collections::HashSet;
+
+use crate::finding::Finding;
+use crate::model::{HookKind, SourceKind, Template};
+use crate::path::YamlPath;
+use crate::rules::Rule;
+use crate::Duration;
+
+/// Names defined by list elements that failed to decode. References to them are not reported:
+/// the element's own error is the one to fix.
+#[derive(Debug, Default)]
+pub(crate) struct Dropped {
+    pub source_ids: Vec<String>,
+    pub recipe_names: Vec<String>,
+}
+
+pub(crate) fn validate(t: &Template, dropped: &Dropped) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let root = YamlPath::root();
+    if t.app.trim().is_empty() {
+        out.push(Finding::at(
+            root.key("app"),
+            "app is empty: expected the application id, like checkout-api",
+        ));
+    }
+    let dm = root.key("dynamic_metadata");
+    sources(t, &dm, &mut out);
+    recipes(t, dropped, &dm, &mut out);
+    let recipe_names: Vec<&str> = t
+        .dynamic_metadata
+        .metric_recipes
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(dropped.recipe_names.iter().map(String::as_str))
+        .collect();
+    predictions(t, &recipe_names, &dm, &mut out);
+    policies(t, &recipe_names, &dm, &mut out);
+    hooks(t, &dm, &mut out);
+    rules(t, &dm, &mut out);
+    out
+}
+
+fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
+    let mut seen = HashSet::new();
+    for (i, s) in t.dynamic_metadata.sources.iter().enumerate() {
+        let p = dm.key("sources").index(i);
+        let id = &s.id;
+        if id.trim().is_empty() {
+            out.push(Finding::at(
+                p.key("id"),
+                "source id is empty: expected a name like api, used in recipes as api.<metric>",
+            ));
+        } else if id.contains('.') || id.chars().any(char::is_whitespace) {
+            out.push(Finding::at(
+                p.key("id"),
+                format!(
+                    "source id {id:?} contains a dot or a space: expected letters, digits, _ or - \
+                     (recipes refer to <source id>.<metric>)"
+                ),
+            ));
+        }
+        if !seen.insert(id.as_str()) {
+            out.push(Finding::at(
+                p.key("id"),
+                format!("duplicate source id {id:?}: expected each source to have its own id"),
+            ));
+        }
+        let needs_url = matches!(s.kind, SourceKind::Prometheus | SourceKind::HttpProbe);
+        if needs_url && s.url.as_deref().is_none_or(|u| u.trim().is_empty()) {
+            out.push(
+                Finding::at(
+                    p.clone(),
+                    format!(
+                        "{} source {id:?} has no url: expected url: \"http://host:port/path\"",
+                        s.kind.as_str()
+                    ),
+                )
+                .reading([p.key("url")]),
+            );
+        }
+        for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
+            positive(
+                value,
+                p.key(field),
+                &format!("{field} of source {id:?}"),
+                "15s",
+                out,
+            );
+        }
+    }
+}
+
+fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut Vec<Finding>) {
+    let known: Vec<&str> = t
+        .dynamic_metadata
+        .sources
+        .iter()
+        .map(|s| s.id.as_str())
+        .chain(dropped.source_ids.iter().map(String::as_str))
+        .collect();
+    let mut seen = HashSet::new();
+    for (i, r) in t.dynamic_metadata.metric_recipes.iter().enumerate() {
+        let p = dm.key("metric_recipes").index(i);
+        let name = &r.name;
+        if !seen.insert(name.as_str()) {
+            out.push(Finding::at(
+                p.key("name"),
+                format!(
+                    "duplicate recipe name {name:?}: expected each recipe to have its own name"
+                ),
+            ));
+        }
+        match r.source_and_metric() {
+            None => out.push(Finding::at(
+                p.key("from"),
+                format!(
+                    "from {:?} of recipe {name:?} is not <source id>.<metric>: expected \
+                     something like api.http_requests_total",
+                    r.from
+                ),
+            )),
+            Some((source, _)) if !known.contains(&source) => out.push(Finding::at(
+                p.key("from"),
+                format!(
+                    "unknown source {source:?} in recipe {name:?}: expected one of {}",
+                    one_of(&known)
+                ),
+            )),
+            Some(_) => {}
+        }
+        let w = p.key("window");
+        let (tumble, hop) = (w.key("tumble"), w.key("hop"));
+        match (&r.window.tumble, &r.window.hop) {
+            (Some(_), Some(_)) => out.push(Finding::at(
+                w.clone(),
+                format!(
+                    "recipe {name:?} sets both window.tumble and window.hop: expected exactly one"
+                ),
+            )),
+            (None, None) => out.push(
+                Finding::at(
+                    w.clone(),
+                    format!(
+                        "recipe {name:?} has no window: expected tumble: <duration> or \
+                         hop: {{ size: <duration>, slide: <duration> }}"
+                    ),
+                )
+                .reading([tumble.clone(), hop.clone()]),
+            ),
+            _ => {}
+        }
+        let what = format!("window of recipe {name:?}");
+        positive(r.window.tumble, tumble, &what, "1m", out);
+        if let Some(h) = &r.window.hop {
+            positive(
+                Some(h.size),
+                hop.key("size"),
+                &format!("hop size of recipe {name:?}"),
+                "5m",
+                out,
+            );
+            let slide = hop.key("slide");
+            if h.slide.is_zero() {
+                out.push(Finding::at(
+                    slide,
+                    format!(
+                        "hop slide of recipe {name:?} is 0s: expected a positive duration no \
+                         larger than the size ({})",
+                        h.size
+                    ),
+                ));
+            } else if h.slide > h.size {
+                out.push(
+                    Finding::at(
+                        slide.clone(),
+                        format!(
+                            "hop slide {} of recipe {name:?} is larger than its size {}: \
+                             expected a slide no larger than the size",
+                            h.slide, h.size
+                        ),
+                    )
+                    .reading([slide, hop.key("size")]),
+                );
+            }
+        }
+    }
+}
+
+fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
+    for (i, a) in t.dynamic_metadata.prediction_algorithms.iter().enumerate() {
+        let p = dm.key("prediction_algorithms").index(i);
+        let target = &a.target;
+        if !recipes.contains(&target.as_str()) {
+            out.push(Finding::at(
+                p.key("target"),
+                format!(
+                    "prediction target {target:?} is not a recipe: expected one of {}",
+                    one_of(recipes)
+                ),
+            ));
+        }
+        if !(a.interval > 0.0 && a.interval < 1.0) {
+            out.push(Finding::at(
+                p.key("interval"),
+                format!(
+                    "interval {} of the prediction for {target:?} is not between 0 and 1: \
+                     expected a coverage like 0.9",
+                    a.interval
+                ),
+            ));
+        }
+        let what = format!("horizon of the prediction for {target:?}");
+        positive(Some(a.horizon), p.key("horizon"), &what, "30m", out);
+        if a.models.is_empty() {
+            out.push(Finding::at(
+                p.key("models"),
+                format!(
+                    "the prediction for {target:?} has no models: expected at least one of \
+                     seasonal_naive, naive, mstl, ets, linear"
+                ),
+            ));
+        }
+        for (j, s) in a.seasonality.iter().enumerate() {
+            let what = format!("seasonality of the prediction for {target:?}");
+            positive(Some(*s), p.key("seasonality").index(j), &what, "1d", out);
+        }
+    }
+}
+
+fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
+    for (i, s) in t.dynamic_metadata.scaling_policies.iter().enumerate() {
+        let p = dm.key("scaling_policies").index(i);
+        let res = &s.resource;
+        if res.trim().is_empty() {
+            out.push(Finding::at(
+                p.key("resource"),
+                "resource of a scaling policy is empty: expected what to scale, like replicas",
+            ));
+        }
+        if !recipes.contains(&s.metric.as_str()) {
+            out.push(Finding::at(
+                p.key("metric"),
+                format!(
+                    "scaling policy for {res:?} uses metric {:?}, which is not a recipe: \
+                     expected one of {}",
+                    s.metric,
+                    one_of(recipes)
+                ),
+            ));
+        }
+        if s.per_unit.is_nan() || s.per_unit <= 0.0 {
+            out.push(Finding::at(
+                p.key("per_unit"),
+                format!(
+                    "per_unit of the scaling policy for {res:?} is {}: expected a positive \
+                     number (how much of the metric one unit of {res} handles)",
+                    s.per_unit
+                ),
+            ));
+        }
+        if s.min.is_nan() || s.min < 0.0 {
+            out.push(Finding::at(
+                p.key("min"),
+                format!(
+                    "min of the scaling policy for {res:?} is {}: expected 0 or more",
+                    s.min
+                ),
+            ));
+        }
+        if s.min > s.max {
+            out.push(
+                Finding::at(
+                    p.key("min"),
+                    format!(
+                        "scaling policy for {res:?} has min {} above max {}: expected min <= max",
+                        s.min, s.max
+                    ),
+                )
+                .reading([p.key("min"), p.key("max")]),
+            );
+        }
+        for (field, value) in [
+            ("max_step_up", s.max_step_up),
+            ("max_step_down", s.max_step_down),
+        ] {
+            if let Some(v) = value.filter(|v| v.is_nan() || *v < 0.0) {
+                out.push(Finding::at(
+                    p.key(field),
+                    format!("{field} of the scaling policy for {res:?} is {v}: expected 0 or more"),
+                ));
+            }
+        }
+    }
+}
+
+fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
+    let mut seen = HashSet::new();
+    for (i, h) in t.dynamic_metadata.configuration_hooks.iter().enumerate() {
+        let p = dm.key("configuration_hooks").index(i);
+        let name = &h.name;
+        if !seen.insert(name.as_str()) {
+            out.push(Finding::at(
+                p.key("name"),
+                format!("duplicate hook name {name:?}: expected each hook to have its own name"),
+            ));
+        }
+        let missing = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        match h.kind {
+            HookKind::File if missing(&h.path) => out.push(
+                Finding::at(
+                    p.clone(),
+                    format!("file hook {name:?} has no path: expected path: /path/to/config.yaml"),
+                )
+                .reading([p.key("path")]),
+            ),
+            HookKind::Http if missing(&h.url) => out.push(
+                Finding::at(
+                    p.clone(),
+                    format!(
+                        "http hook {name:?} has no url: expected url: \"http://host:port/path\""
+                    ),
+                )
+                .reading([p.key("url")]),
+            ),
+            _ => {}
+        }
+        if let Some(command) = h.reload.as_ref().and_then(|r| r.command.as_ref()) {
+            if command.is_empty() {
+                out.push(Finding::at(
+                    p.key("reload").key("command"),
+                    format!(
+                        "reload command of hook {name:?} is empty: expected [program, args...]"
+                    ),
+                ));
+            }
+        }
+        let Some(test) = &h.test else { continue };
+        let tp = p.key("test");
+        match (&test.command, &test.http) {
+            (None, None) => out.push(
+                Finding::at(
+                    tp.clone(),
+                    format!(
+                        "test of hook {name:?} has neither command nor http: expected \
+                         command: [program, args...] or http: <url>"
+                    ),
+                )
+                .reading([tp.key("command"), tp.key("http")]),
+            ),
+            (Some(command), _) if command.is_empty() => out.push(Finding::at(
+                tp.key("command"),
+                format!("test command of hook {name:?} is empty: expected [program, args...]"),
+            )),
+            _ => {}
+        }
+        let what = format!("test.within of hook {name:?}");
+        positive(test.within, tp.key("within"), &what, "10s", out);
+    }
+}
+
+fn rules(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
+    for (i, src) in t.dynamic_metadata.validation_rules.iter().enumerate() {
+        if let Err(e) = Rule::parse(src) {
+            out.push(Finding::in_scalar(
+                dm.key("validation_rules").index(i),
+                e.column.saturating_sub(1),
+                format!(
+                    "validation rule {src:?} does not parse at column {}: {}",
+                    e.column, e.message
+                ),
+            ));
+        }
+    }
+}
+
+/// Reports a duration that is present but zero where only a positive one makes sense.
+fn positive(value: Option<Duration>, at: YamlPath, what: &str, like: &str, out: &mut Vec<Finding>) {
+    if value.is_some_and(|d| d.is_zero()) {
+        out.push(Finding::at(
+            at,
+            format!("{what} is 0s: expected a positive duration like {like}"),
+        ));
+    }
+}
+
+fn one_of(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none are defined)".to_string()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,137 @@
+//! The project's two set-up commands, so a fresh machine needs nothing installed by hand:
+//!
+//! - `cargo xtask up`: installs what is missing (the local broker), builds, and starts the local
+//!   stack with the demo workload (`presage up --demo`).
+//! - `cargo xtask test`: installs what is missing the same way, builds every binary the
+//!   end-to-end tests run, and runs the whole test suite.
+//!
+//! Kept free of dependencies so it compiles in seconds.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command};
+
+/// The local broker: Nisshi, a Kafka-protocol broker in Rust (Apache-2.0).
+const NISSHI_VERSION: &str = "0.8.1";
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (command, rest) = args
+        .split_first()
+        .map(|(c, r)| (c.as_str(), r))
+        .unwrap_or(("help", &[]));
+    let result = match command {
+        "up" => up(rest),
+        "test" => test(rest),
+        "install-broker" => install_broker().map(|path| println!("{}", path.display())),
+        _ => {
+            eprintln!("usage: cargo xtask <up|test|install-broker> [args...]\n  up              install the broker if missing, build, run `presage up --demo`\n  test            install the broker if missing, build, run every test\n  install-broker  install the local broker (Nisshi {NISSHI_VERSION}) into the cache");
+            exit(2);
+        }
+    };
+    if let Err(message) = result {
+        eprintln!("xtask: {message}");
+        exit(1);
+    }
+}
+
+/// Shared by every clone on this machine: `$PRESAGE_CACHE`, else `~/.cache/presage`.
+fn cache_dir() -> PathBuf {
+    env::var_os("PRESAGE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/presage")))
+        .unwrap_or_else(|| PathBuf::from(".presage-cache"))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Installs Nisshi once (about 13 minutes on two cores) into the cache; later calls reuse it.
+fn install_broker() -> Result<PathBuf, String> {
+    if let Some(path) = env::var_os("PRESAGE_NISSHI") {
+        return Ok(PathBuf::from(path));
+    }
+    let root = cache_dir().join("nisshi");
+    let binary = root.join("bin/nisshi");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    eprintln!("xtask: installing the local broker (nisshi {NISSHI_VERSION}) into {}; this takes a while once", root.display());
+    let status = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "install",
+            "nisshi",
+            "--version",
+            NISSHI_VERSION,
+            "--locked",
+            "--ignore-rust-version",
+        ])
+        .args([
+            "--no-default-features",
+            "--features",
+            "libsql,dynostore",
+            "--root",
+        ])
+        .arg(&root)
+        // Its own target directory, so the workspace's builds never wait on it or rebuild it.
+        .env("CARGO_TARGET_DIR", cache_dir().join("nisshi-build"))
+        .status()
+        .map_err(|e| format!("running cargo install: {e}"))?;
+    if !status.success() || !binary.is_file() {
+        return Err(format!("installing nisshi failed ({status})"));
+    }
+    Ok(binary)
+}
+
+fn cargo(args: &[&str], extra: &[String], nisshi: &Path) -> Result<(), String> {
+    let status = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .args(extra)
+        .current_dir(workspace_root())
+        .env("PRESAGE_NISSHI", nisshi)
+        .status()
+        .map_err(|e| format!("running cargo {}: {e}", args.join(" ")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed ({status})", args.join(" ")))
+    }
+}
+
+fn has_nextest() -> bool {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    let nisshi = install_broker()?;
+    // The end-to-end tests run the service binaries, so they must exist before any test runs.
+    cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;
+    if has_nextest() {
+        cargo(
+            &["nextest", "run", "--workspace", "--no-fail-fast"],
+            extra,
+            &nisshi,
+        )?;
+        // nextest does not run doctests.
+        cargo(&["test", "--workspace", "--doc"], &[], &nisshi)
+    } else {
+        cargo(&["test", "--workspace", "--no-fail-fast"], extra, &nisshi)
+    }
+}
+
+fn up(extra: &[String]) -> Result<(), String> {
+    let nisshi = install_broker()?;
+    cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;
+    cargo(
+        &["run", "--quiet", "--bin", "presage", "--", "up", "--demo"],
+        extra,
+        &nisshi,
+    )
+}
