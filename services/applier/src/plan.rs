@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use presage_events::ScalingDirective;
-use presage_template::{Bootstrap, ConfigFormat, ConfigurationHook, Template};
+use presage_template::{ConfigFormat, ConfigurationHook, Template};
 use serde_json::{json, Value};
 
 use crate::document::set_path;
@@ -23,11 +23,6 @@ pub enum PlanError {
     },
 }
 
-/// The document a configuration starts from before any directive: the template's bootstrap.
-pub fn bootstrap_document(bootstrap: &Bootstrap) -> Value {
-    json!({ "resources": bootstrap.resources, "config": bootstrap.config })
-}
-
 /// A copy of `current` (or of the bootstrap document, if there is no configuration yet) with the
 /// directive's target written where the hook says.
 pub fn plan_change(
@@ -36,9 +31,7 @@ pub fn plan_change(
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
 ) -> Value {
-    let mut candidate = current
-        .cloned()
-        .unwrap_or_else(|| bootstrap_document(&template.bootstrap));
+    let mut candidate = current.cloned().unwrap_or_else(|| template.bootstrap_doc());
     set_path(
         &mut candidate,
         &hook.key_for(&directive.resource),

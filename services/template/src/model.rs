@@ -58,8 +58,22 @@ impl Template {
     /// The bootstrap as the document validation rules read:
     /// `{"resources": {...}, "config": {...}}`.
     pub fn bootstrap_doc(&self) -> serde_json::Value {
+        // Whole numbers stay integers (`replicas: 3`, not `3.0`) in generated configurations.
+        let resources: serde_json::Map<String, serde_json::Value> = self
+            .bootstrap
+            .resources
+            .iter()
+            .map(|(name, value)| {
+                let number = if value.fract() == 0.0 && value.abs() < 9.0e15 {
+                    serde_json::Value::from(*value as i64)
+                } else {
+                    serde_json::Value::from(*value)
+                };
+                (name.clone(), number)
+            })
+            .collect();
         serde_json::json!({
-            "resources": self.bootstrap.resources,
+            "resources": resources,
             "config": self.bootstrap.config,
         })
     }

@@ -1,0 +1,299 @@
+//! Hooks against real files, real processes and real HTTP servers started by the test.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use presage_applier::hooks::apply;
+use presage_events::ScalingDirective;
+use presage_template::Template;
+
+const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\nconfig:\n  cache_mb: 256\n";
+
+fn template(hook: &str) -> Template {
+    let yaml = format!(
+        "app: shop\nbootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }}, config: {{ cache_mb: 256 }} }}\n\
+         dynamic_metadata:\n  configuration_hooks:\n    - {hook}\n  validation_rules:\n    - \"resources.replicas >= 1 && resources.replicas <= 50\"\n    - \"config.cache_mb <= resources.memory_mb / 2\"\n"
+    );
+    presage_template::parse(&yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+fn directive(target: i64) -> ScalingDirective {
+    ScalingDirective {
+        event_id: format!("d-{target}"),
+        app: "shop".into(),
+        template_version: "v1".into(),
+        resource: "replicas".into(),
+        target,
+        previous_target: Some(3),
+        forecast_value: 0.0,
+        effective_at_ms: 0,
+        issued_at_ms: 0,
+        policy: "test".into(),
+        reason: "test".into(),
+        lineage: vec![],
+    }
+}
+
+fn live_config(dir: &Path) -> PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, ORIGINAL).unwrap();
+    path
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("shadow"))
+        .collect()
+}
+
+#[test]
+fn a_valid_directive_is_swapped_in_and_the_previous_version_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(7),
+        42,
+    );
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    assert_eq!(outcome.applied_at_ms, 42);
+    let now: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(7));
+    assert_eq!(
+        now["config"]["cache_mb"].as_i64(),
+        Some(256),
+        "the rest of the file is kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(outcome.backup_path.unwrap()).unwrap(),
+        ORIGINAL
+    );
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn the_test_command_runs_on_the_shadow_copy_before_the_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    // Passes only if the shadow, not the live file, already holds the new value.
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [grep, -q, \"replicas: 9\", \"{{shadow}}\"] }} }}",
+        path
+    );
+    let t = template(&hook);
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(9),
+        0,
+    );
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+}
+
+#[test]
+fn a_failing_test_leaves_the_live_file_untouched_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [sh, -c, \"echo config rejected >&2; exit 3\"] }} }}",
+        path
+    );
+    let t = template(&hook);
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(7),
+        0,
+    );
+    assert_eq!(outcome.status, "failed");
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("config rejected") && reason.contains("exit"),
+        "{reason}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
+    assert!(leftovers(dir.path()).is_empty(), "the shadow is cleaned up");
+}
+
+#[test]
+fn a_directive_that_breaks_a_rule_is_rejected_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(80),
+        0,
+    );
+    assert_eq!(outcome.status, "rejected");
+    assert!(outcome.reason.unwrap().contains("resources.replicas <= 50"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn an_unreadable_live_config_is_a_failure_not_an_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, "resources: [unclosed\n").unwrap();
+    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(7),
+        0,
+    );
+    assert_eq!(outcome.status, "failed");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "resources: [unclosed\n"
+    );
+}
+
+#[test]
+fn a_missing_config_starts_from_the_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new/config.json");
+    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(5),
+        0,
+    );
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["resources"]["replicas"], 5);
+    assert_eq!(doc["resources"]["memory_mb"], 1024);
+    assert_eq!(outcome.backup_path, None);
+}
+
+#[test]
+fn the_running_process_is_signalled_to_reload_after_the_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let pid_file = dir.path().join("app.pid");
+    let reloaded = dir.path().join("reloaded");
+    let script = format!(
+        "trap 'cp {config} {reloaded}' HUP; echo $$ > {pid}; while true; do sleep 0.05; done",
+        config = path.display(),
+        reloaded = reloaded.display(),
+        pid = pid_file.display()
+    );
+    let mut app = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n')) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, reload: {{ signal: HUP, pid_file: {:?} }} }}",
+        path, pid_file
+    );
+    let t = template(&hook);
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(11),
+        0,
+    );
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = std::fs::read_to_string(&reloaded).unwrap_or_default();
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = app.kill();
+    let _ = app.wait();
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    assert!(
+        seen.contains("replicas: 11"),
+        "the app reloaded and read the new file: {seen:?}"
+    );
+}
+
+/// A one-route HTTP server answering `status`, reporting each request body.
+fn server(status: u16) -> (String, mpsc::Receiver<String>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = request.as_reader().read_to_string(&mut body);
+            let _ = tx.send(format!("{} {} {body}", request.method(), request.url()));
+            let _ = request.respond(tiny_http::Response::empty(status));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_failing_check_after_the_swap_rolls_back_to_the_previous_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let (url, _requests) = server(503);
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ http: \"{url}/health\", expect: 200, within: 1s }} }}",
+        path
+    );
+    let t = template(&hook);
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(7),
+        0,
+    );
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
+    assert!(outcome.reason.unwrap().contains("503"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
+}
+
+#[test]
+fn the_http_hook_posts_the_target_and_reports_the_answer() {
+    let (url, requests) = server(200);
+    let t = template(&format!(
+        "{{ name: scale, kind: http, url: \"{url}/scale\" }}"
+    ));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(6),
+        0,
+    );
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    let request = requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(request.starts_with("POST /scale "), "{request}");
+    let body: serde_json::Value =
+        serde_json::from_str(request.splitn(3, ' ').nth(2).unwrap()).unwrap();
+    assert_eq!(body["target"], 6);
+    assert_eq!(body["resource"], "replicas");
+
+    let (failing, _) = server(500);
+    let t = template(&format!(
+        "{{ name: scale, kind: http, url: \"{failing}/scale\" }}"
+    ));
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(6),
+        0,
+    );
+    assert_eq!(outcome.status, "failed");
+    assert!(outcome.reason.unwrap().contains("HTTP 500"));
+}
