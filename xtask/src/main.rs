@@ -130,7 +130,17 @@ fn up(extra: &[String]) -> Result<(), String> {
     let nisshi = install_broker()?;
     cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;
     cargo(
-        &["run", "--quiet", "--bin", "presage", "--", "up", "--demo"],
+        &[
+            "run",
+            "--quiet",
+            "--bin",
+            "presage",
+            "--",
+            "up",
+            "--demo",
+            "--templates",
+            "templates/grid-demand.yaml",
+        ],
         extra,
         &nisshi,
     )
