@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod host;
 pub mod prometheus;
+pub mod readers;
 pub mod samples;
 pub mod schedule;
 

@@ -2,11 +2,10 @@
 //! publishes raw samples to `presage.metrics.raw`. The I/O (HTTP, /proc) lives here; parsing and
 //! scheduling live in the core.
 
-mod readers;
-
 use std::time::Duration;
 
 use clap::Parser;
+use presage_collector::readers::Readers;
 use presage_collector::{to_raw_samples, Schedule, SourceReader};
 use presage_runner::publisher::Publisher;
 use presage_runner::templates::TemplateFeed;
@@ -30,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     feed.read_to_end(&mut book)?;
     let publisher = Publisher::new(&args.kafka)?;
     let mut schedule = Schedule::default();
-    let mut reader = readers::Readers::default();
+    let mut reader = Readers::default();
     tracing::info!(templates = book.len(), topic = %topic, "collector starting");
 
     while !shutdown.requested() {

@@ -1,11 +1,14 @@
-//! The collector's I/O: one reader per source kind.
+//! The collector's I/O edge: one reader per source kind (HTTP and /proc). Kept in the library so
+//! it can be tested against real HTTP servers; what to make of the bytes is decided by the pure
+//! parsers beside it.
 
 use std::time::{Duration, Instant};
 
-use presage_collector::{calendar, host, prometheus, Reading, SourceError, SourceReader};
+use crate::{calendar, host, prometheus, Reading, SourceError, SourceReader};
 use presage_template::{Source, SourceKind};
 
 #[derive(Default)]
+/// Reads every kind of source; keeps the previous CPU snapshot to turn jiffies into a share.
 pub struct Readers {
     last_cpu: Option<host::CpuTimes>,
 }

@@ -1,0 +1,131 @@
+//! The collector's readers against real HTTP servers started by the test, and this host's /proc.
+
+use std::time::Duration;
+
+use presage_collector::readers::Readers;
+use presage_collector::SourceReader;
+use presage_template::{Source, SourceKind};
+
+fn serve(status: u16, body: &'static str, delay: Duration) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/metrics", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            std::thread::sleep(delay);
+            let _ =
+                request.respond(tiny_http::Response::from_string(body).with_status_code(status));
+        }
+    });
+    url
+}
+
+fn source(kind: SourceKind, url: Option<String>) -> Source {
+    Source {
+        id: "src".into(),
+        kind,
+        url,
+        every: Some("1s".parse().unwrap()),
+        timeout: Some("500ms".parse().unwrap()),
+    }
+}
+
+#[test]
+fn a_prometheus_page_becomes_readings_and_bad_lines_are_skipped() {
+    let url = serve(
+        200,
+        "# TYPE q gauge\nqueue_depth{queue=\"orders\"} 17\nbroken line here\nup 1 1700000000000\n",
+        Duration::ZERO,
+    );
+    let readings = Readers::default()
+        .read(&source(SourceKind::Prometheus, Some(url)), 5_000)
+        .unwrap();
+    assert_eq!(readings.len(), 2);
+    assert_eq!(
+        (
+            readings[0].metric.as_str(),
+            readings[0].value,
+            readings[0].at_ms
+        ),
+        ("queue_depth", 17.0, 5_000)
+    );
+    assert_eq!(readings[0].labels["queue"], "orders");
+    assert_eq!(readings[1].at_ms, 1_700_000_000_000);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_an_error_naming_the_source() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Readers::default()
+        .read(
+            &source(
+                SourceKind::Prometheus,
+                Some(format!("http://127.0.0.1:{port}/metrics")),
+            ),
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(err.source_id, "src");
+}
+
+#[test]
+fn a_probe_reports_status_and_response_time() {
+    let url = serve(503, "down", Duration::from_millis(60));
+    let readings = Readers::default()
+        .read(&source(SourceKind::HttpProbe, Some(url)), 0)
+        .unwrap();
+    let get = |name: &str| readings.iter().find(|r| r.metric == name).map(|r| r.value);
+    assert_eq!(get("up"), Some(1.0));
+    assert_eq!(get("status_code"), Some(503.0));
+    assert!(get("latency_ms").unwrap() >= 60.0, "{readings:?}");
+}
+
+#[test]
+fn a_probe_that_times_out_reports_down() {
+    let url = serve(200, "slow", Duration::from_secs(2));
+    let readings = Readers::default()
+        .read(&source(SourceKind::HttpProbe, Some(url)), 0)
+        .unwrap();
+    assert_eq!(readings.len(), 1);
+    assert_eq!(
+        (readings[0].metric.as_str(), readings[0].value),
+        ("up", 0.0)
+    );
+}
+
+#[test]
+fn host_readings_come_from_this_machines_proc_files() {
+    let mut readers = Readers::default();
+    let host = source(SourceKind::Host, None);
+    let first = readers.read(&host, 0).unwrap();
+    let names: Vec<&str> = first.iter().map(|r| r.metric.as_str()).collect();
+    assert!(
+        names.contains(&"memory_total_bytes") && names.contains(&"memory_used_bytes"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"cpu_utilization"),
+        "CPU needs two snapshots"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let second = readers.read(&host, 1).unwrap();
+    let cpu = second
+        .iter()
+        .find(|r| r.metric == "cpu_utilization")
+        .expect("cpu on the second read");
+    assert!((0.0..=1.0).contains(&cpu.value));
+    let total = first
+        .iter()
+        .find(|r| r.metric == "memory_total_bytes")
+        .unwrap()
+        .value;
+    let used = first
+        .iter()
+        .find(|r| r.metric == "memory_used_bytes")
+        .unwrap()
+        .value;
+    assert!(used > 0.0 && used <= total);
+}
