@@ -17,6 +17,13 @@ pub struct TestBroker {
 impl TestBroker {
     /// A broker with every topic of the topology created.
     pub fn start() -> Self {
+        let broker = Self::start_bare();
+        broker.create_topics();
+        broker
+    }
+
+    /// A broker with no Presage topics yet.
+    pub fn start_bare() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (kafka, local) = match std::env::var("PRESAGE_TEST_BROKERS") {
             Ok(brokers) if !brokers.is_empty() => {
@@ -37,6 +44,15 @@ impl TestBroker {
                 (KafkaArgs::for_brokers(local.bootstrap()), Some(local))
             }
         };
+        Self {
+            kafka,
+            _local: local,
+            _dir: dir,
+        }
+    }
+
+    fn create_topics(&self) {
+        let kafka = &self.kafka;
         let topology = Topology::default_topology();
         let mut last_error = None;
         for _ in 0..40 {
@@ -53,11 +69,6 @@ impl TestBroker {
         }
         if let Some(err) = last_error {
             panic!("creating topics: {err:#}");
-        }
-        Self {
-            kafka,
-            _local: local,
-            _dir: dir,
         }
     }
 }

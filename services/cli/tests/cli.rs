@@ -1,0 +1,81 @@
+//! The `presage` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn presage(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presage"))
+        .args(args)
+        .output()
+        .expect("run presage")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn templates_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates").to_string()
+}
+
+#[test]
+fn validate_accepts_the_example_templates() {
+    let dir = templates_dir();
+    let output = presage(&[
+        "validate",
+        &format!("{dir}/grid-demand.yaml"),
+        &format!("{dir}/checkout-api.yaml"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("ok (app grid-demand)") && stdout.contains("ok (app checkout-api)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn validate_prints_file_line_column_and_what_was_expected_for_every_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "app: shop\ndynamic_metadata:\n  sources:\n    - { id: api, kind: prometheus, url: \"http://x\", every: 5 minutes }\n  metric_recipes:\n    - { name: rps, from: apx.requests, window: { tumble: 1m } }\n  scaling_policies:\n    - { resource: replicas, metric: nope, per_unit: 10, min: 1, max: 3, colour: red }\n",
+    )
+    .unwrap();
+    let good = format!("{}/grid-demand.yaml", templates_dir());
+    let output = presage(&["validate", &good, broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let file = broken.display().to_string();
+    for (line, needle) in [(4, "5 minutes"), (6, "apx"), (8, "nope"), (8, "colour")] {
+        let located = stderr
+            .lines()
+            .any(|l| l.starts_with(&format!("{file}:{line}:")) && l.contains(needle));
+        assert!(
+            located,
+            "no {file}:{line}:<column> error mentioning {needle:?} in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("expected"), "{stderr}");
+    assert!(
+        text(&output.stdout).contains("ok (app grid-demand)"),
+        "valid files are still checked"
+    );
+}
+
+#[test]
+fn validate_names_a_missing_file() {
+    let output = presage(&["validate", "/nonexistent/app.yaml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("/nonexistent/app.yaml"));
+}
+
+#[test]
+fn run_refuses_an_unknown_service_and_lists_the_real_ones() {
+    let output = presage(&["run", "scheduler"]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    for service in presage_cli::SERVICES {
+        assert!(stderr.contains(service), "{stderr}");
+    }
+}
