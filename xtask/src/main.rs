@@ -114,13 +114,12 @@ fn test(extra: &[String]) -> Result<(), String> {
     // The end-to-end tests run the service binaries, so they must exist before any test runs.
     cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;
     if has_nextest() {
+        // The project has no doctests; nextest runs everything else.
         cargo(
             &["nextest", "run", "--workspace", "--no-fail-fast"],
             extra,
             &nisshi,
-        )?;
-        // nextest does not run doctests.
-        cargo(&["test", "--workspace", "--doc"], &[], &nisshi)
+        )
     } else {
         cargo(&["test", "--workspace", "--no-fail-fast"], extra, &nisshi)
     }
