@@ -56,7 +56,7 @@ impl TestBroker {
         let topology = Topology::default_topology();
         let mut last_error = None;
         for _ in 0..40 {
-            match create_topics(&kafka, &topology) {
+            match create_topics(kafka, &topology) {
                 Ok(_) => {
                     last_error = None;
                     break;

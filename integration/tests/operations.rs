@@ -6,8 +6,8 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Pipeline;
-use presage_events::{event_id, ApplyOutcome, ScalingDirective, TemplateVersion};
+use common::{directive, Pipeline};
+use presage_events::{ApplyOutcome, TemplateVersion};
 use presage_integration::broker::TestBroker;
 use presage_integration::services::binary;
 use presage_integration::topics::{produce, TopicReader};
@@ -63,23 +63,6 @@ fn the_local_broker_keeps_its_data_across_a_restart() {
     let mut read: Vec<TemplateVersion> = Vec::new();
     assert!(reader.wait_until(&mut read, Duration::from_secs(30), |seen| !seen.is_empty()));
     assert_eq!(read[0], published[0]);
-}
-
-fn directive(target: i64, tag: &str) -> ScalingDirective {
-    ScalingDirective {
-        event_id: event_id(&["operations-test", tag]),
-        app: "grid-demand".into(),
-        template_version: "test".into(),
-        resource: "replicas".into(),
-        target,
-        previous_target: None,
-        forecast_value: 0.0,
-        effective_at_ms: 0,
-        issued_at_ms: 0,
-        policy: "test".into(),
-        reason: "sent by the test".into(),
-        lineage: vec![],
-    }
 }
 
 #[test]

@@ -4,26 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::Pipeline;
-use presage_events::{event_id, ApplyOutcome, ScalingDirective};
+use common::{directive, Pipeline};
+use presage_events::ApplyOutcome;
 use presage_integration::topics::{produce, TopicReader};
-
-fn directive(target: i64, tag: &str) -> ScalingDirective {
-    ScalingDirective {
-        event_id: event_id(&["test-directive", tag]),
-        app: "grid-demand".into(),
-        template_version: "test".into(),
-        resource: "replicas".into(),
-        target,
-        previous_target: None,
-        forecast_value: target as f64 * 2000.0,
-        effective_at_ms: 1_000,
-        issued_at_ms: 0,
-        policy: "test".into(),
-        reason: "sent by the test".into(),
-        lineage: vec![],
-    }
-}
 
 #[test]
 fn a_directive_that_breaks_a_rule_is_refused_and_the_file_is_unchanged() {

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use presage_events::{event_id, ScalingDirective};
 use presage_integration::broker::TestBroker;
 use presage_integration::data::{repo_file, trace_slice};
 use presage_integration::services::Services;
@@ -100,5 +101,24 @@ impl Pipeline {
         let text = std::fs::read_to_string(&self.config_path).ok()?;
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
         doc.get("resources")?.get("replicas")?.as_i64()
+    }
+}
+
+/// A directive for the `grid-demand` app as the planner would state it, for tests that drive the
+/// applier directly.
+pub fn directive(target: i64, tag: &str) -> ScalingDirective {
+    ScalingDirective {
+        event_id: event_id(&["test-directive", tag]),
+        app: "grid-demand".into(),
+        template_version: "test".into(),
+        resource: "replicas".into(),
+        target,
+        previous_target: None,
+        forecast_value: target as f64 * PER_UNIT,
+        effective_at_ms: 0,
+        issued_at_ms: 0,
+        policy: "test".into(),
+        reason: "sent by the test".into(),
+        lineage: vec![],
     }
 }
