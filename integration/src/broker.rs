@@ -1,8 +1,7 @@
 //! Finds a broker for a test, in this order: `PRESAGE_TEST_BROKERS` if set (each test then gets
-//! its own topic prefix), else a fresh local Nisshi on a free port with fresh storage.
-//!
-//! Docker (testcontainers with Apache Kafka) is the third choice where a Docker engine runs; this
-//! machine has none, so that path is not built yet and a missing broker fails the test loudly.
+//! its own topic prefix), else a fresh local Nisshi on a free port with fresh storage, else (with
+//! the `docker` feature, where a Docker engine answers) Apache Kafka through testcontainers.
+//! With none of them the test fails loudly: an end-to-end test never passes without a broker.
 
 use presage_runner::admin::create_topics;
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
@@ -11,6 +10,7 @@ use presage_runner::{KafkaArgs, Topology};
 pub struct TestBroker {
     pub kafka: KafkaArgs,
     _local: Option<LocalBroker>,
+    _container: Option<Box<dyn std::any::Any>>,
     _dir: tempfile::TempDir,
 }
 
@@ -25,6 +25,7 @@ impl TestBroker {
     /// A broker with no Presage topics yet.
     pub fn start_bare() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut container = None;
         let (kafka, local) = match std::env::var("PRESAGE_TEST_BROKERS") {
             Ok(brokers) if !brokers.is_empty() => {
                 let prefix = format!("t{}-{}.", std::process::id(), free_port().unwrap_or(0));
@@ -34,19 +35,26 @@ impl TestBroker {
                 };
                 (kafka, None)
             }
-            _ => {
-                let nisshi = find_nisshi().expect(
-                    "no broker for the end-to-end tests: set PRESAGE_TEST_BROKERS, or install the local broker with `cargo xtask install-broker` (cargo xtask test does it)",
-                );
-                let port = free_port().expect("free port");
-                let local = LocalBroker::start(&nisshi, &dir.path().join("broker"), port)
-                    .expect("starting the local broker");
-                (KafkaArgs::for_brokers(local.bootstrap()), Some(local))
-            }
+            _ => match find_nisshi() {
+                Some(nisshi) => {
+                    let port = free_port().expect("free port");
+                    let local = LocalBroker::start(&nisshi, &dir.path().join("broker"), port)
+                        .expect("starting the local broker");
+                    (KafkaArgs::for_brokers(local.bootstrap()), Some(local))
+                }
+                None => {
+                    let (kafka, node) = docker_kafka().expect(
+                        "no broker for the end-to-end tests: set PRESAGE_TEST_BROKERS, or install the local broker with `cargo xtask install-broker` (cargo xtask test does it), or enable the `docker` feature where Docker runs",
+                    );
+                    container = Some(node);
+                    (kafka, None)
+                }
+            },
         };
         Self {
             kafka,
             _local: local,
+            _container: container,
             _dir: dir,
         }
     }
@@ -71,4 +79,30 @@ impl TestBroker {
             panic!("creating topics: {err:#}");
         }
     }
+}
+
+/// Apache Kafka in a container, if the `docker` feature is on and a Docker engine answers.
+#[cfg(feature = "docker")]
+fn docker_kafka() -> Option<(KafkaArgs, Box<dyn std::any::Any>)> {
+    use testcontainers_modules::kafka::apache;
+    use testcontainers_modules::testcontainers::runners::SyncRunner;
+
+    let engine = std::process::Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !engine {
+        return None;
+    }
+    let node = apache::Kafka::default().start().ok()?;
+    let port = node.get_host_port_ipv4(apache::KAFKA_PORT).ok()?;
+    Some((
+        KafkaArgs::for_brokers(format!("127.0.0.1:{port}")),
+        Box::new(node),
+    ))
+}
+
+#[cfg(not(feature = "docker"))]
+fn docker_kafka() -> Option<(KafkaArgs, Box<dyn std::any::Any>)> {
+    None
 }
