@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use presage_events::{event_id, ScalingDirective};
@@ -26,16 +26,19 @@ pub struct Pipeline {
     pub workdir: tempfile::TempDir,
     pub config_path: PathBuf,
     pub demand: Vec<f64>,
+    _workload: Workload,
+}
+
+/// A Prometheus page replaying the slice, one value per wall-clock second.
+pub struct Workload {
+    pub url: String,
+    pub demand: Vec<f64>,
     _server: Arc<tiny_http::Server>,
 }
 
-impl Pipeline {
-    /// Everything but the services: broker, topics, workload page, published template.
-    pub fn prepare() -> Self {
-        let broker = TestBroker::start();
-        let workdir = tempfile::tempdir().expect("workdir");
+impl Workload {
+    pub fn start() -> Self {
         let demand = trace_slice("taylor-demand.csv", SLICE_START, SEASON);
-
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("http server"));
         let url = format!(
             "http://{}/metrics",
@@ -59,27 +62,58 @@ impl Pipeline {
                 let _ = request.respond(tiny_http::Response::from_string(page));
             }
         });
+        Self {
+            url,
+            demand,
+            _server: server,
+        }
+    }
 
-        let config_path = workdir.path().join("app/config.yaml");
+    /// The `grid-demand` example template, scraping this workload and writing `config_path`.
+    pub fn write_template(&self, dir: &Path, config_path: &Path) -> PathBuf {
         let template = std::fs::read_to_string(repo_file("templates/grid-demand.yaml"))
             .expect("example template")
-            .replace("http://127.0.0.1:9464/metrics", &url)
+            .replace("http://127.0.0.1:9464/metrics", &self.url)
             .replace(
                 "var/grid-demand/config.yaml",
                 &config_path.display().to_string(),
             );
-        let template_path = workdir.path().join("grid-demand.yaml");
+        let template_path = dir.join("grid-demand.yaml");
         std::fs::write(&template_path, template).expect("write template");
-        publish_templates(&broker.kafka, &[template_path]).expect("publish template");
+        template_path
+    }
+}
 
+/// The target the template's policy must set for demand expected at `at_ms`: the replayed value
+/// in force that second, over `per_unit`, rounded up and clamped to [1, 40].
+pub fn expected_target(demand: &[f64], at_ms: i64) -> i64 {
+    let value = demand[(at_ms / 1000) as usize % demand.len()];
+    ((value / PER_UNIT).ceil()).clamp(1.0, 40.0) as i64
+}
+
+pub fn replicas_in(config_path: &Path) -> Option<i64> {
+    let text = std::fs::read_to_string(config_path).ok()?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    doc.get("resources")?.get("replicas")?.as_i64()
+}
+
+impl Pipeline {
+    /// Everything but the services: broker, topics, workload page, published template.
+    pub fn prepare() -> Self {
+        let broker = TestBroker::start();
+        let workdir = tempfile::tempdir().expect("workdir");
+        let workload = Workload::start();
+        let config_path = workdir.path().join("app/config.yaml");
+        let template_path = workload.write_template(workdir.path(), &config_path);
+        publish_templates(&broker.kafka, &[template_path]).expect("publish template");
         let services = Services::new(&workdir.path().join("logs"));
         Self {
             broker,
             services,
             workdir,
             config_path,
-            demand,
-            _server: server,
+            demand: workload.demand.clone(),
+            _workload: workload,
         }
     }
 
@@ -90,17 +124,12 @@ impl Pipeline {
         }
     }
 
-    /// The target the template's policy must set for demand expected at `at_ms`: the replayed
-    /// value in force that second, over `per_unit`, rounded up and clamped to [1, 40].
     pub fn expected_target(&self, at_ms: i64) -> i64 {
-        let value = self.demand[(at_ms / 1000) as usize % self.demand.len()];
-        ((value / PER_UNIT).ceil()).clamp(1.0, 40.0) as i64
+        expected_target(&self.demand, at_ms)
     }
 
     pub fn replicas_on_disk(&self) -> Option<i64> {
-        let text = std::fs::read_to_string(&self.config_path).ok()?;
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
-        doc.get("resources")?.get("replicas")?.as_i64()
+        replicas_in(&self.config_path)
     }
 }
 

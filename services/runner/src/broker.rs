@@ -48,6 +48,10 @@ pub struct LocalBroker {
 
 impl LocalBroker {
     pub fn start(binary: &Path, data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        // Another process on the port would answer our readiness probe: refuse it up front.
+        if let Err(err) = TcpListener::bind(("127.0.0.1", port)) {
+            bail!("port {port} is not free for the local broker ({err}): pick another with --port");
+        }
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating broker data directory {}", data_dir.display()))?;
         let log = std::fs::OpenOptions::new()
