@@ -1,5 +1,7 @@
 //! Time as an external signal: hour of day, day of week, weekend (UTC), from the reading time.
 
+use presage_template::metric_names as names;
+
 use crate::samples::Reading;
 
 pub fn readings(now_ms: i64) -> Vec<Reading> {
@@ -9,9 +11,13 @@ pub fn readings(now_ms: i64) -> Vec<Reading> {
     // 1970-01-01 was a Thursday; 0 = Monday.
     let weekday = (days + 3).rem_euclid(7);
     vec![
-        Reading::new("hour_of_day", hour, now_ms),
-        Reading::new("day_of_week", weekday as f64, now_ms),
-        Reading::new("is_weekend", if weekday >= 5 { 1.0 } else { 0.0 }, now_ms),
+        Reading::new(names::HOUR_OF_DAY, hour, now_ms),
+        Reading::new(names::DAY_OF_WEEK, weekday as f64, now_ms),
+        Reading::new(
+            names::IS_WEEKEND,
+            if weekday >= 5 { 1.0 } else { 0.0 },
+            now_ms,
+        ),
     ]
 }
 

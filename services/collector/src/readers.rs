@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::{calendar, host, prometheus, Reading, SourceError, SourceReader};
+use presage_template::metric_names as names;
 use presage_template::{Source, SourceKind};
 
 #[derive(Default)]
@@ -62,14 +63,14 @@ impl SourceReader for Readers {
                     Err(ureq::Error::Status(code, _)) => code,
                     Err(err) => {
                         tracing::warn!(source = %source.id, error = %err, "probe failed");
-                        return Ok(vec![Reading::new("up", 0.0, now_ms)]);
+                        return Ok(vec![Reading::new(names::UP, 0.0, now_ms)]);
                     }
                 };
                 let latency = started.elapsed().as_secs_f64() * 1000.0;
                 Ok(vec![
-                    Reading::new("up", 1.0, now_ms),
-                    Reading::new("status_code", f64::from(status), now_ms),
-                    Reading::new("latency_ms", latency, now_ms),
+                    Reading::new(names::UP, 1.0, now_ms),
+                    Reading::new(names::STATUS_CODE, f64::from(status), now_ms),
+                    Reading::new(names::LATENCY_MS, latency, now_ms),
                 ])
             }
         }
@@ -88,26 +89,30 @@ impl Readers {
                 .last_cpu
                 .and_then(|before| host::cpu_utilization(before, cpu))
             {
-                readings.push(Reading::new("cpu_utilization", utilization, now_ms));
+                readings.push(Reading::new(names::CPU_UTILIZATION, utilization, now_ms));
             }
             self.last_cpu = Some(cpu);
         }
         if let Some((total, available)) = host::parse_meminfo(&read("/proc/meminfo")?) {
-            readings.push(Reading::new("memory_total_bytes", total as f64, now_ms));
             readings.push(Reading::new(
-                "memory_used_bytes",
+                names::MEMORY_TOTAL_BYTES,
+                total as f64,
+                now_ms,
+            ));
+            readings.push(Reading::new(
+                names::MEMORY_USED_BYTES,
                 (total - available.min(total)) as f64,
                 now_ms,
             ));
         }
         if let Some((rx, tx)) = host::parse_net_dev(&read("/proc/net/dev")?) {
             readings.push(Reading::new(
-                "network_receive_bytes_total",
+                names::NETWORK_RECEIVE_BYTES_TOTAL,
                 rx as f64,
                 now_ms,
             ));
             readings.push(Reading::new(
-                "network_transmit_bytes_total",
+                names::NETWORK_TRANSMIT_BYTES_TOTAL,
                 tx as f64,
                 now_ms,
             ));

@@ -150,6 +150,44 @@ impl SourceKind {
             SourceKind::Calendar => "calendar",
         }
     }
+
+    /// The metrics the collector produces for this kind of source, or `None` when the source
+    /// itself names them (a Prometheus page). The collector names its readings with these
+    /// constants, and the validator checks recipes against them, so the two cannot drift.
+    pub fn metrics(&self) -> Option<&'static [&'static str]> {
+        match self {
+            SourceKind::Host => Some(&metric_names::HOST),
+            SourceKind::HttpProbe => Some(&metric_names::HTTP_PROBE),
+            SourceKind::Calendar => Some(&metric_names::CALENDAR),
+            SourceKind::Prometheus => None,
+        }
+    }
+}
+
+/// Names of the metrics the collector's built-in sources produce.
+pub mod metric_names {
+    pub const CPU_UTILIZATION: &str = "cpu_utilization";
+    pub const MEMORY_TOTAL_BYTES: &str = "memory_total_bytes";
+    pub const MEMORY_USED_BYTES: &str = "memory_used_bytes";
+    pub const NETWORK_RECEIVE_BYTES_TOTAL: &str = "network_receive_bytes_total";
+    pub const NETWORK_TRANSMIT_BYTES_TOTAL: &str = "network_transmit_bytes_total";
+    pub const HOST: [&str; 5] = [
+        CPU_UTILIZATION,
+        MEMORY_TOTAL_BYTES,
+        MEMORY_USED_BYTES,
+        NETWORK_RECEIVE_BYTES_TOTAL,
+        NETWORK_TRANSMIT_BYTES_TOTAL,
+    ];
+
+    pub const UP: &str = "up";
+    pub const STATUS_CODE: &str = "status_code";
+    pub const LATENCY_MS: &str = "latency_ms";
+    pub const HTTP_PROBE: [&str; 3] = [UP, STATUS_CODE, LATENCY_MS];
+
+    pub const HOUR_OF_DAY: &str = "hour_of_day";
+    pub const DAY_OF_WEEK: &str = "day_of_week";
+    pub const IS_WEEKEND: &str = "is_weekend";
+    pub const CALENDAR: [&str; 3] = [HOUR_OF_DAY, DAY_OF_WEEK, IS_WEEKEND];
 }
 
 // ---------------------------------------------------------------- recipes (recipe-processor)

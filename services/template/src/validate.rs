@@ -129,7 +129,26 @@ fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut Vec<Finding
                     one_of(&known)
                 ),
             )),
-            Some(_) => {}
+            Some((source, metric)) => {
+                let kind = t
+                    .dynamic_metadata
+                    .sources
+                    .iter()
+                    .find(|s| s.id == source)
+                    .map(|s| s.kind);
+                if let Some(names) = kind.and_then(|k| k.metrics()) {
+                    if !names.contains(&metric) {
+                        out.push(Finding::at(
+                            p.key("from"),
+                            format!(
+                                "source {source:?} ({}) has no metric {metric:?}: expected one of {}",
+                                kind.map(|k| k.as_str()).unwrap_or_default(),
+                                one_of(names)
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         let w = p.key("window");
         let (tumble, hop) = (w.key("tumble"), w.key("hop"));

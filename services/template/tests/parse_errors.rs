@@ -84,7 +84,7 @@ fn wrong_type_points_at_the_value() {
         "dynamic_metadata:",
         "  sources: [ { id: api, kind: host } ]",
         "  metric_recipes:",
-        "    - { name: rps, from: api.x, window: { tumble: 1m } }",
+        "    - { name: rps, from: api.cpu_utilization, window: { tumble: 1m } }",
         "  scaling_policies:",
         "    - resource: replicas",
         "      metric: rps",
@@ -126,7 +126,7 @@ fn bad_duration_inside_a_hop_window() {
         "  sources: [ { id: h, kind: host } ]",
         "  metric_recipes:",
         "    - name: p95",
-        "      from: h.latency",
+        "      from: h.cpu_utilization",
         "      window:",
         "        hop: { size: 5 m, slide: 1m }",
     ]);
@@ -341,20 +341,20 @@ fn recipe_windows_and_names() {
         "  sources: [ { id: h, kind: host } ]",
         "  metric_recipes:",
         "    - name: both",
-        "      from: h.cpu",
+        "      from: h.cpu_utilization",
         "      window: { tumble: 1m, hop: { size: 5m, slide: 1m } }",
         "    - name: neither",
-        "      from: h.cpu",
+        "      from: h.cpu_utilization",
         "      window: {}",
         "    - name: zero_slide",
-        "      from: h.cpu",
+        "      from: h.cpu_utilization",
         "      window: { hop: { size: 5m, slide: 0s } }",
         "    - name: wide_slide",
-        "      from: h.cpu",
+        "      from: h.cpu_utilization",
         "      window:",
         "        hop: { size: 1m, slide: 2m }",
         "    - name: both",
-        "      from: h.cpu",
+        "      from: h.cpu_utilization",
         "      window: { tumble: 1m }",
     ]);
     assert_eq!(
@@ -386,12 +386,12 @@ fn zero_tumble_window() {
         "dynamic_metadata:",
         "  sources: [ { id: h, kind: host } ]",
         "  metric_recipes:",
-        "    - { name: c, from: h.cpu, window: { tumble: 0s } }",
+        "    - { name: c, from: h.cpu_utilization, window: { tumble: 0s } }",
     ]);
     check(
         &e,
         5,
-        49,
+        61,
         &["window of recipe \"c\" is 0s: expected a positive duration"],
     );
 }
@@ -405,7 +405,7 @@ fn prediction_mistakes() {
         "dynamic_metadata:",
         "  sources: [ { id: h, kind: host } ]",
         "  metric_recipes:",
-        "    - { name: rps, from: h.cpu, window: { tumble: 1m } }",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1m } }",
         "  prediction_algorithms:",
         "    - target: rpz",
         "      horizon: 0s",
@@ -445,7 +445,7 @@ fn scaling_policy_mistakes() {
         "dynamic_metadata:",
         "  sources: [ { id: h, kind: host } ]",
         "  metric_recipes:",
-        "    - { name: rps, from: h.cpu, window: { tumble: 1m } }",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1m } }",
         "  scaling_policies:",
         "    - resource: replicas",
         "      metric: rpz",
@@ -559,6 +559,24 @@ fn empty_app() {
 }
 
 // ------------------------------------------------------------------ all at once
+
+#[test]
+fn recipe_from_a_built_in_source_must_name_a_metric_it_produces() {
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources:",
+        "    - { id: host, kind: host }",
+        "  metric_recipes:",
+        "    - { name: cpu, from: host.cpu_percent, window: { tumble: 1m } }",
+    ]);
+    check(&e, 6, 26, &["cpu_percent", "cpu_utilization"]);
+    assert!(
+        e.message.starts_with("source \"host\" (host) has no metric \"cpu_percent\": expected one of cpu_utilization,"),
+        "{}",
+        e.message
+    );
+}
 
 #[test]
 fn a_template_with_many_mistakes_reports_all_of_them() {
