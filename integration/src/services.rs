@@ -41,10 +41,13 @@ impl Services {
         }
     }
 
-    /// Starts `presage-<service>` against `kafka`, from `cwd`.
+    /// Starts a service the way an operator does, `presage run <service>`, against `kafka`,
+    /// from `cwd`. `presage run` execs the service binary, so signals reach it directly.
     pub fn start(&mut self, service: &str, kafka: &KafkaArgs, cwd: &Path) {
         let log = File::create(self.log_dir.join(format!("{service}.log"))).expect("log file");
-        let child = Command::new(binary(&format!("presage-{service}")))
+        binary(&format!("presage-{service}"));
+        let child = Command::new(binary("presage"))
+            .args(["run", service])
             .args(kafka.to_args())
             .current_dir(cwd)
             .env("RUST_LOG", "info,presage=debug")

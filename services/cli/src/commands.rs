@@ -146,13 +146,13 @@ pub fn service_binary(service: &str) -> anyhow::Result<PathBuf> {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+
     let binary = service_binary(&args.service)?;
-    let status = std::process::Command::new(&binary)
+    // Become the service (exec), so SIGTERM from a terminal, a supervisor or `docker stop`
+    // reaches it directly and it can commit its offsets on the way out.
+    let err = std::process::Command::new(&binary)
         .args(args.kafka.to_args())
-        .status()
-        .with_context(|| format!("running {}", binary.display()))?;
-    if !status.success() {
-        bail!("{} exited with {status}", args.service);
-    }
-    Ok(())
+        .exec();
+    Err(err).with_context(|| format!("running {}", binary.display()))
 }
