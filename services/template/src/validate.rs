@@ -270,7 +270,7 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
                 ),
             ));
         }
-        if s.per_unit.is_nan() || s.per_unit <= 0.0 {
+        if !s.per_unit.is_finite() || s.per_unit <= 0.0 {
             out.push(Finding::at(
                 p.key("per_unit"),
                 format!(
@@ -286,6 +286,15 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
                 format!(
                     "min of the scaling policy for {res:?} is {}: expected 0 or more",
                     s.min
+                ),
+            ));
+        }
+        if !s.max.is_finite() {
+            out.push(Finding::at(
+                p.key("max"),
+                format!(
+                    "max of the scaling policy for {res:?} is {}: expected a finite number",
+                    s.max
                 ),
             ));
         }
@@ -305,10 +314,13 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
             ("max_step_up", s.max_step_up),
             ("max_step_down", s.max_step_down),
         ] {
-            if let Some(v) = value.filter(|v| v.is_nan() || *v < 0.0) {
+            if let Some(v) = value.filter(|v| !v.is_finite() || *v < 0.0 || v.fract() != 0.0) {
                 out.push(Finding::at(
                     p.key(field),
-                    format!("{field} of the scaling policy for {res:?} is {v}: expected 0 or more"),
+                    format!(
+                        "{field} of the scaling policy for {res:?} is {v}: expected a whole \
+                         number, 0 or more"
+                    ),
                 ));
             }
         }

@@ -579,6 +579,32 @@ fn recipe_from_a_built_in_source_must_name_a_metric_it_produces() {
 }
 
 #[test]
+fn policy_bounds_must_be_finite_and_steps_whole() {
+    let all = errors(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes: [ { name: cpu, from: h.cpu_utilization, window: { tumble: 1m } } ]",
+        "  scaling_policies:",
+        "    - { resource: nodes, metric: cpu, per_unit: 1, min: 1, max: .nan, max_step_up: 0.5 }",
+    ]);
+    let messages: Vec<&str> = all.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("max of the scaling policy") && m.contains("finite")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("max_step_up") && m.contains("whole number")),
+        "{messages:?}"
+    );
+    assert!(all.iter().all(|e| e.line == 6), "{all:#?}");
+}
+
+#[test]
 fn a_template_with_many_mistakes_reports_all_of_them() {
     let all = errors(&[
         "app: \"\"",

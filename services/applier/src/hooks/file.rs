@@ -131,8 +131,11 @@ fn shadow_and_swap(
 
     if let Err(reason) = reload_and_check(hook, limit) {
         let restored = if had_previous {
-            fs::copy(&backup, path)
-                .map(|_| ())
+            // The restore is a swap too: copy the previous version beside the live file, then
+            // rename it over, so the application never sees a half-written file.
+            fs::read(&backup)
+                .and_then(|bytes| write_synced(&shadow, &bytes))
+                .and_then(|_| fs::rename(&shadow, path))
                 .map_err(|e| e.to_string())
         } else {
             fs::remove_file(path).map_err(|e| e.to_string())
