@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use presage_applier::hooks::apply;
-use presage_events::ScalingDirective;
+use presage_events::{ApplyOutcome, ScalingDirective};
 use presage_template::Template;
 
 const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\nconfig:\n  cache_mb: 256\n";
@@ -35,6 +35,22 @@ fn directive(target: i64) -> ScalingDirective {
     }
 }
 
+/// Applies a directive for `target` replicas through the template's only hook, at `now_ms`.
+fn apply_through(hook: &str, target: i64, now_ms: i64) -> ApplyOutcome {
+    let t = template(hook);
+    apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &directive(target),
+        now_ms,
+    )
+}
+
+/// A file hook with no test and no reload.
+fn file_hook(path: &Path) -> String {
+    format!("{{ name: cfg, kind: file, path: {:?} }}", path)
+}
+
 fn live_config(dir: &Path) -> PathBuf {
     let path = dir.join("config.yaml");
     std::fs::write(&path, ORIGINAL).unwrap();
@@ -54,13 +70,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 fn a_valid_directive_is_swapped_in_and_the_previous_version_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
-    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(7),
-        42,
-    );
+    let outcome = apply_through(&file_hook(&path), 7, 42);
     assert_eq!(outcome.status, "applied", "{outcome:?}");
     assert_eq!(outcome.applied_at_ms, 42);
     let now: serde_yaml::Value =
@@ -87,13 +97,7 @@ fn the_test_command_runs_on_the_shadow_copy_before_the_swap() {
         "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [grep, -q, \"replicas: 9\", \"{{shadow}}\"] }} }}",
         path
     );
-    let t = template(&hook);
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(9),
-        0,
-    );
+    let outcome = apply_through(&hook, 9, 0);
     assert_eq!(outcome.status, "applied", "{outcome:?}");
 }
 
@@ -105,13 +109,7 @@ fn a_failing_test_leaves_the_live_file_untouched_and_says_why() {
         "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [sh, -c, \"echo config rejected >&2; exit 3\"] }} }}",
         path
     );
-    let t = template(&hook);
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(7),
-        0,
-    );
+    let outcome = apply_through(&hook, 7, 0);
     assert_eq!(outcome.status, "failed");
     let reason = outcome.reason.unwrap();
     assert!(
@@ -126,13 +124,7 @@ fn a_failing_test_leaves_the_live_file_untouched_and_says_why() {
 fn a_directive_that_breaks_a_rule_is_rejected_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
-    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(80),
-        0,
-    );
+    let outcome = apply_through(&file_hook(&path), 80, 0);
     assert_eq!(outcome.status, "rejected");
     assert!(outcome.reason.unwrap().contains("resources.replicas <= 50"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
@@ -144,13 +136,7 @@ fn an_unreadable_live_config_is_a_failure_not_an_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, "resources: [unclosed\n").unwrap();
-    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(7),
-        0,
-    );
+    let outcome = apply_through(&file_hook(&path), 7, 0);
     assert_eq!(outcome.status, "failed");
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
@@ -162,13 +148,7 @@ fn an_unreadable_live_config_is_a_failure_not_an_overwrite() {
 fn a_missing_config_starts_from_the_bootstrap() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new/config.json");
-    let t = template(&format!("{{ name: cfg, kind: file, path: {:?} }}", path));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(5),
-        0,
-    );
+    let outcome = apply_through(&file_hook(&path), 5, 0);
     assert_eq!(outcome.status, "applied", "{outcome:?}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -203,13 +183,7 @@ fn the_running_process_is_signalled_to_reload_after_the_swap() {
         "{{ name: cfg, kind: file, path: {:?}, reload: {{ signal: HUP, pid_file: {:?} }} }}",
         path, pid_file
     );
-    let t = template(&hook);
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(11),
-        0,
-    );
+    let outcome = apply_through(&hook, 11, 0);
     let mut seen = String::new();
     for _ in 0..100 {
         seen = std::fs::read_to_string(&reloaded).unwrap_or_default();
@@ -252,13 +226,7 @@ fn a_failing_check_after_the_swap_rolls_back_to_the_previous_version() {
         "{{ name: cfg, kind: file, path: {:?}, test: {{ http: \"{url}/health\", expect: 200, within: 1s }} }}",
         path
     );
-    let t = template(&hook);
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(7),
-        0,
-    );
+    let outcome = apply_through(&hook, 7, 0);
     assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
     assert!(outcome.reason.unwrap().contains("503"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
@@ -267,13 +235,9 @@ fn a_failing_check_after_the_swap_rolls_back_to_the_previous_version() {
 #[test]
 fn the_http_hook_posts_the_target_and_reports_the_answer() {
     let (url, requests) = server(200);
-    let t = template(&format!(
-        "{{ name: scale, kind: http, url: \"{url}/scale\" }}"
-    ));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(6),
+    let outcome = apply_through(
+        &format!("{{ name: scale, kind: http, url: \"{url}/scale\" }}"),
+        6,
         0,
     );
     assert_eq!(outcome.status, "applied", "{outcome:?}");
@@ -285,13 +249,9 @@ fn the_http_hook_posts_the_target_and_reports_the_answer() {
     assert_eq!(body["resource"], "replicas");
 
     let (failing, _) = server(500);
-    let t = template(&format!(
-        "{{ name: scale, kind: http, url: \"{failing}/scale\" }}"
-    ));
-    let outcome = apply(
-        &t,
-        &t.dynamic_metadata.configuration_hooks[0],
-        &directive(6),
+    let outcome = apply_through(
+        &format!("{{ name: scale, kind: http, url: \"{failing}/scale\" }}"),
+        6,
         0,
     );
     assert_eq!(outcome.status, "failed");

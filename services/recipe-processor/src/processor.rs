@@ -122,7 +122,7 @@ impl RecipeProcessor {
             };
             let mut placed = false;
             for start in windows_containing(sample.event_time_ms, size, slide) {
-                if start + size <= state.closed_until {
+                if start.saturating_add(size) <= state.closed_until {
                     continue;
                 }
                 placed = true;
@@ -138,11 +138,11 @@ impl RecipeProcessor {
             state.watermark = state.watermark.max(sample.event_time_ms);
             // Close every window that ended at or before the watermark, oldest first.
             while let Some((&start, _)) = state.open.first_key_value() {
-                if start + size > state.watermark {
+                if start.saturating_add(size) > state.watermark {
                     break;
                 }
                 let (start, samples) = state.open.pop_first().expect("first key exists");
-                state.closed_until = state.closed_until.max(start + size);
+                state.closed_until = state.closed_until.max(start.saturating_add(size));
                 outputs.extend(close_window(
                     &self.engine,
                     &sample.app,
@@ -179,7 +179,7 @@ fn close_window(
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    let end = start + compiled.size_ms as i64;
+    let end = start.saturating_add(compiled.size_ms as i64);
     let start_text = start.to_string();
     let derived = DerivedMetric {
         event_id: event_id(&["derived", app, version, &compiled.name, &start_text]),

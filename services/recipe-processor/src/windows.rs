@@ -7,12 +7,18 @@ pub fn windows_containing(ts: i64, size: i64, slide: i64) -> Vec<i64> {
     if size <= 0 || slide <= 0 {
         return Vec::new();
     }
-    let newest = ts.div_euclid(slide) * slide;
+    // A time so near the edge of i64 that its window cannot be represented has no window.
+    let Some(newest) = ts.checked_sub(ts.rem_euclid(slide)) else {
+        return Vec::new();
+    };
     let mut starts = Vec::new();
     let mut start = newest;
-    while start > ts - size {
+    while start > ts.saturating_sub(size) {
         starts.push(start);
-        start -= slide;
+        start = match start.checked_sub(slide) {
+            Some(earlier) => earlier,
+            None => break,
+        };
     }
     starts.reverse();
     starts
@@ -35,6 +41,12 @@ mod tests {
             windows_containing(7_500, 5_000, 1_000),
             vec![3_000, 4_000, 5_000, 6_000, 7_000]
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_do_not_overflow() {
+        assert_eq!(windows_containing(i64::MAX, 1_000, 1_000).len(), 1);
+        assert!(windows_containing(i64::MIN + 5, 1_000, 1_000).is_empty());
     }
 
     #[test]

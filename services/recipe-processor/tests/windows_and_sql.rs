@@ -214,3 +214,17 @@ fn a_sample_for_an_unknown_app_is_an_error_not_a_silent_drop() {
     stray.app = "nobody".into();
     assert!(matches!(p.on_raw(&stray), Err(RecipeError::UnknownApp(app)) if app == "nobody"));
 }
+
+#[test]
+fn an_absurd_timestamp_is_handled_without_overflow() {
+    let mut p = processor("    - { name: load, from: api.load, window: { tumble: 1s } }\n");
+    feed(&mut p, &[sample("load", 100, 1.0, &[])]);
+    // A sample from the end of time closes the open window instead of panicking; its own
+    // window's end saturates at the largest time there is.
+    let out = feed(&mut p, &[sample("load", i64::MAX, 2.0, &[])]);
+    let last_start = i64::MAX - i64::MAX % 1_000;
+    assert_eq!(
+        derived(&out),
+        vec![(0, 1_000, 1.0, 1), (last_start, i64::MAX, 2.0, 1)]
+    );
+}
