@@ -1,7 +1,6 @@
 //! The five service binaries, run as child processes with their logs in a directory the test
 //! prints on failure.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,7 +43,12 @@ impl Services {
     /// Starts a service the way an operator does, `presage run <service>`, against `kafka`,
     /// from `cwd`. `presage run` execs the service binary, so signals reach it directly.
     pub fn start(&mut self, service: &str, kafka: &KafkaArgs, cwd: &Path) {
-        let log = File::create(self.log_dir.join(format!("{service}.log"))).expect("log file");
+        // Appended, so a restarted service's log follows its previous run's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_dir.join(format!("{service}.log")))
+            .expect("log file");
         binary(&format!("presage-{service}"));
         let child = Command::new(binary("presage"))
             .args(["run", service])
@@ -64,6 +68,16 @@ impl Services {
         if let Some(index) = self.children.iter().position(|(name, _)| name == service) {
             let (_, mut child) = self.children.remove(index);
             terminate(&mut child);
+        }
+    }
+
+    /// Kills one service with SIGKILL: no shutdown hook runs, nothing is committed on the way
+    /// out. What a crash or an OOM kill does.
+    pub fn kill(&mut self, service: &str) {
+        if let Some(index) = self.children.iter().position(|(name, _)| name == service) {
+            let (_, mut child) = self.children.remove(index);
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 

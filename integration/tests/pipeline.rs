@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::Pipeline;
-use presage_events::{ApplyOutcome, DeadLetter, ScalingDirective};
+use presage_events::{ApplyOutcome, DeadLetter, MetadataFragment, ScalingDirective};
 use presage_integration::topics::{produce_raw, TopicReader};
 
 const ALL: [&str; 5] = [
@@ -23,6 +23,7 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
     let topics = pipeline.broker.kafka.topics();
     let directives_topic = TopicReader::open(&pipeline.broker.kafka, &topics.directives());
     let applied_topic = TopicReader::open(&pipeline.broker.kafka, &topics.applied());
+    let fragments_topic = TopicReader::open(&pipeline.broker.kafka, &topics.fragments());
 
     let mut outcomes: Vec<ApplyOutcome> = Vec::new();
     let applied = applied_topic.wait_until(&mut outcomes, Duration::from_secs(90), |seen| {
@@ -37,9 +38,11 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
     // Stop the source and let the rest of the pipeline drain, so the file stops changing.
     pipeline.services.stop("collector");
     let mut directives: Vec<ScalingDirective> = directives_topic.poll(Duration::from_secs(1));
+    let mut fragments: Vec<MetadataFragment> = fragments_topic.poll(Duration::from_secs(1));
     loop {
         let fresh: Vec<ApplyOutcome> = applied_topic.poll(Duration::from_secs(4));
         directives.extend(directives_topic.poll::<ScalingDirective>(Duration::from_millis(500)));
+        fragments.extend(fragments_topic.poll::<MetadataFragment>(Duration::from_millis(500)));
         if fresh.is_empty() {
             break;
         }
@@ -62,17 +65,47 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
             "a directive names the forecast it came from"
         );
     }
+    // Outcomes answer directives (replicas) and the recipe's metadata fragments
+    // (config.worker_threads = clamp(ceil(demand_mw / 4000), 2, 32)).
     for outcome in &outcomes {
         assert_eq!(outcome.status, "applied", "{outcome:?}");
         assert!(
             directives
                 .iter()
-                .any(|d| d.event_id == outcome.directive_id),
-            "outcome for an unknown directive: {outcome:?}"
+                .any(|d| d.event_id == outcome.directive_id)
+                || fragments.iter().any(|f| f.event_id == outcome.directive_id),
+            "outcome for an unknown directive or fragment: {outcome:?}"
         );
     }
+    let fragment_outcomes: Vec<&ApplyOutcome> = outcomes
+        .iter()
+        .filter(|o| fragments.iter().any(|f| f.event_id == o.directive_id))
+        .collect();
+    let last_fragment = fragment_outcomes
+        .last()
+        .map(|o| {
+            fragments
+                .iter()
+                .find(|f| f.event_id == o.directive_id)
+                .unwrap()
+        })
+        .expect("the recipe's fragments are applied too");
+    let body: serde_json::Value = serde_json::from_str(&last_fragment.body).unwrap();
+    let threads = body["config"]["worker_threads"].as_i64().unwrap();
+    assert!((2..=32).contains(&threads), "{body}");
+    let on_disk: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(pipeline.config_file()).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["config"]["worker_threads"].as_i64(),
+        Some(threads),
+        "the file holds the last fragment applied"
+    );
 
     // The file holds the target of the last directive applied.
+    let outcomes: Vec<ApplyOutcome> = outcomes
+        .into_iter()
+        .filter(|o| directives.iter().any(|d| d.event_id == o.directive_id))
+        .collect();
     let last = outcomes.last().expect("at least one outcome");
     let last_directive = directives
         .iter()

@@ -44,7 +44,12 @@ fn cache_dir() -> PathBuf {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` sets the manifest dir at run time too. Prefer it: with a target directory
+    // shared between clones (CI reuses one), the binary may have been built in another clone,
+    // whose path `env!` baked in.
+    env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()

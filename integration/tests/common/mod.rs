@@ -128,6 +128,10 @@ impl Pipeline {
         expected_target(&self.demand, at_ms)
     }
 
+    pub fn config_file(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
     pub fn replicas_on_disk(&self) -> Option<i64> {
         replicas_in(&self.config_path)
     }

@@ -1,13 +1,18 @@
-//! The applier's core: what a directive changes in a configuration, and whether the result obeys
-//! the template's rules. Writing files, running tests and reloading processes are I/O: they live
+//! The applier's core: what a directive or a metadata fragment changes in a configuration, and
+//! whether the result obeys the template's rules. Writing files, running tests and reloading processes are I/O: they live
 //! in the binary's hooks, which call these functions for every decision.
 
 pub mod document;
+pub mod fragment;
 pub mod outcome;
 pub mod plan;
 
-pub use outcome::{outcome, Details, Status};
-pub use plan::{check_rules, format_of, parse_config, plan_change, render, PlanError};
+pub use fragment::{fragment_patch, parse_body, FragmentError};
+pub use outcome::{outcome, Details, Input, Status};
+pub use plan::{
+    check_rules, directive_patch, format_of, parse_config, plan_change, plan_patch, render,
+    PlanError,
+};
 
 /// The I/O edge: hooks that write files, run tests and reload processes. Kept in the library so
 /// they can be tested against real files, processes and HTTP servers; every decision they act on

@@ -1,15 +1,28 @@
-//! presage-applier: applies directives from `presage.directives` through the template's hooks
-//! and records every outcome in `presage.applied`.
+//! presage-applier: applies directives from `presage.directives` and metadata fragments from
+//! `presage.metadata.fragments` through the template's hooks, and records every outcome in
+//! `presage.applied`.
+//!
+//! The runner's [`Stage`] has one input type, so the applier runs two stages, each in its own
+//! `run_stage` loop on its own thread: `applier` (directives, consumer group `presage-applier`)
+//! and `applier-fragments` (fragments, group `presage-applier-fragments`). Both apply through
+//! one [`Applier`] behind a mutex, so they never write a configuration at the same time and each
+//! merges on top of what the other last applied. Each loop keeps its own [`TemplateBook`], fed by
+//! its own template reader, as every other stage does; both read the same compacted topic.
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use anyhow::anyhow;
 use clap::Parser;
-use presage_applier::hooks;
-use presage_events::ScalingDirective;
+use presage_applier::hooks::Applier;
+use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_runner::{
     run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, TemplateBook,
     Topics,
 };
 
-/// Applies scaling directives through configuration hooks with a shadow configuration.
+/// Applies scaling directives and metadata fragments through configuration hooks with a shadow
+/// configuration.
 #[derive(Debug, Parser)]
 #[command(name = "presage-applier", version)]
 struct Args {
@@ -17,12 +30,61 @@ struct Args {
     kafka: KafkaArgs,
 }
 
-struct ApplierStage {
+/// What each stage holds: the templates its loop has seen, the topics, and the shared writer.
+struct Shell {
     templates: TemplateBook,
     topics: Topics,
+    applier: Arc<Mutex<Applier>>,
 }
 
-impl Stage for ApplierStage {
+impl Shell {
+    fn new(topics: Topics, applier: Arc<Mutex<Applier>>) -> Self {
+        Self {
+            templates: TemplateBook::default(),
+            topics,
+            applier,
+        }
+    }
+
+    /// Applies through the app's template with the writer held; the outcomes, ready to produce.
+    fn apply(
+        &self,
+        app: &str,
+        apply: impl FnOnce(&mut Applier, &LoadedTemplate, i64) -> Vec<ApplyOutcome>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        let loaded = self
+            .templates
+            .get(app)
+            .ok_or_else(|| StageError::new(format!("no template for app {app:?}")))?;
+        let outcomes = {
+            let mut applier = lock(&self.applier);
+            // Taken once the writer is ours: the outcome says when the change was applied.
+            let now = presage_runner::dlq::now_ms();
+            apply(&mut applier, loaded, now)
+        };
+        outcomes
+            .iter()
+            .map(|outcome| {
+                Outgoing::event(self.topics.applied(), outcome)
+                    .map_err(|e| StageError::new(e.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// The writer guards no data of its own (the files are the state, and the shadow flow leaves
+/// them whole or restored), so a panic caught by the runner while it was held does not make it
+/// unusable: take it back rather than dead-letter every later input.
+fn lock(applier: &Mutex<Applier>) -> MutexGuard<'_, Applier> {
+    applier.lock().unwrap_or_else(|poisoned: PoisonError<_>| {
+        tracing::warn!("a previous apply panicked while holding the writer; continuing");
+        poisoned.into_inner()
+    })
+}
+
+struct DirectiveStage(Shell);
+
+impl Stage for DirectiveStage {
     type Input = ScalingDirective;
 
     fn name(&self) -> &'static str {
@@ -30,30 +92,49 @@ impl Stage for ApplierStage {
     }
 
     fn input_topic(&self) -> String {
-        self.topics.directives()
+        self.0.topics.directives()
     }
 
     fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.templates.insert(loaded.clone());
+        self.0.templates.insert(loaded.clone());
     }
 
     fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
-        let loaded = self
-            .templates
-            .get(&directive.app)
-            .ok_or_else(|| StageError::new(format!("no template for app {:?}", directive.app)))?;
-        let now = presage_runner::dlq::now_ms();
-        loaded
-            .template
-            .dynamic_metadata
-            .configuration_hooks
-            .iter()
-            .map(|hook| {
-                let outcome = hooks::apply(&loaded.template, hook, &directive, now);
+        self.0.apply(&directive.app, |applier, loaded, now| {
+            let outcomes = applier.apply_directive(&loaded.template, &directive, now);
+            for outcome in &outcomes {
                 tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, reason = ?outcome.reason, target = directive.target, "directive applied");
-                Outgoing::event(self.topics.applied(), &outcome).map_err(|e| StageError::new(e.to_string()))
-            })
-            .collect()
+            }
+            outcomes
+        })
+    }
+}
+
+struct FragmentStage(Shell);
+
+impl Stage for FragmentStage {
+    type Input = MetadataFragment;
+
+    fn name(&self) -> &'static str {
+        "applier-fragments"
+    }
+
+    fn input_topic(&self) -> String {
+        self.0.topics.fragments()
+    }
+
+    fn on_template(&mut self, loaded: &LoadedTemplate) {
+        self.0.templates.insert(loaded.clone());
+    }
+
+    fn on_event(&mut self, fragment: MetadataFragment) -> Result<Vec<Outgoing>, StageError> {
+        self.0.apply(&fragment.app, |applier, loaded, now| {
+            let outcomes = applier.apply_fragment(&loaded.template, &fragment, now);
+            for outcome in &outcomes {
+                tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, reason = ?outcome.reason, recipe = %fragment.recipe, "fragment applied");
+            }
+            outcomes
+        })
     }
 }
 
@@ -61,9 +142,62 @@ fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
-    let stage = ApplierStage {
-        templates: TemplateBook::default(),
-        topics: args.kafka.topics(),
-    };
-    run_stage(&args.kafka, stage, &shutdown)
+    let applier = Arc::new(Mutex::new(Applier::new()));
+    let directives = DirectiveStage(Shell::new(args.kafka.topics(), applier.clone()));
+    let fragments = FragmentStage(Shell::new(args.kafka.topics(), applier));
+    std::thread::scope(|scope| {
+        let loops = [
+            (
+                "applier",
+                spawn_loop(scope, &args.kafka, directives, &shutdown),
+            ),
+            (
+                "applier-fragments",
+                spawn_loop(scope, &args.kafka, fragments, &shutdown),
+            ),
+        ];
+        let failures: Vec<String> = loops
+            .into_iter()
+            .filter_map(|(name, handle)| match handle.join() {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(format!("{name}: {err:#}")),
+                Err(_) => Some(format!("{name}: the loop panicked")),
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!("{}", failures.join("\n")))
+        }
+    })
+}
+
+/// Runs one stage's loop on a thread of `scope`. However the loop ends (shutdown, an error, a
+/// panic) it raises `shutdown` on its way out, so the other loop finishes its record, commits and
+/// returns too: the process never runs on with one loop dead, and `main` then exits non-zero if
+/// either failed.
+fn spawn_loop<'scope, 'env, S: Stage + Send + 'scope>(
+    scope: &'scope Scope<'scope, 'env>,
+    kafka: &'env KafkaArgs,
+    stage: S,
+    shutdown: &'env Shutdown,
+) -> ScopedJoinHandle<'scope, anyhow::Result<()>> {
+    scope.spawn(move || {
+        let _stop_the_other = StopOnDrop(shutdown);
+        let name = stage.name();
+        let result = run_stage(kafka, stage, shutdown);
+        if let Err(err) = &result {
+            tracing::error!(stage = name, error = %format!("{err:#}"), "loop failed; stopping the applier");
+        }
+        result
+    })
+}
+
+/// Raises the shutdown flag when dropped, which also happens while a panic unwinds.
+struct StopOnDrop<'a>(&'a Shutdown);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.request();
+    }
 }

@@ -1,5 +1,10 @@
-//! Merging a directive into a copy of the configuration, and checking the copy against the
+//! Merging a change into a copy of the configuration, and checking the copy against the
 //! template's validation rules. The live configuration is never touched here.
+//!
+//! A directive and a metadata fragment become the same thing before they are merged: a patch, a
+//! nested document of the paths they set (a directive sets one path, the hook's key for its
+//! resource; a fragment's body is already such a document, see [`crate::fragment`]). Both then
+//! go through [`plan_patch`].
 
 use std::path::Path;
 
@@ -7,7 +12,7 @@ use presage_events::ScalingDirective;
 use presage_template::{ConfigFormat, ConfigurationHook, Template};
 use serde_json::{json, Value};
 
-use crate::document::set_path;
+use crate::document::{deep_merge, set_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -31,12 +36,26 @@ pub fn plan_change(
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
 ) -> Value {
-    let mut candidate = current.cloned().unwrap_or_else(|| template.bootstrap_doc());
+    plan_patch(current, template, &directive_patch(hook, directive))
+}
+
+/// The directive as a patch: `{"resources": {"replicas": 7}}`, or nested under whatever path the
+/// hook's `keys` give the resource.
+pub fn directive_patch(hook: &ConfigurationHook, directive: &ScalingDirective) -> Value {
+    let mut patch = json!({});
     set_path(
-        &mut candidate,
+        &mut patch,
         &hook.key_for(&directive.resource),
         json!(directive.target),
     );
+    patch
+}
+
+/// A copy of `current` (or of the bootstrap document, if there is no configuration yet) with
+/// `patch` deep-merged into it (see [`deep_merge`]).
+pub fn plan_patch(current: Option<&Value>, template: &Template, patch: &Value) -> Value {
+    let mut candidate = current.cloned().unwrap_or_else(|| template.bootstrap_doc());
+    deep_merge(&mut candidate, patch);
     candidate
 }
 
@@ -81,5 +100,87 @@ pub fn render(doc: &Value, format: ConfigFormat) -> Result<String, PlanError> {
             .map(|s| s + "\n")
             .map_err(|e| unwritable(e.to_string())),
         ConfigFormat::Yaml => serde_yaml::to_string(doc).map_err(|e| unwritable(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Template {
+        presage_template::parse(
+            "app: shop\n\
+             bootstrap: { resources: { replicas: 3, memory_mb: 1024 }, config: { worker_threads: 8 } }\n\
+             dynamic_metadata:\n  \
+               configuration_hooks:\n    \
+                 - { name: cfg, kind: file, path: /tmp/x.yaml, keys: { nodes: spec.scale.nodes } }\n",
+            "test.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn directive(resource: &str, target: i64) -> ScalingDirective {
+        ScalingDirective {
+            event_id: "d".into(),
+            app: "shop".into(),
+            template_version: "v1".into(),
+            resource: resource.into(),
+            target,
+            previous_target: None,
+            forecast_value: 0.0,
+            effective_at_ms: 0,
+            issued_at_ms: 0,
+            policy: "test".into(),
+            reason: "test".into(),
+            lineage: vec![],
+        }
+    }
+
+    #[test]
+    fn a_directive_is_a_patch_of_its_target_at_the_hook_s_key() {
+        let t = template();
+        let hook = &t.dynamic_metadata.configuration_hooks[0];
+        assert_eq!(
+            directive_patch(hook, &directive("replicas", 7)),
+            json!({"resources": {"replicas": 7}})
+        );
+        assert_eq!(
+            directive_patch(hook, &directive("nodes", 2)),
+            json!({"spec": {"scale": {"nodes": 2}}})
+        );
+    }
+
+    #[test]
+    fn with_no_configuration_yet_the_change_lands_on_the_bootstrap() {
+        let t = template();
+        let hook = &t.dynamic_metadata.configuration_hooks[0];
+        assert_eq!(
+            plan_change(None, &t, hook, &directive("replicas", 7)),
+            json!({"resources": {"replicas": 7, "memory_mb": 1024}, "config": {"worker_threads": 8}})
+        );
+        assert_eq!(
+            plan_patch(None, &t, &json!({"config": {"worker_threads": 12}})),
+            json!({"resources": {"replicas": 3, "memory_mb": 1024}, "config": {"worker_threads": 12}})
+        );
+    }
+
+    #[test]
+    fn a_patch_lands_on_a_copy_of_the_current_configuration() {
+        let t = template();
+        let current =
+            json!({"resources": {"replicas": 5}, "config": {"worker_threads": 8, "log": "info"}});
+        let planned = plan_patch(
+            Some(&current),
+            &t,
+            &json!({"config": {"worker_threads": 12}}),
+        );
+        assert_eq!(
+            planned,
+            json!({"resources": {"replicas": 5}, "config": {"worker_threads": 12, "log": "info"}})
+        );
+        assert_eq!(
+            current["config"]["worker_threads"], 8,
+            "the current document is not touched"
+        );
     }
 }

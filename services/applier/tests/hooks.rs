@@ -1,11 +1,11 @@
 //! Hooks against real files, real processes and real HTTP servers started by the test.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use presage_applier::hooks::apply;
-use presage_events::{ApplyOutcome, ScalingDirective};
+use presage_applier::hooks::{apply, apply_fragment, Applier};
+use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::Template;
 
 const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\nconfig:\n  cache_mb: 256\n";
@@ -256,4 +256,263 @@ fn the_http_hook_posts_the_target_and_reports_the_answer() {
     );
     assert_eq!(outcome.status, "failed");
     assert!(outcome.reason.unwrap().contains("HTTP 500"));
+}
+
+// ---------------------------------------------------------------- metadata fragments
+
+fn fragment(format: &str, body: &str) -> MetadataFragment {
+    MetadataFragment {
+        event_id: format!("f-{}", body.len()),
+        app: "shop".into(),
+        template_version: "v1".into(),
+        recipe: "rps".into(),
+        format: format.into(),
+        body: body.into(),
+        window_end_ms: 60_000,
+        lineage: vec!["m-1".into()],
+    }
+}
+
+/// Applies `fragment` through the template's only hook, at `now_ms`.
+fn apply_fragment_through(hook: &str, fragment: &MetadataFragment, now_ms: i64) -> ApplyOutcome {
+    let t = template(hook);
+    apply_fragment(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        fragment,
+        now_ms,
+    )
+}
+
+fn yaml_of(path: &Path) -> serde_yaml::Value {
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_fragment_is_merged_into_the_live_file_once_its_test_passes_on_the_shadow() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    // Passes only if the shadow, not the live file, already holds the fragment's value.
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [grep, -q, \"worker_threads: 12\", \"{{shadow}}\"] }} }}",
+        path
+    );
+    let fragment = fragment("json", r#"{"config":{"worker_threads":12}}"#);
+    let outcome = apply_fragment_through(&hook, &fragment, 42);
+
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    assert_eq!(outcome.directive_id, fragment.event_id);
+    assert_eq!(outcome.lineage, vec![fragment.event_id.clone()]);
+    assert_eq!(
+        outcome.event_id,
+        presage_events::event_id(&["applied", &fragment.event_id, "cfg"])
+    );
+    assert_eq!(outcome.applied_at_ms, 42);
+    let now = yaml_of(&path);
+    assert_eq!(now["config"]["worker_threads"].as_i64(), Some(12));
+    assert_eq!(
+        now["config"]["cache_mb"].as_i64(),
+        Some(256),
+        "siblings are kept"
+    );
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(3));
+    assert_eq!(
+        std::fs::read_to_string(outcome.backup_path.unwrap()).unwrap(),
+        ORIGINAL
+    );
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn a_fragment_that_breaks_a_rule_is_rejected_before_its_test_and_the_file_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let tested = dir.path().join("tested");
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ command: [touch, {:?}] }} }}",
+        path, tested
+    );
+    // cache_mb must stay at most half of memory_mb (1024).
+    let outcome = apply_fragment_through(&hook, &fragment("yaml", "config:\n  cache_mb: 600\n"), 0);
+
+    assert_eq!(outcome.status, "rejected", "{outcome:?}");
+    assert!(outcome
+        .reason
+        .unwrap()
+        .contains("config.cache_mb <= resources.memory_mb / 2"),);
+    assert_eq!(std::fs::read(&path).unwrap(), ORIGINAL.as_bytes());
+    assert!(!tested.exists(), "the test never ran");
+    assert!(leftovers(dir.path()).is_empty());
+    assert!(!dir.path().join("config.yaml.prev").exists());
+}
+
+#[test]
+fn a_fragment_body_that_is_not_a_config_patch_is_rejected_with_the_reason_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    for (format, body, why) in [
+        (
+            "json",
+            r#"{"rps": 12.5, "window_end_ms": 60000}"#,
+            "not `rps`, `window_end_ms`",
+        ),
+        (
+            "json",
+            r#"{"config": {"worker_threads": "#,
+            "not valid JSON",
+        ),
+        ("yaml", "- worker_threads\n", "not a list"),
+        ("toml", "worker_threads = 12", "\"toml\" is neither"),
+    ] {
+        let outcome = apply_fragment_through(&file_hook(&path), &fragment(format, body), 0);
+        assert_eq!(outcome.status, "rejected", "{body}: {outcome:?}");
+        let reason = outcome.reason.unwrap();
+        assert!(
+            reason.starts_with("metadata fragment of recipe `rps` refused: ")
+                && reason.contains(why),
+            "{reason}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), ORIGINAL.as_bytes());
+    }
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn a_fragment_with_no_live_file_yet_starts_from_the_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new/config.json");
+    let outcome = apply_fragment_through(
+        &file_hook(&path),
+        &fragment(
+            "yaml",
+            "resources:\n  memory_mb: 2048\nconfig:\n  cache_mb: 1000\n",
+        ),
+        0,
+    );
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"resources": {"replicas": 3, "memory_mb": 2048}, "config": {"cache_mb": 1000}})
+    );
+}
+
+#[test]
+fn a_fragment_whose_check_after_the_swap_fails_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let (url, _requests) = server(503);
+    let hook = format!(
+        "{{ name: cfg, kind: file, path: {:?}, test: {{ http: \"{url}/health\", expect: 200, within: 1s }} }}",
+        path
+    );
+    let outcome = apply_fragment_through(
+        &hook,
+        &fragment("json", r#"{"config":{"cache_mb":300}}"#),
+        0,
+    );
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
+}
+
+#[test]
+fn a_fragment_is_not_posted_to_an_http_hook_and_the_outcome_says_why() {
+    let (url, requests) = server(200);
+    let outcome = apply_fragment_through(
+        &format!("{{ name: scale, kind: http, url: \"{url}/scale\" }}"),
+        &fragment("json", r#"{"config":{"worker_threads":12}}"#),
+        0,
+    );
+    assert_eq!(outcome.status, "failed", "{outcome:?}");
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("takes scaling directives") && reason.contains("not sent"),
+        "{reason}"
+    );
+    assert_eq!(outcome.config_path, Some(format!("{url}/scale")));
+    assert!(
+        requests.recv_timeout(Duration::from_millis(300)).is_err(),
+        "nothing reached the endpoint"
+    );
+}
+
+#[test]
+fn a_directive_and_a_fragment_each_merge_on_top_of_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = template(&file_hook(&path));
+    let mut applier = Applier::new();
+
+    let first = applier.apply_directive(&t, &directive(7), 0);
+    let second = applier.apply_fragment(
+        &t,
+        &fragment("json", r#"{"config":{"worker_threads":12}}"#),
+        0,
+    );
+    let third = applier.apply_directive(&t, &directive(9), 0);
+    for outcome in first.iter().chain(&second).chain(&third) {
+        assert_eq!(outcome.status, "applied", "{outcome:?}");
+    }
+
+    let now = yaml_of(&path);
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(9));
+    assert_eq!(now["resources"]["memory_mb"].as_i64(), Some(1024));
+    assert_eq!(
+        now["config"]["worker_threads"].as_i64(),
+        Some(12),
+        "the directive kept the fragment's value"
+    );
+    assert_eq!(now["config"]["cache_mb"].as_i64(), Some(256));
+}
+
+#[test]
+fn directives_and_fragments_applied_from_two_threads_through_one_applier_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = Arc::new(template(&file_hook(&path)));
+    let applier = Arc::new(Mutex::new(Applier::new()));
+    const ROUNDS: i64 = 10;
+
+    let directives = {
+        let (t, applier) = (t.clone(), applier.clone());
+        std::thread::spawn(move || {
+            (1..=ROUNDS)
+                .flat_map(|n| {
+                    applier
+                        .lock()
+                        .unwrap()
+                        .apply_directive(&t, &directive(n), 0)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let fragments = {
+        let (t, applier) = (t.clone(), applier.clone());
+        std::thread::spawn(move || {
+            (1..=ROUNDS)
+                .flat_map(|n| {
+                    let body = format!(r#"{{"config":{{"worker_threads":{n}}}}}"#);
+                    applier
+                        .lock()
+                        .unwrap()
+                        .apply_fragment(&t, &fragment("json", &body), 0)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let outcomes: Vec<ApplyOutcome> = [directives, fragments]
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+
+    assert_eq!(outcomes.len(), 2 * ROUNDS as usize);
+    assert!(
+        outcomes.iter().all(|o| o.status == "applied"),
+        "{outcomes:?}"
+    );
+    let now = yaml_of(&path);
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(ROUNDS));
+    assert_eq!(now["config"]["worker_threads"].as_i64(), Some(ROUNDS));
+    assert!(leftovers(dir.path()).is_empty());
 }

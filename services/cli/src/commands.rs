@@ -27,11 +27,13 @@ pub struct ValidateArgs {
 pub fn validate(args: &ValidateArgs) -> ExitCode {
     let mut failed = 0;
     for file in &args.files {
-        match presage_template::load(file) {
+        match crate::check::check_file(file) {
             Ok(template) => println!("{}: ok (app {})", file.display(), template.app),
-            Err(errors) => {
+            Err(problems) => {
                 failed += 1;
-                eprintln!("{errors}");
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
             }
         }
     }
@@ -104,6 +106,17 @@ pub struct PublishArgs {
 pub fn templates(command: TemplatesCommand) -> anyhow::Result<()> {
     match command {
         TemplatesCommand::Publish(args) => {
+            // A template whose recipes do not plan would be refused by the recipe-processor:
+            // refuse it here, before it reaches the topic.
+            let mut problems = Vec::new();
+            for file in &args.files {
+                if let Err(mut found) = crate::check::check_file(file) {
+                    problems.append(&mut found);
+                }
+            }
+            if !problems.is_empty() {
+                bail!("not published:\n{}", problems.join("\n"));
+            }
             for event in publish_templates(&args.kafka, &args.files)? {
                 println!(
                     "{}: published app {} version {}",

@@ -1,6 +1,7 @@
 //! The `presage` command line: validate templates, create topics, publish templates, run one
 //! service or the whole stack (with a local broker when no `--brokers` is given).
 
+pub mod check;
 pub mod commands;
 pub mod demo;
 pub mod supervisor;
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Check templates; every mistake is printed as file:line:column: message.
     Validate(commands::ValidateArgs),
+    /// Show, per recipe, the SQL that runs and DataFusion's optimized plan for it.
+    Compile(check::CompileArgs),
     /// Manage the topology's topics.
     #[command(subcommand)]
     Topics(commands::TopicsCommand),
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => return commands::validate(&args),
+        Command::Compile(args) => return check::compile(&args),
         Command::Topics(command) => commands::topics(command),
         Command::Templates(command) => commands::templates(command),
         Command::Run(args) => commands::run(&args),

@@ -79,3 +79,58 @@ fn run_refuses_an_unknown_service_and_lists_the_real_ones() {
         assert!(stderr.contains(service), "{stderr}");
     }
 }
+
+#[test]
+fn validate_plans_a_recipe_s_sql_and_refuses_one_that_does_not_plan_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("sql.yaml");
+    std::fs::write(
+        &broken,
+        "app: shop\ndynamic_metadata:\n  sources:\n    - { id: api, kind: prometheus, url: \"http://x\" }\n  metric_recipes:\n    - name: spread\n      from: api.latency\n      window: { tumble: 1m }\n      sql: SELECT app, window_start, max(valu) AS value FROM samples GROUP BY app, window_start\n    - name: shapeless\n      from: api.latency\n      window: { tumble: 1m }\n      sql: SELECT count(*) AS total FROM samples\n",
+    )
+    .unwrap();
+    let output = presage(&["validate", broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let file = broken.display().to_string();
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&format!("{file}:9:"))
+            && l.contains("spread")
+            && l.contains("valu")),
+        "DataFusion's message about the unknown column, at the sql line:\n{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&format!("{file}:13:"))
+            && l.contains("shapeless")
+            && l.contains("window_start")),
+        "a query without app/window_start/value is refused, saying what it lacks:\n{stderr}"
+    );
+}
+
+#[test]
+fn compile_prints_each_recipe_s_sql_and_datafusion_s_plans() {
+    let template = format!("{}/checkout-api.yaml", templates_dir());
+    let output = presage(&["compile", &template]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    for recipe in ["rps", "error_ratio", "p95_latency_s", "cpu_spread"] {
+        assert!(
+            stdout.contains(&format!("== recipe {recipe} ==")),
+            "{recipe} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("-- optimized logical plan"), "{stdout}");
+    assert!(
+        stdout.contains("AggregateExec"),
+        "a physical plan:\n{stdout}"
+    );
+    // The filter of the selector's route is matched before the query; the recipe's filter and
+    // group_by are in it.
+    assert!(stdout.contains("\"method\""), "{stdout}");
+
+    let one = presage(&["compile", &template, "--recipe", "cpu"]);
+    let stdout = text(&one.stdout);
+    assert!(one.status.success());
+    assert!(stdout.contains("== recipe cpu ==") && !stdout.contains("== recipe rps =="));
+    assert!(stdout.contains("avg(value)"), "{stdout}");
+}

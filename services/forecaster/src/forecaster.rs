@@ -41,6 +41,12 @@ impl Forecaster {
             .templates
             .get(&derived.app)
             .ok_or_else(|| ForecastError::UnknownApp(derived.app.clone()))?;
+        // Grouped outputs (one per label combination) are not forecast yet: one history per
+        // recipe would mix the groups.
+        if !derived.labels.is_empty() {
+            tracing::debug!(recipe = %derived.recipe, labels = ?derived.labels, "grouped derived metric not forecast");
+            return Ok(Vec::new());
+        }
         let Some(recipe) = template.recipe(&derived.recipe) else {
             return Ok(Vec::new());
         };

@@ -28,7 +28,11 @@ fn derived(second: i64, value: f64) -> DerivedMetric {
         window_end_ms: second * 1000 + 1000,
         value,
         sample_count: 1,
-        sql: String::new(),
+        labels: Default::default(),
+        signals: Default::default(),
+        raw_partition: 0,
+        raw_first_offset: second,
+        raw_last_offset: second,
         lineage: vec![],
     }
 }

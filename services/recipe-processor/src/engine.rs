@@ -1,97 +1,342 @@
-//! Runs a compiled recipe's SQL over one window's samples with DataFusion.
+//! Runs a recipe's query with DataFusion, planned once and executed many times.
+//!
+//! `prepare` parses, analyses, optimises and physically plans the SQL once per recipe and
+//! template version. The plan's leaves are [`SwapTable`] scans that read whatever batches
+//! were put in their slot just before the run, so each close only swaps the data and resets
+//! the plan's per-run state (`reset_plan_states`): no SQL is parsed or optimised per window.
 //!
 //! DataFusion is async and wants a Tokio runtime; the core stays synchronous by owning a
-//! single-threaded runtime that only this engine uses.
+//! single-threaded runtime that only the engine uses.
 
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, Float64Array, Int64Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DataFusionError;
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::memory::{LazyBatchGenerator, LazyMemoryExec};
+use datafusion::physical_plan::{collect, displayable, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use parking_lot::{Mutex, RwLock};
 
-use crate::compile::WINDOW_TABLE;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowSample {
-    pub ts_ms: i64,
-    pub series: String,
-    pub value: f64,
-}
+use crate::table::{SAMPLES, SIGNALS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("building the window batch: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
-    #[error("running recipe SQL: {0}")]
-    Sql(#[from] datafusion::error::DataFusionError),
+    #[error("{0}")]
+    Sql(#[from] DataFusionError),
     #[error("starting the query runtime: {0}")]
     Runtime(#[from] std::io::Error),
-    #[error("recipe SQL returned {0}, expected one row with `value` and `n`")]
+    #[error("the query returns {0}")]
     Shape(String),
 }
 
-pub struct SqlEngine {
-    context: SessionContext,
-    runtime: tokio::runtime::Runtime,
+/// One output row of a recipe's query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub app: String,
+    pub window_start: i64,
+    /// None when SQL NULL (e.g. a ratio over a zero denominator): nothing is emitted.
+    pub value: Option<f64>,
+    pub n: i64,
+    pub labels: BTreeMap<String, String>,
+    pub signals: BTreeMap<String, f64>,
 }
 
-impl SqlEngine {
+/// A query planned once over the `samples` and `signals` tables.
+pub struct PreparedQuery {
+    context: SessionContext,
+    samples: Slot,
+    signals: Slot,
+    plan: Arc<dyn ExecutionPlan>,
+    optimized: String,
+    group_by: Vec<String>,
+    aliases: Vec<String>,
+}
+
+impl fmt::Debug for PreparedQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedQuery")
+            .field("optimized", &self.optimized)
+            .finish()
+    }
+}
+
+/// The query runtime every prepared query runs on.
+pub struct Runtime(tokio::runtime::Runtime);
+
+impl Runtime {
     pub fn new() -> Result<Self, EngineError> {
-        // One partition: a window is small, and more would only add scheduling.
+        Ok(Self(tokio::runtime::Builder::new_current_thread().build()?))
+    }
+}
+
+impl PreparedQuery {
+    /// Plans `sql`; fails with DataFusion's message when the query does not plan, and when it
+    /// does not return `app`, `window_start`, a numeric `value` and the `group_by` columns.
+    pub fn prepare(
+        runtime: &Runtime,
+        sql: &str,
+        samples_schema: SchemaRef,
+        signals_schema: SchemaRef,
+        group_by: &[String],
+    ) -> Result<Self, EngineError> {
+        // One partition: windows are small, and more would only add scheduling.
         let config = SessionConfig::new().with_target_partitions(1);
+        let aliases: Vec<String> = signals_schema
+            .fields()
+            .iter()
+            .skip(2)
+            .map(|f| f.name().clone())
+            .collect();
+        let context = SessionContext::new_with_config(config);
+        let samples = Slot::default();
+        let signals = Slot::default();
+        context.register_table(SAMPLES, Arc::new(SwapTable::new(samples_schema, &samples)))?;
+        context.register_table(SIGNALS, Arc::new(SwapTable::new(signals_schema, &signals)))?;
+        let (plan, optimized) = runtime.0.block_on(async {
+            let frame = context.sql(sql).await?;
+            let optimized = frame.clone().into_optimized_plan()?;
+            let text = optimized.display_indent().to_string();
+            let plan = frame.create_physical_plan().await?;
+            Ok::<_, DataFusionError>((plan, text))
+        })?;
+        let schema = plan.schema();
+        check_output(&schema, group_by)?;
         Ok(Self {
-            context: SessionContext::new_with_config(config),
-            runtime: tokio::runtime::Builder::new_current_thread().build()?,
+            context,
+            samples,
+            signals,
+            plan,
+            optimized,
+            group_by: group_by.to_vec(),
+            aliases: aliases
+                .into_iter()
+                .filter(|a| schema.column_with_name(a).is_some())
+                .collect(),
         })
     }
 
-    /// The query's `value` (None if SQL NULL, e.g. no sample) and `n`.
+    /// The optimised logical plan and the physical plan, for `presage compile`.
+    pub fn explain(&self) -> (String, String) {
+        (
+            self.optimized.clone(),
+            displayable(self.plan.as_ref()).indent(true).to_string(),
+        )
+    }
+
+    /// Runs the plan over these batches.
     pub fn run(
         &self,
-        sql: &str,
-        samples: &[WindowSample],
-    ) -> Result<(Option<f64>, i64), EngineError> {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Int64, false),
-            Field::new("series", DataType::Utf8, false),
-            Field::new("value", DataType::Float64, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from_iter_values(
-                    samples.iter().map(|s| s.ts_ms),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    samples.iter().map(|s| s.series.as_str()),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    samples.iter().map(|s| s.value),
-                )),
-            ],
-        )?;
-        self.context.deregister_table(WINDOW_TABLE)?;
-        self.context.register_batch(WINDOW_TABLE, batch)?;
-        let batches = self
-            .runtime
-            .block_on(async { self.context.sql(sql).await?.collect().await })?;
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        let batch = batches
+        runtime: &Runtime,
+        samples: Vec<RecordBatch>,
+        signals: Vec<RecordBatch>,
+    ) -> Result<Vec<ResultRow>, EngineError> {
+        *self.samples.0.lock() = samples;
+        *self.signals.0.lock() = signals;
+        let plan = reset_plan_states(Arc::clone(&self.plan))?;
+        let task = self.context.task_ctx();
+        let batches = runtime.0.block_on(collect(plan, task));
+        self.samples.0.lock().clear();
+        self.signals.0.lock().clear();
+        let mut rows = Vec::new();
+        for batch in batches? {
+            self.read_rows(&batch, &mut rows)?;
+        }
+        Ok(rows)
+    }
+
+    fn read_rows(&self, batch: &RecordBatch, rows: &mut Vec<ResultRow>) -> Result<(), EngineError> {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| EngineError::Shape(format!("no column `{name}`")))
+        };
+        let app = cast(column("app")?, &DataType::Utf8)?;
+        let app = app.as_string::<i32>();
+        let start = cast(column("window_start")?, &DataType::Int64)?;
+        let start = start.as_primitive::<Int64Type>();
+        let value = cast(column("value")?, &DataType::Float64)?;
+        let value = value.as_primitive::<Float64Type>();
+        let n = match batch.column_by_name("n") {
+            Some(n) => Some(cast(n, &DataType::Int64)?),
+            None => None,
+        };
+        let groups = self
+            .group_by
             .iter()
-            .find(|b| b.num_rows() > 0)
-            .filter(|_| rows == 1)
-            .ok_or_else(|| EngineError::Shape(format!("{rows} rows")))?;
-        let value = batch
-            .column_by_name("value")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-            .ok_or_else(|| EngineError::Shape("no DOUBLE column `value`".into()))?;
-        let count = batch
-            .column_by_name("n")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-            .ok_or_else(|| EngineError::Shape("no BIGINT column `n`".into()))?;
-        let value = (!value.is_null(0)).then(|| value.value(0));
-        let count = if count.is_null(0) { 0 } else { count.value(0) };
-        Ok((value, count))
+            .map(|g| Ok((g.clone(), cast(column(g)?, &DataType::Utf8)?)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let signals = self
+            .aliases
+            .iter()
+            .map(|a| Ok((a.clone(), cast(column(a)?, &DataType::Float64)?)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        for i in 0..batch.num_rows() {
+            if app.is_null(i) || start.is_null(i) {
+                return Err(EngineError::Shape(
+                    "a row without app or window_start".into(),
+                ));
+            }
+            let value = (!value.is_null(i))
+                .then(|| value.value(i))
+                .filter(|v| v.is_finite());
+            let n = n
+                .as_ref()
+                .map(|n| n.as_primitive::<Int64Type>())
+                .map_or(0, |n| if n.is_null(i) { 0 } else { n.value(i) });
+            rows.push(ResultRow {
+                app: app.value(i).to_string(),
+                window_start: start.value(i),
+                value,
+                n,
+                labels: groups
+                    .iter()
+                    .filter(|(_, c)| !c.is_null(i))
+                    .map(|(g, c)| (g.clone(), c.as_string::<i32>().value(i).to_string()))
+                    .collect(),
+                signals: signals
+                    .iter()
+                    .filter(|(_, c)| !c.is_null(i))
+                    .map(|(a, c)| (a.clone(), c.as_primitive::<Float64Type>().value(i)))
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_output(schema: &SchemaRef, group_by: &[String]) -> Result<(), EngineError> {
+    let numeric = |t: &DataType| t.is_numeric();
+    let mut missing = Vec::new();
+    match schema.field_with_name("app") {
+        Ok(f)
+            if matches!(
+                f.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) => {}
+        _ => missing.push("`app` (text)".to_string()),
+    }
+    match schema.field_with_name("window_start") {
+        Ok(f) if f.data_type().is_integer() => {}
+        _ => missing.push("`window_start` (integer)".to_string()),
+    }
+    match schema.field_with_name("value") {
+        Ok(f) if numeric(f.data_type()) => {}
+        _ => missing.push("`value` (a number)".to_string()),
+    }
+    for g in group_by {
+        if schema.field_with_name(g).is_err() {
+            missing.push(format!("`{g}` (a group_by label)"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let found: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), f.data_type()))
+            .collect();
+        Err(EngineError::Shape(format!(
+            "columns [{}]: expected {} as well (one row per app and window)",
+            found.join(", "),
+            missing.join(", ")
+        )))
+    }
+}
+
+/// Where a run's batches wait for the plan's scan.
+#[derive(Clone, Default)]
+struct Slot(Arc<Mutex<Vec<RecordBatch>>>);
+
+/// A table whose rows are whatever is in its slot when the plan runs.
+#[derive(Debug)]
+struct SwapTable {
+    schema: SchemaRef,
+    slot: Slot,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Slot({} batches)", self.0.lock().len())
+    }
+}
+
+impl SwapTable {
+    fn new(schema: SchemaRef, slot: &Slot) -> Self {
+        Self {
+            schema,
+            slot: slot.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for SwapTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
+        let reader: Arc<RwLock<dyn LazyBatchGenerator>> = Arc::new(RwLock::new(SlotReader {
+            slot: self.slot.clone(),
+            next: 0,
+        }));
+        let exec = LazyMemoryExec::try_new(Arc::clone(&self.schema), vec![reader])?
+            .with_projection(projection.cloned());
+        Ok(Arc::new(exec))
+    }
+}
+
+/// Yields the slot's batches, from the first, each time the plan runs.
+#[derive(Debug)]
+struct SlotReader {
+    slot: Slot,
+    next: usize,
+}
+
+impl fmt::Display for SlotReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("swap slot")
+    }
+}
+
+impl LazyBatchGenerator for SlotReader {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn generate_next_batch(&mut self) -> Result<Option<RecordBatch>, DataFusionError> {
+        let batch = self.slot.0.lock().get(self.next).cloned();
+        self.next += 1;
+        Ok(batch)
+    }
+
+    fn reset_state(&self) -> Arc<RwLock<dyn LazyBatchGenerator>> {
+        Arc::new(RwLock::new(SlotReader {
+            slot: self.slot.clone(),
+            next: 0,
+        }))
     }
 }

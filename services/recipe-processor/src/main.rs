@@ -1,11 +1,14 @@
 //! presage-recipe-processor: the thin Kafka shell around the recipe core.
-//! Reads `presage.metrics.raw`; writes `presage.metrics.derived` and `presage.metadata.fragments`.
+//! Reads `presage.metrics.raw`; writes `presage.metrics.derived` and `presage.metadata.fragments`;
+//! late samples go to `presage.dlq` marked `late`.
 
 use clap::Parser;
 use presage_events::RawSample;
-use presage_recipe_processor::{RecipeOutput, RecipeProcessor};
+use presage_recipe_processor::{Position, RecipeOutput, RecipeProcessor};
+use presage_runner::dlq::{dead_letter, now_ms};
 use presage_runner::{
-    run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
+    run_stage, Checkpoint, DeadKind, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage,
+    StageError, Topics,
 };
 
 /// Compiles the template's metric recipes to DataFusion SQL and runs them over event-time windows.
@@ -21,6 +24,37 @@ struct RecipeStage {
     topics: Topics,
 }
 
+impl RecipeStage {
+    fn outgoing(
+        &self,
+        outputs: Vec<RecipeOutput>,
+        origin: Option<&Origin<'_>>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        let mut records = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            let record = match output {
+                RecipeOutput::Derived(derived) => Outgoing::event(self.topics.derived(), &derived),
+                RecipeOutput::Fragment(fragment) => {
+                    Outgoing::event(self.topics.fragments(), &fragment)
+                }
+                RecipeOutput::Late { app, reason } | RecipeOutput::Refused { app, reason } => {
+                    let Some(origin) = origin else { continue };
+                    let kind = if reason.starts_with("late") {
+                        DeadKind::Late
+                    } else {
+                        DeadKind::Unprocessable
+                    };
+                    tracing::info!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
+                    let letter = dead_letter(self.name(), origin, kind, &reason, now_ms());
+                    Outgoing::event(self.topics.dlq(), &letter)
+                }
+            };
+            records.push(record.map_err(|e| StageError::new(e.to_string()))?);
+        }
+        Ok(records)
+    }
+}
+
 impl Stage for RecipeStage {
     type Input = RawSample;
 
@@ -33,30 +67,55 @@ impl Stage for RecipeStage {
     }
 
     fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.core
-            .set_template(&loaded.version, loaded.template.clone());
-        if let Some(compiled) = self.core.compiled(&loaded.template.app) {
-            for recipe in compiled {
-                tracing::info!(app = %loaded.template.app, recipe = %recipe.name, sql = %recipe.sql, "recipe compiled");
-            }
+        let app = &loaded.template.app;
+        if let Err(err) = self
+            .core
+            .set_template(&loaded.version, loaded.template.clone())
+        {
+            tracing::error!(%app, version = %loaded.version, error = %err, "template not used: its recipes do not compile");
+            return;
+        }
+        for recipe in self.core.compiled(app).unwrap_or_default() {
+            tracing::info!(%app, recipe = %recipe.name, sql = %recipe.sql, "recipe planned");
         }
     }
 
-    fn on_event(&mut self, sample: RawSample) -> Result<Vec<Outgoing>, StageError> {
+    fn on_event(&mut self, _sample: RawSample) -> Result<Vec<Outgoing>, StageError> {
+        Err(StageError::new(
+            "the recipe-processor needs the record's partition and offset",
+        ))
+    }
+
+    fn on_event_at(
+        &mut self,
+        sample: RawSample,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        let position = Position {
+            partition: at.partition,
+            offset: at.offset,
+            received_ms: now_ms(),
+        };
         let outputs = self
             .core
-            .on_raw(&sample)
+            .on_raw(&sample, position)
             .map_err(|e| StageError::new(e.to_string()))?;
-        outputs
-            .iter()
-            .map(|output| match output {
-                RecipeOutput::Derived(derived) => Outgoing::event(self.topics.derived(), derived),
-                RecipeOutput::Fragment(fragment) => {
-                    Outgoing::event(self.topics.fragments(), fragment)
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| StageError::new(e.to_string()))
+        self.outgoing(outputs, Some(at))
+    }
+
+    fn on_idle(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, StageError> {
+        let outputs = self.core.on_idle(now_ms);
+        self.outgoing(outputs, None)
+    }
+
+    fn checkpoint(&self, partition: i32) -> Option<Checkpoint> {
+        self.core
+            .checkpoint(partition)
+            .map(|(offset, metadata)| Checkpoint { offset, metadata })
+    }
+
+    fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {
+        self.core.restore(partition, metadata, resume_offset);
     }
 }
 

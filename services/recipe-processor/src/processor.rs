@@ -1,23 +1,46 @@
-//! The recipe-processor's state: open windows per app and recipe, closed by the watermark (the
-//! latest event time seen for that recipe). A sample older than every window still open is late
-//! and is counted, not silently merged into a closed window.
+//! The recipe-processor's state machine: raw samples in, derived metrics and metadata fragments
+//! out, on event time.
+//!
+//! - **Windows** are aligned to the epoch ([`crate::windows`]). A sample goes into every window
+//!   of every recipe whose selector it matches (`over` for a ratio's denominator).
+//! - **Panes**: windows of one recipe that start and close together share one set of Arrow
+//!   builders across apps, so a close runs the recipe's prepared query once for all of them.
+//! - **Watermark**: per partition, the newest event time seen there. A window closes when the
+//!   watermark passes its end plus the template's allowed lateness. A sample whose every window
+//!   has closed is late: it is returned as [`RecipeOutput::Late`] and counted. A partition with
+//!   no sample for the template's idle timeout lets its event time advance with the wall clock,
+//!   so its last windows close.
+//! - **Template versions**: a window keeps the recipe of the version it opened under; windows
+//!   opening after a new version use the new recipes. No window is dropped or split.
+//! - **Restart**: [`RecipeProcessor::checkpoint`] names the oldest offset still held in an open
+//!   window (or needed for a join) and the watermark; after [`RecipeProcessor::restore`] the
+//!   replayed samples rebuild exactly the windows that were open, and windows closed before the
+//!   checkpoint are not opened again. A window emitted twice has the same id and value.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use presage_events::{event_id, DerivedMetric, MetadataFragment, RawSample};
-use presage_template::{FragmentFormat, Template};
+use presage_template::{Selector, Template};
 
-use crate::compile::{compile, CompiledRecipe};
-use crate::engine::{EngineError, SqlEngine, WindowSample};
-use crate::windows::windows_containing;
+use crate::compile::{compile, CompileError, CompiledRecipe};
+use crate::engine::{EngineError, PreparedQuery, ResultRow, Runtime};
+use crate::fragments::render_fragment;
+use crate::table::{samples_schema, signals_batch, signals_schema, SampleBuilder};
+use crate::windows::window_starts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
     #[error("no template for app {0:?}: publish one with `presage templates publish`")]
     UnknownApp(String),
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    #[error("recipe {recipe:?}: {source}")]
+    Plan { recipe: String, source: EngineError },
     #[error("recipe {recipe:?}, window starting {window_start_ms}: {source}")]
-    Engine {
+    Run {
         recipe: String,
         window_start_ms: i64,
         source: EngineError,
@@ -28,210 +51,648 @@ pub enum RecipeError {
 pub enum RecipeOutput {
     Derived(DerivedMetric),
     Fragment(MetadataFragment),
+    /// The sample arrived after every window it belonged to had closed.
+    Late {
+        app: String,
+        reason: String,
+    },
+    /// The sample was not used: its event time is far ahead of the time it was received.
+    Refused {
+        app: String,
+        reason: String,
+    },
 }
 
-struct AppRecipes {
-    version: String,
-    template: Arc<Template>,
-    compiled: Vec<CompiledRecipe>,
+/// How far ahead of the wall clock an event time may be. Further, it is a broken clock or a
+/// corrupt record, and letting it move the watermark would close every open window at once.
+pub const MAX_FUTURE_MS: i64 = 3_600_000;
+
+/// Where a sample was read, and when (wall clock, ms) it was received; a `received_ms` of 0 or
+/// less means no wall clock (a replay), and event times are then taken as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub partition: i32,
+    pub offset: i64,
+    pub received_ms: i64,
 }
 
-#[derive(Default)]
-struct RecipeState {
-    /// window start → samples and their event ids
-    open: BTreeMap<i64, Vec<(WindowSample, String)>>,
-    watermark: i64,
-    /// Every window ending at or before this has been emitted.
-    closed_until: i64,
+/// A recipe of one template version, with its planned query.
+#[derive(Debug)]
+struct RecipeRun {
+    compiled: CompiledRecipe,
+    name: Arc<str>,
+    version: Arc<str>,
+    query: usize,
+    samples_schema: SchemaRef,
+}
+
+struct AppState {
+    version: Arc<str>,
+    lateness_ms: i64,
+    idle_timeout_ms: i64,
+    recipes: Vec<Arc<RecipeRun>>,
+    /// Recipes of earlier versions that still have open windows.
+    retiring: Vec<Arc<RecipeRun>>,
+    /// Distinct join selectors of the current recipes.
+    joins: Vec<Selector>,
+    /// Signal (selector text) → event time → (value, offset).
+    signals: HashMap<String, BTreeMap<i64, (f64, i64)>>,
+    /// Open windows: (recipe name, window start, window size) → the pane holding them.
+    open: HashMap<(Arc<str>, i64, i64), PaneKey>,
+    partition: Option<i32>,
     late_samples: u64,
 }
 
+/// (close at, query, recipe name, window start, window size): panes close in this order.
+type PaneKey = (i64, usize, Arc<str>, i64, i64);
+
+type ClosingPane = (PaneKey, Pane);
+
+struct Pane {
+    rows: SampleBuilder,
+    apps: HashMap<String, PaneApp>,
+}
+
+struct PaneApp {
+    run: Arc<RecipeRun>,
+    first_offset: i64,
+    last_offset: i64,
+}
+
+#[derive(Default)]
+struct PartitionState {
+    /// Newest event time seen (or advanced to while idle).
+    watermark: Option<i64>,
+    /// The watermark and wall clock at the last sample, for idle advancement.
+    last_arrival: Option<(i64, i64)>,
+    /// Offsets below this were processed before a restart: their lateness is not news.
+    replay_until: i64,
+    /// The offset after the last sample read in this run (the resume offset after a restore).
+    position: i64,
+    panes: BTreeMap<PaneKey, Pane>,
+}
+
 pub struct RecipeProcessor {
-    apps: HashMap<String, AppRecipes>,
-    state: HashMap<(String, String), RecipeState>,
-    engine: SqlEngine,
+    apps: HashMap<String, AppState>,
+    partitions: HashMap<i32, PartitionState>,
+    queries: Vec<PreparedQuery>,
+    query_ids: HashMap<(String, SchemaRef, SchemaRef), usize>,
+    runtime: Runtime,
+    failed_windows: u64,
 }
 
 impl RecipeProcessor {
     pub fn new() -> Result<Self, EngineError> {
         Ok(Self {
             apps: HashMap::new(),
-            state: HashMap::new(),
-            engine: SqlEngine::new()?,
+            partitions: HashMap::new(),
+            queries: Vec::new(),
+            query_ids: HashMap::new(),
+            runtime: Runtime::new()?,
+            failed_windows: 0,
         })
     }
 
-    pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
-        let compiled = template
-            .dynamic_metadata
-            .metric_recipes
-            .iter()
-            .map(compile)
-            .collect();
-        self.apps.insert(
-            template.app.clone(),
-            AppRecipes {
-                version: version.to_string(),
-                template,
+    /// Compiles and plans the template's recipes. On error the previous version stays.
+    pub fn set_template(
+        &mut self,
+        version: &str,
+        template: Arc<Template>,
+    ) -> Result<(), RecipeError> {
+        let version: Arc<str> = Arc::from(version);
+        let mut recipes = Vec::new();
+        for recipe in &template.dynamic_metadata.metric_recipes {
+            let compiled = compile(recipe)?;
+            let query = self.plan(&compiled)?;
+            recipes.push(Arc::new(RecipeRun {
+                name: Arc::from(compiled.name.as_str()),
+                samples_schema: samples_schema(&compiled.label_columns),
+                version: Arc::clone(&version),
+                query,
                 compiled,
-            },
-        );
+            }));
+        }
+        let mut joins: Vec<Selector> = Vec::new();
+        for run in &recipes {
+            for (selector, _) in &run.compiled.joins {
+                if !joins.contains(selector) {
+                    joins.push(selector.clone());
+                }
+            }
+        }
+        let windowing = &template.dynamic_metadata.windowing;
+        let lateness_ms = windowing.allowed_lateness.as_millis() as i64;
+        let idle_timeout_ms = windowing.idle_timeout.as_millis() as i64;
+        match self.apps.get_mut(&template.app) {
+            Some(app) if *app.version == *version => {}
+            Some(app) => {
+                let previous = std::mem::replace(&mut app.recipes, recipes);
+                app.retiring.extend(previous);
+                // A recipe with no open window holds only the list's own reference.
+                app.retiring.retain(|r| Arc::strong_count(r) > 1);
+                app.version = version;
+                app.lateness_ms = lateness_ms;
+                app.idle_timeout_ms = idle_timeout_ms;
+                app.joins = joins;
+            }
+            None => {
+                self.apps.insert(
+                    template.app.clone(),
+                    AppState {
+                        version,
+                        lateness_ms,
+                        idle_timeout_ms,
+                        recipes,
+                        retiring: Vec::new(),
+                        joins,
+                        signals: HashMap::new(),
+                        open: HashMap::new(),
+                        partition: None,
+                        late_samples: 0,
+                    },
+                );
+            }
+        }
+        Ok(())
     }
 
-    /// The compiled SQL of an app's recipes (for `presage explain` and tests).
-    pub fn compiled(&self, app: &str) -> Option<&[CompiledRecipe]> {
-        self.apps.get(app).map(|a| a.compiled.as_slice())
+    /// The query of a recipe, planned once and shared by every recipe with the same SQL and
+    /// tables.
+    fn plan(&mut self, compiled: &CompiledRecipe) -> Result<usize, RecipeError> {
+        let samples = samples_schema(&compiled.label_columns);
+        let aliases: Vec<String> = compiled.joins.iter().map(|(_, a)| a.clone()).collect();
+        let signals = signals_schema(&aliases);
+        let key = (compiled.sql.clone(), samples.clone(), signals.clone());
+        if let Some(&id) = self.query_ids.get(&key) {
+            return Ok(id);
+        }
+        let query = PreparedQuery::prepare(
+            &self.runtime,
+            &compiled.sql,
+            samples,
+            signals,
+            &compiled.group_by,
+        )
+        .map_err(|source| RecipeError::Plan {
+            recipe: compiled.name.clone(),
+            source,
+        })?;
+        self.queries.push(query);
+        self.query_ids.insert(key, self.queries.len() - 1);
+        Ok(self.queries.len() - 1)
     }
 
-    pub fn late_samples(&self, app: &str, recipe: &str) -> u64 {
-        self.state
-            .get(&(app.to_string(), recipe.to_string()))
-            .map_or(0, |s| s.late_samples)
+    /// The current recipes of an app, compiled.
+    pub fn compiled(&self, app: &str) -> Option<Vec<&CompiledRecipe>> {
+        self.apps
+            .get(app)
+            .map(|a| a.recipes.iter().map(|r| &r.compiled).collect())
     }
 
-    pub fn on_raw(&mut self, sample: &RawSample) -> Result<Vec<RecipeOutput>, RecipeError> {
+    /// Samples of this app that arrived after their windows closed.
+    pub fn late_samples(&self, app: &str) -> u64 {
+        self.apps.get(app).map_or(0, |a| a.late_samples)
+    }
+
+    /// Windows whose query failed (logged with the error).
+    pub fn failed_windows(&self) -> u64 {
+        self.failed_windows
+    }
+
+    /// Windows open right now, over all apps.
+    pub fn open_windows(&self) -> usize {
+        self.apps.values().map(|a| a.open.len()).sum()
+    }
+
+    pub fn on_raw(
+        &mut self,
+        sample: &RawSample,
+        at: Position,
+    ) -> Result<Vec<RecipeOutput>, RecipeError> {
         let app = self
             .apps
-            .get(&sample.app)
+            .get_mut(&sample.app)
             .ok_or_else(|| RecipeError::UnknownApp(sample.app.clone()))?;
-        let mut outputs = Vec::new();
-        for (compiled, recipe) in app
-            .compiled
-            .iter()
-            .zip(&app.template.dynamic_metadata.metric_recipes)
-        {
-            if compiled.source != sample.source || compiled.metric != sample.metric {
-                continue;
+        let partition = self.partitions.entry(at.partition).or_default();
+        partition.position = at.offset + 1;
+        let ts = sample.event_time_ms;
+        if at.received_ms > 0 && ts > at.received_ms.saturating_add(MAX_FUTURE_MS) {
+            return Ok(vec![RecipeOutput::Refused {
+                app: sample.app.clone(),
+                reason: format!(
+                    "event time {ts} is {} ms ahead of the time it was received ({}): more \
+                     than the {MAX_FUTURE_MS} ms a clock may be ahead",
+                    ts - at.received_ms,
+                    at.received_ms
+                ),
+            }]);
+        }
+        app.partition = Some(at.partition);
+
+        for selector in &app.joins {
+            if selector.matches(&sample.source, &sample.metric, &sample.labels) {
+                app.signals
+                    .entry(selector.to_string())
+                    .or_default()
+                    .insert(ts, (sample.value, at.offset));
             }
-            if !recipe
-                .filter
-                .iter()
-                .all(|(k, v)| sample.labels.get(k) == Some(v))
-            {
-                continue;
-            }
-            let state = self
-                .state
-                .entry((sample.app.clone(), compiled.name.clone()))
-                .or_default();
-            let (size, slide) = (compiled.size_ms as i64, compiled.slide_ms as i64);
-            let window_sample = WindowSample {
-                ts_ms: sample.event_time_ms,
-                series: series_key(&sample.labels),
-                value: sample.value,
+        }
+
+        let mut belongs = false;
+        let mut placed = false;
+        // A window of this recipe name still owned by an earlier version: not late, just not
+        // this version's to fill.
+        let mut superseded = false;
+        let AppState {
+            recipes,
+            retiring,
+            open,
+            lateness_ms,
+            ..
+        } = app;
+        let current = recipes.len();
+        for (i, run) in recipes.iter().chain(retiring.iter()).enumerate() {
+            let compiled = &run.compiled;
+            let matches = |selector: &Selector| {
+                selector.matches(&sample.source, &sample.metric, &sample.labels)
             };
-            let mut placed = false;
-            for start in windows_containing(sample.event_time_ms, size, slide) {
-                if start.saturating_add(size) <= state.closed_until {
+            // A ratio's denominator usually includes its numerator (5xx over all requests):
+            // a sample matching both selectors is a row on each side.
+            let numerator = matches(&compiled.selector);
+            let denominator = compiled.over.as_ref().is_some_and(matches);
+            if !numerator && !denominator {
+                continue;
+            }
+            belongs = true;
+            for start in window_starts(ts, compiled.size_ms, compiled.slide_ms) {
+                let end = start.saturating_add(compiled.size_ms);
+                let close_at = end.saturating_add(*lateness_ms);
+                if partition.watermark.is_some_and(|wm| close_at <= wm) {
                     continue;
                 }
-                placed = true;
-                state
-                    .open
-                    .entry(start)
-                    .or_default()
-                    .push((window_sample.clone(), sample.event_id.clone()));
-            }
-            if !placed {
-                state.late_samples += 1;
-            }
-            state.watermark = state.watermark.max(sample.event_time_ms);
-            // Close every window that ended at or before the watermark, oldest first.
-            while let Some((&start, _)) = state.open.first_key_value() {
-                if start.saturating_add(size) > state.watermark {
-                    break;
+                let open_key = (Arc::clone(&run.name), start, compiled.size_ms);
+                let pane_key = match open.get(&open_key) {
+                    Some(key) => key.clone(),
+                    // Only the current version opens windows.
+                    None if i >= current => continue,
+                    None => {
+                        let key = (
+                            close_at,
+                            run.query,
+                            Arc::clone(&run.name),
+                            start,
+                            compiled.size_ms,
+                        );
+                        open.insert(open_key, key.clone());
+                        key
+                    }
+                };
+                let pane = match partition.panes.get_mut(&pane_key) {
+                    Some(pane) => pane,
+                    None => partition.panes.entry(pane_key).or_insert_with(|| Pane {
+                        rows: SampleBuilder::new(
+                            Arc::clone(&run.samples_schema),
+                            &compiled.label_columns,
+                            start,
+                            end,
+                        ),
+                        apps: HashMap::new(),
+                    }),
+                };
+                if !pane.apps.contains_key(sample.app.as_str()) {
+                    pane.apps.insert(
+                        sample.app.clone(),
+                        PaneApp {
+                            run: Arc::clone(run),
+                            first_offset: at.offset,
+                            last_offset: at.offset,
+                        },
+                    );
                 }
-                let (start, samples) = state.open.pop_first().expect("first key exists");
-                state.closed_until = state.closed_until.max(start.saturating_add(size));
-                outputs.extend(close_window(
-                    &self.engine,
-                    &sample.app,
-                    &app.version,
-                    compiled,
-                    recipe.fragment,
-                    start,
-                    samples,
-                )?);
+                let owner = pane
+                    .apps
+                    .get_mut(sample.app.as_str())
+                    .expect("inserted above");
+                // The window belongs to the version it opened under.
+                if !Arc::ptr_eq(&owner.run, run) {
+                    superseded = true;
+                    continue;
+                }
+                owner.first_offset = owner.first_offset.min(at.offset);
+                owner.last_offset = owner.last_offset.max(at.offset);
+                for (side, is_denominator) in [(numerator, false), (denominator, true)] {
+                    if side {
+                        pane.rows.append(
+                            &sample.app,
+                            ts,
+                            &sample.labels,
+                            sample.value,
+                            is_denominator,
+                        );
+                    }
+                }
+                placed = true;
             }
+        }
+
+        let mut outputs = Vec::new();
+        if belongs && !placed && !superseded && at.offset >= partition.replay_until {
+            app.late_samples += 1;
+            outputs.push(RecipeOutput::Late {
+                app: sample.app.clone(),
+                reason: format!(
+                    "late: {}.{} at {ts} arrived after its windows closed (watermark {}, \
+                     allowed lateness {} ms)",
+                    sample.source,
+                    sample.metric,
+                    partition.watermark.unwrap_or(i64::MIN),
+                    app.lateness_ms
+                ),
+            });
+        }
+        let watermark = partition.watermark.map_or(ts, |wm| wm.max(ts));
+        partition.watermark = Some(watermark);
+        partition.last_arrival = Some((watermark, at.received_ms));
+        outputs.extend(self.close_ready(at.partition));
+        Ok(outputs)
+    }
+
+    /// Advances the event time of partitions that have been quiet for their apps' idle
+    /// timeout, and closes the windows that passes.
+    pub fn on_idle(&mut self, now_ms: i64) -> Vec<RecipeOutput> {
+        let idle_timeout = |partition: i32| {
+            self.apps
+                .values()
+                .filter(|a| a.partition == Some(partition))
+                .map(|a| a.idle_timeout_ms)
+                .min()
+        };
+        let mut advanced = Vec::new();
+        for (&id, partition) in &self.partitions {
+            let (Some((base, arrival)), Some(timeout)) = (partition.last_arrival, idle_timeout(id))
+            else {
+                continue;
+            };
+            let quiet = now_ms.saturating_sub(arrival);
+            if quiet >= timeout && !partition.panes.is_empty() {
+                advanced.push((id, base.saturating_add(quiet)));
+            }
+        }
+        let mut outputs = Vec::new();
+        for (id, watermark) in advanced {
+            let partition = self
+                .partitions
+                .get_mut(&id)
+                .expect("partition listed above");
+            if partition.watermark.is_some_and(|wm| wm >= watermark) {
+                continue;
+            }
+            tracing::debug!(
+                partition = id,
+                watermark,
+                "idle partition: event time advanced"
+            );
+            partition.watermark = Some(watermark);
+            outputs.extend(self.close_ready(id));
+        }
+        outputs
+    }
+
+    /// The recovery point of a partition: the oldest offset still needed, and the metadata
+    /// that restores the watermark.
+    pub fn checkpoint(&self, partition: i32) -> Option<(i64, String)> {
+        let state = self.partitions.get(&partition)?;
+        let watermark = state.watermark?;
+        let panes = state
+            .panes
+            .values()
+            .flat_map(|p| p.apps.values().map(|a| a.first_offset));
+        let signals = self
+            .apps
+            .values()
+            .filter(|a| a.partition == Some(partition))
+            .flat_map(|a| a.signals.values())
+            .flat_map(|s| s.values().map(|(_, offset)| *offset));
+        let oldest = panes.chain(signals).min().unwrap_or(state.position);
+        Some((
+            oldest.min(state.position),
+            format!(
+                "recipes/v1 watermark={watermark} next={}",
+                state.position.max(state.replay_until)
+            ),
+        ))
+    }
+
+    /// Restores a partition's watermark from checkpoint metadata (ignored if not ours);
+    /// reading resumes at `resume_offset`.
+    pub fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {
+        let field = |name: &str| {
+            metadata
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        self.partitions.entry(partition).or_default().position = resume_offset;
+        if !metadata.starts_with("recipes/v1 ") {
+            return;
+        }
+        let (Some(watermark), Some(next)) = (field("watermark"), field("next")) else {
+            return;
+        };
+        let state = self.partitions.entry(partition).or_default();
+        state.watermark = Some(state.watermark.map_or(watermark, |wm| wm.max(watermark)));
+        state.replay_until = state.replay_until.max(next);
+    }
+
+    /// Closes every pane of the partition the watermark has passed, oldest first.
+    fn close_ready(&mut self, partition_id: i32) -> Vec<RecipeOutput> {
+        let Some(partition) = self.partitions.get_mut(&partition_id) else {
+            return Vec::new();
+        };
+        let Some(watermark) = partition.watermark else {
+            return Vec::new();
+        };
+        let mut closing = Vec::new();
+        while let Some(entry) = partition.panes.first_entry() {
+            if entry.key().0 > watermark {
+                break;
+            }
+            closing.push(entry.remove_entry());
+        }
+        if closing.is_empty() {
+            return Vec::new();
+        }
+        // Windows that close together run together: one query per (query, recipe name).
+        let mut groups: BTreeMap<(usize, Arc<str>), Vec<ClosingPane>> = BTreeMap::new();
+        for (key, pane) in closing {
+            for app in pane.apps.keys() {
+                if let Some(state) = self.apps.get_mut(app) {
+                    state.open.remove(&(Arc::clone(&key.2), key.3, key.4));
+                }
+            }
+            groups
+                .entry((key.1, Arc::clone(&key.2)))
+                .or_default()
+                .push((key, pane));
+        }
+        let mut outputs = Vec::new();
+        for ((query, name), mut panes) in groups {
+            match self.run_group(partition_id, query, &mut panes) {
+                Ok(mut produced) => outputs.append(&mut produced),
+                Err(err) => {
+                    let windows: usize = panes.iter().map(|(_, p)| p.apps.len()).sum();
+                    self.failed_windows += windows as u64;
+                    tracing::error!(recipe = %name, windows, error = %err, "recipe query failed: windows not emitted");
+                }
+            }
+        }
+        for app in self.apps.values_mut() {
+            app.retiring.retain(|r| Arc::strong_count(r) > 1);
+            if app.partition == Some(partition_id) {
+                let threshold = watermark.saturating_sub(app.lateness_ms);
+                for history in app.signals.values_mut() {
+                    prune_signal(history, threshold);
+                }
+            }
+        }
+        outputs
+    }
+
+    fn run_group(
+        &self,
+        partition: i32,
+        query: usize,
+        panes: &mut [(PaneKey, Pane)],
+    ) -> Result<Vec<RecipeOutput>, RecipeError> {
+        let first_run = panes
+            .iter()
+            .flat_map(|(_, p)| p.apps.values())
+            .map(|a| Arc::clone(&a.run))
+            .next();
+        let Some(first_run) = first_run else {
+            return Ok(Vec::new());
+        };
+        let first_start = panes.first().map_or(0, |(k, _)| k.3);
+        let run_error = |source: EngineError| RecipeError::Run {
+            recipe: first_run.compiled.name.clone(),
+            window_start_ms: first_start,
+            source,
+        };
+        let mut batches: Vec<RecordBatch> = Vec::with_capacity(panes.len());
+        for (_, pane) in panes.iter_mut() {
+            batches.push(pane.rows.finish().map_err(|e| run_error(e.into()))?);
+        }
+        let mut signal_rows = Vec::new();
+        let mut owners: HashMap<(&str, i64), &PaneApp> = HashMap::new();
+        for ((_, _, _, start, size), pane) in panes.iter() {
+            let end = start.saturating_add(*size);
+            for (app, owner) in &pane.apps {
+                owners.insert((app.as_str(), *start), owner);
+                if !owner.run.compiled.joins.is_empty() {
+                    let values = owner
+                        .run
+                        .compiled
+                        .joins
+                        .iter()
+                        .map(|(selector, _)| self.signal_before(app, &selector.to_string(), end))
+                        .collect();
+                    signal_rows.push((app.clone(), *start, values));
+                }
+            }
+        }
+        let aliases: Vec<String> = first_run
+            .compiled
+            .joins
+            .iter()
+            .map(|(_, a)| a.clone())
+            .collect();
+        let signals = if aliases.is_empty() {
+            Vec::new()
+        } else {
+            vec![signals_batch(signals_schema(&aliases), &signal_rows)
+                .map_err(|e| run_error(e.into()))?]
+        };
+        let mut rows = self.queries[query]
+            .run(&self.runtime, batches, signals)
+            .map_err(run_error)?;
+        rows.sort_by(|a, b| {
+            (&a.app, a.window_start, &a.labels).cmp(&(&b.app, b.window_start, &b.labels))
+        });
+        let mut outputs = Vec::new();
+        for row in rows {
+            let Some(owner) = owners.get(&(row.app.as_str(), row.window_start)) else {
+                continue;
+            };
+            outputs.extend(emit(partition, owner, row));
         }
         Ok(outputs)
     }
+
+    /// The newest value of a joined signal before `end`.
+    fn signal_before(&self, app: &str, signal: &str, end: i64) -> Option<f64> {
+        let history = self.apps.get(app)?.signals.get(signal)?;
+        history.range(..end).next_back().map(|(_, (v, _))| *v)
+    }
 }
 
-fn close_window(
-    engine: &SqlEngine,
-    app: &str,
-    version: &str,
-    compiled: &CompiledRecipe,
-    fragment: Option<FragmentFormat>,
-    start: i64,
-    samples: Vec<(WindowSample, String)>,
-) -> Result<Vec<RecipeOutput>, RecipeError> {
-    let (rows, inputs): (Vec<WindowSample>, Vec<String>) = samples.into_iter().unzip();
-    let (value, count) =
-        engine
-            .run(&compiled.sql, &rows)
-            .map_err(|source| RecipeError::Engine {
-                recipe: compiled.name.clone(),
-                window_start_ms: start,
-                source,
-            })?;
-    let Some(value) = value else {
-        return Ok(Vec::new());
+/// Drops signal values no open or future window can read: windows still to close end after
+/// `threshold`, and read the newest value before their end.
+fn prune_signal(history: &mut BTreeMap<i64, (f64, i64)>, threshold: i64) {
+    let Some((&newest_before, _)) = history.range(..threshold).next_back() else {
+        return;
     };
-    let end = start.saturating_add(compiled.size_ms as i64);
-    let start_text = start.to_string();
+    *history = history.split_off(&newest_before);
+}
+
+/// The derived metric (and fragment) of one result row.
+fn emit(partition: i32, owner: &PaneApp, row: ResultRow) -> Vec<RecipeOutput> {
+    let Some(value) = row.value else {
+        return Vec::new();
+    };
+    let compiled = &owner.run.compiled;
+    let labels_text: Vec<String> = row.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let start_text = row.window_start.to_string();
     let derived = DerivedMetric {
-        event_id: event_id(&["derived", app, version, &compiled.name, &start_text]),
-        app: app.to_string(),
-        template_version: version.to_string(),
+        // No version in the id: a window emitted again (after a restart) is the same window.
+        // The size is in it: a new version may change it, and a different window needs a
+        // different id.
+        event_id: event_id(&[
+            "derived",
+            &row.app,
+            &compiled.name,
+            &start_text,
+            &compiled.size_ms.to_string(),
+            &labels_text.join(","),
+        ]),
+        app: row.app,
+        template_version: owner.run.version.to_string(),
         recipe: compiled.name.clone(),
-        window_start_ms: start,
-        window_end_ms: end,
+        window_start_ms: row.window_start,
+        window_end_ms: row.window_start.saturating_add(compiled.size_ms),
         value,
-        sample_count: count,
-        sql: compiled.sql.clone(),
-        lineage: inputs,
+        sample_count: row.n,
+        labels: row.labels,
+        signals: row.signals,
+        raw_partition: partition,
+        raw_first_offset: owner.first_offset,
+        raw_last_offset: owner.last_offset,
+        lineage: vec![format!(
+            "raw/{partition}@{}..{}",
+            owner.first_offset, owner.last_offset
+        )],
     };
     let mut outputs = Vec::new();
-    if let Some(format) = fragment {
-        outputs.push(RecipeOutput::Fragment(fragment_for(&derived, format)));
+    let fragment = compiled
+        .fragments
+        .as_ref()
+        .map(|f| render_fragment(&derived, f.format, &f.set));
+    outputs.push(RecipeOutput::Derived(derived));
+    match fragment {
+        Some(Ok(fragment)) => outputs.push(RecipeOutput::Fragment(fragment)),
+        Some(Err(err)) => {
+            tracing::warn!(recipe = %compiled.name, error = %err, "fragment not rendered")
+        }
+        None => {}
     }
-    outputs.insert(0, RecipeOutput::Derived(derived));
-    Ok(outputs)
-}
-
-/// A metadata fragment: the window's value under the recipe's name, ready to merge into an
-/// application's dynamic metadata.
-fn fragment_for(derived: &DerivedMetric, format: FragmentFormat) -> MetadataFragment {
-    let document = serde_json::json!({
-        derived.recipe.clone(): derived.value,
-        "window_end_ms": derived.window_end_ms,
-    });
-    let (format_name, body) = match format {
-        FragmentFormat::Json => ("json", document.to_string()),
-        FragmentFormat::Yaml => (
-            "yaml",
-            serde_yaml::to_string(&document).unwrap_or_else(|_| document.to_string()),
-        ),
-    };
-    MetadataFragment {
-        event_id: event_id(&["fragment", &derived.event_id]),
-        app: derived.app.clone(),
-        template_version: derived.template_version.clone(),
-        recipe: derived.recipe.clone(),
-        format: format_name.to_string(),
-        body,
-        window_end_ms: derived.window_end_ms,
-        lineage: vec![derived.event_id.clone()],
-    }
-}
-
-/// Labels in a canonical order, so one series always has one key.
-fn series_key(labels: &std::collections::BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    outputs
 }

@@ -4,24 +4,21 @@
 /// Start times (ms) of every window of `size` sliding by `slide` that contains `ts`, oldest
 /// first. Windows are `[start, start + size)`.
 pub fn windows_containing(ts: i64, size: i64, slide: i64) -> Vec<i64> {
-    if size <= 0 || slide <= 0 {
-        return Vec::new();
-    }
-    // A time so near the edge of i64 that its window cannot be represented has no window.
-    let Some(newest) = ts.checked_sub(ts.rem_euclid(slide)) else {
-        return Vec::new();
-    };
-    let mut starts = Vec::new();
-    let mut start = newest;
-    while start > ts.saturating_sub(size) {
-        starts.push(start);
-        start = match start.checked_sub(slide) {
-            Some(earlier) => earlier,
-            None => break,
-        };
-    }
+    let mut starts: Vec<i64> = window_starts(ts, size, slide).collect();
     starts.reverse();
     starts
+}
+
+/// The same starts as [`windows_containing`], newest first, without allocating: this runs for
+/// every sample and recipe.
+pub fn window_starts(ts: i64, size: i64, slide: i64) -> impl Iterator<Item = i64> {
+    // A time so near the edge of i64 that its window cannot be represented has no window.
+    let newest = (size > 0 && slide > 0)
+        .then(|| ts.checked_sub(ts.rem_euclid(slide)))
+        .flatten();
+    let oldest_end = ts.saturating_sub(size);
+    std::iter::successors(newest, move |start| start.checked_sub(slide))
+        .take_while(move |start| *start > oldest_end)
 }
 
 #[cfg(test)]

@@ -3,7 +3,28 @@
 
 use presage_events::{event_id, DeadLetter};
 
-/// Where a failed record came from.
+/// What kind of failure sent a record to the dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadKind {
+    /// Not an event of the type the stage reads.
+    Undecodable,
+    /// The stage refused it or failed on it.
+    Unprocessable,
+    /// An event-time sample that arrived after every window it belonged to had closed.
+    Late,
+}
+
+impl DeadKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeadKind::Undecodable => "undecodable",
+            DeadKind::Unprocessable => "unprocessable",
+            DeadKind::Late => "late",
+        }
+    }
+}
+
+/// Where a record came from: the dead letter's origin, and the position a stage sees.
 #[derive(Debug, Clone)]
 pub struct Origin<'a> {
     pub topic: &'a str,
@@ -13,7 +34,13 @@ pub struct Origin<'a> {
     pub payload: &'a [u8],
 }
 
-pub fn dead_letter(stage: &str, origin: &Origin<'_>, reason: &str, now_ms: i64) -> DeadLetter {
+pub fn dead_letter(
+    stage: &str,
+    origin: &Origin<'_>,
+    kind: DeadKind,
+    reason: &str,
+    now_ms: i64,
+) -> DeadLetter {
     let key = origin.key.map(|k| String::from_utf8_lossy(k).into_owned());
     let lineage = format!("{}/{}@{}", origin.topic, origin.partition, origin.offset);
     DeadLetter {
@@ -27,6 +54,7 @@ pub fn dead_letter(stage: &str, origin: &Origin<'_>, reason: &str, now_ms: i64) 
         source_offset: origin.offset,
         key,
         payload: origin.payload.to_vec(),
+        kind: kind.as_str().to_string(),
         reason: reason.to_string(),
         failed_at_ms: now_ms,
         lineage,

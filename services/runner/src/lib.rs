@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod broker;
+pub mod checkpoints;
 pub mod dedupe;
 pub mod dlq;
 pub mod logging;
@@ -18,9 +19,10 @@ pub mod stage;
 pub mod templates;
 pub mod topology;
 
+pub use dlq::{DeadKind, Origin};
 pub use run_loop::run_stage;
 pub use settings::KafkaArgs;
 pub use shutdown::Shutdown;
-pub use stage::{Outgoing, Stage, StageError};
+pub use stage::{Checkpoint, Outgoing, Stage, StageError};
 pub use templates::{LoadedTemplate, TemplateBook};
 pub use topology::{Topics, Topology};

@@ -3,11 +3,17 @@
 //! Order of work for one record, which is what makes the pipeline effectively-once without
 //! broker transactions: decode → drop if its event id was already handled → call the core →
 //! produce the outputs and wait for the broker's acknowledgement → only then store the input's
-//! offset (committed in the background and on shutdown). A crash before the store replays the
+//! offset (committed about every second and on shutdown). A crash before the commit replays the
 //! input; its outputs then carry the same deterministic ids and the next stage drops them.
+//!
+//! A stage that holds inputs in memory (the recipe-processor's open windows) moves the committed
+//! offset back to the oldest input it still needs, with a little metadata stored beside it
+//! ([`Stage::checkpoint`]); a restarted stage gets that metadata back before its first record
+//! of the partition ([`Stage::restore`]) and reads the held inputs again.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use presage_events::{decode, Event};
@@ -16,23 +22,28 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::Producer;
 use rdkafka::{Message, TopicPartitionList};
 
+use crate::checkpoints::{checkpoint_key, checkpoint_record, CheckpointReader};
 use crate::dedupe::SeenIds;
-use crate::dlq::{dead_letter, now_ms, Origin};
+use crate::dlq::{dead_letter, now_ms, DeadKind, Origin};
 use crate::publisher::Publisher;
 use crate::settings::KafkaArgs;
 use crate::shutdown::Shutdown;
-use crate::stage::{Outgoing, Stage};
+use crate::stage::{Checkpoint, Outgoing, Stage};
 use crate::templates::{TemplateBook, TemplateFeed};
 
 /// How many recent event ids a stage remembers for de-duplication.
 const SEEN_IDS: usize = 200_000;
+/// How often offsets are committed.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// How often an idle stage is told the time, to close windows of quiet partitions.
+const IDLE_EVERY: Duration = Duration::from_millis(200);
 
 /// What became of one input record.
 #[derive(Debug)]
 enum Handled {
     Outputs(Vec<Outgoing>),
     Duplicate,
-    Dead(String),
+    Dead(DeadKind, String),
 }
 
 pub fn run_stage<S: Stage>(
@@ -56,9 +67,8 @@ pub fn run_stage<S: Stage>(
     let consumer: BaseConsumer = kafka
         .client_config(&[
             ("group.id", group.as_str()),
-            ("enable.auto.commit", "true"),
-            ("enable.auto.offset.store", "false"),
-            ("auto.commit.interval.ms", "1000"),
+            // Offsets are committed by hand: with the stage's checkpoint, not the last record.
+            ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
         ])?
         .create()
@@ -80,10 +90,29 @@ pub fn run_stage<S: Stage>(
         Publisher::new(kafka)?
     };
     let mut seen = SeenIds::new(SEEN_IDS);
+    let mut offsets = Offsets {
+        group: group.clone(),
+        checkpoints_topic: kafka.topics().checkpoints(),
+        ..Offsets::default()
+    };
+    let mut checkpoints: Option<CheckpointReader> = None;
+    let mut last_commit = Instant::now();
+    let mut last_idle = Instant::now();
 
     while !shutdown.requested() {
         for loaded in feed.poll_new(&mut book) {
             stage.on_template(&loaded);
+        }
+        if last_idle.elapsed() >= IDLE_EVERY {
+            last_idle = Instant::now();
+            match stage.on_idle(now_ms()) {
+                Ok(outputs) => publisher.send_all(&outputs)?,
+                Err(err) => tracing::warn!(stage = name, error = %err, "idle tick failed"),
+            }
+        }
+        if !kafka.transactions && last_commit.elapsed() >= COMMIT_EVERY {
+            last_commit = Instant::now();
+            offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Async)?;
         }
         let message = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
@@ -93,7 +122,29 @@ pub fn run_stage<S: Stage>(
                 continue;
             }
         };
-        let outputs = match handle(&mut stage, &mut seen, &message) {
+        let partition = message.partition();
+        if offsets.restored.insert(partition) {
+            if checkpoints.is_none() {
+                checkpoints = Some(CheckpointReader::open(kafka)?);
+            }
+            let key = checkpoint_key(&group, &input, partition);
+            let reader = checkpoints.as_ref().expect("opened above");
+            let metadata = reader
+                .latest(&key)
+                .with_context(|| format!("reading the checkpoint of {key}"))?
+                .map(|(_, metadata)| metadata)
+                .unwrap_or_default();
+            tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
+            stage.restore(partition, &metadata, message.offset());
+        }
+        let origin = Origin {
+            topic: message.topic(),
+            partition,
+            offset: message.offset(),
+            key: message.key(),
+            payload: message.payload().unwrap_or_default(),
+        };
+        let outputs = match handle(&mut stage, &mut seen, &message, &origin) {
             Handled::Outputs(outputs) => outputs,
             Handled::Duplicate => {
                 tracing::debug!(
@@ -103,62 +154,140 @@ pub fn run_stage<S: Stage>(
                 );
                 Vec::new()
             }
-            Handled::Dead(reason) => {
-                tracing::warn!(stage = name, topic = message.topic(), partition = message.partition(), offset = message.offset(), %reason, "record sent to dead-letter topic");
-                let origin = Origin {
-                    topic: message.topic(),
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    key: message.key(),
-                    payload: message.payload().unwrap_or_default(),
-                };
-                let letter = dead_letter(name, &origin, &reason, now_ms());
+            Handled::Dead(kind, reason) => {
+                tracing::warn!(stage = name, topic = message.topic(), partition, offset = message.offset(), kind = kind.as_str(), %reason, "record sent to dead-letter topic");
+                let letter = dead_letter(name, &origin, kind, &reason, now_ms());
                 vec![Outgoing::event(dlq_topic.clone(), &letter)?]
             }
         };
         if kafka.transactions {
-            commit_in_transaction(&publisher, &consumer, &message, &outputs)?;
+            let checkpoint = stage.checkpoint(partition);
+            let mut outputs = outputs;
+            if let Some(c) = checkpoint.as_ref().filter(|c| !c.metadata.is_empty()) {
+                let key = checkpoint_key(&group, &input, partition);
+                outputs.push(checkpoint_record(
+                    &offsets.checkpoints_topic,
+                    &key,
+                    c.offset,
+                    &c.metadata,
+                ));
+            }
+            commit_in_transaction(&publisher, &consumer, &message, checkpoint, &outputs)?;
         } else {
             publisher.send_all(&outputs)?;
-            consumer
-                .store_offset_from_message(&message)
-                .context("storing offset")?;
+            offsets.processed.insert(partition, message.offset() + 1);
         }
     }
 
     tracing::info!(stage = name, "shutting down: committing offsets");
     if !kafka.transactions {
-        if let Err(err) = consumer.commit_consumer_state(CommitMode::Sync) {
-            // Nothing stored since the last commit is reported as an error by librdkafka.
-            tracing::debug!(stage = name, error = %err, "final commit");
-        }
+        offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Sync)?;
     }
     publisher.flush();
     Ok(())
 }
 
-fn handle<S: Stage>(stage: &mut S, seen: &mut SeenIds, message: &BorrowedMessage<'_>) -> Handled {
+/// Per partition: the offset after the last record processed, and what was last committed.
+#[derive(Default)]
+struct Offsets {
+    group: String,
+    checkpoints_topic: String,
+    processed: HashMap<i32, i64>,
+    committed: HashMap<i32, Checkpoint>,
+    restored: HashSet<i32>,
+}
+
+impl Offsets {
+    /// Commits, for every partition with progress, the stage's checkpoint (never beyond what
+    /// was processed). Failures are logged: the next commit covers the same ground.
+    fn commit<S: Stage>(
+        &mut self,
+        consumer: &BaseConsumer,
+        publisher: &Publisher,
+        stage: &S,
+        topic: &str,
+        mode: CommitMode,
+    ) -> anyhow::Result<()> {
+        let mut list = TopicPartitionList::new();
+        let mut changed = Vec::new();
+        for (&partition, &processed) in &self.processed {
+            let checkpoint = match stage.checkpoint(partition) {
+                Some(c) => Checkpoint {
+                    offset: c.offset.min(processed),
+                    metadata: c.metadata,
+                },
+                None => Checkpoint {
+                    offset: processed,
+                    metadata: String::new(),
+                },
+            };
+            if self.committed.get(&partition) == Some(&checkpoint) {
+                continue;
+            }
+            let mut element = list.add_partition(topic, partition);
+            if element
+                .set_offset(rdkafka::Offset::Offset(checkpoint.offset))
+                .is_err()
+            {
+                continue;
+            }
+            changed.push((partition, checkpoint));
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        // The stage's restore metadata first, acknowledged, then the offsets it goes with.
+        let records: Vec<Outgoing> = changed
+            .iter()
+            .filter(|(_, c)| !c.metadata.is_empty())
+            .map(|(partition, c)| {
+                let key = checkpoint_key(&self.group, topic, *partition);
+                checkpoint_record(&self.checkpoints_topic, &key, c.offset, &c.metadata)
+            })
+            .collect();
+        publisher
+            .send_all(&records)
+            .context("writing stage checkpoints")?;
+        match consumer.commit(&list, mode) {
+            Ok(()) => self.committed.extend(changed),
+            Err(err) => tracing::warn!(stage = stage.name(), error = %err, "offset commit failed"),
+        }
+        Ok(())
+    }
+}
+
+fn handle<S: Stage>(
+    stage: &mut S,
+    seen: &mut SeenIds,
+    message: &BorrowedMessage<'_>,
+    origin: &Origin<'_>,
+) -> Handled {
     let Some(payload) = message.payload() else {
-        return Handled::Dead("record has no payload".into());
+        return Handled::Dead(DeadKind::Undecodable, "record has no payload".into());
     };
     let event = match decode::<S::Input>(payload) {
         Ok(event) => event,
-        Err(err) => return Handled::Dead(format!("cannot decode as {}: {err}", S::Input::NAME)),
+        Err(err) => {
+            return Handled::Dead(
+                DeadKind::Undecodable,
+                format!("cannot decode as {}: {err}", S::Input::NAME),
+            )
+        }
     };
     if !seen.first_time(event.event_id()) {
         return Handled::Duplicate;
     }
     // A panic in a core must not crash-loop the service on the same record.
-    match catch_unwind(AssertUnwindSafe(|| stage.on_event(event))) {
+    match catch_unwind(AssertUnwindSafe(|| stage.on_event_at(event, origin))) {
         Ok(Ok(outputs)) => Handled::Outputs(outputs),
-        Ok(Err(err)) => Handled::Dead(format!("cannot process: {err}")),
+        Ok(Err(err)) => Handled::Dead(DeadKind::Unprocessable, format!("cannot process: {err}")),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            Handled::Dead(format!("stage panicked: {what}"))
+            Handled::Dead(DeadKind::Unprocessable, format!("stage panicked: {what}"))
         }
     }
 }
@@ -168,18 +297,22 @@ fn commit_in_transaction(
     publisher: &Publisher,
     consumer: &BaseConsumer,
     message: &BorrowedMessage<'_>,
+    checkpoint: Option<Checkpoint>,
     outputs: &[Outgoing],
 ) -> anyhow::Result<()> {
     let producer = publisher.producer();
     let timeout = Duration::from_secs(30);
     producer.begin_transaction()?;
     publisher.send_all(outputs)?;
+    let next = message.offset() + 1;
+    let (offset, metadata) = match checkpoint {
+        Some(c) => (c.offset.min(next), c.metadata),
+        None => (next, String::new()),
+    };
     let mut offsets = TopicPartitionList::new();
-    offsets.add_partition_offset(
-        message.topic(),
-        message.partition(),
-        rdkafka::Offset::Offset(message.offset() + 1),
-    )?;
+    let mut element = offsets.add_partition(message.topic(), message.partition());
+    element.set_offset(rdkafka::Offset::Offset(offset))?;
+    element.set_metadata(metadata);
     let group = consumer
         .group_metadata()
         .context("consumer has no group metadata")?;

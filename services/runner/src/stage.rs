@@ -3,6 +3,7 @@
 
 use presage_events::{encode, CodecError, Event};
 
+use crate::dlq::Origin;
 use crate::templates::LoadedTemplate;
 
 /// Why an input could not be processed; it goes to the dead-letter topic with this reason.
@@ -30,6 +31,42 @@ pub trait Stage {
 
     /// One input event; the outputs are produced before the input's offset is committed.
     fn on_event(&mut self, event: Self::Input) -> Result<Vec<Outgoing>, StageError>;
+
+    /// One input event with where it was read from. Stages that keep per-partition state or
+    /// dead-letter records themselves override this; the default forgets the position.
+    fn on_event_at(
+        &mut self,
+        event: Self::Input,
+        _at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.on_event(event)
+    }
+
+    /// Called when no record arrived for a while (about every 200 ms while idle), with the
+    /// wall clock. Stages that hold event-time windows close the ones an idle partition would
+    /// otherwise keep open forever.
+    fn on_idle(&mut self, _now_ms: i64) -> Result<Vec<Outgoing>, StageError> {
+        Ok(Vec::new())
+    }
+
+    /// What to commit for a partition. `None` (the default) commits everything processed.
+    /// A stage that holds inputs in memory (open windows) names the lowest offset it still
+    /// needs, so that after a crash those inputs are read again, plus metadata to restore.
+    fn checkpoint(&self, _partition: i32) -> Option<Checkpoint> {
+        None
+    }
+
+    /// Before the first record of a partition: the metadata of the last committed checkpoint
+    /// ("" if none) and the offset reading resumes from.
+    fn restore(&mut self, _partition: i32, _metadata: &str, _resume_offset: i64) {}
+}
+
+/// A stage's recovery point for one partition: resume reading at `offset`; `metadata` (a
+/// few bytes, stored with the committed offset) restores what the stage cannot rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub offset: i64,
+    pub metadata: String,
 }
 
 /// One record to produce: the key is the app id so an app's events stay on one partition.

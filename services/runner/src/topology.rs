@@ -133,6 +133,9 @@ impl Topics {
     pub fn dlq(&self) -> String {
         self.name("presage.dlq")
     }
+    pub fn checkpoints(&self) -> String {
+        self.name("presage.checkpoints")
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +156,7 @@ mod tests {
             topics.directives(),
             topics.applied(),
             topics.dlq(),
+            topics.checkpoints(),
         ] {
             assert!(declared.contains(&used.as_str()), "{used} is not declared");
         }

@@ -1,5 +1,5 @@
-//! The typed Presage template: parsing, validation with file/line/column errors, and the rule
-//! expressions of `validation_rules`.
+//! The typed Presage template: parsing, validation with file/line/column errors, and the
+//! expression language of `validation_rules`, recipe filters and fragments (`rules`).
 //!
 //! A template goes through three passes, each in its own module:
 //! 1. `locate`: yaml-rust2 events → a node index (path → line and column);
@@ -13,6 +13,7 @@ pub mod duration;
 pub mod errors;
 pub mod model;
 pub mod rules;
+pub mod selector;
 
 mod decode;
 mod finding;
@@ -27,6 +28,8 @@ use sha2::{Digest, Sha256};
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
 pub use model::*;
+pub use rules::{Assignment, Rule, RuleEvalError, RuleSyntaxError};
+pub use selector::{MatchOp, Matcher, Selector, SelectorError};
 
 use locate::{NodeIndex, Pos};
 use path::YamlPath;
@@ -122,6 +125,17 @@ pub fn report(paths: &[PathBuf]) -> (usize, Vec<String>) {
         }
     }
     (ok, lines)
+}
+
+/// Where the value of the node at `path` starts in `text`, as a 1-based (line, column); `path` is
+/// written as errors write it, e.g. `dynamic_metadata.metric_recipes[2].sql`. For mistakes found
+/// after parsing, such as a recipe's `sql` that DataFusion cannot plan. None when the text is not
+/// YAML or has no such node.
+pub fn position_of(text: &str, path: &str) -> Option<(usize, usize)> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let path = YamlPath::resolve(path, &doc)?;
+    let pos = NodeIndex::build(text).value_pos(&path)?;
+    Some((pos.line, pos.column))
 }
 
 /// A text that is not YAML at all, or repeats a key, stops before decoding: there is no

@@ -95,6 +95,8 @@ pub struct DynamicMetadata {
     #[serde(default)]
     pub sources: Vec<Source>,
     #[serde(default)]
+    pub windowing: Windowing,
+    #[serde(default)]
     pub metric_recipes: Vec<MetricRecipe>,
     #[serde(default)]
     pub prediction_algorithms: Vec<PredictionAlgorithm>,
@@ -197,52 +199,213 @@ pub mod metric_names {
 pub struct MetricRecipe {
     /// The derived metric's name; forecasts and policies refer to it.
     pub name: String,
-    /// `<source id>.<metric name>`.
+    /// A selector: `<source id>.<metric>` with optional Prometheus-style label matchers,
+    /// `api.http_requests_total{method="GET",code=~"5.."}` (see [`crate::Selector`]).
     pub from: String,
-    /// Keep only samples whose labels equal these values.
+    /// A boolean expression over `value`, `ts` and `labels.<name>` that keeps a sample, e.g.
+    /// `value >= 0 && labels.method != "OPTIONS"`.
     #[serde(default)]
-    pub filter: BTreeMap<String, String>,
+    pub filter: Option<String>,
     /// Applied to each series before aggregation.
     #[serde(default)]
     pub transform: Option<Transform>,
+    /// `ratio` only: the denominator's selector (`from` is the numerator).
     #[serde(default)]
-    pub aggregate: Aggregate,
+    pub over: Option<String>,
+    /// `ratio` only: both sides are counters, so each series contributes its increase in the
+    /// window (resets handled) rather than its raw values.
+    #[serde(default)]
+    pub counter: bool,
+    /// `histogram_quantile` only: the quantile, between 0 and 1.
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// How the window's (transformed) values become one number; `avg` when not set.
+    #[serde(default)]
+    pub aggregate: Option<Aggregate>,
+    /// Labels that split the output: one derived metric per distinct combination.
+    #[serde(default)]
+    pub group_by: Vec<String>,
     pub window: Window,
-    /// Also emit a metadata fragment with the window's value in this format.
+    /// External signals aligned on the window: each gives its newest value before the
+    /// window's end, under its alias.
     #[serde(default)]
-    pub fragment: Option<FragmentFormat>,
+    pub join: Vec<Join>,
+    /// The escape hatch: a full SELECT over the `samples` table (and `signals` with `join`)
+    /// that replaces the generated query. See the recipe-processor's documentation.
+    #[serde(default)]
+    pub sql: Option<String>,
+    /// Dynamic metadata computed from each window's output.
+    #[serde(default)]
+    pub fragments: Option<Fragments>,
 }
 
 impl MetricRecipe {
-    /// `from` split at its first dot into (source id, metric name); None unless both are
-    /// non-empty. Metric names may contain further dots.
+    /// `from` split at its first dot into (source id, metric name), label matchers removed;
+    /// None unless both are non-empty. Metric names may contain further dots.
     pub fn source_and_metric(&self) -> Option<(&str, &str)> {
-        let (source, metric) = self.from.split_once('.')?;
+        let selector = self.from.split('{').next().unwrap_or_default().trim();
+        let (source, metric) = selector.split_once('.')?;
         (!source.is_empty() && !metric.is_empty()).then_some((source, metric))
+    }
+
+    /// The aggregate, `avg` when the template leaves it out.
+    pub fn aggregate_or_default(&self) -> Aggregate {
+        self.aggregate.unwrap_or(Aggregate::Avg)
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transform {
-    /// Per-second increase of a counter (resets count from zero).
+    /// Per-second increase of a counter within the window (a drop is a reset).
     Rate,
+    /// Increase of a counter within the window (a drop is a reset).
+    Delta,
+    /// `from` aggregated divided by `over` aggregated.
+    Ratio,
+    /// Prometheus `histogram_quantile` over cumulative `le` buckets' increase in the window.
+    HistogramQuantile,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// How a window's values become one number. Percentiles are written `p50`, `p95`, `p99.9`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Aggregate {
-    #[default]
     Avg,
     Min,
     Max,
     Sum,
     Count,
     Last,
-    P50,
-    P90,
-    P95,
-    P99,
+    /// Population standard deviation.
+    Stddev,
+    /// The percentile (0 < p < 100), interpolated between the closest ranks.
+    Percentile(f64),
+}
+
+impl Aggregate {
+    pub fn name(&self) -> String {
+        match self {
+            Aggregate::Avg => "avg".into(),
+            Aggregate::Min => "min".into(),
+            Aggregate::Max => "max".into(),
+            Aggregate::Sum => "sum".into(),
+            Aggregate::Count => "count".into(),
+            Aggregate::Last => "last".into(),
+            Aggregate::Stddev => "stddev".into(),
+            Aggregate::Percentile(p) => format!("p{p}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Aggregate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let expected = "expected avg, min, max, sum, count, last, stddev or a percentile \
+                        like p50, p95, p99.9";
+        Ok(match text {
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "sum" => Aggregate::Sum,
+            "count" => Aggregate::Count,
+            "last" => Aggregate::Last,
+            "stddev" => Aggregate::Stddev,
+            other => match other.strip_prefix('p').map(str::parse::<f64>) {
+                Some(Ok(p)) if p > 0.0 && p < 100.0 => Aggregate::Percentile(p),
+                Some(Ok(p)) => {
+                    return Err(format!(
+                        "percentile p{p} is out of range: expected more than 0 and less than 100"
+                    ))
+                }
+                _ => return Err(format!("unknown aggregate {other:?}: {expected}")),
+            },
+        })
+    }
+}
+
+impl Serialize for Aggregate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Aggregate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Through a visitor, so that the error is raised while serde_yaml is at the scalar and
+        // carries its path and position (an error after `String::deserialize` returns is
+        // placed at the enclosing recipe).
+        deserializer.deserialize_str(AggregateVisitor)
+    }
+}
+
+struct AggregateVisitor;
+
+impl serde::de::Visitor<'_> for AggregateVisitor {
+    type Value = Aggregate;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an aggregate like avg, sum or p95")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Aggregate, E> {
+        text.parse().map_err(E::custom)
+    }
+}
+
+/// An external signal joined to each window of a recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    /// A selector of the signal, e.g. `clock.hour_of_day` or `weather.temp{station="ewr"}`.
+    pub signal: String,
+    /// The name the value goes by in fragments, `sql` and the derived metric's signals.
+    #[serde(rename = "as")]
+    pub alias: String,
+}
+
+/// Dynamic metadata fragments: config paths computed from a recipe's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fragments {
+    pub format: FragmentFormat,
+    /// Assignments `path = expression`, e.g.
+    /// `config.worker_threads = clamp(ceil(rps / 50), 2, 32)`. Expressions read the recipe's
+    /// output by its name (or `value`), `n`, join aliases and `labels.<group_by label>`.
+    pub set: Vec<String>,
+}
+
+/// Event-time settings of the recipe-processor for this template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Windowing {
+    /// How far behind the newest event time a sample may arrive and still count. A window
+    /// closes once the watermark (newest event time minus this) passes its end.
+    #[serde(default = "Windowing::default_lateness")]
+    pub allowed_lateness: Duration,
+    /// With no sample on a partition for this long (wall clock), its event time is taken to
+    /// advance with the wall clock, so the last windows close.
+    #[serde(default = "Windowing::default_idle_timeout")]
+    pub idle_timeout: Duration,
+}
+
+impl Windowing {
+    fn default_lateness() -> Duration {
+        Duration::from_millis(0)
+    }
+
+    fn default_idle_timeout() -> Duration {
+        Duration::from_millis(10_000)
+    }
+}
+
+impl Default for Windowing {
+    fn default() -> Self {
+        Self {
+            allowed_lateness: Self::default_lateness(),
+            idle_timeout: Self::default_idle_timeout(),
+        }
+    }
 }
 
 /// Exactly one of `tumble` or `hop` is set (checked by `validate`).

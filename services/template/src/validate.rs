@@ -1,5 +1,10 @@
 //! Semantic checks: what the types cannot say. Each finding names the node it is about by path
-//! and says what was expected; `lib.rs` turns paths into lines and columns.
+//! and says what was expected; `lib.rs` turns paths into lines and columns. Recipes have the
+//! most to check and get their own modules.
+
+mod expressions;
+mod recipes;
+mod selectors;
 
 use std::collections::HashSet;
 
@@ -28,7 +33,8 @@ pub(crate) fn validate(t: &Template, dropped: &Dropped) -> Vec<Finding> {
     }
     let dm = root.key("dynamic_metadata");
     sources(t, &dm, &mut out);
-    recipes(t, dropped, &dm, &mut out);
+    windowing(t, &dm, &mut out);
+    recipes::recipes(t, dropped, &dm, &mut out);
     let recipe_names: Vec<&str> = t
         .dynamic_metadata
         .metric_recipes
@@ -93,119 +99,11 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
     }
 }
 
-fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut Vec<Finding>) {
-    let known: Vec<&str> = t
-        .dynamic_metadata
-        .sources
-        .iter()
-        .map(|s| s.id.as_str())
-        .chain(dropped.source_ids.iter().map(String::as_str))
-        .collect();
-    let mut seen = HashSet::new();
-    for (i, r) in t.dynamic_metadata.metric_recipes.iter().enumerate() {
-        let p = dm.key("metric_recipes").index(i);
-        let name = &r.name;
-        if !seen.insert(name.as_str()) {
-            out.push(Finding::at(
-                p.key("name"),
-                format!(
-                    "duplicate recipe name {name:?}: expected each recipe to have its own name"
-                ),
-            ));
-        }
-        match r.source_and_metric() {
-            None => out.push(Finding::at(
-                p.key("from"),
-                format!(
-                    "from {:?} of recipe {name:?} is not <source id>.<metric>: expected \
-                     something like api.http_requests_total",
-                    r.from
-                ),
-            )),
-            Some((source, _)) if !known.contains(&source) => out.push(Finding::at(
-                p.key("from"),
-                format!(
-                    "unknown source {source:?} in recipe {name:?}: expected one of {}",
-                    one_of(&known)
-                ),
-            )),
-            Some((source, metric)) => {
-                let kind = t
-                    .dynamic_metadata
-                    .sources
-                    .iter()
-                    .find(|s| s.id == source)
-                    .map(|s| s.kind);
-                if let Some(names) = kind.and_then(|k| k.metrics()) {
-                    if !names.contains(&metric) {
-                        out.push(Finding::at(
-                            p.key("from"),
-                            format!(
-                                "source {source:?} ({}) has no metric {metric:?}: expected one of {}",
-                                kind.map(|k| k.as_str()).unwrap_or_default(),
-                                one_of(names)
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        let w = p.key("window");
-        let (tumble, hop) = (w.key("tumble"), w.key("hop"));
-        match (&r.window.tumble, &r.window.hop) {
-            (Some(_), Some(_)) => out.push(Finding::at(
-                w.clone(),
-                format!(
-                    "recipe {name:?} sets both window.tumble and window.hop: expected exactly one"
-                ),
-            )),
-            (None, None) => out.push(
-                Finding::at(
-                    w.clone(),
-                    format!(
-                        "recipe {name:?} has no window: expected tumble: <duration> or \
-                         hop: {{ size: <duration>, slide: <duration> }}"
-                    ),
-                )
-                .reading([tumble.clone(), hop.clone()]),
-            ),
-            _ => {}
-        }
-        let what = format!("window of recipe {name:?}");
-        positive(r.window.tumble, tumble, &what, "1m", out);
-        if let Some(h) = &r.window.hop {
-            positive(
-                Some(h.size),
-                hop.key("size"),
-                &format!("hop size of recipe {name:?}"),
-                "5m",
-                out,
-            );
-            let slide = hop.key("slide");
-            if h.slide.is_zero() {
-                out.push(Finding::at(
-                    slide,
-                    format!(
-                        "hop slide of recipe {name:?} is 0s: expected a positive duration no \
-                         larger than the size ({})",
-                        h.size
-                    ),
-                ));
-            } else if h.slide > h.size {
-                out.push(
-                    Finding::at(
-                        slide.clone(),
-                        format!(
-                            "hop slide {} of recipe {name:?} is larger than its size {}: \
-                             expected a slide no larger than the size",
-                            h.slide, h.size
-                        ),
-                    )
-                    .reading([slide, hop.key("size")]),
-                );
-            }
-        }
-    }
+fn windowing(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
+    // Any allowed_lateness is meaningful, 0 included (windows close as soon as time passes them).
+    let idle = t.dynamic_metadata.windowing.idle_timeout;
+    let at = dm.key("windowing").key("idle_timeout");
+    positive(Some(idle), at, "windowing.idle_timeout", "10s", out);
 }
 
 fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {

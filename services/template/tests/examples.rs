@@ -53,9 +53,12 @@ fn checkout_api_has_what_the_design_sketches() {
         Some(("api", "http_requests_total"))
     );
     assert_eq!(rps.window.size_and_slide_ms(), (60_000, 60_000));
-    let p95 = t.recipe("p95_ms").expect("p95 recipe");
-    assert_eq!(p95.aggregate, Aggregate::P95);
+    let p95 = t.recipe("probe_p95_ms").expect("p95 recipe");
+    assert_eq!(p95.aggregate, Some(Aggregate::Percentile(95.0)));
     assert_eq!(p95.window.size_and_slide_ms(), (300_000, 60_000));
+    let latency = t.recipe("p95_latency_s").expect("histogram recipe");
+    assert_eq!(latency.transform, Some(Transform::HistogramQuantile));
+    assert_eq!(latency.quantile, Some(0.95));
     assert!(t.source("api").is_some_and(|s| s.url.is_some()));
     assert!(t.source("nope").is_none());
     assert_eq!(t.dynamic_metadata.prediction_algorithms[0].target, "rps");

@@ -329,7 +329,7 @@ fn recipe_from_must_name_a_known_source_and_a_metric() {
         &all[1],
         11,
         13,
-        &["from \"cpu_percent\" of recipe \"cpu\" is not <source id>.<metric>: expected something like api.http_requests_total"],
+        &["from \"cpu_percent\" of recipe \"cpu\" does not parse at column 1: \"cpu_percent\" is not <source id>.<metric>: expected something like api.http_requests_total"],
     );
 }
 

@@ -1,8 +1,8 @@
-//! The file hook's shadow flow: copy the live configuration, merge the directive into the copy,
-//! check the rules, write the copy beside the live file and run the hook's test on it, keep the
-//! previous version, swap atomically (fsync, rename, fsync the directory), reload, check, and
-//! roll back if the reload or the check fails. A rejected or failed directive never touches the
-//! live file.
+//! The file hook's shadow flow: copy the live configuration, merge the change (a directive's
+//! target or a fragment's body, both as a patch) into the copy, check the rules, write the copy
+//! beside the live file and run the hook's test on it, keep the previous version, swap atomically
+//! (fsync, rename, fsync the directory), reload, check, and roll back if the reload or the check
+//! fails. A rejected or failed change never touches the live file.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use presage_events::{ApplyOutcome, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
+use serde_json::Value;
 
 use super::http::wait_for_status;
 use super::process::{run_command, signal_pid_file};
-use crate::outcome::{outcome, Details, Status};
-use crate::plan::{check_rules, format_of, parse_config, plan_change, render};
+use crate::outcome::{outcome, Details, Input, Status};
+use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render};
 
 const DEFAULT_TEST_LIMIT: Duration = Duration::from_secs(10);
 
@@ -25,9 +26,26 @@ pub fn apply_file_hook(
     directive: &ScalingDirective,
     now_ms: i64,
 ) -> ApplyOutcome {
+    apply_patch_to_file(
+        template,
+        hook,
+        directive.into(),
+        &directive_patch(hook, directive),
+        now_ms,
+    )
+}
+
+/// The shadow flow for any change, given as a patch; `input` is the event the outcome answers.
+pub(crate) fn apply_patch_to_file(
+    template: &Template,
+    hook: &ConfigurationHook,
+    input: Input<'_>,
+    patch: &Value,
+    now_ms: i64,
+) -> ApplyOutcome {
     let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
         return finish(
-            directive,
+            input,
             hook,
             Status::Failed,
             Some("file hook has no path".into()),
@@ -37,9 +55,9 @@ pub fn apply_file_hook(
         );
     };
     let config_path = Some(path.display().to_string());
-    match shadow_and_swap(template, hook, directive, &path) {
+    match shadow_and_swap(template, hook, patch, &path) {
         Ok(backup) => finish(
-            directive,
+            input,
             hook,
             Status::Applied,
             None,
@@ -48,7 +66,7 @@ pub fn apply_file_hook(
             now_ms,
         ),
         Err((status, reason, backup)) => finish(
-            directive,
+            input,
             hook,
             status,
             Some(reason),
@@ -64,7 +82,7 @@ type Failure = (Status, String, Option<String>);
 fn shadow_and_swap(
     template: &Template,
     hook: &ConfigurationHook,
-    directive: &ScalingDirective,
+    patch: &Value,
     path: &Path,
 ) -> Result<Option<String>, Failure> {
     let failed = |reason: String| (Status::Failed, reason, None);
@@ -77,7 +95,7 @@ fn shadow_and_swap(
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(failed(format!("reading {}: {err}", path.display()))),
     };
-    let candidate = plan_change(current.as_ref(), template, hook, directive);
+    let candidate = plan_patch(current.as_ref(), template, patch);
     let violations = check_rules(&candidate, template);
     if !violations.is_empty() {
         return Err((Status::Rejected, violations.join("; "), None));
@@ -189,7 +207,7 @@ fn sync_dir(dir: &Path) {
 }
 
 fn finish(
-    directive: &ScalingDirective,
+    input: Input<'_>,
     hook: &ConfigurationHook,
     status: Status,
     reason: Option<String>,
@@ -198,7 +216,7 @@ fn finish(
     now_ms: i64,
 ) -> ApplyOutcome {
     outcome(
-        directive,
+        input,
         &hook.name,
         status,
         Details {

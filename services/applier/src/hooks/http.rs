@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use presage_events::{ApplyOutcome, ScalingDirective};
+use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
 
 use crate::outcome::{outcome, Details, Status};
@@ -53,6 +53,40 @@ pub fn apply_http_hook(
         }
         Err(err) => done(Status::Failed, Some(format!("POST {url}: {err}"))),
     }
+}
+
+/// A metadata fragment at an HTTP hook: not sent, recorded as `failed` with the reason.
+///
+/// Why not POST it the way directives are POSTed: an `http` hook's URL is, by the template's
+/// contract, where directives are POSTed, and what it receives is a resource and a target
+/// (`{"app", "resource", "target", "directive_id", "effective_at_ms"}`), the body of a scale
+/// call. A fragment has neither; it is a patch to a configuration document, which is what a
+/// `file` hook holds. Sending it would either be refused by a strict endpoint or, worse,
+/// answered 200 by a lenient one that ignored it, and recorded as `applied` though nothing
+/// changed. Saying plainly that it was not sent is the honest outcome; an application that
+/// wants fragments over HTTP needs a hook kind whose contract is a configuration patch.
+/// The outcome is `failed` (the hook did not take the change), not `rejected` (which means the
+/// change itself is bad); the live state is untouched either way.
+pub fn fragment_at_http_hook(
+    hook: &ConfigurationHook,
+    fragment: &MetadataFragment,
+    now_ms: i64,
+) -> ApplyOutcome {
+    outcome(
+        fragment,
+        &hook.name,
+        Status::Failed,
+        Details {
+            reason: Some(format!(
+                "http hook `{}` takes scaling directives (a resource and a target); a metadata \
+                 fragment is a configuration patch and has no meaning there, so it was not sent",
+                hook.name
+            )),
+            config_path: hook.url.clone(),
+            backup_path: None,
+        },
+        now_ms,
+    )
 }
 
 /// Polls `url` until it answers `expect` or `limit` passes.

@@ -23,6 +23,8 @@ pub struct DeadLetter {
     /// Serialized as Avro `bytes`; plain serde would make it an array of ints.
     #[serde(with = "apache_avro::serde_avro_bytes")]
     pub payload: Vec<u8>,
+    /// `undecodable`, `unprocessable` or `late`.
+    pub kind: String,
     pub reason: String,
     pub failed_at_ms: i64,
     /// `<topic>/<partition>@<offset>`, e.g. "presage.forecasts/2@4711".

@@ -43,9 +43,15 @@ pub struct DerivedMetric {
     pub window_end_ms: i64,
     pub value: f64,
     pub sample_count: i64,
-    /// The query that computed the value.
-    pub sql: String,
-    /// Event ids of the input samples.
+    /// The recipe's `group_by` labels for this output.
+    pub labels: BTreeMap<String, String>,
+    /// Joined external signals by alias.
+    pub signals: BTreeMap<String, f64>,
+    /// Where the window's raw samples were read: partition and offset range.
+    pub raw_partition: i32,
+    pub raw_first_offset: i64,
+    pub raw_last_offset: i64,
+    /// The raw input range, `<topic>/<partition>@<first>..<last>`.
     pub lineage: Vec<String>,
 }
 

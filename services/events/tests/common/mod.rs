@@ -58,16 +58,20 @@ pub fn derived_metric() -> DerivedMetric {
         window_end_ms: T0 + 60_000,
         value: 305.7,
         sample_count: 4,
-        sql: "SELECT (max(value) - min(value)) / 60.0 AS value, count(*) AS sample_count \
-              FROM samples WHERE metric = 'http_requests_total'"
-            .into(),
-        lineage: vec![event_id(&["a"]), event_id(&["b"]), event_id(&["c"])],
+        labels: [("method".to_string(), "GET".to_string())].into(),
+        signals: [("hour".to_string(), 14.0)].into(),
+        raw_partition: 3,
+        raw_first_offset: 1200,
+        raw_last_offset: 1260,
+        lineage: vec!["presage.metrics.raw/3@1200..1260".into()],
     }
 }
 
 pub fn derived_metric_sparse() -> DerivedMetric {
     DerivedMetric {
         sample_count: 0,
+        labels: Default::default(),
+        signals: Default::default(),
         lineage: Vec::new(),
         ..derived_metric()
     }
@@ -184,6 +188,7 @@ pub fn dead_letter() -> DeadLetter {
         key: Some(APP.into()),
         // Includes bytes that are not UTF-8, which a string field would not survive.
         payload: vec![0xC3, 0x01, 0xFF, 0x00, 0x80, 0x7F, 0xFE],
+        kind: "undecodable".into(),
         reason: "not an Avro single-object payload".into(),
         failed_at_ms: T0 + 3_000,
         lineage: "presage.forecasts/2@4711".into(),

@@ -3,6 +3,7 @@
 
 use serde_json::Value as Json;
 
+use super::func::Func;
 use super::lexer::Op;
 use super::parser::Expr;
 use super::RuleEvalError;
@@ -40,7 +41,23 @@ pub(crate) fn eval(expr: &Expr, doc: &Json) -> Result<Val, RuleEvalError> {
             boolean("||", eval(l, doc)?)? || boolean("||", eval(r, doc)?)?,
         )),
         Expr::Binary(op, l, r) => binary(*op, eval(l, doc)?, eval(r, doc)?),
+        Expr::Call(f, args) => call(*f, args, doc),
     }
+}
+
+fn call(f: Func, args: &[Expr], doc: &Json) -> Result<Val, RuleEvalError> {
+    let args = args
+        .iter()
+        .map(|a| number(f.name(), eval(a, doc)?))
+        .collect::<Result<Vec<f64>, _>>()?;
+    if f == Func::Sqrt && args.first().is_some_and(|x| *x < 0.0) {
+        return Err(RuleEvalError::TypeMismatch {
+            op: f.name(),
+            expected: "a number that is 0 or more",
+            found: Val::Num(args[0]).describe(),
+        });
+    }
+    Ok(Val::Num(f.apply(&args)))
 }
 
 fn binary(op: Op, l: Val, r: Val) -> Result<Val, RuleEvalError> {
@@ -181,6 +198,22 @@ fn json_type(v: &Json) -> &'static str {
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
     }
+}
+
+/// The value as JSON. Whole numbers stay integers (`12`, not `12.0`), so that generated
+/// configurations read like hand-written ones.
+pub(crate) fn to_json(v: Val) -> Result<Json, RuleEvalError> {
+    Ok(match v {
+        Val::Num(n) if !n.is_finite() => {
+            return Err(RuleEvalError::NotFinite {
+                found: Val::Num(n).describe(),
+            })
+        }
+        Val::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Json::from(n as i64),
+        Val::Num(n) => Json::from(n),
+        Val::Str(s) => Json::String(s),
+        Val::Bool(b) => Json::Bool(b),
+    })
 }
 
 pub(crate) fn expect_bool(v: Val) -> Result<bool, RuleEvalError> {

@@ -49,6 +49,8 @@ pub(crate) enum Tok {
     Path(String),
     LParen,
     RParen,
+    /// Separates a function's arguments.
+    Comma,
     Op(Op),
 }
 
@@ -62,6 +64,7 @@ impl Tok {
             Tok::Path(p) => format!("the path {p}"),
             Tok::LParen => "'('".to_string(),
             Tok::RParen => "')'".to_string(),
+            Tok::Comma => "','".to_string(),
             Tok::Op(op) => format!("'{}'", op.symbol()),
         }
     }
@@ -89,6 +92,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, RuleSyntaxError> {
             }
             '(' => (Tok::LParen, 1),
             ')' => (Tok::RParen, 1),
+            ',' => (Tok::Comma, 1),
             '+' => (Tok::Op(Op::Add), 1),
             '-' => (Tok::Op(Op::Sub), 1),
             '*' => (Tok::Op(Op::Mul), 1),
@@ -111,7 +115,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, RuleSyntaxError> {
             other => {
                 return Err(err(format!(
                     "unexpected character {other:?}: expected a number, a \"string\", a path, \
-                     an operator or parentheses"
+                     an operator, parentheses or a comma"
                 )))
             }
         };
@@ -187,11 +191,17 @@ fn lex_number(chars: &[char], start: usize) -> Result<(Tok, usize), RuleSyntaxEr
         column: start + 1,
         message: format!("invalid number {text}: expected digits like 42 or 0.5"),
     })?;
+    if !n.is_finite() {
+        return Err(RuleSyntaxError {
+            column: start + 1,
+            message: format!("the number {text} is too large: expected at most 1.7e308"),
+        });
+    }
     Ok((Tok::Num(n), end - start))
 }
 
 /// A keyword (`true`, `false`) or a dotted path. Segments after a dot may also be array
-/// indexes (`hooks.0.name`).
+/// indexes (`hooks.0.name`). A path followed by `(` is a function name; the parser tells.
 fn lex_word(chars: &[char], start: usize) -> Result<(Tok, usize), RuleSyntaxError> {
     let is_word = |c: &char| c.is_ascii_alphanumeric() || *c == '_';
     let mut end = start;

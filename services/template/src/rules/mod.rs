@@ -1,14 +1,21 @@
-//! `validation_rules`: a tiny expression language that every generated configuration must
-//! satisfy, e.g. `config.cache_mb <= resources.memory_mb / 2`.
+//! A tiny expression language. `validation_rules` are boolean expressions every generated
+//! configuration must satisfy, e.g. `config.cache_mb <= resources.memory_mb / 2`; a recipe's
+//! `filter` keeps samples (`value >= 0 && labels.method != "OPTIONS"`), and its `fragments.set`
+//! are assignments (`config.worker_threads = clamp(ceil(rps / 50), 2, 32)`).
 //!
-//! Numbers (f64), "strings", `true`/`false`, dotted paths into the configuration document,
-//! `+ - * /`, unary `-` and `!`, comparisons `== != < <= > >=`, `&&`, `||` and parentheses.
-//! Parsing and evaluation are pure; the applier evaluates the rules against the document it is
-//! about to write, and the template validator only checks that they parse.
+//! Numbers (f64), "strings", `true`/`false`, dotted paths into a document, `+ - * /`, unary `-`
+//! and `!`, comparisons `== != < <= > >=`, `&&`, `||`, parentheses and the numeric functions
+//! `ceil`, `floor`, `round`, `abs`, `sqrt` (one argument), `min`, `max` (two) and
+//! `clamp(x, lo, hi)`. Parsing, evaluation and the rendering to SQL are pure.
 
+mod assign;
 mod eval;
+mod func;
 mod lexer;
 mod parser;
+mod sql;
+
+pub use assign::Assignment;
 
 use std::fmt;
 
@@ -37,9 +44,11 @@ pub enum RuleEvalError {
     DivisionByZero,
     #[error("the rule evaluates to {found}: expected true or false")]
     NotBoolean { found: String },
+    #[error("the expression evaluates to {found}: expected a finite number")]
+    NotFinite { found: String },
 }
 
-/// A parsed validation rule.
+/// A parsed expression: a validation rule, a filter or the right side of an assignment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     source: String,
@@ -67,27 +76,40 @@ impl Rule {
         eval::expect_bool(eval::eval(&self.expr, doc)?)
     }
 
+    /// Evaluates the expression to a JSON number, string or boolean; whole numbers come out as
+    /// integers (`12`, not `12.0`). A result that is not a finite number is an error.
+    pub fn eval_value(&self, doc: &serde_json::Value) -> Result<serde_json::Value, RuleEvalError> {
+        eval::to_json(eval::eval(&self.expr, doc)?)
+    }
+
+    /// The expression as DataFusion SQL, fully parenthesised. Each path becomes what `column`
+    /// maps it to; a path it maps to None is an error naming the path.
+    pub fn to_sql(&self, column: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+        sql::render(&self.expr, column)
+    }
+
     /// The distinct paths the rule reads, in the order they first appear.
     pub fn paths(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        collect_paths(&self.expr, &mut out);
-        out
+        self.path_columns().into_iter().map(|(p, _)| p).collect()
     }
-}
 
-fn collect_paths(expr: &parser::Expr, out: &mut Vec<String>) {
-    match expr {
-        parser::Expr::Path(p) => {
-            if !out.contains(p) {
-                out.push(p.clone());
+    /// The distinct paths the rule reads, each with the 1-based column (in characters of the
+    /// source) where it first appears, in that order.
+    pub fn path_columns(&self) -> Vec<(String, usize)> {
+        let tokens = lexer::lex(&self.source).unwrap_or_default();
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let lexer::Tok::Path(p) = &token.tok else {
+                continue;
+            };
+            let is_function = tokens
+                .get(i + 1)
+                .is_some_and(|t| t.tok == lexer::Tok::LParen);
+            if !is_function && !out.iter().any(|(seen, _)| seen == p) {
+                out.push((p.clone(), token.column));
             }
         }
-        parser::Expr::Unary(_, inner) => collect_paths(inner, out),
-        parser::Expr::Binary(_, l, r) => {
-            collect_paths(l, out);
-            collect_paths(r, out);
-        }
-        parser::Expr::Num(_) | parser::Expr::Str(_) | parser::Expr::Bool(_) => {}
+        out
     }
 }
 

@@ -1,7 +1,9 @@
 //! A Pratt parser: each binary operator has a binding power, and an operand keeps the operators
 //! on either side that bind tighter. Precedence, loosest first: `||`, `&&`, `== !=`,
-//! `< <= > >=`, `+ -`, `* /`, then the prefix operators `!` and `-`.
+//! `< <= > >=`, `+ -`, `* /`, then the prefix operators `!` and `-`. A function call such as
+//! `clamp(x, 2, 32)` is an operand; its arguments are whole expressions.
 
+use super::func::{self, Func};
 use super::lexer::{Op, Tok, Token};
 use super::RuleSyntaxError;
 
@@ -13,6 +15,8 @@ pub(crate) enum Expr {
     Path(String),
     Unary(Op, Box<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
+    /// Always with as many arguments as the function takes.
+    Call(Func, Vec<Expr>),
 }
 
 const PREFIX_POWER: u8 = 13;
@@ -120,6 +124,9 @@ impl Parser<'_> {
             Tok::Num(n) => Ok(Expr::Num(n)),
             Tok::Str(s) => Ok(Expr::Str(s)),
             Tok::Bool(b) => Ok(Expr::Bool(b)),
+            Tok::Path(p) if self.peek().is_some_and(|t| t.tok == Tok::LParen) => {
+                self.call(&p, token.column)
+            }
             Tok::Path(p) => Ok(Expr::Path(p)),
             Tok::Op(op @ (Op::Not | Op::Sub)) => {
                 let inner = self.expr(PREFIX_POWER)?;
@@ -145,11 +152,78 @@ impl Parser<'_> {
                 column: token.column,
                 message: format!(
                     "expected a value (a number, a \"string\", true, false, a path like \
-                     resources.replicas) or '(', found {}",
+                     resources.replicas or a call like ceil(x)) or '(', found {}",
                     other.describe()
                 ),
             }),
         }
+    }
+
+    /// A call of `name`, whose `(` is the next token. Unknown functions and wrong numbers of
+    /// arguments are syntax errors: the expression cannot mean anything.
+    fn call(&mut self, name: &str, column: usize) -> Result<Expr, RuleSyntaxError> {
+        let Some(f) = Func::by_name(name) else {
+            return Err(RuleSyntaxError {
+                column,
+                message: format!(
+                    "unknown function `{name}`: expected one of {}",
+                    func::names()
+                ),
+            });
+        };
+        let end_column = self.end_column;
+        let open = self.next().map_or(column, |t| t.column);
+        let mut args = Vec::new();
+        let mut arg_columns = Vec::new();
+        if self.peek().is_some_and(|t| t.tok == Tok::RParen) {
+            self.pos += 1;
+        } else {
+            loop {
+                arg_columns.push(self.peek().map_or(end_column, |t| t.column));
+                args.push(self.expr(0)?);
+                match self.next() {
+                    Some(Token {
+                        tok: Tok::Comma, ..
+                    }) => {}
+                    Some(Token {
+                        tok: Tok::RParen, ..
+                    }) => break,
+                    other => {
+                        return Err(RuleSyntaxError {
+                            column: other.map_or(end_column, |t| t.column),
+                            message: format!(
+                                "expected ',' or ')' in the call of {} opened at column \
+                                 {open}, found {}",
+                                f.name(),
+                                other.map_or("the end of the rule".to_string(), |t| t
+                                    .tok
+                                    .describe())
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+        let want = f.params().len();
+        if args.len() != want {
+            let close = self
+                .tokens
+                .get(self.pos - 1)
+                .map_or(end_column, |t| t.column);
+            // Too many: point at the first extra argument; too few: at the closing ')'.
+            let at = arg_columns.get(want).copied().unwrap_or(close);
+            return Err(RuleSyntaxError {
+                column: at,
+                message: format!(
+                    "{} takes {want} argument{}, found {}: expected {}",
+                    f.name(),
+                    if want == 1 { "" } else { "s" },
+                    args.len(),
+                    f.signature()
+                ),
+            });
+        }
+        Ok(Expr::Call(f, args))
     }
 }
 
