@@ -209,7 +209,9 @@ fn close_batches(samples: &[RawSample]) -> Vec<Vec<RecordBatch>> {
         let start = s.event_time_ms - s.event_time_ms.rem_euclid(HOUR);
         batches[recipe]
             .entry(start)
-            .or_insert_with(|| SampleBuilder::new(Arc::clone(&schema), &[], start, start + HOUR))
+            .or_insert_with(|| {
+                SampleBuilder::new(Arc::clone(&schema), &[], start, start + HOUR, 1024)
+            })
             .append(&s.app, s.event_time_ms, &s.labels, s.value, false);
     }
     batches

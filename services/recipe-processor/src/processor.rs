@@ -17,7 +17,7 @@
 //!   replayed samples rebuild exactly the windows that were open, and windows closed before the
 //!   checkpoint are not opened again. A window emitted twice has the same id and value.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -66,6 +66,10 @@ pub enum RecipeOutput {
 /// How far ahead of the wall clock an event time may be. Further, it is a broken clock or a
 /// corrupt record, and letting it move the watermark would close every open window at once.
 pub const MAX_FUTURE_MS: i64 = 3_600_000;
+
+/// Hash maps on the per-sample path: keys are our own, so a fast hash beats SipHash's
+/// flood resistance.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 /// Where a sample was read, and when (wall clock, ms) it was received; a `received_ms` of 0 or
 /// less means no wall clock (a replay), and event times are then taken as they are.
@@ -137,6 +141,8 @@ pub struct RecipeProcessor {
     partitions: HashMap<i32, PartitionState>,
     queries: Vec<PreparedQuery>,
     query_ids: HashMap<(String, SchemaRef, SchemaRef), usize>,
+    /// Rows of the last closed pane per (query, recipe name): the next pane's capacity.
+    pane_rows: HashMap<(usize, Arc<str>), usize>,
     runtime: Runtime,
     failed_windows: u64,
 }
@@ -144,10 +150,11 @@ pub struct RecipeProcessor {
 impl RecipeProcessor {
     pub fn new() -> Result<Self, EngineError> {
         Ok(Self {
-            apps: HashMap::new(),
-            partitions: HashMap::new(),
+            apps: HashMap::default(),
+            partitions: HashMap::default(),
             queries: Vec::new(),
-            query_ids: HashMap::new(),
+            query_ids: HashMap::default(),
+            pane_rows: HashMap::default(),
             runtime: Runtime::new()?,
             failed_windows: 0,
         })
@@ -205,8 +212,8 @@ impl RecipeProcessor {
                         recipes,
                         retiring: Vec::new(),
                         joins,
-                        signals: HashMap::new(),
-                        open: HashMap::new(),
+                        signals: HashMap::default(),
+                        open: HashMap::default(),
                         partition: None,
                         late_samples: 0,
                     },
@@ -274,6 +281,7 @@ impl RecipeProcessor {
             .get_mut(&sample.app)
             .ok_or_else(|| RecipeError::UnknownApp(sample.app.clone()))?;
         let partition = self.partitions.entry(at.partition).or_default();
+        let pane_rows = &self.pane_rows;
         partition.position = at.offset + 1;
         let ts = sample.event_time_ms;
         if at.received_ms > 0 && ts > at.received_ms.saturating_add(MAX_FUTURE_MS) {
@@ -349,15 +357,21 @@ impl RecipeProcessor {
                 };
                 let pane = match partition.panes.get_mut(&pane_key) {
                     Some(pane) => pane,
-                    None => partition.panes.entry(pane_key).or_insert_with(|| Pane {
-                        rows: SampleBuilder::new(
-                            Arc::clone(&run.samples_schema),
-                            &compiled.label_columns,
-                            start,
-                            end,
-                        ),
-                        apps: HashMap::new(),
-                    }),
+                    None => {
+                        let rows = pane_rows
+                            .get(&(run.query, Arc::clone(&run.name)))
+                            .map_or(64, |rows| rows + rows / 8);
+                        partition.panes.entry(pane_key).or_insert_with(|| Pane {
+                            rows: SampleBuilder::new(
+                                Arc::clone(&run.samples_schema),
+                                &compiled.label_columns,
+                                start,
+                                end,
+                                rows,
+                            ),
+                            apps: HashMap::default(),
+                        })
+                    }
                 };
                 if !pane.apps.contains_key(sample.app.as_str()) {
                     pane.apps.insert(
@@ -537,6 +551,8 @@ impl RecipeProcessor {
         }
         let mut outputs = Vec::new();
         for ((query, name), mut panes) in groups {
+            let rows = panes.iter().map(|(_, p)| p.rows.len()).max().unwrap_or(0);
+            self.pane_rows.insert((query, Arc::clone(&name)), rows);
             match self.run_group(partition_id, query, &mut panes) {
                 Ok(mut produced) => outputs.append(&mut produced),
                 Err(err) => {
@@ -583,7 +599,7 @@ impl RecipeProcessor {
             batches.push(pane.rows.finish().map_err(|e| run_error(e.into()))?);
         }
         let mut signal_rows = Vec::new();
-        let mut owners: HashMap<(&str, i64), &PaneApp> = HashMap::new();
+        let mut owners: HashMap<(&str, i64), &PaneApp> = HashMap::default();
         for ((_, _, _, start, size), pane) in panes.iter() {
             let end = start.saturating_add(*size);
             for (app, owner) in &pane.apps {

@@ -16,7 +16,6 @@
 //! (Float64, null when the signal has no value yet).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -84,20 +83,26 @@ pub struct SampleBuilder {
 }
 
 impl SampleBuilder {
-    pub fn new(schema: SchemaRef, label_columns: &[String], start: i64, end: i64) -> Self {
+    /// Builders for about `rows` rows (a hint: the size of the last pane of the same recipe),
+    /// so a pane rarely regrows and copies its columns.
+    pub fn new(
+        schema: SchemaRef,
+        label_columns: &[String],
+        start: i64,
+        end: i64,
+        rows: usize,
+    ) -> Self {
+        let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
         Self {
             schema,
             window_start: start,
             window_end: end,
-            app: StringBuilder::new(),
-            ts: Int64Builder::new(),
-            series: StringBuilder::new(),
-            value: Float64Builder::new(),
-            is_denominator: BooleanBuilder::new(),
-            labels: label_columns
-                .iter()
-                .map(|l| (l.clone(), StringBuilder::new()))
-                .collect(),
+            app: text(16),
+            ts: Int64Builder::with_capacity(rows),
+            series: text(24),
+            value: Float64Builder::with_capacity(rows),
+            is_denominator: BooleanBuilder::with_capacity(rows),
+            labels: label_columns.iter().map(|l| (l.clone(), text(8))).collect(),
             key: String::new(),
         }
     }
@@ -123,7 +128,9 @@ impl SampleBuilder {
             if i > 0 {
                 self.key.push(',');
             }
-            let _ = write!(self.key, "{k}={v}");
+            self.key.push_str(k);
+            self.key.push('=');
+            self.key.push_str(v);
         }
         self.app.append_value(app);
         self.ts.append_value(ts);
