@@ -40,7 +40,7 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
             &format!("up{port}."),
         ]);
     }
-    let mut up = command.spawn().unwrap();
+    let mut up = Stack(command.spawn().unwrap());
     let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
     // The recipe's metadata fragments may write the file first (bootstrap replicas, computed
@@ -54,7 +54,7 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(250));
         replicas = replicas_in(&config_path);
         assert!(
-            up.try_wait().unwrap().is_none(),
+            up.0.try_wait().unwrap().is_none(),
             "presage up exited early:\n{}",
             logs()
         );
@@ -68,11 +68,11 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
 
     // SAFETY: kill(2) on our own child's pid with a valid signal.
     unsafe {
-        libc::kill(up.id() as libc::pid_t, libc::SIGTERM);
+        libc::kill(up.0.id() as libc::pid_t, libc::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = up.try_wait().unwrap() {
+        if let Some(status) = up.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -99,5 +99,21 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "the local broker stopped with the stack"
         );
+    }
+}
+
+/// `presage up` as a child that a failed assertion does not leave running: on drop it gets
+/// SIGTERM (and stops its broker and services) and is waited for.
+struct Stack(std::process::Child);
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on our own child's pid with a valid signal.
+            unsafe {
+                libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM);
+            }
+            let _ = self.0.wait();
+        }
     }
 }

@@ -3,8 +3,10 @@
 //! Order of work for one record, which is what makes the pipeline effectively-once without
 //! broker transactions: decode → drop if its event id was already handled → call the core →
 //! produce the outputs and wait for the broker's acknowledgement → only then store the input's
-//! offset (committed about every second and on shutdown). A crash before the commit replays the
-//! input; its outputs then carry the same deterministic ids and the next stage drops them.
+//! offset (committed about every second and on shutdown). Records already fetched are taken in
+//! batches of up to 500: their outputs are produced together and acknowledged together. A
+//! crash before the commit replays the input; its outputs then carry the same deterministic ids
+//! and the next stage drops them.
 //!
 //! A stage that holds inputs in memory (the recipe-processor's open windows) moves the committed
 //! offset back to the oldest input it still needs, with a little metadata stored beside it
@@ -33,6 +35,8 @@ use crate::templates::{TemplateBook, TemplateFeed};
 
 /// How many recent event ids a stage remembers for de-duplication.
 const SEEN_IDS: usize = 200_000;
+/// At most this many records are processed before their outputs are produced and acknowledged.
+const BATCH: usize = 500;
 /// How often offsets are committed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle stage is told the time, to close windows of quiet partitions.
@@ -114,7 +118,7 @@ pub fn run_stage<S: Stage>(
             last_commit = Instant::now();
             offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Async)?;
         }
-        let message = match consumer.poll(Duration::from_millis(200)) {
+        let first = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
             Some(Ok(message)) => message,
             Some(Err(err)) => {
@@ -122,60 +126,85 @@ pub fn run_stage<S: Stage>(
                 continue;
             }
         };
-        let partition = message.partition();
-        if offsets.restored.insert(partition) {
-            if checkpoints.is_none() {
-                checkpoints = Some(CheckpointReader::open(kafka)?);
-            }
-            let key = checkpoint_key(&group, &input, partition);
-            let reader = checkpoints.as_ref().expect("opened above");
-            let metadata = reader
-                .latest(&key)
-                .with_context(|| format!("reading the checkpoint of {key}"))?
-                .map(|(_, metadata)| metadata)
-                .unwrap_or_default();
-            tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
-            stage.restore(partition, &metadata, message.offset());
-        }
-        let origin = Origin {
-            topic: message.topic(),
-            partition,
-            offset: message.offset(),
-            key: message.key(),
-            payload: message.payload().unwrap_or_default(),
-        };
-        let outputs = match handle(&mut stage, &mut seen, &message, &origin) {
-            Handled::Outputs(outputs) => outputs,
-            Handled::Duplicate => {
-                tracing::debug!(
-                    stage = name,
-                    offset = message.offset(),
-                    "duplicate event dropped"
-                );
-                Vec::new()
-            }
-            Handled::Dead(kind, reason) => {
-                tracing::warn!(stage = name, topic = message.topic(), partition, offset = message.offset(), kind = kind.as_str(), %reason, "record sent to dead-letter topic");
-                let letter = dead_letter(name, &origin, kind, &reason, now_ms());
-                vec![Outgoing::event(dlq_topic.clone(), &letter)?]
-            }
-        };
-        if kafka.transactions {
-            let checkpoint = stage.checkpoint(partition);
-            let mut outputs = outputs;
-            if let Some(c) = checkpoint.as_ref().filter(|c| !c.metadata.is_empty()) {
+        // A batch: the records already fetched (up to BATCH), processed in order, their
+        // outputs produced together and acknowledged together, and only then their offsets
+        // marked processed. Awaiting acks record by record would cap a stage at one broker
+        // round trip per record.
+        let mut batch_outputs: Vec<Outgoing> = Vec::new();
+        let mut batch_positions: Vec<(i32, i64)> = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            let partition = message.partition();
+            if offsets.restored.insert(partition) {
+                if checkpoints.is_none() {
+                    checkpoints = Some(CheckpointReader::open(kafka)?);
+                }
                 let key = checkpoint_key(&group, &input, partition);
-                outputs.push(checkpoint_record(
-                    &offsets.checkpoints_topic,
-                    &key,
-                    c.offset,
-                    &c.metadata,
-                ));
+                let reader = checkpoints.as_ref().expect("opened above");
+                let metadata = reader
+                    .latest(&key)
+                    .with_context(|| format!("reading the checkpoint of {key}"))?
+                    .map(|(_, metadata)| metadata)
+                    .unwrap_or_default();
+                tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
+                stage.restore(partition, &metadata, message.offset());
             }
-            commit_in_transaction(&publisher, &consumer, &message, checkpoint, &outputs)?;
-        } else {
-            publisher.send_all(&outputs)?;
-            offsets.processed.insert(partition, message.offset() + 1);
+            let origin = Origin {
+                topic: message.topic(),
+                partition,
+                offset: message.offset(),
+                key: message.key(),
+                payload: message.payload().unwrap_or_default(),
+            };
+            let outputs = match handle(&mut stage, &mut seen, &message, &origin) {
+                Handled::Outputs(outputs) => outputs,
+                Handled::Duplicate => {
+                    tracing::debug!(
+                        stage = name,
+                        offset = message.offset(),
+                        "duplicate event dropped"
+                    );
+                    Vec::new()
+                }
+                Handled::Dead(kind, reason) => {
+                    tracing::warn!(stage = name, topic = message.topic(), partition, offset = message.offset(), kind = kind.as_str(), %reason, "record sent to dead-letter topic");
+                    let letter = dead_letter(name, &origin, kind, &reason, now_ms());
+                    vec![Outgoing::event(dlq_topic.clone(), &letter)?]
+                }
+            };
+            if kafka.transactions {
+                // One transaction per record: outputs, checkpoint and offset together.
+                let checkpoint = stage.checkpoint(partition);
+                let mut outputs = outputs;
+                if let Some(c) = checkpoint.as_ref().filter(|c| !c.metadata.is_empty()) {
+                    let key = checkpoint_key(&group, &input, partition);
+                    outputs.push(checkpoint_record(
+                        &offsets.checkpoints_topic,
+                        &key,
+                        c.offset,
+                        &c.metadata,
+                    ));
+                }
+                commit_in_transaction(&publisher, &consumer, &message, checkpoint, &outputs)?;
+            } else {
+                batch_outputs.extend(outputs);
+                batch_positions.push((partition, message.offset()));
+            }
+            if batch_positions.len() >= BATCH || shutdown.requested() {
+                break;
+            }
+            next = match consumer.poll(Duration::ZERO) {
+                Some(Ok(message)) => Some(message),
+                Some(Err(err)) => {
+                    tracing::warn!(stage = name, error = %err, "consumer error");
+                    None
+                }
+                None => None,
+            };
+        }
+        publisher.send_all(&batch_outputs)?;
+        for (partition, offset) in batch_positions {
+            offsets.processed.insert(partition, offset + 1);
         }
     }
 
