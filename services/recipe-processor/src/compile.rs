@@ -216,7 +216,14 @@ fn generated_sql(recipe: &MetricRecipe, where_clause: &str) -> String {
                     aggregate_sql(aggregate, "value", "ts")
                 ),
             };
-            let numerator = side("NOT is_denominator");
+            // With no numerator sample a sum or count is 0 (no 5xx is an error ratio of 0);
+            // an average or percentile of nothing stays unknown.
+            let numerator = match aggregate {
+                Aggregate::Sum | Aggregate::Count => {
+                    format!("coalesce({}, 0.0)", side("NOT is_denominator"))
+                }
+                _ => side("NOT is_denominator"),
+            };
             let denominator = side("is_denominator");
             let comma = if input.is_empty() { "" } else { ", " };
             format!(

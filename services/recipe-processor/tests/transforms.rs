@@ -277,6 +277,22 @@ fn ratio_of_disjoint_counters_uses_each_sides_increase() {
 }
 
 #[test]
+fn a_summed_ratio_whose_numerator_has_no_sample_in_the_window_is_zero() {
+    let out = run(
+        &[
+            r#"{ name: none_of_all, from: 'api.departures{airport="sfo"}', transform: ratio, over: 'api.departures', aggregate: sum, window: { tumble: 1h } }"#,
+            r#"{ name: avg_none, from: 'api.departures{airport="sfo"}', transform: ratio, over: 'api.departures', aggregate: avg, window: { tumble: 1h } }"#,
+        ],
+        &three_airports(),
+    );
+    // No sfo sample at all: 0 / (24 + 15 + 23) = 0 for the 06:00 hour, and every hour after.
+    assert_near(value(&out, "none_of_all", at("06:00")), 0.0, "06:00 hour");
+    assert!(of(&out, "none_of_all").iter().all(|d| d.value == 0.0));
+    // The average of no sample is unknown, not 0: nothing is emitted.
+    assert!(of(&out, "avg_none").is_empty());
+}
+
+#[test]
 fn ratio_over_a_zero_denominator_emits_nothing() {
     // The night of 2013-01-07: no departure anywhere from 02:00 to 04:30; ewr's first flight is
     // at 04:45 (1); jfk has none before 05:30.
