@@ -117,6 +117,10 @@ impl Stage for RecipeStage {
     fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {
         self.core.restore(partition, metadata, resume_offset);
     }
+
+    fn forget(&mut self, partition: i32) {
+        self.core.forget(partition);
+    }
 }
 
 fn main() -> anyhow::Result<()> {

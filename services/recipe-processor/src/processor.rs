@@ -497,6 +497,20 @@ impl RecipeProcessor {
         ))
     }
 
+    /// Drops everything held for a partition (it was revoked): its open windows, watermark and
+    /// the joined signals of its apps. If it comes back, `restore` and a replay rebuild them.
+    pub fn forget(&mut self, partition: i32) {
+        self.partitions.remove(&partition);
+        for app in self.apps.values_mut() {
+            if app.partition == Some(partition) {
+                app.open.clear();
+                app.signals.clear();
+                app.partition = None;
+                app.retiring.retain(|r| Arc::strong_count(r) > 1);
+            }
+        }
+    }
+
     /// Restores a partition's watermark from checkpoint metadata (ignored if not ours);
     /// reading resumes at `resume_offset`.
     pub fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {

@@ -12,6 +12,7 @@ pub mod dedupe;
 pub mod dlq;
 pub mod logging;
 pub mod publisher;
+pub mod rebalance;
 pub mod run_loop;
 pub mod settings;
 pub mod shutdown;

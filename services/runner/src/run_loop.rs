@@ -28,6 +28,7 @@ use crate::checkpoints::{checkpoint_key, checkpoint_record, CheckpointReader};
 use crate::dedupe::SeenIds;
 use crate::dlq::{dead_letter, now_ms, DeadKind, Origin};
 use crate::publisher::Publisher;
+use crate::rebalance::RevokeTracker;
 use crate::settings::KafkaArgs;
 use crate::shutdown::Shutdown;
 use crate::stage::{Checkpoint, Outgoing, Stage};
@@ -68,14 +69,14 @@ pub fn run_stage<S: Stage>(
     tracing::info!(stage = name, templates = book.len(), input = %input, "stage starting");
 
     let group = format!("presage-{name}");
-    let consumer: BaseConsumer = kafka
+    let consumer: BaseConsumer<RevokeTracker> = kafka
         .client_config(&[
             ("group.id", group.as_str()),
             // Offsets are committed by hand: with the stage's checkpoint, not the last record.
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
         ])?
-        .create()
+        .create_with_context(RevokeTracker::default())
         .context("creating consumer")?;
     consumer
         .subscribe(&[&input])
@@ -117,6 +118,12 @@ pub fn run_stage<S: Stage>(
         if !kafka.transactions && last_commit.elapsed() >= COMMIT_EVERY {
             last_commit = Instant::now();
             offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Async)?;
+        }
+        for partition in consumer.context().take_revoked() {
+            stage.forget(partition);
+            offsets.restored.remove(&partition);
+            offsets.processed.remove(&partition);
+            offsets.committed.remove(&partition);
         }
         let first = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
@@ -231,7 +238,7 @@ impl Offsets {
     /// was processed). Failures are logged: the next commit covers the same ground.
     fn commit<S: Stage>(
         &mut self,
-        consumer: &BaseConsumer,
+        consumer: &BaseConsumer<RevokeTracker>,
         publisher: &Publisher,
         stage: &S,
         topic: &str,
@@ -324,7 +331,7 @@ fn handle<S: Stage>(
 /// Output and input offset in one transaction, for brokers that have transactions.
 fn commit_in_transaction(
     publisher: &Publisher,
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<RevokeTracker>,
     message: &BorrowedMessage<'_>,
     checkpoint: Option<Checkpoint>,
     outputs: &[Outgoing],

@@ -59,6 +59,10 @@ pub trait Stage {
     /// Before the first record of a partition: the metadata of the last committed checkpoint
     /// ("" if none) and the offset reading resumes from.
     fn restore(&mut self, _partition: i32, _metadata: &str, _resume_offset: i64) {}
+
+    /// The partition was revoked: drop what is held for it. If it comes back, `restore` runs
+    /// again first.
+    fn forget(&mut self, _partition: i32) {}
 }
 
 /// A stage's recovery point for one partition: resume reading at `offset`; `metadata` (a
