@@ -91,6 +91,8 @@ struct RecipeRun {
 }
 
 struct AppState {
+    /// The app id, shared by every pane the app has windows in.
+    name: Arc<str>,
     version: Arc<str>,
     lateness_ms: i64,
     idle_timeout_ms: i64,
@@ -114,7 +116,7 @@ type ClosingPane = (PaneKey, Pane);
 
 struct Pane {
     rows: SampleBuilder,
-    apps: HashMap<String, PaneApp>,
+    apps: HashMap<Arc<str>, PaneApp>,
 }
 
 struct PaneApp {
@@ -206,6 +208,7 @@ impl RecipeProcessor {
                 self.apps.insert(
                     template.app.clone(),
                     AppState {
+                        name: Arc::from(template.app.as_str()),
                         version,
                         lateness_ms,
                         idle_timeout_ms,
@@ -312,6 +315,7 @@ impl RecipeProcessor {
         // this version's to fill.
         let mut superseded = false;
         let AppState {
+            name: app_name,
             recipes,
             retiring,
             open,
@@ -375,7 +379,7 @@ impl RecipeProcessor {
                 };
                 if !pane.apps.contains_key(sample.app.as_str()) {
                     pane.apps.insert(
-                        sample.app.clone(),
+                        Arc::clone(app_name),
                         PaneApp {
                             run: Arc::clone(run),
                             first_offset: at.offset,
@@ -427,7 +431,7 @@ impl RecipeProcessor {
         let watermark = partition.watermark.map_or(ts, |wm| wm.max(ts));
         partition.watermark = Some(watermark);
         partition.last_arrival = Some((watermark, at.received_ms));
-        outputs.extend(self.close_ready(at.partition));
+        self.close_ready(at.partition, &mut outputs);
         Ok(outputs)
     }
 
@@ -467,7 +471,7 @@ impl RecipeProcessor {
                 "idle partition: event time advanced"
             );
             partition.watermark = Some(watermark);
-            outputs.extend(self.close_ready(id));
+            self.close_ready(id, &mut outputs);
         }
         outputs
     }
@@ -533,12 +537,14 @@ impl RecipeProcessor {
     }
 
     /// Closes every pane of the partition the watermark has passed, oldest first.
-    fn close_ready(&mut self, partition_id: i32) -> Vec<RecipeOutput> {
+    /// Closes every pane of the partition the watermark has passed, oldest first, appending
+    /// what they emit to `outputs` (one vector all the way down: events are large to move).
+    fn close_ready(&mut self, partition_id: i32, outputs: &mut Vec<RecipeOutput>) {
         let Some(partition) = self.partitions.get_mut(&partition_id) else {
-            return Vec::new();
+            return;
         };
         let Some(watermark) = partition.watermark else {
-            return Vec::new();
+            return;
         };
         let mut closing = Vec::new();
         while let Some(entry) = partition.panes.first_entry() {
@@ -548,13 +554,13 @@ impl RecipeProcessor {
             closing.push(entry.remove_entry());
         }
         if closing.is_empty() {
-            return Vec::new();
+            return;
         }
         // Windows that close together run together: one query per (query, recipe name).
         let mut groups: BTreeMap<(usize, Arc<str>), Vec<ClosingPane>> = BTreeMap::new();
         for (key, pane) in closing {
             for app in pane.apps.keys() {
-                if let Some(state) = self.apps.get_mut(app) {
+                if let Some(state) = self.apps.get_mut(app.as_ref()) {
                     state.open.remove(&(Arc::clone(&key.2), key.3, key.4));
                 }
             }
@@ -563,17 +569,16 @@ impl RecipeProcessor {
                 .or_default()
                 .push((key, pane));
         }
-        let mut outputs = Vec::new();
         for ((query, name), mut panes) in groups {
             let rows = panes.iter().map(|(_, p)| p.rows.len()).max().unwrap_or(0);
             self.pane_rows.insert((query, Arc::clone(&name)), rows);
-            match self.run_group(partition_id, query, &mut panes) {
-                Ok(mut produced) => outputs.append(&mut produced),
-                Err(err) => {
-                    let windows: usize = panes.iter().map(|(_, p)| p.apps.len()).sum();
-                    self.failed_windows += windows as u64;
-                    tracing::error!(recipe = %name, windows, error = %err, "recipe query failed: windows not emitted");
-                }
+            let emitted = outputs.len();
+            if let Err(err) = self.run_group(partition_id, query, &mut panes, outputs) {
+                // Nothing half-emitted from a failed group; the other groups still emit.
+                outputs.truncate(emitted);
+                let windows: usize = panes.iter().map(|(_, p)| p.apps.len()).sum();
+                self.failed_windows += windows as u64;
+                tracing::error!(recipe = %name, windows, error = %err, "recipe query failed: windows not emitted");
             }
         }
         for app in self.apps.values_mut() {
@@ -585,7 +590,6 @@ impl RecipeProcessor {
                 }
             }
         }
-        outputs
     }
 
     fn run_group(
@@ -593,14 +597,15 @@ impl RecipeProcessor {
         partition: i32,
         query: usize,
         panes: &mut [(PaneKey, Pane)],
-    ) -> Result<Vec<RecipeOutput>, RecipeError> {
+        outputs: &mut Vec<RecipeOutput>,
+    ) -> Result<(), RecipeError> {
         let first_run = panes
             .iter()
             .flat_map(|(_, p)| p.apps.values())
             .map(|a| Arc::clone(&a.run))
             .next();
         let Some(first_run) = first_run else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let first_start = panes.first().map_or(0, |(k, _)| k.3);
         let run_error = |source: EngineError| RecipeError::Run {
@@ -617,7 +622,7 @@ impl RecipeProcessor {
         for ((_, _, _, start, size), pane) in panes.iter() {
             let end = start.saturating_add(*size);
             for (app, owner) in &pane.apps {
-                owners.insert((app.as_str(), *start), owner);
+                owners.insert((app.as_ref(), *start), owner);
                 if !owner.run.compiled.joins.is_empty() {
                     let values = owner
                         .run
@@ -626,7 +631,7 @@ impl RecipeProcessor {
                         .iter()
                         .map(|(selector, _)| self.signal_before(app, &selector.to_string(), end))
                         .collect();
-                    signal_rows.push((app.clone(), *start, values));
+                    signal_rows.push((app.to_string(), *start, values));
                 }
             }
         }
@@ -648,14 +653,14 @@ impl RecipeProcessor {
         rows.sort_by(|a, b| {
             (&a.app, a.window_start, &a.labels).cmp(&(&b.app, b.window_start, &b.labels))
         });
-        let mut outputs = Vec::new();
+        outputs.reserve(rows.len());
         for row in rows {
             let Some(owner) = owners.get(&(row.app.as_str(), row.window_start)) else {
                 continue;
             };
-            outputs.extend(emit(partition, owner, row));
+            emit(partition, owner, row, outputs);
         }
-        Ok(outputs)
+        Ok(())
     }
 
     /// The newest value of a joined signal before `end`.
@@ -675,9 +680,9 @@ fn prune_signal(history: &mut BTreeMap<i64, (f64, i64)>, threshold: i64) {
 }
 
 /// The derived metric (and fragment) of one result row.
-fn emit(partition: i32, owner: &PaneApp, row: ResultRow) -> Vec<RecipeOutput> {
+fn emit(partition: i32, owner: &PaneApp, row: ResultRow, outputs: &mut Vec<RecipeOutput>) {
     let Some(value) = row.value else {
-        return Vec::new();
+        return;
     };
     let compiled = &owner.run.compiled;
     let labels_text: Vec<String> = row.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -711,7 +716,6 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow) -> Vec<RecipeOutput> {
             owner.first_offset, owner.last_offset
         )],
     };
-    let mut outputs = Vec::new();
     let fragment = compiled
         .fragments
         .as_ref()
@@ -724,5 +728,4 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow) -> Vec<RecipeOutput> {
         }
         None => {}
     }
-    outputs
 }
