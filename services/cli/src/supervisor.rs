@@ -65,6 +65,18 @@ pub fn template_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_signals()?;
+    let files = template_files(&args.templates)?;
+    // The same checks as `presage validate`, DataFusion planning included: a template the
+    // recipe-processor would refuse is refused here, before anything runs.
+    let problems: Vec<String> = files
+        .iter()
+        .filter_map(|file| crate::check::check_file(file).err())
+        .flatten()
+        .collect();
+    if !problems.is_empty() {
+        bail!("invalid templates:\n{}", problems.join("\n"));
+    }
+
     let mut _broker = None;
     let brokers = match &args.brokers {
         Some(brokers) => brokers.clone(),
@@ -93,7 +105,6 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     retry("creating topics", Duration::from_secs(30), || {
         create_all_topics(&kafka, None)
     })?;
-    let files = template_files(&args.templates)?;
     for event in publish_templates(&kafka, &files)? {
         println!(
             "template {} (app {}, version {})",

@@ -134,3 +134,33 @@ fn compile_prints_each_recipe_s_sql_and_datafusion_s_plans() {
     assert!(stdout.contains("== recipe cpu ==") && !stdout.contains("== recipe rps =="));
     assert!(stdout.contains("avg(value)"), "{stdout}");
 }
+
+#[test]
+fn up_refuses_a_template_whose_sql_does_not_plan_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("shop.yaml"),
+        "app: shop\ndynamic_metadata:\n  sources:\n    - { id: api, kind: prometheus, url: \"http://x\" }\n  metric_recipes:\n    - name: spread\n      from: api.latency\n      window: { tumble: 1m }\n      sql: SELECT app, window_start, max(valu) AS value FROM samples GROUP BY app, window_start\n",
+    )
+    .unwrap();
+    // A broker address nothing listens on: the check must fail before any connection.
+    let output = presage(&[
+        "up",
+        "--brokers",
+        "127.0.0.1:9",
+        "--templates",
+        templates.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("var").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("invalid templates")
+            && stderr.contains("shop.yaml:9:")
+            && stderr.contains("valu"),
+        "{stderr}"
+    );
+}
