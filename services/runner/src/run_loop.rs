@@ -108,9 +108,17 @@ pub fn run_stage<S: Stage>(
         for loaded in feed.poll_new(&mut book) {
             stage.on_template(&loaded);
         }
+        // Before anything is emitted or committed for a partition we may no longer own.
+        revoke(&consumer, &mut stage, &mut offsets, &mut seen);
         if last_idle.elapsed() >= IDLE_EVERY {
             last_idle = Instant::now();
             match stage.on_idle(now_ms()) {
+                Ok(outputs) if kafka.transactions && !outputs.is_empty() => {
+                    let producer = publisher.producer();
+                    producer.begin_transaction()?;
+                    publisher.send_all(&outputs)?;
+                    producer.commit_transaction(Duration::from_secs(30))?;
+                }
                 Ok(outputs) => publisher.send_all(&outputs)?,
                 Err(err) => tracing::warn!(stage = name, error = %err, "idle tick failed"),
             }
@@ -118,12 +126,6 @@ pub fn run_stage<S: Stage>(
         if !kafka.transactions && last_commit.elapsed() >= COMMIT_EVERY {
             last_commit = Instant::now();
             offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Async)?;
-        }
-        for partition in consumer.context().take_revoked() {
-            stage.forget(partition);
-            offsets.restored.remove(&partition);
-            offsets.processed.remove(&partition);
-            offsets.committed.remove(&partition);
         }
         let first = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
@@ -141,6 +143,11 @@ pub fn run_stage<S: Stage>(
         let mut batch_positions: Vec<(i32, i64)> = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next.take() {
+            // A rebalance runs inside poll, and librdkafka drops what was fetched for the old
+            // assignment: the record in hand belongs to the new one. Forget what was revoked
+            // (and the batch's progress on it) before touching the record.
+            let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
+            batch_positions.retain(|(p, _)| !revoked.contains(p));
             let partition = message.partition();
             if offsets.restored.insert(partition) {
                 if checkpoints.is_none() {
@@ -210,6 +217,10 @@ pub fn run_stage<S: Stage>(
             };
         }
         publisher.send_all(&batch_outputs)?;
+        // Progress on a partition revoked meanwhile is not ours to commit: its next owner
+        // resumes from the last checkpoint.
+        let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
+        batch_positions.retain(|(p, _)| !revoked.contains(p));
         for (partition, offset) in batch_positions {
             offsets.processed.insert(partition, offset + 1);
         }
@@ -221,6 +232,28 @@ pub fn run_stage<S: Stage>(
     }
     publisher.flush();
     Ok(())
+}
+
+/// Drops what is held for partitions the group took away: the stage's state, the offsets to
+/// commit, and the de-duplication memory (if a partition comes back, its records from the
+/// checkpoint on must reach the stage again, not be dropped as already seen).
+fn revoke<S: Stage>(
+    consumer: &BaseConsumer<RevokeTracker>,
+    stage: &mut S,
+    offsets: &mut Offsets,
+    seen: &mut SeenIds,
+) -> Vec<i32> {
+    let revoked = consumer.context().take_revoked();
+    for &partition in &revoked {
+        stage.forget(partition);
+        offsets.restored.remove(&partition);
+        offsets.processed.remove(&partition);
+        offsets.committed.remove(&partition);
+    }
+    if !revoked.is_empty() {
+        *seen = SeenIds::new(SEEN_IDS);
+    }
+    revoked
 }
 
 /// Per partition: the offset after the last record processed, and what was last committed.
