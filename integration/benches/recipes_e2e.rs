@@ -15,13 +15,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use presage_events::{event_id, RawSample};
 use presage_integration::broker::TestBroker;
-use presage_integration::data::shared_data;
-use presage_integration::services::{binary_dir, Services};
+use presage_integration::data::{epoch_ms, shared_data};
+use presage_integration::services::{binary_dir, terminate, Services};
 use presage_integration::topics::TopicReader;
 use presage_runner::admin::create_topics;
 use presage_runner::publisher::Publisher;
@@ -72,18 +72,6 @@ dynamic_metadata:
     text
 }
 
-/// `2013-01-07T06:15:00Z` → epoch ms (days from civil, as in Howard Hinnant's algorithm).
-fn iso_to_ms(text: &str) -> i64 {
-    let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + n(11, 13)) * 60 + n(14, 16)) * 60_000 + n(17, 19) * 1000
-}
-
 /// (airport, source, metric) → event time → value, from one long-format CSV.
 type Series = BTreeMap<(String, String, String), BTreeMap<i64, f64>>;
 
@@ -103,7 +91,7 @@ fn read_series(file: &str, series: &mut Series) {
         series
             .entry((row[1].to_string(), source, metric))
             .or_default()
-            .insert(iso_to_ms(&row[0]), value);
+            .insert(epoch_ms(&row[0]), value);
     }
 }
 
@@ -238,22 +226,6 @@ fn count_outputs(
         count += batch;
     }
     (count, started.elapsed(), first)
-}
-
-fn terminate(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid with a valid signal.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 fn describe_binary(path: &Path) -> String {

@@ -101,7 +101,8 @@ impl Services {
     }
 }
 
-fn terminate(child: &mut Child) {
+/// Stops a child the way an operator would: SIGTERM, then a kill after 10 s.
+pub fn terminate(child: &mut Child) {
     // SAFETY: kill(2) on our own child's pid with a valid signal.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);

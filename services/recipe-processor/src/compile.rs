@@ -242,13 +242,13 @@ fn generated_sql(recipe: &MetricRecipe, where_clause: &str) -> String {
             let per_series = per_series_sql(&format!("{keys}, le"));
             format!(
                 "WITH {selected}, {per_series}, \
-                 buckets AS (SELECT {keys}, CAST(le AS DOUBLE) AS bound, sum(value) AS count, \
+                 buckets AS (SELECT {keys}, TRY_CAST(le AS DOUBLE) AS bound, sum(value) AS count, \
                    CAST(sum(n) AS BIGINT) AS n FROM per_series GROUP BY {keys}, le), \
                  ranked AS (SELECT {keys}, bound, count, \
                    lag(bound) OVER ({partition} ORDER BY bound) AS prev_bound, \
                    lag(count) OVER ({partition} ORDER BY bound) AS prev_count, \
                    max(count) OVER ({partition}) AS total, \
-                   sum(n) OVER ({partition}) AS n FROM buckets), \
+                   sum(n) OVER ({partition}) AS n FROM buckets WHERE bound IS NOT NULL), \
                  chosen AS (SELECT *, row_number() OVER ({partition} ORDER BY bound) AS rank \
                    FROM ranked WHERE total > 0 AND count >= {q:?} * total), \
                  result AS (SELECT {keys}, CASE \

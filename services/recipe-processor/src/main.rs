@@ -25,6 +25,18 @@ struct RecipeStage {
 }
 
 impl RecipeStage {
+    fn dead_letter(
+        &self,
+        origin: &Origin<'_>,
+        kind: DeadKind,
+        app: &str,
+        reason: &str,
+    ) -> Result<Outgoing, presage_events::CodecError> {
+        tracing::info!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
+        let letter = dead_letter(self.name(), origin, kind, reason, now_ms());
+        Outgoing::event(self.topics.dlq(), &letter)
+    }
+
     fn outgoing(
         &self,
         outputs: Vec<RecipeOutput>,
@@ -37,16 +49,13 @@ impl RecipeStage {
                 RecipeOutput::Fragment(fragment) => {
                     Outgoing::event(self.topics.fragments(), &fragment)
                 }
-                RecipeOutput::Late { app, reason } | RecipeOutput::Refused { app, reason } => {
+                RecipeOutput::Late { app, reason } => {
                     let Some(origin) = origin else { continue };
-                    let kind = if reason.starts_with("late") {
-                        DeadKind::Late
-                    } else {
-                        DeadKind::Unprocessable
-                    };
-                    tracing::info!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
-                    let letter = dead_letter(self.name(), origin, kind, &reason, now_ms());
-                    Outgoing::event(self.topics.dlq(), &letter)
+                    self.dead_letter(origin, DeadKind::Late, &app, &reason)
+                }
+                RecipeOutput::Refused { app, reason } => {
+                    let Some(origin) = origin else { continue };
+                    self.dead_letter(origin, DeadKind::Unprocessable, &app, &reason)
                 }
             };
             records.push(record.map_err(|e| StageError::new(e.to_string()))?);
@@ -112,6 +121,10 @@ impl Stage for RecipeStage {
         self.core
             .checkpoint(partition)
             .map(|(offset, metadata)| Checkpoint { offset, metadata })
+    }
+
+    fn keeps_checkpoints(&self) -> bool {
+        true
     }
 
     fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {

@@ -436,3 +436,32 @@ fn histogram_quantile_in_the_inf_bucket_is_the_highest_finite_bound() {
         "jfk q40 08:00",
     );
 }
+
+#[test]
+fn a_bucket_whose_le_is_not_a_number_is_left_out_not_fatal_to_the_window() {
+    let recipe = "{ name: q40, from: api.per_quarter_bucket, transform: histogram_quantile, quantile: 0.4, group_by: [airport], window: { tumble: 1h } }";
+    let clean = run(&[recipe], &histogram("ewr"));
+    // The same histogram with a broken exporter's bucket beside each scrape.
+    let mut broken = histogram("ewr");
+    let garbage: Vec<RawSample> = broken
+        .iter()
+        .filter(|s| s.labels.get("le").map(String::as_str) == Some("+Inf"))
+        .map(|s| {
+            let mut bad = s.clone();
+            bad.labels.insert("le".into(), "lots".into());
+            bad.event_id = format!("{}-bad", s.event_id);
+            bad
+        })
+        .collect();
+    broken.extend(garbage);
+    broken.sort_by_key(|s| s.event_time_ms);
+    let with_garbage = run(&[recipe], &broken);
+    let values = |out: &[RecipeOutput]| -> Vec<(i64, f64)> {
+        of(out, "q40")
+            .iter()
+            .map(|d| (d.window_start_ms, d.value))
+            .collect()
+    };
+    assert!(!values(&clean).is_empty());
+    assert_eq!(values(&with_garbage), values(&clean));
+}

@@ -149,7 +149,7 @@ pub fn run_stage<S: Stage>(
             let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
             batch_positions.retain(|(p, _)| !revoked.contains(p));
             let partition = message.partition();
-            if offsets.restored.insert(partition) {
+            if offsets.restored.insert(partition) && stage.keeps_checkpoints() {
                 if checkpoints.is_none() {
                     checkpoints = Some(CheckpointReader::open(kafka)?);
                 }

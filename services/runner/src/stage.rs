@@ -49,6 +49,13 @@ pub trait Stage {
         Ok(Vec::new())
     }
 
+    /// Whether the stage stores checkpoints in `presage.checkpoints` (and reads them back
+    /// before a partition's first record). Stateless stages leave it false and never touch
+    /// that topic.
+    fn keeps_checkpoints(&self) -> bool {
+        false
+    }
+
     /// What to commit for a partition. `None` (the default) commits everything processed.
     /// A stage that holds inputs in memory (open windows) names the lowest offset it still
     /// needs, so that after a crash those inputs are read again, plus metadata to restore.
