@@ -5,11 +5,9 @@ use presage_template::metric_names as names;
 use crate::samples::Reading;
 
 pub fn readings(now_ms: i64) -> Vec<Reading> {
-    let seconds = now_ms.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let hour = seconds.rem_euclid(86_400) as f64 / 3600.0;
-    // 1970-01-01 was a Thursday; 0 = Monday.
-    let weekday = (days + 3).rem_euclid(7);
+    let hour = now_ms.div_euclid(1000).rem_euclid(86_400) as f64 / 3600.0;
+    // 0 = Monday.
+    let weekday = presage_template::calendar::weekday(now_ms);
     vec![
         Reading::new(names::HOUR_OF_DAY, hour, now_ms),
         Reading::new(names::DAY_OF_WEEK, weekday as f64, now_ms),

@@ -21,8 +21,8 @@ pub mod registry;
 pub use codec::{decode, encode, schema_name_of, CodecError};
 pub use event::Event;
 pub use events::{
-    ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment, RawSample,
-    ScalingDirective, TemplateVersion,
+    ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment, ModelScore,
+    RawSample, ScalingDirective, TemplateVersion,
 };
 pub use ids::event_id;
 pub use registry::all_schemas;

@@ -128,7 +128,9 @@ fn check_conventions(file: &str, record: &Json) {
             );
         }
         if name.ends_with("_ms") {
-            let long = ty == "long" || ty["type"] == "long";
+            let long = ty == "long"
+                || ty["type"] == "long"
+                || (ty["type"] == "array" && ty["items"] == "long");
             assert!(long, "{file}: {name} must be a long");
         }
         if ty["type"] == "array" && ty["items"]["type"] == "record" {

@@ -1,14 +1,23 @@
-//! The forecaster's state: templates, and the history of every metric a prediction algorithm
-//! targets. Each new derived value yields at most one forecast per algorithm.
+//! The forecaster's state: templates, and per series (app × prediction algorithm) the history,
+//! the active fit and the errors it has made since. Every derived value of a target yields one
+//! forecast per algorithm, served from the active fit's path; fits happen on the template's
+//! cadence, early on drift, and whenever a cold series' history has doubled.
+//!
+//! The active fit is a function of the history alone (see [`Forecaster::on_derived`]): a
+//! forecaster restarted on the same history fits at the same instants on the same data and
+//! issues the same forecasts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use presage_events::{event_id, DerivedMetric, Forecast, ForecastPoint};
-use presage_template::{ModelKind, PredictionAlgorithm, Template};
+use presage_events::{event_id, DerivedMetric, Forecast, ForecastPoint, ModelScore};
+use presage_template::{calendar, PredictionAlgorithm, Template};
 
-use crate::history::History;
-use crate::model::{Model, SeasonalNaive};
+use crate::fit::{fit, FitError, FitOutcome, FitSettings};
+use crate::grid::Grid;
+use crate::history::{History, Observation};
+use crate::models::name_of;
+use crate::schedule::{drifted, phase_ms, scheduled_at_or_before};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ForecastError {
@@ -16,14 +25,102 @@ pub enum ForecastError {
     UnknownApp(String),
 }
 
-/// How many grid points of history are kept per metric, in seasons of the longest seasonality.
-const SEASONS_KEPT: i64 = 4;
-const MIN_POINTS_KEPT: usize = 64;
+/// Without seasons, history defaults to this many windows.
+const DEFAULT_HISTORY_POINTS: usize = 256;
+/// Seasons of the longest period kept by default.
+const DEFAULT_HISTORY_SEASONS: u64 = 4;
+/// No series keeps more points than this, whatever its template says.
+pub const MAX_HISTORY_POINTS: usize = 20_000;
 
 #[derive(Default)]
 pub struct Forecaster {
     templates: HashMap<String, (String, Arc<Template>)>,
-    histories: HashMap<(String, String), History>,
+    series: HashMap<SeriesKey, Series>,
+    refits: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    app: String,
+    algorithm: usize,
+    target: String,
+}
+
+struct Series {
+    history: History,
+    active: Option<ActiveFit>,
+}
+
+struct ActiveFit {
+    /// Grid time of the newest point fitted on; `outcome.point[i]` forecasts `at + (i+1)·step`.
+    at_ms: i64,
+    outcome: FitOutcome,
+    history_points: usize,
+    filled_points: usize,
+    /// (path index, absolute error) of every observation since the fit.
+    errors: Vec<(usize, f64)>,
+}
+
+/// An algorithm's settings in the units of its recipe's grid.
+struct Plan<'a> {
+    algorithm: &'a PredictionAlgorithm,
+    step_ms: i64,
+    horizon: usize,
+    refit_ms: i64,
+    /// Points a fit uses.
+    fit_points: usize,
+    /// Points the buffer keeps: a fit's window plus one cadence, so the fit in force can be
+    /// recomputed after a restart.
+    kept_points: usize,
+    periods: Vec<usize>,
+    holidays: HashSet<i64>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(algorithm: &'a PredictionAlgorithm, step_ms: i64) -> Self {
+        let step = step_ms.max(1) as u64;
+        let horizon = algorithm.horizon.as_millis().div_ceil(step).max(1) as usize;
+        let refit_ms = algorithm.refit.as_millis().max(step) as i64;
+        let periods: Vec<usize> = algorithm
+            .fixed_seasons()
+            .iter()
+            .map(|s| (s.as_millis() as f64 / step as f64).round() as usize)
+            .filter(|p| *p >= 2)
+            .collect();
+        let fit_points = match algorithm.history {
+            Some(span) => (span.as_millis() / step) as usize,
+            None => match periods.iter().max() {
+                Some(longest) => *longest * DEFAULT_HISTORY_SEASONS as usize,
+                None => DEFAULT_HISTORY_POINTS,
+            },
+        }
+        .clamp(8, MAX_HISTORY_POINTS);
+        let kept_points = fit_points + (refit_ms as u64 / step) as usize + 1;
+        let holidays = algorithm
+            .holidays
+            .iter()
+            .filter_map(|d| calendar::parse_date(d))
+            .collect();
+        Self {
+            algorithm,
+            step_ms: step as i64,
+            horizon,
+            refit_ms,
+            fit_points,
+            kept_points,
+            periods,
+            holidays,
+        }
+    }
+
+    /// Enough path to serve every window until the next scheduled refit.
+    fn path_len(&self) -> usize {
+        self.horizon + (self.refit_ms / self.step_ms) as usize + 1
+    }
+
+    fn drift_window(&self) -> usize {
+        self.horizon.clamp(3, 12)
+    }
 }
 
 impl Forecaster {
@@ -36,94 +133,278 @@ impl Forecaster {
             .insert(template.app.clone(), (version.to_string(), template));
     }
 
+    /// How far back (in event time) history must be read on start to rebuild every series of
+    /// every template: the longest buffer any prediction algorithm keeps.
+    pub fn history_span_ms(&self) -> i64 {
+        self.templates
+            .values()
+            .flat_map(|(_, template)| {
+                template
+                    .dynamic_metadata
+                    .prediction_algorithms
+                    .iter()
+                    .filter_map(|a| {
+                        let recipe = template.recipe(&a.target)?;
+                        let (_, slide_ms) = recipe.window.size_and_slide_ms();
+                        let plan = Plan::new(a, slide_ms as i64);
+                        Some(plan.kept_points as i64 * plan.step_ms)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many fits have run (for logs and benchmarks).
+    pub fn refits(&self) -> u64 {
+        self.refits
+    }
+
+    /// Takes a derived value into history without forecasting: how history is rebuilt from
+    /// `presage.metrics.derived` on start.
+    pub fn remember(&mut self, derived: &DerivedMetric) {
+        let Some((_, template)) = self.templates.get(&derived.app).cloned() else {
+            return;
+        };
+        for (index, plan) in plans_for(&template, derived) {
+            self.record(&derived.app, index, &plan, derived);
+        }
+    }
+
     pub fn on_derived(&mut self, derived: &DerivedMetric) -> Result<Vec<Forecast>, ForecastError> {
         let (version, template) = self
             .templates
             .get(&derived.app)
+            .cloned()
             .ok_or_else(|| ForecastError::UnknownApp(derived.app.clone()))?;
-        // Grouped outputs (one per label combination) are not forecast yet: one history per
-        // recipe would mix the groups.
-        if !derived.labels.is_empty() {
-            tracing::debug!(recipe = %derived.recipe, labels = ?derived.labels, "grouped derived metric not forecast");
-            return Ok(Vec::new());
-        }
-        let Some(recipe) = template.recipe(&derived.recipe) else {
-            return Ok(Vec::new());
-        };
-        let (_, slide_ms) = recipe.window.size_and_slide_ms();
-        let step_ms = slide_ms as i64;
         let mut forecasts = Vec::new();
-        for algorithm in &template.dynamic_metadata.prediction_algorithms {
-            if algorithm.target != derived.recipe {
+        for (index, plan) in plans_for(&template, derived) {
+            let key = self.record(&derived.app, index, &plan, derived);
+            let t = derived.window_start_ms;
+            let series = self.series.get_mut(&key).expect("recorded above");
+            // A window older than the newest is history, not news: it is not forecast from.
+            if series.history.last_at() != Some(t) {
                 continue;
             }
-            let key = (derived.app.clone(), derived.recipe.clone());
-            let capacity = history_capacity(algorithm, step_ms);
-            let history = self
-                .histories
-                .entry(key)
-                .or_insert_with(|| History::new(capacity));
-            history.record(derived.window_start_ms, derived.value, &derived.event_id);
-            let steps = ((algorithm.horizon.as_millis() as i64 + step_ms - 1) / step_ms.max(1))
-                .max(1) as usize;
-            let chosen = algorithm.models.iter().find_map(|kind| {
-                let model = model_for(*kind, algorithm)?;
-                model
-                    .forecast(history, step_ms, steps, algorithm.interval)
-                    .map(|predictions| (model.name(), predictions))
-            });
-            let Some((model_name, predictions)) = chosen else {
-                continue;
-            };
-            forecasts.push(Forecast {
-                event_id: event_id(&["forecast", &derived.event_id, model_name]),
-                app: derived.app.clone(),
-                template_version: version.clone(),
-                metric: derived.recipe.clone(),
-                model: model_name.to_string(),
-                issued_at_ms: derived.window_end_ms,
-                step_ms,
-                interval_level: algorithm.interval,
-                points: predictions
-                    .into_iter()
-                    .map(|p| ForecastPoint {
-                        at_ms: p.at_ms,
-                        point: p.point,
-                        lower: p.lower,
-                        upper: p.upper,
-                    })
-                    .collect(),
-                lineage: vec![derived.event_id.clone()],
-            });
+            let phase = phase_ms(&format!("{}|{}", key.app, key.target), plan.refit_ms);
+            match catch_up(series, &plan, t, phase, &mut self.refits) {
+                Ok(()) => {}
+                Err(err) => {
+                    tracing::debug!(app = %key.app, target = %key.target, error = %err, "no forecast");
+                    continue;
+                }
+            }
+            let active = series.active.as_ref().expect("caught up");
+            forecasts.push(forecast_event(derived, &version, index, &plan, active, t));
         }
         Ok(forecasts)
     }
+
+    fn record(
+        &mut self,
+        app: &str,
+        index: usize,
+        plan: &Plan,
+        derived: &DerivedMetric,
+    ) -> SeriesKey {
+        let key = SeriesKey {
+            app: app.to_string(),
+            algorithm: index,
+            target: plan.algorithm.target.clone(),
+        };
+        let series = self.series.entry(key.clone()).or_insert_with(|| Series {
+            history: History::new(plan.kept_points),
+            active: None,
+        });
+        series.history.set_capacity(plan.kept_points);
+        let regressors = plan
+            .algorithm
+            .regressors
+            .iter()
+            .map(|name| derived.signals.get(name).copied().unwrap_or(f64::NAN))
+            .collect();
+        series.history.record(
+            derived.window_start_ms,
+            Observation {
+                value: derived.value,
+                regressors,
+            },
+        );
+        key
+    }
 }
 
-fn history_capacity(algorithm: &PredictionAlgorithm, step_ms: i64) -> usize {
-    let longest = algorithm
-        .seasonality
+/// The prediction algorithms targeting this derived metric, with their grid plans. Grouped
+/// outputs (one per label combination) are not forecast: one history per recipe would mix them.
+fn plans_for<'t>(template: &'t Template, derived: &DerivedMetric) -> Vec<(usize, Plan<'t>)> {
+    if !derived.labels.is_empty() {
+        return Vec::new();
+    }
+    let Some(recipe) = template.recipe(&derived.recipe) else {
+        return Vec::new();
+    };
+    let (_, slide_ms) = recipe.window.size_and_slide_ms();
+    template
+        .dynamic_metadata
+        .prediction_algorithms
         .iter()
-        .map(|d| d.as_millis() as i64)
-        .max()
-        .unwrap_or(0);
-    let points = (SEASONS_KEPT * longest / step_ms.max(1)) as usize;
-    points.max(MIN_POINTS_KEPT)
+        .enumerate()
+        .filter(|(_, a)| a.target == derived.recipe)
+        .map(|(i, a)| (i, Plan::new(a, slide_ms as i64)))
+        .collect()
 }
 
-/// The model a template names, if this forecaster can run it. Models not built yet (MSTL, ETS,
-/// linear) are passed over so the next listed model is used; the forecast names its model.
-fn model_for(kind: ModelKind, algorithm: &PredictionAlgorithm) -> Option<Box<dyn Model>> {
-    let shortest_season = algorithm
-        .seasonality
-        .iter()
-        .map(|d| d.as_millis() as i64)
-        .min();
-    match kind {
-        ModelKind::SeasonalNaive => Some(Box::new(SeasonalNaive {
-            season_ms: shortest_season?,
-        })),
-        ModelKind::Naive => None,
-        ModelKind::Mstl | ModelKind::Ets | ModelKind::Linear => None,
+/// Brings the active fit up to time `t`, the newest window: the fit in force is the one made at
+/// the first window at or after the latest scheduled instant, followed by every early refit that
+/// window's successors caused (drift, or a cold history that doubled). When the forecaster restarts,
+/// the same walk over the rebuilt history reproduces it.
+fn catch_up(
+    series: &mut Series,
+    plan: &Plan,
+    t: i64,
+    phase: i64,
+    refits: &mut u64,
+) -> Result<(), FitError> {
+    let scheduled = scheduled_at_or_before(t, plan.refit_ms, phase);
+    let stale = series.active.as_ref().is_none_or(|a| a.at_ms < scheduled);
+    if stale {
+        let from = series.history.first_at_or_after(scheduled).unwrap_or(t);
+        // A window too early to fit is retried at every later one, as the live run did.
+        let mut outcome = refit(series, plan, from, refits);
+        for later in series.history.times_between(from, t) {
+            outcome = advance(series, plan, later, refits);
+        }
+        return outcome;
+    }
+    advance(series, plan, t, refits)
+}
+
+/// Takes the observation at `at` against the active fit: refit while cold, when the path has run
+/// out, or when the recent error drifted.
+fn advance(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Result<(), FitError> {
+    let Some(active) = series.active.as_mut() else {
+        return refit(series, plan, at, refits);
+    };
+    let lead = ((at - active.at_ms) / plan.step_ms) as usize;
+    if lead == 0 || lead > active.outcome.point.len() {
+        return refit(series, plan, at, refits);
+    }
+    // A cold series learns fast: refit whenever its history has doubled since the last fit.
+    if active.outcome.cold_start
+        && series.history.count_until(at) >= 2 * active.history_points.max(1)
+    {
+        return refit(series, plan, at, refits);
+    }
+    let index = lead - 1;
+    if let Some(observed) = series.history.get(at) {
+        let error = (observed.value - active.outcome.point[index]).abs();
+        active.errors.push((index, error));
+    }
+    if drifted(
+        &active.errors,
+        &active.outcome.expected_mae,
+        plan.drift_window(),
+        plan.algorithm.drift,
+    ) {
+        tracing::debug!(at, "forecast error drifted: refitting early");
+        return refit(series, plan, at, refits);
+    }
+    Ok(())
+}
+
+fn refit(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Result<(), FitError> {
+    *refits += 1;
+    let window = series.history.window_ending(at, plan.fit_points);
+    let season = plan.periods.first().copied();
+    let grid = Grid::build(
+        &window,
+        plan.step_ms,
+        plan.algorithm.regressors.len(),
+        season,
+    )
+    .ok_or(FitError::NothingFits {
+        points: 0,
+        reasons: "no history".into(),
+    })?;
+    let settings = FitSettings {
+        models: &plan.algorithm.models,
+        periods: plan.periods.clone(),
+        detect_periods: plan.algorithm.detects_seasons(),
+        horizon: plan.horizon,
+        path_len: plan.path_len(),
+        level: plan.algorithm.interval,
+        folds: plan.algorithm.folds,
+        holidays: &plan.holidays,
+        ridge: plan.algorithm.ridge,
+    };
+    let outcome = fit(&grid, &settings);
+    match outcome {
+        Ok(outcome) => {
+            series.active = Some(ActiveFit {
+                at_ms: at,
+                outcome,
+                history_points: grid.len(),
+                filled_points: grid.filled,
+                errors: Vec::new(),
+            });
+            Ok(())
+        }
+        Err(err) => {
+            series.active = None;
+            Err(err)
+        }
+    }
+}
+
+fn forecast_event(
+    derived: &DerivedMetric,
+    version: &str,
+    index: usize,
+    plan: &Plan,
+    active: &ActiveFit,
+    t: i64,
+) -> Forecast {
+    let outcome = &active.outcome;
+    let first = ((t - active.at_ms) / plan.step_ms) as usize;
+    let points = (first..first + plan.horizon)
+        .filter(|i| *i < outcome.point.len())
+        .map(|i| ForecastPoint {
+            at_ms: active.at_ms + (i as i64 + 1) * plan.step_ms,
+            point: outcome.point[i],
+            lower: outcome.lower[i],
+            upper: outcome.upper[i],
+        })
+        .collect();
+    Forecast {
+        event_id: event_id(&["forecast", &derived.event_id, &index.to_string()]),
+        app: derived.app.clone(),
+        template_version: version.to_string(),
+        metric: derived.recipe.clone(),
+        model: name_of(outcome.model).to_string(),
+        issued_at_ms: derived.window_end_ms,
+        step_ms: plan.step_ms,
+        interval_level: plan.algorithm.interval,
+        points,
+        lineage: vec![derived.event_id.clone()],
+        fitted_at_ms: active.at_ms,
+        score: outcome.score,
+        candidates: outcome
+            .candidates
+            .iter()
+            .map(|c| ModelScore {
+                model: name_of(c.kind).to_string(),
+                mase: c.mase,
+                note: c.note.clone(),
+            })
+            .collect(),
+        cold_start: outcome.cold_start,
+        interval_method: outcome.interval_method.as_str().to_string(),
+        periods_ms: outcome
+            .periods
+            .iter()
+            .map(|p| *p as i64 * plan.step_ms)
+            .collect(),
+        history_points: active.history_points as i64,
+        filled_points: active.filled_points as i64,
     }
 }

@@ -1,11 +1,20 @@
-//! A metric's observations on its window grid, bounded in length.
+//! A series' observations on its window grid, bounded in length, with the values of the
+//! regressors the template names at each window.
 
 use std::collections::BTreeMap;
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub value: f64,
+    /// One value per regressor named by the prediction algorithm, in its order; NaN when the
+    /// window carried no such signal.
+    pub regressors: Vec<f64>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    /// window start (ms) → (value, event id of the derived metric)
-    points: BTreeMap<i64, (f64, String)>,
+    /// window start (ms) → observation
+    points: BTreeMap<i64, Observation>,
     capacity: usize,
 }
 
@@ -17,24 +26,64 @@ impl History {
         }
     }
 
-    /// Records an observation; a repeated window replaces the older value.
-    pub fn record(&mut self, at_ms: i64, value: f64, event_id: &str) {
-        self.points.insert(at_ms, (value, event_id.to_string()));
+    /// Records an observation; a repeated window replaces the older value (a replayed window
+    /// carries the same value, so replays are harmless). The oldest points beyond the capacity
+    /// are dropped.
+    pub fn record(&mut self, at_ms: i64, observation: Observation) {
+        self.points.insert(at_ms, observation);
         while self.points.len() > self.capacity {
             self.points.pop_first();
         }
     }
 
-    pub fn value_at(&self, at_ms: i64) -> Option<f64> {
-        self.points.get(&at_ms).map(|(v, _)| *v)
+    /// Changes the bound (a new template version may keep more or less history).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(2);
+        while self.points.len() > self.capacity {
+            self.points.pop_first();
+        }
     }
 
-    pub fn last(&self) -> Option<(i64, f64)> {
-        self.points.last_key_value().map(|(t, (v, _))| (*t, *v))
+    pub fn get(&self, at_ms: i64) -> Option<&Observation> {
+        self.points.get(&at_ms)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
-        self.points.iter().map(|(t, (v, _))| (*t, *v))
+    pub fn last_at(&self) -> Option<i64> {
+        self.points.last_key_value().map(|(t, _)| *t)
+    }
+
+    /// The first recorded window at or after `at_ms`.
+    pub fn first_at_or_after(&self, at_ms: i64) -> Option<i64> {
+        self.points.range(at_ms..).next().map(|(t, _)| *t)
+    }
+
+    /// Recorded windows strictly after `from_ms` up to and including `to_ms`, oldest first.
+    pub fn times_between(&self, from_ms: i64, to_ms: i64) -> Vec<i64> {
+        if to_ms <= from_ms {
+            return Vec::new();
+        }
+        self.points
+            .range(from_ms + 1..=to_ms)
+            .map(|(t, _)| *t)
+            .collect()
+    }
+
+    /// The newest `limit` observations at or before `until_ms`, oldest first.
+    pub fn window_ending(&self, until_ms: i64, limit: usize) -> Vec<(i64, &Observation)> {
+        let mut newest: Vec<(i64, &Observation)> = self
+            .points
+            .range(..=until_ms)
+            .rev()
+            .take(limit)
+            .map(|(t, o)| (*t, o))
+            .collect();
+        newest.reverse();
+        newest
+    }
+
+    /// How many windows are recorded at or before `at_ms`.
+    pub fn count_until(&self, at_ms: i64) -> usize {
+        self.points.range(..=at_ms).count()
     }
 
     pub fn len(&self) -> usize {

@@ -1,9 +1,17 @@
 //! The forecaster's pure core: derived metrics in, forecasts with prediction intervals out.
-//! History is kept per app and metric on the recipe's window grid; time comes from the events.
+//! History is kept per app and prediction algorithm on the recipe's window grid; models are
+//! chosen by rolling-origin evaluation; time comes from the events.
 
+pub mod evaluate;
+pub mod fit;
 pub mod forecaster;
+pub mod grid;
 pub mod history;
-pub mod model;
+pub mod intervals;
+pub mod models;
+pub mod schedule;
 
+pub use fit::{fit, FitOutcome, FitSettings, IntervalMethod};
 pub use forecaster::{ForecastError, Forecaster};
-pub use model::{Model, Prediction, SeasonalNaive};
+pub use grid::Grid;
+pub use models::{model_for, name_of, Model, Path, Training};

@@ -1,118 +1,245 @@
-//! The forecaster core, fed derived metrics, publishes seasonal-naive forecasts on the recipe's
-//! window grid once it has a season of history and one past error.
+//! The forecaster core fed derived windows one at a time, as the live service is: cold start,
+//! refit cadence, early refits on drift, gaps, coverage, and restarts that rebuild history.
 
-use std::sync::Arc;
+mod common;
 
-use presage_events::DerivedMetric;
+use common::*;
+use presage_events::{DerivedMetric, Forecast};
+use presage_forecaster::schedule::phase_ms;
 use presage_forecaster::{ForecastError, Forecaster};
 
-fn forecaster(models: &str) -> Forecaster {
-    let yaml = format!(
-        "app: grid\ndynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, window: {{ tumble: 1s }} }}]\n  prediction_algorithms:\n    - {{ target: demand, horizon: 2s, models: {models}, seasonality: [3s], interval: 0.9 }}\n"
-    );
+/// Newark departures per hour (real), from Monday 2013-01-07.
+fn ewr_hourly(days: usize) -> Vec<(i64, f64)> {
+    let start = presage_template::calendar::parse_date("2013-01-07").unwrap() * DAY_MS;
+    bucket_sums(
+        &trace("nyc-departures-15m.csv", "airport-ewr", "departures"),
+        HOUR_MS,
+    )
+    .into_iter()
+    .filter(|(t, _)| *t >= start)
+    .take(24 * days)
+    .collect()
+}
+
+const HOURLY: &str =
+    "horizon: 3h, models: [mstl, seasonal_naive, ets], seasonality: [1d, 7d], refit: 6h, history: 21d";
+
+fn forecaster(algorithm: &str) -> Forecaster {
     let mut f = Forecaster::new();
-    f.set_template(
-        "v7",
-        Arc::new(presage_template::parse(&yaml, "t.yaml").unwrap()),
-    );
+    f.set_template("v1", template("1h", algorithm));
     f
 }
 
-fn derived(second: i64, value: f64) -> DerivedMetric {
-    DerivedMetric {
-        event_id: format!("d{second}"),
-        app: "grid".into(),
-        template_version: "v7".into(),
-        recipe: "demand".into(),
-        window_start_ms: second * 1000,
-        window_end_ms: second * 1000 + 1000,
-        value,
-        sample_count: 1,
-        labels: Default::default(),
-        signals: Default::default(),
-        raw_partition: 0,
-        raw_first_offset: second,
-        raw_last_offset: second,
-        lineage: vec![],
-    }
-}
-
-#[test]
-fn forecasts_start_after_a_season_and_repeat_it() {
-    let mut f = forecaster("[seasonal_naive]");
-    let cycle = [10.0, 20.0, 30.0];
-    let mut forecasts = Vec::new();
-    for second in 0..7 {
-        forecasts.push(
-            f.on_derived(&derived(second, cycle[second as usize % 3]))
-                .unwrap(),
-        );
-    }
-    assert!(
-        forecasts[..3].iter().all(Vec::is_empty),
-        "no error to size an interval with yet"
-    );
-    let last = &forecasts[6][0];
-    assert_eq!(last.model, "seasonal_naive");
-    assert_eq!(last.metric, "demand");
-    assert_eq!(last.template_version, "v7");
-    assert_eq!((last.issued_at_ms, last.step_ms), (7_000, 1_000));
-    assert_eq!(last.lineage, vec!["d6".to_string()]);
-    let points: Vec<(i64, f64, f64, f64)> = last
-        .points
+fn feed(f: &mut Forecaster, series: &[(i64, f64)]) -> Vec<Forecast> {
+    series
         .iter()
-        .map(|p| (p.at_ms, p.point, p.lower, p.upper))
-        .collect();
-    // 7 s and 8 s repeat 4 s and 5 s (20 and 30); the cycle is exact, so the interval is zero.
-    assert_eq!(
-        points,
-        vec![(7_000, 20.0, 20.0, 20.0), (8_000, 30.0, 30.0, 30.0)]
-    );
+        .flat_map(|(t, v)| f.on_derived(&derived(*t, HOUR_MS, *v)).unwrap())
+        .collect()
 }
 
 #[test]
-fn the_interval_comes_from_the_past_seasonal_errors() {
-    let mut f = forecaster("[seasonal_naive]");
-    let values = [10.0, 20.0, 30.0, 14.0, 20.0, 30.0];
-    let mut last = Vec::new();
-    for (second, value) in values.iter().enumerate() {
-        last = f.on_derived(&derived(second as i64, *value)).unwrap();
-    }
-    let point = &last[0].points[0];
-    // errors |14−10| = 4, 0, 0 → 90% quantile 4
-    assert_eq!((point.point, point.lower, point.upper), (14.0, 10.0, 18.0));
-}
-
-#[test]
-fn models_not_built_yet_are_passed_over_for_the_next_listed() {
-    let mut f = forecaster("[mstl, ets, seasonal_naive]");
-    let mut last = Vec::new();
-    for second in 0..5 {
-        last = f.on_derived(&derived(second, 1.0)).unwrap();
-    }
-    assert_eq!(last[0].model, "seasonal_naive");
-}
-
-#[test]
-fn the_same_history_gives_the_same_forecast_ids() {
-    let run = || {
-        let mut f = forecaster("[seasonal_naive]");
-        (0..6)
-            .flat_map(|s| f.on_derived(&derived(s, s as f64)).unwrap())
-            .collect::<Vec<_>>()
+fn a_young_series_is_forecast_cold_with_what_its_data_allows_until_it_has_two_weeks() {
+    let series = ewr_hourly(16);
+    let mut f = forecaster(HOURLY);
+    let forecasts = feed(&mut f, &series);
+    let first = &forecasts[0];
+    // with less than two days no season is usable: the naive model is what three points allow,
+    // then a level-and-trend model once there are ten
+    assert_eq!(first.issued_at_ms, series[2].0 + HOUR_MS);
+    assert_eq!((first.model.as_str(), first.cold_start), ("naive", true));
+    assert!(first.periods_ms.is_empty());
+    let hour12 = forecasts
+        .iter()
+        .find(|f| f.issued_at_ms == series[12].0 + HOUR_MS)
+        .unwrap();
+    assert_eq!((hour12.model.as_str(), hour12.cold_start), ("ets", true));
+    let at = |t: i64| {
+        forecasts
+            .iter()
+            .find(|f| f.issued_at_ms == t + HOUR_MS)
+            .unwrap()
     };
-    let (a, b) = (run(), run());
-    assert!(!a.is_empty());
-    assert_eq!(a, b);
+    let day3 = at(series[24 * 3].0);
+    assert!(day3.cold_start);
+    assert_eq!(day3.periods_ms, vec![DAY_MS], "the week is not usable yet");
+    let day15 = at(series[24 * 15].0);
+    assert!(!day15.cold_start);
+    assert_eq!(day15.periods_ms, vec![DAY_MS, 7 * DAY_MS]);
+    assert!(day15.score.is_some());
+    assert_eq!(day15.points.len(), 3);
+    for p in &day15.points {
+        assert!(p.lower <= p.point && p.point <= p.upper, "{p:?}");
+    }
+}
+
+/// The window at which a refit due at the scheduled instant before `t` happens: the first whole
+/// hour at or after that instant.
+fn due_window(t: i64) -> i64 {
+    let phase = phase_ms("shop|demand", 6 * HOUR_MS);
+    let instant = phase + (t - phase).div_euclid(6 * HOUR_MS) * 6 * HOUR_MS;
+    instant + (HOUR_MS - instant.rem_euclid(HOUR_MS)) % HOUR_MS
+}
+
+fn refit_times(forecasts: &[Forecast]) -> Vec<i64> {
+    let mut times: Vec<i64> = forecasts.iter().map(|f| f.fitted_at_ms).collect();
+    times.dedup();
+    times
 }
 
 #[test]
-fn an_unknown_app_is_an_error() {
-    let mut f = forecaster("[seasonal_naive]");
-    let mut stray = derived(0, 1.0);
-    stray.app = "other".into();
+fn warm_series_refit_on_their_cadence_and_serve_forecasts_from_one_path_between() {
+    let series = ewr_hourly(20);
+    let mut f = forecaster(HOURLY);
+    let forecasts = feed(&mut f, &series);
+    let warm: Vec<Forecast> = forecasts.into_iter().filter(|f| !f.cold_start).collect();
+    for pair in warm.windows(2) {
+        if pair[0].fitted_at_ms == pair[1].fitted_at_ms {
+            // one path: the overlapping points agree
+            assert_eq!(pair[0].points[1], pair[1].points[0]);
+        } else {
+            assert_eq!(
+                pair[1].fitted_at_ms,
+                pair[1].issued_at_ms - HOUR_MS,
+                "refits use the newest window"
+            );
+        }
+    }
+    let refits = refit_times(&warm);
+    let on_schedule: Vec<i64> = refits
+        .iter()
+        .copied()
+        .filter(|t| *t == due_window(*t))
+        .collect();
+    // every scheduled instant over the warm days was honoured, once
+    let (first, last) = (warm[0].fitted_at_ms, warm.last().unwrap().fitted_at_ms);
+    let mut due: Vec<i64> = (first..=last)
+        .step_by(HOUR_MS as usize)
+        .map(due_window)
+        .filter(|t| *t > first && *t <= last)
+        .collect();
+    due.dedup();
+    assert_eq!(on_schedule[1..], due[..], "refits {refits:?}");
+    assert!(due.len() >= 18, "{} instants in the warm days", due.len());
+}
+
+#[test]
+fn a_level_shift_refits_before_the_next_scheduled_instant() {
+    let mut series = ewr_hourly(18);
+    let shift_from = 24 * 16 + 2;
+    for (_, v) in &mut series[shift_from..] {
+        *v = *v * 3.0 + 50.0;
+    }
+    let shift_at = series[shift_from].0;
+    let mut f = forecaster(HOURLY);
+    let forecasts = feed(&mut f, &series);
+    let first_after = refit_times(&forecasts)
+        .into_iter()
+        .find(|t| *t >= shift_at)
+        .unwrap();
+    assert_ne!(
+        first_after,
+        due_window(first_after),
+        "not a scheduled refit"
+    );
+    assert!(first_after < due_window(shift_at) + 6 * HOUR_MS);
+    // the same days unshifted have no refit off the schedule around that time
+    let mut calm = forecaster(HOURLY);
+    let calm_refits = refit_times(&feed(&mut calm, &ewr_hourly(18)));
+    assert!(calm_refits
+        .iter()
+        .filter(|t| (shift_at..shift_at + 6 * HOUR_MS).contains(*t))
+        .all(|t| *t == due_window(*t)));
+}
+
+#[test]
+fn missing_windows_are_filled_and_counted_and_the_season_stays_aligned() {
+    let mut series = ewr_hourly(16);
+    // three hours lost on day 10
+    let lost: Vec<i64> = series
+        .drain(24 * 10 + 5..24 * 10 + 8)
+        .map(|(t, _)| t)
+        .collect();
+    let mut f = forecaster(
+        "horizon: 3h, models: [seasonal_naive], seasonality: [1d], refit: 1h, history: 21d",
+    );
+    let forecasts = feed(&mut f, &series);
+    let last = forecasts.last().unwrap();
+    assert_eq!(last.filled_points, 3, "{lost:?}");
+    // the forecast for t is the value at t − 1 day: the gap did not shift the grid
+    let by_time: std::collections::HashMap<i64, f64> = series.iter().copied().collect();
+    for p in &last.points {
+        assert_eq!(p.at_ms % HOUR_MS, 0);
+        assert_eq!(Some(p.point), by_time.get(&(p.at_ms - DAY_MS)).copied());
+    }
+}
+
+#[test]
+fn bounds_cover_about_the_level_on_real_demand() {
+    // England and Wales demand, half-hourly, 12 weeks; 90% bounds over 6 hours ahead
+    let series: Vec<(i64, f64)> = trace("taylor-demand.csv", "grid-ew", "demand_mw");
+    let mut f = Forecaster::new();
+    f.set_template(
+        "v1",
+        template(
+            "30m",
+            "horizon: 6h, models: [mstl, seasonal_naive], seasonality: [1d, 7d], refit: 2d, history: 28d, folds: 4",
+        ),
+    );
+    let actual: std::collections::HashMap<i64, f64> = series.iter().copied().collect();
+    let mut inside = 0usize;
+    let mut total = 0usize;
+    for (t, v) in &series {
+        for forecast in f.on_derived(&derived(*t, 1_800_000, *v)).unwrap() {
+            if forecast.cold_start {
+                continue;
+            }
+            for p in &forecast.points {
+                if let Some(a) = actual.get(&p.at_ms) {
+                    total += 1;
+                    inside += usize::from(p.lower <= *a && *a <= p.upper);
+                }
+            }
+        }
+    }
+    let coverage = inside as f64 / total as f64;
+    println!("coverage of 90% bounds over {total} forecast points: {coverage:.3}");
+    assert!(total > 10_000);
+    assert!((0.8..=0.97).contains(&coverage), "coverage {coverage:.3}");
+}
+
+#[test]
+fn a_restarted_forecaster_that_rebuilt_its_history_gives_the_same_forecasts() {
+    let series = ewr_hourly(19);
+    let mut uninterrupted = forecaster(HOURLY);
+    let all = feed(&mut uninterrupted, &series);
+    // restart after 17 days and 5 hours: the new process remembers what was processed
+    let cut = 24 * 17 + 5;
+    let mut restarted = forecaster(HOURLY);
+    for (t, v) in &series[..cut] {
+        restarted.remember(&derived(*t, HOUR_MS, *v));
+    }
+    let after = feed(&mut restarted, &series[cut..]);
+    let expected: Vec<&Forecast> = all
+        .iter()
+        .filter(|f| f.issued_at_ms > series[cut - 1].0 + HOUR_MS)
+        .collect();
+    assert_eq!(after.len(), expected.len());
+    for (got, want) in after.iter().zip(expected) {
+        assert_eq!(got, want);
+    }
+    // and without the rebuilt history the forecasts would differ
+    let mut amnesiac = forecaster(HOURLY);
+    let fresh = feed(&mut amnesiac, &series[cut..]);
+    assert_ne!(fresh.first(), after.first());
+}
+
+#[test]
+fn a_derived_metric_of_an_app_without_a_template_is_refused() {
+    let mut f = Forecaster::new();
+    let mut d: DerivedMetric = derived(0, HOUR_MS, 1.0);
+    d.app = "stranger".into();
     assert_eq!(
-        f.on_derived(&stray),
-        Err(ForecastError::UnknownApp("other".into()))
+        f.on_derived(&d),
+        Err(ForecastError::UnknownApp("stranger".into()))
     );
 }

@@ -36,6 +36,14 @@ fn forecast(id: &str, issued_at_ms: i64, values: &[f64]) -> Forecast {
             })
             .collect(),
         lineage: vec!["derived-1".into()],
+        fitted_at_ms: issued_at_ms - 60_000,
+        score: Some(0.9),
+        candidates: Vec::new(),
+        cold_start: false,
+        interval_method: "model".into(),
+        periods_ms: Vec::new(),
+        history_points: 100,
+        filled_points: 0,
     }
 }
 

@@ -9,6 +9,7 @@
 //!
 //! `parse` returns the template only when no pass found anything.
 
+pub mod calendar;
 pub mod duration;
 pub mod errors;
 pub mod model;

@@ -451,13 +451,90 @@ pub struct PredictionAlgorithm {
     /// A recipe name.
     pub target: String,
     pub horizon: Duration,
+    /// The candidate models. With more than one, each refit scores them all by rolling-origin
+    /// evaluation on the newest history and keeps the lowest MASE.
     #[serde(default = "default_models")]
     pub models: Vec<ModelKind>,
+    /// Seasonal periods, e.g. `[1d, 7d]`; `auto` detects them from the history at each refit.
     #[serde(default)]
-    pub seasonality: Vec<Duration>,
+    pub seasonality: Vec<Season>,
     /// Coverage of the prediction interval, in (0, 1).
     #[serde(default = "default_interval")]
     pub interval: f64,
+    /// How far back history is kept, and rebuilt from `presage.metrics.derived` on start.
+    /// Defaults to four of the longest season (or 256 windows without one).
+    #[serde(default)]
+    pub history: Option<Duration>,
+    /// How often models are refitted (and chosen again). Refits of many series are spread over
+    /// this interval.
+    #[serde(default = "default_refit")]
+    pub refit: Duration,
+    /// Refit early when the recent mean absolute error exceeds this multiple of the error the
+    /// evaluation expected.
+    #[serde(default = "default_drift")]
+    pub drift: f64,
+    /// Rolling-origin folds used to score candidates and calibrate intervals.
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+    /// Dates (`YYYY-MM-DD`) the `linear` model treats as holidays.
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Signals joined to the target recipe (`join: [{as: NAME}]`) that the `linear` model uses
+    /// as external regressors. Their future values are taken as their last known value.
+    #[serde(default)]
+    pub regressors: Vec<String>,
+    /// Ridge penalty of the `linear` model, on standardised features.
+    #[serde(default = "default_ridge")]
+    pub ridge: f64,
+}
+
+/// A seasonal period: a fixed span, or `auto` (detected from the history by periodogram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Season {
+    Every(Duration),
+    Auto,
+}
+
+impl Serialize for Season {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Season::Every(d) => d.serialize(serializer),
+            Season::Auto => serializer.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Season {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "auto" {
+            return Ok(Season::Auto);
+        }
+        text.parse::<Duration>()
+            .map(Season::Every)
+            .map_err(|e| serde::de::Error::custom(format!("{e}, or auto")))
+    }
+}
+
+impl PredictionAlgorithm {
+    /// The fixed seasonal periods, shortest first.
+    pub fn fixed_seasons(&self) -> Vec<Duration> {
+        let mut seasons: Vec<Duration> = self
+            .seasonality
+            .iter()
+            .filter_map(|s| match s {
+                Season::Every(d) => Some(*d),
+                Season::Auto => None,
+            })
+            .collect();
+        seasons.sort();
+        seasons.dedup();
+        seasons
+    }
+
+    pub fn detects_seasons(&self) -> bool {
+        self.seasonality.contains(&Season::Auto)
+    }
 }
 
 fn default_models() -> Vec<ModelKind> {
@@ -466,6 +543,22 @@ fn default_models() -> Vec<ModelKind> {
 
 fn default_interval() -> f64 {
     0.9
+}
+
+fn default_refit() -> Duration {
+    Duration::from_secs(3600)
+}
+
+fn default_drift() -> f64 {
+    2.0
+}
+
+fn default_folds() -> usize {
+    5
+}
+
+fn default_ridge() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

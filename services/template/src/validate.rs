@@ -9,7 +9,7 @@ mod selectors;
 use std::collections::HashSet;
 
 use crate::finding::Finding;
-use crate::model::{HookKind, SourceKind, Template};
+use crate::model::{HookKind, Season, SourceKind, Template};
 use crate::path::YamlPath;
 use crate::rules::Rule;
 use crate::Duration;
@@ -141,8 +141,69 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
             ));
         }
         for (j, s) in a.seasonality.iter().enumerate() {
-            let what = format!("seasonality of the prediction for {target:?}");
-            positive(Some(*s), p.key("seasonality").index(j), &what, "1d", out);
+            if let Season::Every(d) = s {
+                let what = format!("seasonality of the prediction for {target:?}");
+                positive(Some(*d), p.key("seasonality").index(j), &what, "1d", out);
+            }
+        }
+        let what = format!("refit of the prediction for {target:?}");
+        positive(Some(a.refit), p.key("refit"), &what, "1h", out);
+        if a.history.is_some() {
+            let what = format!("history of the prediction for {target:?}");
+            positive(a.history, p.key("history"), &what, "28d", out);
+        }
+        if !(a.drift.is_finite() && a.drift > 1.0) {
+            out.push(Finding::at(
+                p.key("drift"),
+                format!(
+                    "drift {} of the prediction for {target:?} must be above 1: it is how many \
+                     times the expected error the recent error may reach before an early refit, \
+                     like 2.0",
+                    a.drift
+                ),
+            ));
+        }
+        if !(1..=50).contains(&a.folds) {
+            out.push(Finding::at(
+                p.key("folds"),
+                format!(
+                    "folds {} of the prediction for {target:?} is not between 1 and 50",
+                    a.folds
+                ),
+            ));
+        }
+        if !(a.ridge.is_finite() && a.ridge >= 0.0) {
+            out.push(Finding::at(
+                p.key("ridge"),
+                format!(
+                    "ridge {} of the prediction for {target:?} must be zero or positive, like 1.0",
+                    a.ridge
+                ),
+            ));
+        }
+        for (j, day) in a.holidays.iter().enumerate() {
+            if crate::calendar::parse_date(day).is_none() {
+                out.push(Finding::at(
+                    p.key("holidays").index(j),
+                    format!("holiday {day:?} is not a date: expected YYYY-MM-DD, like 2013-12-25"),
+                ));
+            }
+        }
+        let aliases: Vec<&str> = t
+            .recipe(target)
+            .map(|r| r.join.iter().map(|j| j.alias.as_str()).collect())
+            .unwrap_or_default();
+        for (j, name) in a.regressors.iter().enumerate() {
+            if !aliases.contains(&name.as_str()) {
+                out.push(Finding::at(
+                    p.key("regressors").index(j),
+                    format!(
+                        "regressor {name:?} is not a signal joined to recipe {target:?}: \
+                         expected one of {} (add it with join: [{{signal: ..., as: {name}}}])",
+                        one_of(&aliases)
+                    ),
+                ));
+            }
         }
     }
 }

@@ -21,6 +21,34 @@ pub struct Forecast {
     /// In time order.
     pub points: Vec<ForecastPoint>,
     pub lineage: Vec<String>,
+    /// Grid time of the newest observation the model was fitted on (refits follow the
+    /// template's cadence, or come early on drift).
+    pub fitted_at_ms: i64,
+    /// MASE of the chosen model in rolling-origin evaluation; `None` when there was too little
+    /// history to evaluate.
+    pub score: Option<f64>,
+    /// Every candidate the template listed, with its score or why it was not scored.
+    pub candidates: Vec<ModelScore>,
+    /// Too little history for the template's seasons: the model is what the data allowed and the
+    /// bounds are widened.
+    pub cold_start: bool,
+    /// `model` (the model's own bounds, which held in evaluation), `conformal` (from the
+    /// rolling-origin errors) or `uncalibrated` (the model's own, unchecked: too little history).
+    pub interval_method: String,
+    /// Seasonal periods used, in milliseconds (declared or detected).
+    pub periods_ms: Vec<i64>,
+    /// Grid points in the fitted history, and how many of them were missing windows filled in.
+    pub history_points: i64,
+    pub filled_points: i64,
+}
+
+/// A candidate model's rolling-origin score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelScore {
+    pub model: String,
+    pub mase: Option<f64>,
+    /// Why there is no score (e.g. not enough history), or empty.
+    pub note: String,
 }
 
 /// One forecast step; a nested record inside `forecast.avsc`, not an event of its own.

@@ -13,6 +13,6 @@ mod template;
 
 pub use dead_letter::DeadLetter;
 pub use decisions::{ApplyOutcome, ScalingDirective};
-pub use forecast::{Forecast, ForecastPoint};
+pub use forecast::{Forecast, ForecastPoint, ModelScore};
 pub use metrics::{DerivedMetric, MetadataFragment, RawSample};
 pub use template::TemplateVersion;

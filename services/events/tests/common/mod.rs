@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use presage_events::{
     event_id, ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment,
-    RawSample, ScalingDirective, TemplateVersion,
+    ModelScore, RawSample, ScalingDirective, TemplateVersion,
 };
 
 pub const APP: &str = "checkout-api";
@@ -110,6 +110,25 @@ pub fn forecast() -> Forecast {
         interval_level: 0.9,
         points,
         lineage: vec![derived_metric().event_id],
+        fitted_at_ms: T0,
+        score: Some(0.82),
+        candidates: vec![
+            ModelScore {
+                model: "mstl".into(),
+                mase: Some(0.82),
+                note: String::new(),
+            },
+            ModelScore {
+                model: "linear".into(),
+                mase: None,
+                note: "needs 48 points, has 20".into(),
+            },
+        ],
+        cold_start: false,
+        interval_method: "conformal".into(),
+        periods_ms: vec![86_400_000],
+        history_points: 2880,
+        filled_points: 3,
     }
 }
 

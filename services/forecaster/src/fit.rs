@@ -1,0 +1,421 @@
+//! One refit of one series: settle the seasonal periods, score every candidate the data allows by
+//! rolling-origin evaluation, keep the lowest MASE, forecast a path with it, and choose honest
+//! bounds (the model's own if they held in evaluation, else conformal ones from its residuals).
+
+use std::collections::HashSet;
+
+use augurs::seasons::{Detector, PeriodogramDetector};
+use presage_template::ModelKind;
+
+use crate::evaluate::{evaluate, mase_scale, origins, Evaluation};
+use crate::grid::Grid;
+use crate::intervals::{conformal_half_widths, width_at};
+use crate::models::{model_for, name_of, Model, Path, Training};
+
+/// Bounds of a cold-start forecast are this many times wider: with less than two seasons the
+/// evaluation (if any) has seen too little to trust.
+pub const COLD_START_WIDENING: f64 = 1.5;
+/// Own bounds are kept when their coverage in evaluation is within this of the level.
+pub const CALIBRATION_TOLERANCE: f64 = 0.05;
+/// Fewest held-out points before coverage or conformal quantiles mean anything.
+pub const MIN_CALIBRATION_POINTS: usize = 20;
+/// At most this many periods are taken from detection.
+const MAX_DETECTED_PERIODS: usize = 2;
+/// Without seasons, a series is cold until it has this many points (or two horizons).
+const MIN_WARM_POINTS: usize = 24;
+
+/// What the template asks of a refit, in grid steps.
+#[derive(Debug, Clone)]
+pub struct FitSettings<'a> {
+    pub models: &'a [ModelKind],
+    /// Declared periods in steps.
+    pub periods: Vec<usize>,
+    pub detect_periods: bool,
+    pub horizon: usize,
+    /// Points to forecast (at least `horizon`: the forecaster serves later issues from one path).
+    pub path_len: usize,
+    pub level: f64,
+    pub folds: usize,
+    pub holidays: &'a HashSet<i64>,
+    pub ridge: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalMethod {
+    /// The model's own bounds, which held within tolerance in evaluation.
+    Model,
+    /// Quantiles of the evaluation's absolute errors.
+    Conformal,
+    /// The model's own bounds, unchecked: there was too little history to evaluate.
+    Uncalibrated,
+}
+
+impl IntervalMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IntervalMethod::Model => "model",
+            IntervalMethod::Conformal => "conformal",
+            IntervalMethod::Uncalibrated => "uncalibrated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub kind: ModelKind,
+    pub mase: Option<f64>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutcome {
+    pub model: ModelKind,
+    pub score: Option<f64>,
+    pub candidates: Vec<Candidate>,
+    pub point: Vec<f64>,
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    pub interval_method: IntervalMethod,
+    pub cold_start: bool,
+    /// Periods used, in steps.
+    pub periods: Vec<usize>,
+    /// Mean absolute error the evaluation saw at each step (empty without evaluation): the drift
+    /// detector's yardstick.
+    pub expected_mae: Vec<f64>,
+    /// Coverage of the chosen model's own bounds in evaluation.
+    pub own_coverage: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FitError {
+    #[error("no model could be fitted to {points} points: {reasons}")]
+    NothingFits { points: usize, reasons: String },
+}
+
+pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> {
+    let n = grid.len();
+    let periods = settle_periods(grid, settings);
+    let longest = periods.iter().max().copied();
+    let cold_start = match longest {
+        Some(longest) => n < 2 * longest,
+        None => n < MIN_WARM_POINTS.max(2 * settings.horizon),
+    };
+    // Periods the data can support: two full cycles.
+    let usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p < n).collect();
+    let training = Training {
+        grid,
+        periods: &usable,
+        holidays: settings.holidays,
+        ridge: settings.ridge,
+    };
+
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut feasible: Vec<(ModelKind, Box<dyn Model>, usize)> = Vec::new();
+    for kind in settings.models {
+        let model = model_for(*kind);
+        match model.min_points(&usable) {
+            Ok(needs) if needs <= n => feasible.push((*kind, model, needs)),
+            Ok(needs) => candidates.push(unscored(*kind, format!("needs {needs} points, has {n}"))),
+            Err(e) => candidates.push(unscored(*kind, e.to_string())),
+        }
+    }
+    if feasible.is_empty() {
+        // What the data allows when none of the template's models does.
+        for kind in [ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::Naive] {
+            let model = model_for(kind);
+            if let Ok(needs) = model.min_points(&usable) {
+                if needs <= n {
+                    feasible.push((kind, model, needs));
+                    break;
+                }
+            }
+        }
+    }
+    if feasible.is_empty() {
+        return Err(FitError::NothingFits {
+            points: n,
+            reasons: notes(&candidates),
+        });
+    }
+
+    let min_train = feasible
+        .iter()
+        .map(|(_, _, needs)| *needs)
+        .max()
+        .unwrap_or(0);
+    let folds = origins(n, min_train.max(2), settings.horizon, settings.folds);
+    let scale = folds
+        .first()
+        .map(|first| mase_scale(&grid.values[..*first], usable.first().copied().unwrap_or(1)))
+        .unwrap_or(f64::EPSILON);
+    let mut scored: Vec<(usize, Option<Evaluation>)> = Vec::new();
+    for (i, (kind, model, _)) in feasible.iter().enumerate() {
+        if folds.is_empty() {
+            candidates.push(unscored(*kind, "too little history to evaluate".into()));
+            scored.push((i, None));
+            continue;
+        }
+        match evaluate(
+            model.as_ref(),
+            &training,
+            &folds,
+            settings.horizon,
+            settings.level,
+            scale,
+        ) {
+            Ok(evaluation) => {
+                candidates.push(Candidate {
+                    kind: *kind,
+                    mase: Some(evaluation.mase),
+                    note: String::new(),
+                });
+                scored.push((i, Some(evaluation)));
+            }
+            Err(e) => candidates.push(unscored(*kind, e.to_string())),
+        }
+    }
+    // Template order is the tie-break (stable sort); unscored models come last.
+    let mut ranked = scored;
+    ranked.sort_by(|a, b| {
+        let key = |e: &Option<Evaluation>| e.as_ref().map_or(f64::INFINITY, |e| e.mase);
+        key(&a.1).total_cmp(&key(&b.1))
+    });
+    if ranked.is_empty() {
+        // every candidate failed its evaluation: still try them on the full history
+        ranked = (0..feasible.len()).map(|i| (i, None)).collect();
+    }
+    candidates.sort_by_key(|c| settings.models.iter().position(|k| *k == c.kind));
+
+    let mut failures = Vec::new();
+    for (i, evaluation) in ranked {
+        let (kind, model, _) = &feasible[i];
+        match model.fit_predict(&training, settings.path_len, settings.level) {
+            Ok(path) => {
+                return Ok(finish(
+                    *kind, path, evaluation, candidates, cold_start, usable, settings,
+                ))
+            }
+            Err(e) => failures.push(format!("{}: {e}", name_of(*kind))),
+        }
+    }
+    Err(FitError::NothingFits {
+        points: n,
+        reasons: failures.join("; "),
+    })
+}
+
+fn finish(
+    kind: ModelKind,
+    path: Path,
+    evaluation: Option<Evaluation>,
+    candidates: Vec<Candidate>,
+    cold_start: bool,
+    periods: Vec<usize>,
+    settings: &FitSettings,
+) -> FitOutcome {
+    let held_out = evaluation
+        .as_ref()
+        .map_or(0, |e| e.abs_errors.iter().map(Vec::len).sum::<usize>());
+    let own_coverage = evaluation.as_ref().and_then(|e| e.own_coverage);
+    let calibrated = |c: f64| (c - settings.level).abs() <= CALIBRATION_TOLERANCE;
+    let (mut half_widths, method) = match (&evaluation, &path.bounds) {
+        (Some(e), Some(bounds)) if held_out >= MIN_CALIBRATION_POINTS => {
+            if own_coverage.is_some_and(calibrated) {
+                (own_half_widths(&path.point, bounds), IntervalMethod::Model)
+            } else {
+                conformal(e, &path, settings)
+            }
+        }
+        (Some(e), None) if held_out >= MIN_CALIBRATION_POINTS => conformal(e, &path, settings),
+        (_, Some(bounds)) => (
+            own_half_widths(&path.point, bounds),
+            IntervalMethod::Uncalibrated,
+        ),
+        (_, None) => (vec![0.0; path.point.len()], IntervalMethod::Uncalibrated),
+    };
+    if cold_start {
+        for w in &mut half_widths {
+            *w *= COLD_START_WIDENING;
+        }
+    }
+    let (lower, upper) = match (method, &path.bounds, cold_start) {
+        // Own bounds may be asymmetric: keep their shape unless they are widened.
+        (IntervalMethod::Model | IntervalMethod::Uncalibrated, Some(bounds), false) => {
+            (bounds.0.clone(), bounds.1.clone())
+        }
+        _ => (
+            path.point
+                .iter()
+                .zip(&half_widths)
+                .map(|(p, w)| p - w)
+                .collect(),
+            path.point
+                .iter()
+                .zip(&half_widths)
+                .map(|(p, w)| p + w)
+                .collect(),
+        ),
+    };
+    FitOutcome {
+        model: kind,
+        score: evaluation.as_ref().map(|e| e.mase),
+        candidates,
+        point: path.point,
+        lower,
+        upper,
+        interval_method: method,
+        cold_start,
+        periods,
+        expected_mae: evaluation
+            .as_ref()
+            .map(Evaluation::mae_by_step)
+            .unwrap_or_default(),
+        own_coverage,
+    }
+}
+
+fn conformal(e: &Evaluation, path: &Path, settings: &FitSettings) -> (Vec<f64>, IntervalMethod) {
+    let widths = conformal_half_widths(&e.abs_errors, settings.level);
+    let per_point = (0..path.point.len())
+        .map(|i| width_at(&widths, i))
+        .collect();
+    (per_point, IntervalMethod::Conformal)
+}
+
+fn own_half_widths(point: &[f64], bounds: &(Vec<f64>, Vec<f64>)) -> Vec<f64> {
+    point
+        .iter()
+        .zip(bounds.0.iter().zip(&bounds.1))
+        .map(|(p, (l, u))| (p - l).max(u - p).max(0.0))
+        .collect()
+}
+
+/// Declared periods plus, with `auto`, the strongest periodogram peaks that are not already
+/// declared (within one step).
+fn settle_periods(grid: &Grid, settings: &FitSettings) -> Vec<usize> {
+    let mut periods: Vec<usize> = settings
+        .periods
+        .iter()
+        .copied()
+        .filter(|p| *p >= 2)
+        .collect();
+    if settings.detect_periods && grid.len() >= 12 {
+        let detector = PeriodogramDetector::builder()
+            .max_period((grid.len() / 3).max(5) as u32)
+            .build();
+        let detected = detector.detect(&grid.values);
+        // strongest last
+        for period in detected.iter().rev().map(|p| *p as usize) {
+            if periods.len() >= settings.periods.len() + MAX_DETECTED_PERIODS {
+                break;
+            }
+            if period >= 2 && !periods.iter().any(|p| p.abs_diff(period) <= 1) {
+                periods.push(period);
+            }
+        }
+    }
+    periods.sort_unstable();
+    periods.dedup();
+    periods
+}
+
+fn unscored(kind: ModelKind, note: String) -> Candidate {
+    Candidate {
+        kind,
+        mase: None,
+        note,
+    }
+}
+
+fn notes(candidates: &[Candidate]) -> String {
+    candidates
+        .iter()
+        .map(|c| format!("{}: {}", name_of(c.kind), c.note))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(holidays: &HashSet<i64>) -> FitSettings<'_> {
+        FitSettings {
+            models: &[],
+            periods: Vec::new(),
+            detect_periods: false,
+            horizon: 2,
+            path_len: 2,
+            level: 0.9,
+            folds: 5,
+            holidays,
+            ridge: 1.0,
+        }
+    }
+
+    fn path() -> Path {
+        Path {
+            point: vec![100.0, 100.0],
+            bounds: Some((vec![95.0, 90.0], vec![106.0, 110.0])),
+        }
+    }
+
+    /// 30 folds whose absolute errors at both steps are 1, 2, …, 30.
+    fn evaluation(own_coverage: f64) -> Evaluation {
+        let errors: Vec<f64> = (1..=30).map(f64::from).collect();
+        Evaluation {
+            mase: 0.8,
+            abs_errors: vec![errors.clone(), errors],
+            own_coverage: Some(own_coverage),
+        }
+    }
+
+    fn finish_with(evaluation: Option<Evaluation>, cold: bool) -> FitOutcome {
+        let holidays = HashSet::new();
+        finish(
+            ModelKind::Ets,
+            path(),
+            evaluation,
+            Vec::new(),
+            cold,
+            Vec::new(),
+            &settings(&holidays),
+        )
+    }
+
+    #[test]
+    fn own_bounds_that_held_in_evaluation_are_kept_as_the_model_gave_them() {
+        let outcome = finish_with(Some(evaluation(0.88)), false);
+        assert_eq!(outcome.interval_method, IntervalMethod::Model);
+        assert_eq!(
+            (outcome.lower, outcome.upper),
+            (vec![95.0, 90.0], vec![106.0, 110.0])
+        );
+        assert_eq!(outcome.expected_mae, vec![15.5, 15.5]);
+    }
+
+    #[test]
+    fn own_bounds_that_missed_are_replaced_by_conformal_ones() {
+        let outcome = finish_with(Some(evaluation(0.6)), false);
+        assert_eq!(outcome.interval_method, IntervalMethod::Conformal);
+        // 60 pooled errors of 1..30 (each twice): rank ⌈61·0.9⌉ = 55 of 60 → 28
+        assert_eq!(outcome.lower, vec![72.0, 72.0]);
+        assert_eq!(outcome.upper, vec![128.0, 128.0]);
+    }
+
+    #[test]
+    fn without_evaluation_the_bounds_are_the_models_and_say_so() {
+        let outcome = finish_with(None, false);
+        assert_eq!(outcome.interval_method, IntervalMethod::Uncalibrated);
+        assert_eq!(outcome.score, None);
+        assert_eq!(outcome.upper, vec![106.0, 110.0]);
+    }
+
+    #[test]
+    fn cold_start_bounds_are_widened_by_half() {
+        let outcome = finish_with(None, true);
+        // half-widths max(5, 6) = 6 and max(10, 10) = 10, times 1.5
+        assert_eq!(outcome.lower, vec![91.0, 85.0]);
+        assert_eq!(outcome.upper, vec![109.0, 115.0]);
+    }
+}

@@ -1,0 +1,126 @@
+//! Linear regression on calendar features and external regressors, with a ridge penalty.
+//!
+//! Features at a window start (UTC): the hour of day separately for weekdays and weekends (the
+//! daily shape of a Monday is not a Sunday's), the weekday, a holiday flag from the template's
+//! dates, and each regressor the template names. A regressor's future is unknown to the
+//! forecaster, so it is forecast by seasonal naive (its value one shortest season earlier), or
+//! held at its last value without a season; the rolling-origin evaluation does the same, so the
+//! model's score is honest about it.
+
+use presage_template::{calendar, ModelKind};
+
+use super::ridge::{self, RidgeFit};
+use super::{Model, ModelError, Path, Training};
+use crate::intervals::quantile;
+
+pub struct Linear;
+
+/// Calendar columns: 48 hour-by-day-type, 7 weekday, 1 holiday.
+const CALENDAR_COLUMNS: usize = 48 + 7 + 1;
+
+impl Model for Linear {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Linear
+    }
+
+    fn min_points(&self, _periods: &[usize]) -> Result<usize, ModelError> {
+        Ok(48)
+    }
+
+    fn fit_predict(&self, t: &Training, horizon: usize, level: f64) -> Result<Path, ModelError> {
+        let fit = Linear::fit(t)?;
+        let grid = t.grid;
+        let n = grid.len();
+        let residuals: Vec<f64> = (0..n)
+            .map(|i| (grid.values[i] - fit.predict(&row(t, i))).abs())
+            .collect();
+        let half_width = quantile(&residuals, level).unwrap_or(0.0);
+        let point: Vec<f64> = (n..n + horizon).map(|i| fit.predict(&row(t, i))).collect();
+        let lower = point.iter().map(|p| p - half_width).collect();
+        let upper = point.iter().map(|p| p + half_width).collect();
+        Ok(Path {
+            point,
+            bounds: Some((lower, upper)),
+        })
+    }
+}
+
+impl Linear {
+    /// The fitted map: calendar columns first, then the regressors in template order.
+    pub fn fit(t: &Training) -> Result<RidgeFit, ModelError> {
+        self::Linear.check_length(t)?;
+        let n = t.grid.len();
+        let rows: Vec<Vec<f64>> = (0..n).map(|i| row(t, i)).collect();
+        ridge::fit(&rows, &t.grid.values, t.ridge)
+            .ok_or_else(|| ModelError::Failed("the normal equations are singular".into()))
+    }
+
+    /// Index of regressor `r`'s coefficient in [`Linear::fit`]'s output.
+    pub fn regressor_column(r: usize) -> usize {
+        CALENDAR_COLUMNS + r
+    }
+}
+
+/// The feature row for grid point `i`, which may lie past the end of the grid (a future point).
+fn row(t: &Training, i: usize) -> Vec<f64> {
+    let mut features = calendar_features(t.grid.time_of(i), t.holidays);
+    let known = known_index(i, t.grid.len(), t.periods.first().copied());
+    features.extend(t.grid.regressors.iter().map(|r| r[known]));
+    features
+}
+
+/// Where a regressor's value for point `i` is read: itself when known, else the same phase of
+/// the newest season (seasonal naive), else the newest point.
+fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
+    if i < len {
+        return i;
+    }
+    match season {
+        Some(m) if m > 0 && len >= m => {
+            let seasons_back = (i - len + 1).div_ceil(m);
+            i - seasons_back * m
+        }
+        _ => len - 1,
+    }
+}
+
+/// The calendar columns at an instant.
+pub fn calendar_features(at_ms: i64, holidays: &std::collections::HashSet<i64>) -> Vec<f64> {
+    let mut features = vec![0.0; CALENDAR_COLUMNS];
+    let weekday = calendar::weekday(at_ms) as usize;
+    let holiday = holidays.contains(&calendar::day_number(at_ms));
+    let day_type = usize::from(weekday >= 5 || holiday);
+    features[day_type * 24 + calendar::hour_of_day(at_ms) as usize] = 1.0;
+    features[48 + weekday] = 1.0;
+    features[55] = f64::from(u8::from(holiday));
+    features
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn future_regressors_repeat_the_newest_season_or_hold_the_last_value() {
+        // 10 known points, season 4: point 10 reads 6, point 13 reads 9, point 14 reads 6
+        assert_eq!(known_index(10, 10, Some(4)), 6);
+        assert_eq!(known_index(13, 10, Some(4)), 9);
+        assert_eq!(known_index(14, 10, Some(4)), 6);
+        assert_eq!(known_index(12, 10, None), 9);
+        assert_eq!(known_index(3, 10, None), 3);
+    }
+
+    #[test]
+    fn calendar_features_mark_hour_by_day_type_weekday_and_holiday() {
+        // 2013-12-25 (a Wednesday, and a holiday here) at 14:00 UTC
+        let day = calendar::parse_date("2013-12-25").unwrap();
+        let at = day * 86_400_000 + 14 * 3_600_000;
+        let holidays = std::collections::HashSet::from([day]);
+        let f = calendar_features(at, &holidays);
+        // a holiday takes the weekend's daily shape
+        assert_eq!(f[24 + 14], 1.0);
+        assert_eq!(f[48 + 2], 1.0);
+        assert_eq!(f[55], 1.0);
+        assert_eq!(f.iter().sum::<f64>(), 3.0);
+    }
+}

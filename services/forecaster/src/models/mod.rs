@@ -1,0 +1,93 @@
+//! Forecasting models behind one trait. A model is fitted to a [`Grid`] and asked for a path of
+//! future points in one call: the forecaster keeps the path, not the fitted state, so a refit is
+//! the only place a model runs.
+
+mod linear;
+mod naive;
+mod ridge;
+mod statistical;
+
+use std::collections::HashSet;
+
+use presage_template::ModelKind;
+
+use crate::grid::Grid;
+
+pub use linear::{calendar_features, Linear};
+pub use naive::{Naive, SeasonalNaive};
+pub use statistical::{Ets, Mstl};
+
+/// What a model is fitted to.
+pub struct Training<'a> {
+    pub grid: &'a Grid,
+    /// Seasonal periods in grid steps, ascending.
+    pub periods: &'a [usize],
+    /// Holidays as days since 1970-01-01.
+    pub holidays: &'a HashSet<i64>,
+    /// Ridge penalty of the linear model.
+    pub ridge: f64,
+}
+
+/// Future points, one per grid step after the last training point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    pub point: Vec<f64>,
+    /// The model's own interval at the requested level, when it has one.
+    pub bounds: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("needs {needs} points, has {has}")]
+    TooShort { needs: usize, has: usize },
+    #[error("needs a seasonal period (seasonality: [1d] or [auto])")]
+    NoSeason,
+    #[error("fit failed: {0}")]
+    Failed(String),
+}
+
+pub trait Model: Send + Sync {
+    fn kind(&self) -> ModelKind;
+
+    /// The fewest grid points this model can be fitted to, given the periods.
+    fn min_points(&self, periods: &[usize]) -> Result<usize, ModelError>;
+
+    /// Fits to `training` and forecasts `horizon` steps, with bounds at `level` if it has them.
+    fn fit_predict(
+        &self,
+        training: &Training,
+        horizon: usize,
+        level: f64,
+    ) -> Result<Path, ModelError>;
+
+    /// Refuses a grid shorter than [`Model::min_points`].
+    fn check_length(&self, training: &Training) -> Result<(), ModelError> {
+        let needs = self.min_points(training.periods)?;
+        let has = training.grid.len();
+        if has < needs {
+            return Err(ModelError::TooShort { needs, has });
+        }
+        Ok(())
+    }
+}
+
+pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
+    match kind {
+        ModelKind::Naive => Box::new(Naive),
+        ModelKind::SeasonalNaive => Box::new(SeasonalNaive),
+        ModelKind::Ets => Box::new(Ets),
+        ModelKind::Mstl => Box::new(Mstl),
+        ModelKind::Linear => Box::new(Linear),
+    }
+}
+
+/// The name a template and a forecast event use for a model.
+pub fn name_of(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Naive => "naive",
+        ModelKind::SeasonalNaive => "seasonal_naive",
+        ModelKind::Ets => "ets",
+        ModelKind::Mstl => "mstl",
+        ModelKind::Linear => "linear",
+    }
+}

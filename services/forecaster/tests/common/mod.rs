@@ -1,0 +1,134 @@
+//! Shared by the forecaster's spec suites: real traces from `../shared/data`, laid on grids, and
+//! a deterministic noise source for series of known structure.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use presage_events::DerivedMetric;
+use presage_forecaster::{FitSettings, Grid};
+use presage_template::{calendar, ModelKind, Template};
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+pub fn shared_data(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(file)
+}
+
+/// `(epoch ms, value)` of one app's metric in a trace, in time order.
+pub fn trace(file: &str, app: &str, metric: &str) -> Vec<(i64, f64)> {
+    let path = shared_data(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut points: Vec<(i64, f64)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cols = line.split(',');
+            let (ts, a, m, v) = (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
+            (a == app && m == metric).then(|| {
+                let at = calendar::parse_timestamp(ts).expect("trace timestamp");
+                (at, v.parse::<f64>().expect("trace value"))
+            })
+        })
+        .collect();
+    points.sort_by_key(|(t, _)| *t);
+    points
+}
+
+/// Sums of a trace over buckets of `bucket_ms` (e.g. departures per hour).
+pub fn bucket_sums(points: &[(i64, f64)], bucket_ms: i64) -> Vec<(i64, f64)> {
+    let mut sums: BTreeMap<i64, f64> = BTreeMap::new();
+    for (t, v) in points {
+        *sums.entry(t - t.rem_euclid(bucket_ms)).or_default() += v;
+    }
+    sums.into_iter().collect()
+}
+
+/// Deterministic noise with mean 0 and standard deviation `sd` (Irwin–Hall: 12 uniforms).
+pub struct Noise(u64);
+
+impl Noise {
+    pub fn new(seed: u64) -> Self {
+        Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn next(&mut self, sd: f64) -> f64 {
+        let sum: f64 = (0..12).map(|_| self.uniform()).sum();
+        (sum - 6.0) * sd
+    }
+}
+
+pub fn grid(start_ms: i64, step_ms: i64, values: Vec<f64>) -> Grid {
+    Grid {
+        start_ms,
+        step_ms,
+        values,
+        regressors: Vec::new(),
+        filled: 0,
+    }
+}
+
+pub fn settings<'a>(
+    models: &'a [ModelKind],
+    periods: &[usize],
+    horizon: usize,
+    holidays: &'a HashSet<i64>,
+) -> FitSettings<'a> {
+    FitSettings {
+        models,
+        periods: periods.to_vec(),
+        detect_periods: false,
+        horizon,
+        path_len: horizon,
+        level: 0.9,
+        folds: 5,
+        holidays,
+        ridge: 1.0,
+    }
+}
+
+pub fn mean_abs(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64
+}
+
+/// A template with one recipe `demand` (tumbling windows of `window`) and one prediction
+/// algorithm given as a YAML flow mapping without its target, e.g.
+/// `horizon: 3h, models: [ets], seasonality: [1d]`.
+pub fn template(window: &str, algorithm: &str) -> Arc<Template> {
+    let yaml = format!(
+        "app: shop\ndynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, aggregate: sum, window: {{ tumble: {window} }} }}]\n  prediction_algorithms:\n    - {{ target: demand, {algorithm} }}\n"
+    );
+    Arc::new(presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}")))
+}
+
+pub fn derived(at_ms: i64, step_ms: i64, value: f64) -> DerivedMetric {
+    DerivedMetric {
+        event_id: format!("d{at_ms}"),
+        app: "shop".into(),
+        template_version: "v1".into(),
+        recipe: "demand".into(),
+        window_start_ms: at_ms,
+        window_end_ms: at_ms + step_ms,
+        value,
+        sample_count: 1,
+        labels: Default::default(),
+        signals: Default::default(),
+        raw_partition: 0,
+        raw_first_offset: 0,
+        raw_last_offset: 0,
+        lineage: vec![],
+    }
+}

@@ -1,0 +1,162 @@
+//! With several candidates, rolling-origin evaluation picks the model that fits the structure,
+//! and the outcome records every candidate's score.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use presage_forecaster::{fit, Grid};
+use presage_template::ModelKind::{self, *};
+
+fn seasonal_weeks(weeks: usize, seed: u64) -> Vec<f64> {
+    let week: Vec<f64> = trace("taylor-demand.csv", "grid-ew", "demand_mw")[..336]
+        .iter()
+        .map(|(_, v)| *v)
+        .collect();
+    let sd = 0.01 * week.iter().sum::<f64>() / week.len() as f64;
+    let mut noise = Noise::new(seed);
+    week.iter()
+        .cycle()
+        .take(336 * weeks)
+        .map(|v| v + noise.next(sd))
+        .collect()
+}
+
+fn scores(outcome: &presage_forecaster::FitOutcome) -> Vec<(ModelKind, Option<f64>)> {
+    outcome
+        .candidates
+        .iter()
+        .map(|c| (c.kind, c.mase))
+        .collect()
+}
+
+#[test]
+fn a_daily_and_weekly_season_picks_mstl() {
+    let g = grid(0, 1_800_000, seasonal_weeks(4, 7));
+    let none = HashSet::new();
+    let models = [Ets, SeasonalNaive, Linear, Mstl];
+    let outcome = fit(&g, &settings(&models, &[48, 336], 48, &none)).unwrap();
+    assert_eq!(outcome.model, Mstl, "{:?}", scores(&outcome));
+    let best = outcome.score.unwrap();
+    assert!(outcome
+        .candidates
+        .iter()
+        .all(|c| c.mase.is_some_and(|m| m >= best)));
+    assert_eq!(
+        outcome
+            .candidates
+            .iter()
+            .map(|c| c.kind)
+            .collect::<Vec<_>>(),
+        models,
+        "candidates keep the template's order"
+    );
+}
+
+#[test]
+fn a_trend_picks_ets() {
+    let mut noise = Noise::new(8);
+    let values: Vec<f64> = (0..24 * 21)
+        .map(|t| 500.0 + 2.5 * t as f64 + noise.next(5.0))
+        .collect();
+    let g = grid(0, HOUR_MS, values);
+    let none = HashSet::new();
+    let outcome = fit(
+        &g,
+        &settings(&[SeasonalNaive, Linear, Ets], &[24], 24, &none),
+    )
+    .unwrap();
+    assert_eq!(outcome.model, Ets, "{:?}", scores(&outcome));
+}
+
+/// Newark departures per hour (real), their mean daily shape by weekday and weekend, plus 3 ×
+/// the hour's temperature in °F: a series driven by the calendar and a known driver.
+fn calendar_and_driver_series() -> Grid {
+    let hourly = bucket_sums(
+        &trace("nyc-departures-15m.csv", "airport-ewr", "departures"),
+        HOUR_MS,
+    );
+    let mut shape = [[0.0f64; 24]; 2];
+    let mut counts = [[0usize; 24]; 2];
+    for (t, v) in &hourly {
+        let weekend = usize::from(presage_template::calendar::weekday(*t) >= 5);
+        let hour = presage_template::calendar::hour_of_day(*t) as usize;
+        shape[weekend][hour] += v;
+        counts[weekend][hour] += 1;
+    }
+    let temps: std::collections::HashMap<i64, f64> =
+        trace("nyc-weather-1h.csv", "airport-ewr", "weather.temp")
+            .into_iter()
+            .collect();
+    // four weeks from Monday 2013-03-04
+    let start = presage_template::calendar::parse_date("2013-03-04").unwrap() * DAY_MS;
+    let mut noise = Noise::new(9);
+    let mut previous = 40.0;
+    let (mut values, mut driver) = (Vec::new(), Vec::new());
+    for h in 0..24 * 28 {
+        let t = start + h * HOUR_MS;
+        let weekend = usize::from(presage_template::calendar::weekday(t) >= 5);
+        let hour = presage_template::calendar::hour_of_day(t) as usize;
+        let temp = *temps.get(&t).unwrap_or(&previous);
+        previous = temp;
+        let base = shape[weekend][hour] / counts[weekend][hour] as f64;
+        values.push(base + 3.0 * temp + noise.next(2.0));
+        driver.push(temp);
+    }
+    Grid {
+        start_ms: start,
+        step_ms: HOUR_MS,
+        values,
+        regressors: vec![driver],
+        filled: 0,
+    }
+}
+
+#[test]
+fn a_calendar_shape_with_a_known_driver_picks_linear() {
+    let g = calendar_and_driver_series();
+    let none = HashSet::new();
+    let outcome = fit(
+        &g,
+        &settings(&[SeasonalNaive, Ets, Mstl, Linear], &[24, 168], 24, &none),
+    )
+    .unwrap();
+    assert_eq!(outcome.model, Linear, "{:?}", scores(&outcome));
+}
+
+#[test]
+fn with_less_than_two_seasons_the_seasons_the_data_cannot_support_are_dropped() {
+    // 100 hours: a day fits twice, a week does not
+    let g = grid(0, HOUR_MS, seasonal_weeks(1, 10)[..100].to_vec());
+    let none = HashSet::new();
+    let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 12, &none)).unwrap();
+    assert_eq!(outcome.periods, vec![24]);
+    assert!(outcome.cold_start);
+    assert!(
+        outcome.candidates.iter().all(|c| c.mase.is_some()),
+        "{:?}",
+        outcome.candidates
+    );
+}
+
+#[test]
+fn when_no_listed_model_fits_the_data_it_falls_back_and_says_why() {
+    // 30 hours: not even two days
+    let g = grid(0, HOUR_MS, seasonal_weeks(1, 11)[..30].to_vec());
+    let none = HashSet::new();
+    let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 6, &none)).unwrap();
+    assert_eq!(outcome.model, Ets, "the data allows a level and trend");
+    assert!(outcome.cold_start);
+    assert!(outcome.periods.is_empty());
+    let listed: Vec<_> = outcome
+        .candidates
+        .iter()
+        .filter(|c| c.kind != Ets)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    for candidate in listed {
+        assert_eq!(candidate.mase, None);
+        assert!(candidate.note.contains("seasonal period"), "{candidate:?}");
+    }
+}

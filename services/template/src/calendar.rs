@@ -1,0 +1,121 @@
+//! Calendar arithmetic on epoch milliseconds, in UTC: the hour, weekday and date of an instant,
+//! and `YYYY-MM-DD` dates as days since 1970-01-01. Templates name holidays by date; the
+//! forecaster and the collector's calendar signals need the same answers.
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Days since 1970-01-01 of the instant's UTC date.
+pub fn day_number(at_ms: i64) -> i64 {
+    at_ms.div_euclid(MS_PER_DAY)
+}
+
+/// Hour of day, 0..=23, UTC.
+pub fn hour_of_day(at_ms: i64) -> u32 {
+    (at_ms.rem_euclid(MS_PER_DAY) / 3_600_000) as u32
+}
+
+/// Weekday, 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+pub fn weekday(at_ms: i64) -> u32 {
+    (day_number(at_ms) + 3).rem_euclid(7) as u32
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01, or `None` when it is not a real date.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds) as epoch milliseconds, the form of the traces in
+/// `shared/data`.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let day = parse_date(date)?;
+    let mut parts = time.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || h.len() != 2 || m.len() != 2 || s.len() != 2 {
+        return None;
+    }
+    let (h, m, s): (i64, i64, i64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
+    if h > 23 || m > 59 || s > 59 {
+        return None;
+    }
+    Some(day * MS_PER_DAY + ((h * 60 + m) * 60 + s) * 1000)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// Howard Hinnant's days-from-civil: exact for the proleptic Gregorian calendar.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_count_days_from_the_epoch() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2013-12-25"), Some(16_064));
+        assert_eq!(parse_date("2000-02-29"), Some(11_016));
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        for bad in [
+            "2013-02-29",
+            "2013-13-01",
+            "2013-1-01",
+            "25/12/2013",
+            "2013-12-25-1",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamps_of_the_traces_parse_to_epoch_milliseconds() {
+        assert_eq!(
+            parse_timestamp("1970-01-02T00:00:01Z"),
+            Some(MS_PER_DAY + 1000)
+        );
+        assert_eq!(
+            parse_timestamp("2013-12-25T14:30:00Z"),
+            Some(16_064 * MS_PER_DAY + 52_200_000)
+        );
+        assert_eq!(parse_timestamp("2013-12-25 14:30:00"), None);
+        assert_eq!(parse_timestamp("2013-12-25T24:00:00Z"), None);
+    }
+
+    #[test]
+    fn hour_and_weekday_of_an_instant() {
+        // 2013-12-25T14:30:00Z was a Wednesday.
+        let at = 16_064 * MS_PER_DAY + 14 * 3_600_000 + 30 * 60_000;
+        assert_eq!(
+            (hour_of_day(at), weekday(at), day_number(at)),
+            (14, 2, 16_064)
+        );
+    }
+}
