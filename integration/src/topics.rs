@@ -101,6 +101,7 @@ pub fn produce_raw(kafka: &KafkaArgs, topic: &str, key: &str, payload: &[u8]) {
             key: key.to_string(),
             event_id: "raw-test-record".into(),
             payload: payload.to_vec(),
+            timestamp_ms: None,
         }])
         .expect("produce");
 }

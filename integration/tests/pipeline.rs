@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::Pipeline;
-use presage_events::{ApplyOutcome, DeadLetter, MetadataFragment, ScalingDirective};
+use presage_events::{ApplyOutcome, DeadLetter, Forecast, MetadataFragment, ScalingDirective};
 use presage_integration::topics::{produce_raw, TopicReader};
 
 const ALL: [&str; 5] = [
@@ -24,6 +24,7 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
     let directives_topic = TopicReader::open(&pipeline.broker.kafka, &topics.directives());
     let applied_topic = TopicReader::open(&pipeline.broker.kafka, &topics.applied());
     let fragments_topic = TopicReader::open(&pipeline.broker.kafka, &topics.fragments());
+    let forecasts_topic = TopicReader::open(&pipeline.broker.kafka, &topics.forecasts());
 
     let mut outcomes: Vec<ApplyOutcome> = Vec::new();
     let applied = applied_topic.wait_until(&mut outcomes, Duration::from_secs(90), |seen| {
@@ -35,9 +36,36 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
         pipeline.services.logs()
     );
 
+    // Forecasts made before the series has two seasons are cold starts; wait for a warm one and
+    // a directive made from it.
+    let mut forecasts: Vec<Forecast> = Vec::new();
+    let warm_forecast = forecasts_topic.wait_until(&mut forecasts, Duration::from_secs(60), |f| {
+        f.iter().any(|f| !f.cold_start)
+    });
+    assert!(
+        warm_forecast,
+        "no warm forecast within 60 s\n{}",
+        pipeline.services.logs()
+    );
+    let warm_ids: std::collections::HashSet<String> = forecasts
+        .iter()
+        .filter(|f| !f.cold_start)
+        .map(|f| f.event_id.clone())
+        .collect();
+    let mut directives: Vec<ScalingDirective> = Vec::new();
+    let from_warm = directives_topic.wait_until(&mut directives, Duration::from_secs(60), |d| {
+        d.iter()
+            .any(|d| d.lineage.first().is_some_and(|id| warm_ids.contains(id)))
+    });
+    assert!(
+        from_warm,
+        "no directive from a warm forecast within 60 s\n{}",
+        pipeline.services.logs()
+    );
+
     // Stop the source and let the rest of the pipeline drain, so the file stops changing.
     pipeline.services.stop("collector");
-    let mut directives: Vec<ScalingDirective> = directives_topic.poll(Duration::from_secs(1));
+    directives.extend(directives_topic.poll::<ScalingDirective>(Duration::from_secs(1)));
     let mut fragments: Vec<MetadataFragment> = fragments_topic.poll(Duration::from_secs(1));
     loop {
         let fresh: Vec<ApplyOutcome> = applied_topic.poll(Duration::from_secs(4));
@@ -49,10 +77,27 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
         outcomes.extend(fresh);
     }
 
+    // Forecasts made before the series has two seasons are cold starts: a naive model with
+    // widened bounds. From then on seasonal naive wins the evaluation (the cycle is exact), its
+    // bounds have no width, and the target is exactly the demand at the effective time.
+    forecasts.extend(forecasts_topic.poll::<Forecast>(Duration::from_secs(2)));
+    let cold: std::collections::HashMap<&str, bool> = forecasts
+        .iter()
+        .map(|f| (f.event_id.as_str(), f.cold_start))
+        .collect();
     assert!(!directives.is_empty());
+    let mut warm = 0;
     for directive in &directives {
         assert_eq!(directive.app, "grid-demand");
         assert_eq!(directive.resource, "replicas");
+        assert!(
+            !directive.lineage.is_empty(),
+            "a directive names the forecast it came from"
+        );
+        if cold.get(directive.lineage[0].as_str()) != Some(&false) {
+            continue;
+        }
+        warm += 1;
         assert_eq!(
             directive.target,
             pipeline.expected_target(directive.effective_at_ms),
@@ -60,11 +105,13 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
             directive.effective_at_ms,
             directive.reason
         );
-        assert!(
-            !directive.lineage.is_empty(),
-            "a directive names the forecast it came from"
-        );
     }
+    assert!(
+        warm > 0,
+        "no directive from a warm forecast among {} directives and {} forecasts",
+        directives.len(),
+        forecasts.len()
+    );
     // Outcomes answer directives (replicas) and the recipe's metadata fragments
     // (config.worker_threads = clamp(ceil(demand_mw / 4000), 2, 32)).
     for outcome in &outcomes {

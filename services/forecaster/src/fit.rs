@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use augurs::seasons::{Detector, PeriodogramDetector};
 use presage_template::ModelKind;
 
-use crate::evaluate::{evaluate, mase_scale, origins, Evaluation};
+use crate::evaluate::{evaluate, evaluate_mean, mase_scale, origins, Evaluation};
 use crate::grid::Grid;
 use crate::intervals::{conformal_half_widths, width_at};
 use crate::models::{model_for, name_of, Model, Path, Training};
@@ -60,6 +60,23 @@ impl IntervalMethod {
     }
 }
 
+/// What forecasts: one model, or the mean of two (when that scored better than either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Model(ModelKind),
+    Mean(ModelKind, ModelKind),
+}
+
+impl Choice {
+    /// `mstl`, or `mean(mstl,linear)`.
+    pub fn name(&self) -> String {
+        match self {
+            Choice::Model(kind) => name_of(*kind).to_string(),
+            Choice::Mean(a, b) => format!("mean({},{})", name_of(*a), name_of(*b)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub kind: ModelKind,
@@ -69,9 +86,11 @@ pub struct Candidate {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitOutcome {
-    pub model: ModelKind,
+    pub model: Choice,
     pub score: Option<f64>,
     pub candidates: Vec<Candidate>,
+    /// The best two models' mean, scored on the same folds (when there were two).
+    pub combination: Option<(Choice, f64)>,
     pub point: Vec<f64>,
     pub lower: Vec<f64>,
     pub upper: Vec<f64>,
@@ -96,12 +115,12 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
     let n = grid.len();
     let periods = settle_periods(grid, settings);
     let longest = periods.iter().max().copied();
-    let cold_start = match longest {
+    let mut cold_start = match longest {
         Some(longest) => n < 2 * longest,
         None => n < MIN_WARM_POINTS.max(2 * settings.horizon),
     };
     // Periods the data can support: two full cycles.
-    let usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p < n).collect();
+    let usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p <= n).collect();
     let training = Training {
         grid,
         periods: &usable,
@@ -120,7 +139,9 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         }
     }
     if feasible.is_empty() {
-        // What the data allows when none of the template's models does.
+        // What the data allows when none of the template's models does: a cold start whatever
+        // the seasons say.
+        cold_start = true;
         for kind in [ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::Naive] {
             let model = model_for(kind);
             if let Ok(needs) = model.min_points(&usable) {
@@ -186,14 +207,69 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
     }
     candidates.sort_by_key(|c| settings.models.iter().position(|k| *k == c.kind));
 
+    // The mean of the best two, scored from their fold forecasts.
+    let combination = match (ranked.first(), ranked.get(1)) {
+        (Some((i, Some(a))), Some((j, Some(b)))) => {
+            let mean = evaluate_mean(a, b, grid, &folds, scale);
+            let choice = Choice::Mean(feasible[*i].0, feasible[*j].0);
+            Some((choice, mean, *i, *j))
+        }
+        _ => None,
+    };
+    let combination_score = combination.as_ref().map(|(c, e, _, _)| (*c, e.mase));
+    if let Some((choice, mean, i, j)) = combination {
+        let best_single = ranked[0].1.as_ref().map_or(f64::INFINITY, |e| e.mase);
+        if mean.mase < best_single {
+            let fitted = |k: usize| {
+                feasible[k]
+                    .1
+                    .fit_predict(&training, settings.path_len, settings.level)
+            };
+            if let (Ok(a), Ok(b)) = (fitted(i), fitted(j)) {
+                let point = a
+                    .point
+                    .iter()
+                    .zip(&b.point)
+                    .map(|(x, y)| (x + y) / 2.0)
+                    .collect();
+                let bounds = match (a.bounds, b.bounds) {
+                    (Some(x), Some(y)) => Some((
+                        x.0.iter().zip(&y.0).map(|(p, q)| (p + q) / 2.0).collect(),
+                        x.1.iter().zip(&y.1).map(|(p, q)| (p + q) / 2.0).collect(),
+                    )),
+                    _ => None,
+                };
+                let mut outcome = finish(
+                    choice,
+                    Path { point, bounds },
+                    Some(mean),
+                    candidates,
+                    cold_start,
+                    usable,
+                    settings,
+                );
+                outcome.combination = combination_score;
+                return Ok(outcome);
+            }
+        }
+    }
+
     let mut failures = Vec::new();
     for (i, evaluation) in ranked {
         let (kind, model, _) = &feasible[i];
         match model.fit_predict(&training, settings.path_len, settings.level) {
             Ok(path) => {
-                return Ok(finish(
-                    *kind, path, evaluation, candidates, cold_start, usable, settings,
-                ))
+                let mut outcome = finish(
+                    Choice::Model(*kind),
+                    path,
+                    evaluation,
+                    candidates,
+                    cold_start,
+                    usable,
+                    settings,
+                );
+                outcome.combination = combination_score;
+                return Ok(outcome);
             }
             Err(e) => failures.push(format!("{}: {e}", name_of(*kind))),
         }
@@ -205,7 +281,7 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
 }
 
 fn finish(
-    kind: ModelKind,
+    model: Choice,
     path: Path,
     evaluation: Option<Evaluation>,
     candidates: Vec<Candidate>,
@@ -257,9 +333,10 @@ fn finish(
         ),
     };
     FitOutcome {
-        model: kind,
+        model,
         score: evaluation.as_ref().map(|e| e.mase),
         candidates,
+        combination: None,
         point: path.point,
         lower,
         upper,
@@ -367,13 +444,14 @@ mod tests {
             mase: 0.8,
             abs_errors: vec![errors.clone(), errors],
             own_coverage: Some(own_coverage),
+            fold_points: Vec::new(),
         }
     }
 
     fn finish_with(evaluation: Option<Evaluation>, cold: bool) -> FitOutcome {
         let holidays = HashSet::new();
         finish(
-            ModelKind::Ets,
+            Choice::Model(ModelKind::Ets),
             path(),
             evaluation,
             Vec::new(),

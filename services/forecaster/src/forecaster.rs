@@ -30,7 +30,7 @@ const DEFAULT_HISTORY_POINTS: usize = 256;
 /// Seasons of the longest period kept by default.
 const DEFAULT_HISTORY_SEASONS: u64 = 4;
 /// No series keeps more points than this, whatever its template says.
-pub const MAX_HISTORY_POINTS: usize = 20_000;
+pub const MAX_HISTORY_POINTS: usize = 30_000;
 
 #[derive(Default)]
 pub struct Forecaster {
@@ -380,7 +380,7 @@ fn forecast_event(
         app: derived.app.clone(),
         template_version: version.to_string(),
         metric: derived.recipe.clone(),
-        model: name_of(outcome.model).to_string(),
+        model: outcome.model.name(),
         issued_at_ms: derived.window_end_ms,
         step_ms: plan.step_ms,
         interval_level: plan.algorithm.interval,
@@ -396,6 +396,11 @@ fn forecast_event(
                 mase: c.mase,
                 note: c.note.clone(),
             })
+            .chain(outcome.combination.map(|(choice, mase)| ModelScore {
+                model: choice.name(),
+                mase: Some(mase),
+                note: "mean of the best two, scored on the same folds".into(),
+            }))
             .collect(),
         cold_start: outcome.cold_start,
         interval_method: outcome.interval_method.as_str().to_string(),

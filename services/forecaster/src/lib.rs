@@ -11,7 +11,7 @@ pub mod intervals;
 pub mod models;
 pub mod schedule;
 
-pub use fit::{fit, FitOutcome, FitSettings, IntervalMethod};
+pub use fit::{fit, Choice, FitOutcome, FitSettings, IntervalMethod};
 pub use forecaster::{ForecastError, Forecaster};
 pub use grid::Grid;
 pub use models::{model_for, name_of, Model, Path, Training};

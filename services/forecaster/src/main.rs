@@ -1,11 +1,15 @@
 //! presage-forecaster: the thin Kafka shell around the forecaster core.
 //! Reads `presage.metrics.derived`, writes `presage.forecasts`.
 
+use std::time::Instant;
+
 use clap::Parser;
-use presage_events::DerivedMetric;
+use presage_events::{decode, DerivedMetric};
 use presage_forecaster::Forecaster;
+use presage_runner::templates::TemplateFeed;
 use presage_runner::{
-    run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
+    read_history, run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError,
+    TemplateBook, Topics,
 };
 
 /// Fits the template's models to derived metrics and publishes forecasts with intervals.
@@ -16,6 +20,9 @@ struct Args {
     kafka: KafkaArgs,
 }
 
+/// The stage's name: its consumer group is `presage-forecaster`.
+const STAGE: &str = "forecaster";
+
 struct ForecasterStage {
     core: Forecaster,
     topics: Topics,
@@ -25,7 +32,7 @@ impl Stage for ForecasterStage {
     type Input = DerivedMetric;
 
     fn name(&self) -> &'static str {
-        "forecaster"
+        STAGE
     }
 
     fn input_topic(&self) -> String {
@@ -52,12 +59,49 @@ impl Stage for ForecasterStage {
     }
 }
 
+/// The core with its history rebuilt from `presage.metrics.derived`: for every partition the
+/// forecaster's group has committed, the records of the templates' history span before the
+/// committed offset, taken in with [`Forecaster::remember`]. The stage then resumes at the
+/// committed offset and forecasts as if it had never stopped.
+fn warmed_core(kafka: &KafkaArgs, stage_name: &str) -> anyhow::Result<Forecaster> {
+    let started = Instant::now();
+    let mut core = Forecaster::new();
+    let mut book = TemplateBook::default();
+    TemplateFeed::open(kafka, stage_name)?.read_to_end(&mut book)?;
+    for loaded in book.all() {
+        core.set_template(&loaded.version, loaded.template.clone());
+    }
+    let span_ms = core.history_span_ms();
+    let topic = kafka.topics().derived();
+    let group = format!("presage-{stage_name}");
+    let mut undecodable = 0u64;
+    let read = read_history(kafka, &topic, &group, span_ms, |payload| {
+        // An undecodable record went to the dead-letter topic when it was first read.
+        match decode::<DerivedMetric>(payload) {
+            Ok(derived) => core.remember(&derived),
+            Err(_) => undecodable += 1,
+        }
+    })?;
+    tracing::info!(
+        %topic,
+        templates = book.len(),
+        span_ms,
+        records = read.records,
+        undecodable,
+        partitions = read.partitions(),
+        ranges = %read,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "history rebuilt"
+    );
+    Ok(core)
+}
+
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let stage = ForecasterStage {
-        core: Forecaster::new(),
+        core: warmed_core(&args.kafka, STAGE)?,
         topics: args.kafka.topics(),
     };
     run_stage(&args.kafka, stage, &shutdown)

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use presage_forecaster::{fit, Grid};
+use presage_forecaster::{fit, Choice, Grid};
 use presage_template::ModelKind::{self, *};
 
 fn seasonal_weeks(weeks: usize, seed: u64) -> Vec<f64> {
@@ -37,7 +37,7 @@ fn a_daily_and_weekly_season_picks_mstl() {
     let none = HashSet::new();
     let models = [Ets, SeasonalNaive, Linear, Mstl];
     let outcome = fit(&g, &settings(&models, &[48, 336], 48, &none)).unwrap();
-    assert_eq!(outcome.model, Mstl, "{:?}", scores(&outcome));
+    assert_eq!(outcome.model, Choice::Model(Mstl), "{:?}", scores(&outcome));
     let best = outcome.score.unwrap();
     assert!(outcome
         .candidates
@@ -67,7 +67,7 @@ fn a_trend_picks_ets() {
         &settings(&[SeasonalNaive, Linear, Ets], &[24], 24, &none),
     )
     .unwrap();
-    assert_eq!(outcome.model, Ets, "{:?}", scores(&outcome));
+    assert_eq!(outcome.model, Choice::Model(Ets), "{:?}", scores(&outcome));
 }
 
 /// Newark departures per hour (real), their mean daily shape by weekday and weekend, plus 3 ×
@@ -101,7 +101,7 @@ fn calendar_and_driver_series() -> Grid {
         let temp = *temps.get(&t).unwrap_or(&previous);
         previous = temp;
         let base = shape[weekend][hour] / counts[weekend][hour] as f64;
-        values.push(base + 3.0 * temp + noise.next(2.0));
+        values.push(base + 3.0 * temp + noise.next(15.0));
         driver.push(temp);
     }
     Grid {
@@ -114,7 +114,7 @@ fn calendar_and_driver_series() -> Grid {
 }
 
 #[test]
-fn a_calendar_shape_with_a_known_driver_picks_linear() {
+fn a_calendar_shape_with_a_known_driver_ranks_linear_first() {
     let g = calendar_and_driver_series();
     let none = HashSet::new();
     let outcome = fit(
@@ -122,7 +122,42 @@ fn a_calendar_shape_with_a_known_driver_picks_linear() {
         &settings(&[SeasonalNaive, Ets, Mstl, Linear], &[24, 168], 24, &none),
     )
     .unwrap();
-    assert_eq!(outcome.model, Linear, "{:?}", scores(&outcome));
+    let best_single = outcome
+        .candidates
+        .iter()
+        .min_by(|a, b| a.mase.unwrap().total_cmp(&b.mase.unwrap()))
+        .unwrap();
+    assert_eq!(best_single.kind, Linear, "{:?}", scores(&outcome));
+    // the forecast is linear's, or its mean with the runner-up when that scored better still
+    match outcome.model {
+        Choice::Model(Linear) => {}
+        Choice::Mean(Linear, _) => {
+            let (_, mean_score) = outcome.combination.unwrap();
+            assert!(mean_score < best_single.mase.unwrap());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
+    let g = grid(0, 1_800_000, seasonal_weeks(4, 12));
+    let none = HashSet::new();
+    let outcome = fit(
+        &g,
+        &settings(&[Ets, SeasonalNaive, Mstl], &[48, 336], 48, &none),
+    )
+    .unwrap();
+    let (choice, mean_score) = outcome.combination.expect("two models were scored");
+    let singles: Vec<f64> = outcome.candidates.iter().filter_map(|c| c.mase).collect();
+    let best_single = singles.iter().copied().fold(f64::INFINITY, f64::min);
+    if outcome.model == choice {
+        assert!(mean_score < best_single);
+        assert_eq!(outcome.score, Some(mean_score));
+    } else {
+        assert!(mean_score >= best_single);
+        assert_eq!(outcome.score, Some(best_single));
+    }
 }
 
 #[test]
@@ -146,7 +181,11 @@ fn when_no_listed_model_fits_the_data_it_falls_back_and_says_why() {
     let g = grid(0, HOUR_MS, seasonal_weeks(1, 11)[..30].to_vec());
     let none = HashSet::new();
     let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 6, &none)).unwrap();
-    assert_eq!(outcome.model, Ets, "the data allows a level and trend");
+    assert_eq!(
+        outcome.model,
+        Choice::Model(Ets),
+        "the data allows a level and trend"
+    );
     assert!(outcome.cold_start);
     assert!(outcome.periods.is_empty());
     let listed: Vec<_> = outcome

@@ -45,7 +45,10 @@ impl RecipeStage {
         let mut records = Vec::with_capacity(outputs.len());
         for output in outputs {
             let record = match output {
-                RecipeOutput::Derived(derived) => Outgoing::event(self.topics.derived(), &derived),
+                // Stamped with event time, the window's end: the forecaster finds where its
+                // history starts by looking the topic up by time.
+                RecipeOutput::Derived(derived) => Outgoing::event(self.topics.derived(), &derived)
+                    .map(|record| record.at(derived.window_end_ms)),
                 RecipeOutput::Fragment(fragment) => {
                     Outgoing::event(self.topics.fragments(), &fragment)
                 }

@@ -31,6 +31,7 @@ pub fn checkpoint_record(topic: &str, key: &str, offset: i64, metadata: &str) ->
         key: key.to_string(),
         event_id: format!("{key}@{offset}"),
         payload: format!("offset={offset} {metadata}").into_bytes(),
+        timestamp_ms: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod broker;
 pub mod checkpoints;
 pub mod dedupe;
 pub mod dlq;
+pub mod history;
 pub mod logging;
 pub mod publisher;
 pub mod rebalance;
@@ -21,6 +22,7 @@ pub mod templates;
 pub mod topology;
 
 pub use dlq::{DeadKind, Origin};
+pub use history::{read_history, HistoryRead, PartitionRange};
 pub use run_loop::run_stage;
 pub use settings::KafkaArgs;
 pub use shutdown::Shutdown;

@@ -49,10 +49,13 @@ impl Publisher {
                 key: "presage-event-id",
                 value: Some(record.event_id.as_bytes()),
             });
-            let future_record = FutureRecord::to(&record.topic)
+            let mut future_record = FutureRecord::to(&record.topic)
                 .key(&record.key)
                 .payload(&record.payload)
                 .headers(headers);
+            if let Some(ms) = record.timestamp_ms {
+                future_record = future_record.timestamp(ms);
+            }
             let delivery = self
                 .producer
                 .send_result(future_record)

@@ -87,6 +87,10 @@ pub struct Outgoing {
     pub key: String,
     pub event_id: String,
     pub payload: Vec<u8>,
+    /// The record's timestamp in epoch milliseconds: the event time where a reader looks
+    /// records up by time (`presage.metrics.derived`: the window's end). `None` leaves it to
+    /// the client (the time of sending).
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Outgoing {
@@ -96,6 +100,15 @@ impl Outgoing {
             key: event.app().to_string(),
             event_id: event.event_id().to_string(),
             payload: encode(event)?,
+            timestamp_ms: None,
         })
+    }
+
+    /// The same record stamped with event time `ms` (epoch milliseconds).
+    pub fn at(self, ms: i64) -> Self {
+        Self {
+            timestamp_ms: Some(ms),
+            ..self
+        }
     }
 }

@@ -569,6 +569,8 @@ pub enum ModelKind {
     Mstl,
     Ets,
     Linear,
+    /// Additive Holt-Winters (ETS with an additive season), Presage's own.
+    HoltWinters,
 }
 
 // ---------------------------------------------------------------- scaling policies (planner)

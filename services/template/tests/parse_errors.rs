@@ -436,6 +436,85 @@ fn prediction_mistakes() {
         .contains("interval 0 of the prediction for \"rps\""));
 }
 
+#[test]
+fn forecasting_settings_mistakes() {
+    let all = errors(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host }, { id: w, kind: calendar } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1h }, join: [ { signal: w.hour_of_day, as: hour } ] }",
+        "  prediction_algorithms:",
+        "    - target: rps",
+        "      horizon: 3h",
+        "      refit: 0s",
+        "      drift: 0.5",
+        "      folds: 0",
+        "      ridge: -1",
+        "      holidays: [2013-12-25, 2013-02-30]",
+        "      regressors: [hour, temp]",
+    ]);
+    assert_eq!(
+        positions(&all),
+        vec![(9, 14), (10, 14), (11, 14), (12, 14), (13, 30), (14, 26)],
+        "{all:#?}"
+    );
+    assert!(all[0]
+        .message
+        .contains("refit of the prediction for \"rps\" is 0s"));
+    assert!(all[1]
+        .message
+        .contains("drift 0.5 of the prediction for \"rps\" must be above 1"));
+    assert!(all[2].message.contains("folds 0"));
+    assert!(all[3].message.contains("ridge -1"));
+    assert!(all[4]
+        .message
+        .contains("holiday \"2013-02-30\" is not a date: expected YYYY-MM-DD"));
+    assert_eq!(
+        all[5].message,
+        "regressor \"temp\" is not a signal joined to recipe \"rps\": expected one of hour \
+         (add it with join: [{signal: ..., as: temp}])"
+    );
+}
+
+#[test]
+fn a_seasonality_is_a_duration_or_auto() {
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1h } }",
+        "  prediction_algorithms:",
+        "    - { target: rps, horizon: 3h, seasonality: [1d, automatic] }",
+    ]);
+    assert_eq!(e.line, 7, "{e}");
+    assert!(e.message.contains("or auto"), "{e}");
+    let t = parse(
+        &doc(&[
+            "app: a",
+            "dynamic_metadata:",
+            "  sources: [ { id: h, kind: host } ]",
+            "  metric_recipes:",
+            "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1h } }",
+            "  prediction_algorithms:",
+            "    - { target: rps, horizon: 3h, seasonality: [7d, auto, 1d] }",
+        ]),
+        "t.yaml",
+    )
+    .unwrap();
+    let a = &t.dynamic_metadata.prediction_algorithms[0];
+    assert!(a.detects_seasons());
+    assert_eq!(
+        a.fixed_seasons(),
+        vec![
+            presage_template::Duration::from_secs(86_400),
+            presage_template::Duration::from_secs(7 * 86_400)
+        ]
+    );
+    assert_eq!((a.refit.as_millis(), a.drift, a.folds), (3_600_000, 2.0, 5));
+}
+
 // ------------------------------------------------------------------ scaling policies
 
 #[test]

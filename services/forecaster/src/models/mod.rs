@@ -2,6 +2,7 @@
 //! future points in one call: the forecaster keeps the path, not the fitted state, so a refit is
 //! the only place a model runs.
 
+mod holt_winters;
 mod linear;
 mod naive;
 mod ridge;
@@ -13,6 +14,7 @@ use presage_template::ModelKind;
 
 use crate::grid::Grid;
 
+pub use holt_winters::{normal_quantile, HoltWinters};
 pub use linear::{calendar_features, Linear};
 pub use naive::{Naive, SeasonalNaive};
 pub use statistical::{Ets, Mstl};
@@ -78,6 +80,7 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::Ets => Box::new(Ets),
         ModelKind::Mstl => Box::new(Mstl),
         ModelKind::Linear => Box::new(Linear),
+        ModelKind::HoltWinters => Box::new(HoltWinters),
     }
 }
 
@@ -89,5 +92,6 @@ pub fn name_of(kind: ModelKind) -> &'static str {
         ModelKind::Ets => "ets",
         ModelKind::Mstl => "mstl",
         ModelKind::Linear => "linear",
+        ModelKind::HoltWinters => "holt_winters",
     }
 }
