@@ -7,7 +7,8 @@
 //! `cargo bench -p presage-forecaster --bench versus_statsforecast`
 //!
 //! The peer runs in `$HOME/.cache/presage/venv-statsforecast` (or `PRESAGE_BENCH_VENV`), which
-//! `bench/forecast/setup_venv.sh` creates from PyPI. Without it, Presage's side is printed alone.
+//! `bench/forecast/setup_venv.sh` creates from PyPI. Without it (or with
+//! `PRESAGE_BENCH_NO_PEER=1`), Presage's side is printed alone.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -89,7 +90,12 @@ fn main() {
         }
     }
 
-    let peer = run_peer(&root, &cases);
+    // PRESAGE_BENCH_NO_PEER=1 prints Presage's side alone (no Python).
+    let peer = if std::env::var_os("PRESAGE_BENCH_NO_PEER").is_some() {
+        None
+    } else {
+        run_peer(&root, &cases)
+    };
     print_table(&presage, peer.as_ref());
 }
 
@@ -144,6 +150,7 @@ fn run_auto(case: &Case) -> Forecasted {
     let models = [
         ModelKind::Mstl,
         ModelKind::Ets,
+        ModelKind::HoltWinters,
         ModelKind::SeasonalNaive,
         ModelKind::Linear,
     ];

@@ -88,7 +88,13 @@ impl Fitted {
     }
 }
 
-/// Runs the recursions over `y`; the state is initialised from the first two seasons.
+/// Seasons averaged for the initial seasonal state: one season alone (often a single day) is a
+/// noisy start that the smoothing then takes long to forget.
+const INITIAL_SEASONS: usize = 7;
+
+/// Runs the recursions over `y`. The initial level is the first season's mean, the trend the
+/// change to the second season's mean, and each seasonal index the average deviation from its
+/// season's mean over the first few seasons.
 fn run(y: &[f64], m: usize, p: Params) -> Fitted {
     let first = y[..m].iter().sum::<f64>() / m as f64;
     let second = y[m..2 * m].iter().sum::<f64>() / m as f64;
@@ -98,7 +104,15 @@ fn run(y: &[f64], m: usize, p: Params) -> Fitted {
     } else {
         0.0
     };
-    let mut season: Vec<f64> = y[..m].iter().map(|v| v - first).collect();
+    let seasons = (y.len() / m).clamp(1, INITIAL_SEASONS);
+    let mut season = vec![0.0; m];
+    for k in 0..seasons {
+        let chunk = &y[k * m..(k + 1) * m];
+        let mean = chunk.iter().sum::<f64>() / m as f64;
+        for (s, v) in season.iter_mut().zip(chunk) {
+            *s += (v - mean) / seasons as f64;
+        }
+    }
     let mut sse = 0.0;
     for (t, value) in y.iter().enumerate() {
         let s = t % m;
