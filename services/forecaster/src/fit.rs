@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use augurs::seasons::{Detector, PeriodogramDetector};
+use augurs::seasons::PeriodogramDetector;
 use presage_template::ModelKind;
 
 use crate::evaluate::{evaluate, evaluate_mean, mase_scale, origins, Evaluation};
@@ -19,6 +19,8 @@ pub const COLD_START_WIDENING: f64 = 1.5;
 pub const CALIBRATION_TOLERANCE: f64 = 0.05;
 /// Fewest held-out points before coverage or conformal quantiles mean anything.
 pub const MIN_CALIBRATION_POINTS: usize = 20;
+/// Peaks of at least this share of the strongest count as seasons.
+const DETECTION_THRESHOLD: f64 = 0.5;
 /// At most this many periods are taken from detection.
 const MAX_DETECTED_PERIODS: usize = 2;
 /// Without seasons, a series is cold until it has this many points (or two horizons).
@@ -119,6 +121,10 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         Some(longest) => n < 2 * longest,
         None => n < MIN_WARM_POINTS.max(2 * settings.horizon),
     };
+    // A window that is mostly filled-in gaps is no better than a short one.
+    if 2 * grid.filled > n {
+        cold_start = true;
+    }
     // Periods the data can support: two full cycles.
     let usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p <= n).collect();
     let training = Training {
@@ -164,10 +170,18 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         .map(|(_, _, needs)| *needs)
         .max()
         .unwrap_or(0);
-    let folds = origins(n, min_train.max(2), settings.horizon, settings.folds);
+    // Short horizons get more folds, so that calibration has enough held-out points.
+    let wanted = settings
+        .folds
+        .max(MIN_CALIBRATION_POINTS.div_ceil(settings.horizon.max(1)));
+    let folds = origins(n, min_train.max(2), settings.horizon, wanted);
     let scale = folds
         .first()
-        .map(|first| mase_scale(&grid.values[..*first], usable.first().copied().unwrap_or(1)))
+        .map(|first| {
+            // seasonal naive needs more than one season before the first origin; else lag 1
+            let season = usable.first().copied().filter(|m| m < first).unwrap_or(1);
+            mase_scale(&grid.values[..*first], season)
+        })
         .unwrap_or(f64::EPSILON);
     let mut scored: Vec<(usize, Option<Evaluation>)> = Vec::new();
     for (i, (kind, model, _)) in feasible.iter().enumerate() {
@@ -205,7 +219,14 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         // every candidate failed its evaluation: still try them on the full history
         ranked = (0..feasible.len()).map(|i| (i, None)).collect();
     }
-    candidates.sort_by_key(|c| settings.models.iter().position(|k| *k == c.kind));
+    // Template order; a fallback the template did not list goes last.
+    candidates.sort_by_key(|c| {
+        settings
+            .models
+            .iter()
+            .position(|k| *k == c.kind)
+            .unwrap_or(usize::MAX)
+    });
 
     // The mean of the best two, scored from their fold forecasts.
     let combination = match (ranked.first(), ranked.get(1)) {
@@ -274,6 +295,20 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
             Err(e) => failures.push(format!("{}: {e}", name_of(*kind))),
         }
     }
+    // Every candidate failed on this data: naive always can, given three points.
+    let naive = model_for(ModelKind::Naive);
+    if let Ok(path) = naive.fit_predict(&training, settings.path_len, settings.level) {
+        tracing::debug!(reasons = %failures.join("; "), "every candidate failed: naive forecast");
+        return Ok(finish(
+            Choice::Model(ModelKind::Naive),
+            path,
+            None,
+            candidates,
+            true,
+            usable,
+            settings,
+        ));
+    }
     Err(FitError::NothingFits {
         points: n,
         reasons: failures.join("; "),
@@ -302,7 +337,8 @@ fn finish(
                 conformal(e, &path, settings)
             }
         }
-        (Some(e), None) if held_out >= MIN_CALIBRATION_POINTS => conformal(e, &path, settings),
+        // no bounds of its own: the fold errors, however few, beat no width at all
+        (Some(e), None) if held_out > 0 => conformal(e, &path, settings),
         (_, Some(bounds)) => (
             own_half_widths(&path.point, bounds),
             IntervalMethod::Uncalibrated,
@@ -380,9 +416,19 @@ fn settle_periods(grid: &Grid, settings: &FitSettings) -> Vec<usize> {
         let detector = PeriodogramDetector::builder()
             .max_period((grid.len() / 3).max(5) as u32)
             .build();
-        let detected = detector.detect(&grid.values);
+        // The periodogram's periods are rounded reciprocals of DFT frequencies: each peak is
+        // refined to the lag with the highest autocorrelation between its neighbours.
+        let detected: Vec<usize> = detector
+            .periodogram(&grid.values)
+            .peaks(DETECTION_THRESHOLD)
+            .map(|p| {
+                let low = p.prev_period.min(p.next_period).max(2) as usize;
+                let high = p.prev_period.max(p.next_period).max(p.period) as usize;
+                refine_period(&grid.values, low, high)
+            })
+            .collect();
         // strongest last
-        for period in detected.iter().rev().map(|p| *p as usize) {
+        for period in detected.iter().rev().copied() {
             if periods.len() >= settings.periods.len() + MAX_DETECTED_PERIODS {
                 break;
             }
@@ -394,6 +440,26 @@ fn settle_periods(grid: &Grid, settings: &FitSettings) -> Vec<usize> {
     periods.sort_unstable();
     periods.dedup();
     periods
+}
+
+/// The lag in `[low, high]` whose autocorrelation is highest.
+fn refine_period(y: &[f64], low: usize, high: usize) -> usize {
+    let n = y.len();
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let variance: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
+    let high = high.min(n / 2);
+    if variance <= 0.0 || high < low {
+        return low;
+    }
+    let acf = |lag: usize| -> f64 {
+        (lag..n)
+            .map(|i| (y[i] - mean) * (y[i - lag] - mean))
+            .sum::<f64>()
+            / variance
+    };
+    (low..=high)
+        .max_by(|a, b| acf(*a).total_cmp(&acf(*b)))
+        .unwrap_or(low)
 }
 
 fn unscored(kind: ModelKind, note: String) -> Candidate {

@@ -29,8 +29,12 @@ pub enum ForecastError {
 const DEFAULT_HISTORY_POINTS: usize = 256;
 /// Seasons of the longest period kept by default.
 const DEFAULT_HISTORY_SEASONS: u64 = 4;
-/// No series keeps more points than this, whatever its template says.
+/// No fit uses more points than this, whatever its template says.
 pub const MAX_HISTORY_POINTS: usize = 30_000;
+/// A forecast reaches at most this many windows ahead (template validation refuses more).
+pub const MAX_HORIZON_POINTS: usize = 5_000;
+/// Refits come at least every this many windows.
+pub const MAX_REFIT_POINTS: usize = 10_000;
 
 #[derive(Default)]
 pub struct Forecaster {
@@ -49,11 +53,17 @@ struct SeriesKey {
 struct Series {
     history: History,
     active: Option<ActiveFit>,
+    step_ms: i64,
 }
 
 struct ActiveFit {
     /// Grid time of the newest point fitted on; `outcome.point[i]` forecasts `at + (i+1)·step`.
     at_ms: i64,
+    /// The template version and grid step it was fitted under: a new version refits.
+    version: String,
+    step_ms: i64,
+    /// The newest window taken against this fit (a window delivered again is not counted twice).
+    last_seen_ms: i64,
     outcome: FitOutcome,
     history_points: usize,
     filled_points: usize,
@@ -79,8 +89,14 @@ struct Plan<'a> {
 impl<'a> Plan<'a> {
     fn new(algorithm: &'a PredictionAlgorithm, step_ms: i64) -> Self {
         let step = step_ms.max(1) as u64;
-        let horizon = algorithm.horizon.as_millis().div_ceil(step).max(1) as usize;
-        let refit_ms = algorithm.refit.as_millis().max(step) as i64;
+        let horizon =
+            (algorithm.horizon.as_millis().div_ceil(step).max(1) as usize).min(MAX_HORIZON_POINTS);
+        // A cadence is at least one window and at most MAX_REFIT_POINTS windows: the path a fit
+        // forecasts must reach the next refit.
+        let refit_ms = algorithm
+            .refit
+            .as_millis()
+            .clamp(step, step * MAX_REFIT_POINTS as u64) as i64;
         let periods: Vec<usize> = algorithm
             .fixed_seasons()
             .iter()
@@ -187,7 +203,7 @@ impl Forecaster {
                 continue;
             }
             let phase = phase_ms(&format!("{}|{}", key.app, key.target), plan.refit_ms);
-            match catch_up(series, &plan, t, phase, &mut self.refits) {
+            match catch_up(series, &plan, &version, t, phase, &mut self.refits) {
                 Ok(()) => {}
                 Err(err) => {
                     tracing::debug!(app = %key.app, target = %key.target, error = %err, "no forecast");
@@ -215,7 +231,16 @@ impl Forecaster {
         let series = self.series.entry(key.clone()).or_insert_with(|| Series {
             history: History::new(plan.kept_points),
             active: None,
+            step_ms: plan.step_ms,
         });
+        if series.step_ms != plan.step_ms {
+            // a new window size: the old grid's points are not this one's
+            *series = Series {
+                history: History::new(plan.kept_points),
+                active: None,
+                step_ms: plan.step_ms,
+            };
+        }
         series.history.set_capacity(plan.kept_points);
         let regressors = plan
             .algorithm
@@ -230,6 +255,11 @@ impl Forecaster {
                 regressors,
             },
         );
+        if let Some(newest) = series.history.last_at() {
+            series
+                .history
+                .forget_before(newest - (plan.kept_points as i64 - 1) * plan.step_ms);
+        }
         key
     }
 }
@@ -261,45 +291,62 @@ fn plans_for<'t>(template: &'t Template, derived: &DerivedMetric) -> Vec<(usize,
 fn catch_up(
     series: &mut Series,
     plan: &Plan,
+    version: &str,
     t: i64,
     phase: i64,
     refits: &mut u64,
 ) -> Result<(), FitError> {
     let scheduled = scheduled_at_or_before(t, plan.refit_ms, phase);
-    let stale = series.active.as_ref().is_none_or(|a| a.at_ms < scheduled);
+    let stale = series
+        .active
+        .as_ref()
+        .is_none_or(|a| a.at_ms < scheduled || a.version != version || a.step_ms != plan.step_ms);
     if stale {
         let from = series.history.first_at_or_after(scheduled).unwrap_or(t);
         // A window too early to fit is retried at every later one, as the live run did.
-        let mut outcome = refit(series, plan, from, refits);
+        let mut outcome = refit(series, plan, version, from, refits);
         for later in series.history.times_between(from, t) {
-            outcome = advance(series, plan, later, refits);
+            outcome = advance(series, plan, version, later, refits);
         }
         return outcome;
     }
-    advance(series, plan, t, refits)
+    advance(series, plan, version, t, refits)
 }
 
 /// Takes the observation at `at` against the active fit: refit while cold, when the path has run
 /// out, or when the recent error drifted.
-fn advance(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Result<(), FitError> {
+fn advance(
+    series: &mut Series,
+    plan: &Plan,
+    version: &str,
+    at: i64,
+    refits: &mut u64,
+) -> Result<(), FitError> {
     let Some(active) = series.active.as_mut() else {
-        return refit(series, plan, at, refits);
+        return refit(series, plan, version, at, refits);
     };
-    let lead = ((at - active.at_ms) / plan.step_ms) as usize;
-    if lead == 0 || lead > active.outcome.point.len() {
-        return refit(series, plan, at, refits);
+    if at <= active.last_seen_ms {
+        // the same window again (a replay): it was taken already
+        return Ok(());
     }
-    // A cold series learns fast: refit whenever its history has doubled since the last fit.
+    active.last_seen_ms = at;
+    let lead = ((at - active.at_ms) / plan.step_ms) as usize;
+    if lead > active.outcome.point.len() {
+        return refit(series, plan, version, at, refits);
+    }
+    // A cold series learns fast: it refits once it has seen as many new windows as it was
+    // fitted on (its history doubled), until its fit window is full.
+    let seen_since = active.errors.len() + 1;
     if active.outcome.cold_start
-        && series.history.count_until(at) >= 2 * active.history_points.max(1)
+        && active.history_points < plan.fit_points
+        && seen_since >= active.history_points.max(1)
     {
-        return refit(series, plan, at, refits);
+        return refit(series, plan, version, at, refits);
     }
     let index = lead - 1;
-    if let Some(observed) = series.history.get(at) {
-        let error = (observed.value - active.outcome.point[index]).abs();
-        active.errors.push((index, error));
-    }
+    let observed = series.history.get(at).map(|o| o.value);
+    let error = observed.map_or(0.0, |v| (v - active.outcome.point[index]).abs());
+    active.errors.push((index, error));
     if drifted(
         &active.errors,
         &active.outcome.expected_mae,
@@ -307,14 +354,21 @@ fn advance(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Resul
         plan.algorithm.drift,
     ) {
         tracing::debug!(at, "forecast error drifted: refitting early");
-        return refit(series, plan, at, refits);
+        return refit(series, plan, version, at, refits);
     }
     Ok(())
 }
 
-fn refit(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Result<(), FitError> {
+fn refit(
+    series: &mut Series,
+    plan: &Plan,
+    version: &str,
+    at: i64,
+    refits: &mut u64,
+) -> Result<(), FitError> {
     *refits += 1;
-    let window = series.history.window_ending(at, plan.fit_points);
+    let from = at - (plan.fit_points as i64 - 1) * plan.step_ms;
+    let window = series.history.window(from, at);
     let season = plan.periods.first().copied();
     let grid = Grid::build(
         &window,
@@ -342,6 +396,9 @@ fn refit(series: &mut Series, plan: &Plan, at: i64, refits: &mut u64) -> Result<
         Ok(outcome) => {
             series.active = Some(ActiveFit {
                 at_ms: at,
+                version: version.to_string(),
+                step_ms: plan.step_ms,
+                last_seen_ms: at,
                 outcome,
                 history_points: grid.len(),
                 filled_points: grid.filled,

@@ -26,8 +26,10 @@ impl Grid {
         regressor_count: usize,
         season_steps: Option<usize>,
     ) -> Option<Grid> {
-        let (first, _) = *observations.first()?;
-        let (last, _) = *observations.last()?;
+        // A grid starts and ends at finite observations (interpolation needs both ends).
+        let finite = |(_, o): &&(i64, &Observation)| o.value.is_finite();
+        let (first, _) = *observations.iter().find(finite)?;
+        let (last, _) = *observations.iter().rev().find(finite)?;
         if step_ms <= 0 {
             return None;
         }
@@ -36,7 +38,7 @@ impl Grid {
         let mut regressors = vec![vec![f64::NAN; len]; regressor_count];
         for (at, observation) in observations {
             let offset = at - first;
-            if offset % step_ms != 0 || !observation.value.is_finite() {
+            if offset < 0 || *at > last || offset % step_ms != 0 || !observation.value.is_finite() {
                 continue;
             }
             let i = (offset / step_ms) as usize;
@@ -160,6 +162,24 @@ mod tests {
         assert_eq!(g.time_of(4), 40);
         // regressors carry the last known value forward
         assert_eq!(g.regressors[0], vec![10.0, 20.0, 20.0, 20.0, 50.0]);
+    }
+
+    #[test]
+    fn values_that_are_not_numbers_are_gaps_and_never_start_the_grid() {
+        let g = grid(
+            &[
+                (0, f64::NAN),
+                (10, 2.0),
+                (20, f64::INFINITY),
+                (30, 4.0),
+                (40, f64::NAN),
+            ],
+            None,
+        );
+        assert_eq!(
+            (g.start_ms, g.values.clone(), g.filled),
+            (10, vec![2.0, 3.0, 4.0], 1)
+        );
     }
 
     #[test]

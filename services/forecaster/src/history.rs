@@ -27,11 +27,27 @@ impl History {
     }
 
     /// Records an observation; a repeated window replaces the older value (a replayed window
-    /// carries the same value, so replays are harmless). The oldest points beyond the capacity
-    /// are dropped.
+    /// carries the same value, so replays are harmless). A value that is not a finite number is
+    /// not recorded: it would poison every fit it falls into. The oldest points beyond the
+    /// capacity are dropped.
     pub fn record(&mut self, at_ms: i64, observation: Observation) {
+        if !observation.value.is_finite() {
+            return;
+        }
         self.points.insert(at_ms, observation);
         while self.points.len() > self.capacity {
+            self.points.pop_first();
+        }
+    }
+
+    /// Drops the points before `from_ms`: history is bounded in time as well as in count, so a
+    /// restarted forecaster that re-reads a time span holds the same points.
+    pub fn forget_before(&mut self, from_ms: i64) {
+        while self
+            .points
+            .first_key_value()
+            .is_some_and(|(t, _)| *t < from_ms)
+        {
             self.points.pop_first();
         }
     }
@@ -68,22 +84,17 @@ impl History {
             .collect()
     }
 
-    /// The newest `limit` observations at or before `until_ms`, oldest first.
-    pub fn window_ending(&self, until_ms: i64, limit: usize) -> Vec<(i64, &Observation)> {
-        let mut newest: Vec<(i64, &Observation)> = self
-            .points
-            .range(..=until_ms)
-            .rev()
-            .take(limit)
+    /// The observations in `[from_ms, until_ms]`, oldest first. Fits take their window by time,
+    /// not by count: a gap then shortens the window instead of reaching further back, and the
+    /// grid laid over it stays bounded.
+    pub fn window(&self, from_ms: i64, until_ms: i64) -> Vec<(i64, &Observation)> {
+        if until_ms < from_ms {
+            return Vec::new();
+        }
+        self.points
+            .range(from_ms..=until_ms)
             .map(|(t, o)| (*t, o))
-            .collect();
-        newest.reverse();
-        newest
-    }
-
-    /// How many windows are recorded at or before `at_ms`.
-    pub fn count_until(&self, at_ms: i64) -> usize {
-        self.points.range(..=at_ms).count()
+            .collect()
     }
 
     pub fn len(&self) -> usize {

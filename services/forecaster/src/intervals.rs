@@ -35,14 +35,25 @@ pub fn conformal_half_widths(abs_errors: &[Vec<f64>], level: f64) -> Vec<f64> {
             }
             reach += 1;
         }
-        let n = pool.len() as f64;
-        let corrected = ((n + 1.0) * level / n.max(1.0)).min(1.0);
-        widths.push(quantile(&pool, corrected).unwrap_or(0.0));
+        widths.push(conformal_quantile(&mut pool, level));
     }
     for h in 1..widths.len() {
         widths[h] = widths[h].max(widths[h - 1]);
     }
     widths
+}
+
+/// The ⌈(n+1)·level⌉-th smallest of n absolute errors (the largest when that rank passes n),
+/// computed on integers so the rank does not drift with floating-point rounding.
+fn conformal_quantile(errors: &mut [f64], level: f64) -> f64 {
+    errors.sort_by(|a, b| a.total_cmp(b));
+    let n = errors.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let per_mille = (level.clamp(0.0, 1.0) * 1000.0).round() as usize;
+    let rank = ((n + 1) * per_mille).div_ceil(1000).clamp(1, n);
+    errors[rank - 1]
 }
 
 /// The width at path index `i` (step i+1 after the fit) when only `widths` for the first H

@@ -199,3 +199,18 @@ fn when_no_listed_model_fits_the_data_it_falls_back_and_says_why() {
         assert!(candidate.note.contains("seasonal period"), "{candidate:?}");
     }
 }
+
+#[test]
+fn auto_seasonality_finds_the_daily_cycle_of_real_demand() {
+    // four weeks of England and Wales demand, half-hourly: the day is 48 steps
+    let values: Vec<f64> = trace("taylor-demand.csv", "grid-ew", "demand_mw")[..336 * 4]
+        .iter()
+        .map(|(_, v)| *v)
+        .collect();
+    let g = grid(0, 1_800_000, values);
+    let none = HashSet::new();
+    let mut s = settings(&[Mstl, SeasonalNaive], &[], 48, &none);
+    s.detect_periods = true;
+    let outcome = fit(&g, &s).unwrap();
+    assert!(outcome.periods.contains(&48), "{:?}", outcome.periods);
+}

@@ -480,7 +480,8 @@ pub struct PredictionAlgorithm {
     #[serde(default)]
     pub holidays: Vec<String>,
     /// Signals joined to the target recipe (`join: [{as: NAME}]`) that the `linear` model uses
-    /// as external regressors. Their future values are taken as their last known value.
+    /// as external regressors. Their future values are their values one (shortest) season
+    /// earlier, or the last known value without a season.
     #[serde(default)]
     pub regressors: Vec<String>,
     /// Ridge penalty of the `linear` model, on standardised features.

@@ -106,6 +106,9 @@ fn windowing(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
     positive(Some(idle), at, "windowing.idle_timeout", "10s", out);
 }
 
+/// A forecast carries one point per window over its horizon; more would not fit a Kafka record.
+const MAX_HORIZON_WINDOWS: u64 = 5_000;
+
 fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
     for (i, a) in t.dynamic_metadata.prediction_algorithms.iter().enumerate() {
         let p = dm.key("prediction_algorithms").index(i);
@@ -144,6 +147,21 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
             if let Season::Every(d) = s {
                 let what = format!("seasonality of the prediction for {target:?}");
                 positive(Some(*d), p.key("seasonality").index(j), &what, "1d", out);
+            }
+        }
+        if let Some(recipe) = t.recipe(target) {
+            let (_, slide_ms) = recipe.window.size_and_slide_ms();
+            let steps = a.horizon.as_millis() / slide_ms.max(1);
+            if steps > MAX_HORIZON_WINDOWS {
+                out.push(Finding::at(
+                    p.key("horizon"),
+                    format!(
+                        "horizon {} of the prediction for {target:?} is {steps} windows of \
+                         recipe {target:?}: at most {MAX_HORIZON_WINDOWS} (forecast a coarser \
+                         recipe, or a shorter horizon)",
+                        a.horizon
+                    ),
+                ));
             }
         }
         let what = format!("refit of the prediction for {target:?}");

@@ -478,6 +478,28 @@ fn forecasting_settings_mistakes() {
 }
 
 #[test]
+fn a_horizon_of_more_than_5000_windows_is_refused() {
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1s } }",
+        "  prediction_algorithms:",
+        "    - { target: rps, horizon: 1d }",
+    ]);
+    check(
+        &e,
+        7,
+        31,
+        &[
+            "horizon 1d of the prediction for \"rps\" is 86400 windows",
+            "at most 5000",
+        ],
+    );
+}
+
+#[test]
 fn a_seasonality_is_a_duration_or_auto() {
     let e = one(&[
         "app: a",
