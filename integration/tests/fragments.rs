@@ -55,6 +55,7 @@ fn directive(target: i64) -> ScalingDirective {
         policy: "test".into(),
         reason: "sent by the test".into(),
         lineage: vec![],
+        ..Default::default()
     }
 }
 

@@ -153,5 +153,6 @@ pub fn directive(target: i64, tag: &str) -> ScalingDirective {
         policy: "test".into(),
         reason: "sent by the test".into(),
         lineage: vec![],
+        ..Default::default()
     }
 }

@@ -39,15 +39,25 @@ pub fn plan_change(
     plan_patch(current, template, &directive_patch(hook, directive))
 }
 
-/// The directive as a patch: `{"resources": {"replicas": 7}}`, or nested under whatever path the
-/// hook's `keys` give the resource.
+/// The directive as a patch: `{"resources": {"replicas": 7, "memory_mb": 4096}}`, each target
+/// nested under whatever path the hook's `keys` give its resource. A directive without a
+/// `targets` list (older producers) sets its top-level resource.
 pub fn directive_patch(hook: &ConfigurationHook, directive: &ScalingDirective) -> Value {
     let mut patch = json!({});
-    set_path(
-        &mut patch,
-        &hook.key_for(&directive.resource),
-        json!(directive.target),
-    );
+    if directive.targets.is_empty() {
+        set_path(
+            &mut patch,
+            &hook.key_for(&directive.resource),
+            json!(directive.target),
+        );
+    }
+    for target in &directive.targets {
+        set_path(
+            &mut patch,
+            &hook.key_for(&target.resource),
+            json!(target.target),
+        );
+    }
     patch
 }
 
@@ -133,6 +143,7 @@ mod tests {
             policy: "test".into(),
             reason: "test".into(),
             lineage: vec![],
+            ..Default::default()
         }
     }
 

@@ -32,6 +32,7 @@ fn directive(target: i64) -> ScalingDirective {
         policy: "test".into(),
         reason: "test".into(),
         lineage: vec![],
+        ..Default::default()
     }
 }
 
@@ -515,4 +516,46 @@ fn directives_and_fragments_applied_from_two_threads_through_one_applier_lose_no
     assert_eq!(now["resources"]["replicas"].as_i64(), Some(ROUNDS));
     assert_eq!(now["config"]["worker_threads"].as_i64(), Some(ROUNDS));
     assert!(leftovers(dir.path()).is_empty());
+}
+
+#[test]
+fn a_shadow_directive_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = template(&file_hook(&path));
+    let mut shadow = directive(9);
+    shadow.mode = "shadow".into();
+    let mut applier = Applier::default();
+    assert!(applier.apply_directive(&t, &shadow, 1).is_empty());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
+    // the same directive, live, is applied
+    shadow.mode = "live".into();
+    let outcomes = applier.apply_directive(&t, &shadow, 2);
+    assert_eq!(outcomes[0].status, "applied", "{outcomes:?}");
+}
+
+#[test]
+fn every_target_of_a_multi_resource_directive_is_written_in_one_swap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let mut d = directive(6);
+    d.targets = vec![
+        presage_events::ResourceTarget {
+            resource: "replicas".into(),
+            target: 6,
+            ..Default::default()
+        },
+        presage_events::ResourceTarget {
+            resource: "memory_mb".into(),
+            target: 2048,
+            ..Default::default()
+        },
+    ];
+    let t = template(&file_hook(&path));
+    let outcome = apply(&t, &t.dynamic_metadata.configuration_hooks[0], &d, 5);
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    let now: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(6));
+    assert_eq!(now["resources"]["memory_mb"].as_i64(), Some(2048));
 }

@@ -22,7 +22,7 @@ pub use codec::{decode, encode, schema_name_of, CodecError};
 pub use event::Event;
 pub use events::{
     ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment, ModelScore,
-    RawSample, ScalingDirective, TemplateVersion,
+    RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
 };
 pub use ids::event_id;
 pub use registry::all_schemas;

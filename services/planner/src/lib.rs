@@ -4,5 +4,5 @@
 pub mod planner;
 pub mod policy;
 
-pub use planner::{PlanError, Planner};
-pub use policy::{Decision, PolicyInput, TargetTracking};
+pub use planner::{scheduled_floor, PlanError, Planner, LIVE, SHADOW};
+pub use policy::{decide, forecast_value, Decision, PolicyInput, PolicyState};

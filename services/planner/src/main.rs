@@ -45,7 +45,7 @@ impl Stage for PlannerStage {
         directives
             .iter()
             .map(|directive| {
-                tracing::info!(app = %directive.app, resource = %directive.resource, target = directive.target, reason = %directive.reason, "directive");
+                tracing::info!(app = %directive.app, mode = %directive.mode, resource = %directive.resource, target = directive.target, targets = directive.targets.len(), reason = %directive.reason, "directive");
                 Outgoing::event(self.topics.directives(), directive)
                     .map_err(|e| StageError::new(e.to_string()))
             })

@@ -1,12 +1,15 @@
-//! The planner's state: the latest template of each app and the last target each policy set.
+//! The planner's state: the latest template of each app and each policy's state. A forecast is
+//! decided by every policy of its app that tracks its metric; live policies' targets are combined
+//! into one directive, shadow policies' into another with mode `shadow`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use presage_events::{event_id, Forecast, ScalingDirective};
-use presage_template::{PolicyKind, Template};
+use presage_events::{event_id, Forecast, ResourceTarget, ScalingDirective};
+use presage_template::cron::Cron;
+use presage_template::{PolicyKind, ScalingPolicy, Template};
 
-use crate::policy::{PolicyInput, Previous, ScalingRule, TargetTracking};
+use crate::policy::{decide, Decision, PolicyInput, PolicyState};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -14,10 +17,13 @@ pub enum PlanError {
     UnknownApp(String),
 }
 
+pub const LIVE: &str = "live";
+pub const SHADOW: &str = "shadow";
+
 #[derive(Default)]
 pub struct Planner {
     templates: HashMap<String, (String, Arc<Template>)>,
-    last: HashMap<(String, String), Previous>,
+    states: HashMap<(String, usize, String), PolicyState>,
 }
 
 impl Planner {
@@ -30,62 +36,133 @@ impl Planner {
             .insert(template.app.clone(), (version.to_string(), template));
     }
 
-    /// Every policy of the forecast's app that tracks the forecast's metric decides; a policy
-    /// that changes its target yields a directive stating the new target (not a delta), so
-    /// applying a directive twice is harmless.
+    /// Directives stating targets (not deltas), so applying one twice is harmless. At most one
+    /// live and one shadow directive per forecast, each emitted only when a target changed.
     pub fn on_forecast(&mut self, forecast: &Forecast) -> Result<Vec<ScalingDirective>, PlanError> {
         let (version, template) = self
             .templates
             .get(&forecast.app)
+            .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
         let mut directives = Vec::new();
-        for (index, policy) in template
-            .dynamic_metadata
-            .scaling_policies
-            .iter()
-            .enumerate()
-        {
-            if policy.metric != forecast.metric {
+        for mode in [LIVE, SHADOW] {
+            let mut decided: Vec<(String, String, Decision)> = Vec::new();
+            for (index, policy) in template
+                .dynamic_metadata
+                .scaling_policies
+                .iter()
+                .enumerate()
+            {
+                if policy.metric != forecast.metric || policy.shadow != (mode == SHADOW) {
+                    continue;
+                }
+                let key = (forecast.app.clone(), index, policy.resource.clone());
+                let state = self.states.entry(key).or_default();
+                let input = PolicyInput {
+                    issued_at_ms: forecast.issued_at_ms,
+                    points: &forecast.points,
+                    interval_level: forecast.interval_level,
+                    scheduled_floor: scheduled_floor(policy, forecast.issued_at_ms),
+                };
+                let decision = match policy.kind {
+                    PolicyKind::TargetTracking => decide(policy, state, &input),
+                };
+                if let Some(decision) = decision {
+                    decided.push((rule_name(index, policy), policy.resource.clone(), decision));
+                }
+            }
+            if !decided.iter().any(|(_, _, d)| d.changed()) {
                 continue;
             }
-            let slot = (forecast.app.clone(), policy.resource.clone());
-            let previous = self.last.get(&slot).copied();
-            let input = PolicyInput {
-                issued_at_ms: forecast.issued_at_ms,
-                points: &forecast.points,
-                previous,
-            };
-            let decision = match policy.kind {
-                PolicyKind::TargetTracking => TargetTracking(policy).decide(&input),
-            };
-            let Some(decision) = decision else { continue };
-            self.last.insert(
-                slot,
-                Previous {
-                    target: decision.target,
-                    issued_at_ms: forecast.issued_at_ms,
-                },
-            );
-            directives.push(ScalingDirective {
-                event_id: event_id(&["directive", &forecast.event_id, &policy.resource]),
-                app: forecast.app.clone(),
-                template_version: version.clone(),
-                resource: policy.resource.clone(),
-                target: decision.target,
-                previous_target: previous.map(|p| p.target),
-                forecast_value: decision.forecast_value,
-                effective_at_ms: decision.effective_at_ms,
-                issued_at_ms: forecast.issued_at_ms,
-                policy: format!(
-                    "scaling_policies[{index}] target_tracking {}←{}",
-                    policy.resource, policy.metric
-                ),
-                reason: format!("{} (model {})", decision.reason, forecast.model),
-                lineage: std::iter::once(forecast.event_id.clone())
-                    .chain(forecast.lineage.iter().cloned())
-                    .collect(),
-            });
+            directives.push(directive(forecast, &version, mode, decided));
         }
         Ok(directives)
+    }
+}
+
+/// The highest `min` of the schedule windows open at `at_ms`.
+pub fn scheduled_floor(policy: &ScalingPolicy, at_ms: i64) -> Option<f64> {
+    policy
+        .schedule
+        .iter()
+        .filter(|floor| {
+            floor
+                .cron
+                .parse::<Cron>()
+                .is_ok_and(|cron| cron.window_active(at_ms, floor.duration.as_millis() as i64))
+        })
+        .map(|floor| floor.min)
+        .reduce(f64::max)
+}
+
+fn rule_name(index: usize, policy: &ScalingPolicy) -> String {
+    format!(
+        "scaling_policies[{index}] target_tracking {}<-{}",
+        policy.resource, policy.metric
+    )
+}
+
+fn directive(
+    forecast: &Forecast,
+    version: &str,
+    mode: &str,
+    decided: Vec<(String, String, Decision)>,
+) -> ScalingDirective {
+    let targets: Vec<ResourceTarget> = decided
+        .iter()
+        .map(|(rule, resource, d)| ResourceTarget {
+            resource: resource.clone(),
+            target: d.target,
+            previous_target: d.previous,
+            forecast_value: d.forecast_value,
+            policy: rule.clone(),
+            reason: d.reason.clone(),
+            at_max: d.at_max,
+        })
+        .collect();
+    let first = &targets[0];
+    let effective_at_ms = decided
+        .iter()
+        .map(|(_, _, d)| d.effective_at_ms)
+        .min()
+        .unwrap_or(forecast.issued_at_ms);
+    let reason = targets
+        .iter()
+        .map(|t| format!("{} = {}: {}", t.resource, t.target, t.reason))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let cold = if forecast.cold_start {
+        ", cold start"
+    } else {
+        ""
+    };
+    ScalingDirective {
+        event_id: event_id(&["directive", &forecast.event_id, mode]),
+        app: forecast.app.clone(),
+        template_version: version.to_string(),
+        resource: first.resource.clone(),
+        target: first.target,
+        previous_target: first.previous_target,
+        forecast_value: first.forecast_value,
+        effective_at_ms,
+        issued_at_ms: forecast.issued_at_ms,
+        policy: first.policy.clone(),
+        reason: format!(
+            "{reason} (model {}{}{cold})",
+            forecast.model,
+            forecast
+                .score
+                .map(|s| format!(", MASE {s:.2}"))
+                .unwrap_or_default()
+        ),
+        lineage: std::iter::once(forecast.event_id.clone())
+            .chain(forecast.lineage.iter().cloned())
+            .collect(),
+        mode: mode.to_string(),
+        targets,
+        forecast_id: forecast.event_id.clone(),
+        model: forecast.model.clone(),
+        model_score: forecast.score,
+        cold_start: forecast.cold_start,
     }
 }

@@ -1,212 +1,309 @@
-//! Scaling policies: how a forecast becomes a target. Each policy kind of the template maps to
-//! one implementation of [`ScalingRule`].
+//! Target tracking on the forecast, as a pure function of the policy, its state and a forecast.
+//!
+//! In order: the forecast value at `now + lead_time` (mean, a bound, or a quantile) over
+//! `per_unit` is the raw need; it is held within `[floor, max]` (the floor is `min` or an active
+//! scheduled floor); HPA-style stabilization keeps the lowest recommendation of the `up` window
+//! for a scale-up and the highest of the `down` window for a scale-down; step limits bound the
+//! change; a scale-down waits out the cooldown since the last change. A scheduled floor is always
+//! honoured, whatever the step limits say.
+
+use std::collections::VecDeque;
 
 use presage_events::ForecastPoint;
+use presage_template::quantiles::normal_quantile;
 use presage_template::{ForecastBound, ScalingPolicy};
 
-/// What a policy sees: the forecast points and the target it set last time, if any.
+/// What a policy remembers between decisions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyState {
+    /// The target in force, and when it last changed.
+    pub current: Option<(i64, i64)>,
+    /// Recent recommendations (decision time, recommendation), oldest first.
+    pub recommendations: VecDeque<(i64, i64)>,
+}
+
+/// One forecast, as a policy sees it.
 #[derive(Debug, Clone)]
 pub struct PolicyInput<'a> {
     pub issued_at_ms: i64,
     pub points: &'a [ForecastPoint],
-    pub previous: Option<Previous>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Previous {
-    pub target: i64,
-    pub issued_at_ms: i64,
+    /// Coverage of the points' bounds (to read quantiles from them).
+    pub interval_level: f64,
+    /// The scheduled floor in force now, if any (`None`: just `min`).
+    pub scheduled_floor: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub target: i64,
+    pub previous: Option<i64>,
     pub forecast_value: f64,
     pub effective_at_ms: i64,
     pub reason: String,
+    pub at_max: bool,
 }
 
-pub trait ScalingRule {
-    /// `None` when the policy holds (no change, cooldown, or nothing to act on).
-    fn decide(&self, input: &PolicyInput<'_>) -> Option<Decision>;
+impl Decision {
+    pub fn changed(&self) -> bool {
+        self.previous != Some(self.target)
+    }
 }
 
-/// Target tracking: enough units that each carries at most `per_unit` of the forecast demand,
-/// for the demand expected `lead_time` from now, clamped to `[min, max]` and to the step limits.
-pub struct TargetTracking<'a>(pub &'a ScalingPolicy);
+/// The value a policy provisions for at one forecast point.
+pub fn forecast_value(point: &ForecastPoint, bound: ForecastBound, level: f64) -> f64 {
+    match bound {
+        ForecastBound::Point => point.point,
+        ForecastBound::Upper => point.upper,
+        ForecastBound::Lower => point.lower,
+        ForecastBound::Quantile(q) => {
+            // the interval's half-width is z(level)·σ under normal errors
+            let z_level = normal_quantile(0.5 + level / 2.0);
+            let sigma = if z_level > 0.0 {
+                ((point.upper - point.lower) / 2.0 / z_level).max(0.0)
+            } else {
+                0.0
+            };
+            point.point + normal_quantile(q) * sigma
+        }
+    }
+}
 
-impl ScalingRule for TargetTracking<'_> {
-    fn decide(&self, input: &PolicyInput<'_>) -> Option<Decision> {
-        let policy = self.0;
-        let lead_ms = policy.lead_time.map(|d| d.as_millis() as i64).unwrap_or(0);
-        let wanted_at = input.issued_at_ms + lead_ms;
-        // The first point at or after the lead time; the last point if the horizon is shorter.
-        let point = input
-            .points
-            .iter()
-            .find(|p| p.at_ms >= wanted_at)
-            .or_else(|| input.points.last())?;
-        let value = match policy.use_bound {
-            ForecastBound::Point => point.point,
-            ForecastBound::Upper => point.upper,
-            ForecastBound::Lower => point.lower,
-        };
-        if !value.is_finite() {
-            return None;
-        }
-        let raw = (value / policy.per_unit).ceil();
-        let mut target = raw.clamp(policy.min, policy.max) as i64;
-        let mut notes = vec![format!(
-            "{bound:?} forecast {value:.3} / per_unit {per} = {raw} units",
-            bound = policy.use_bound,
-            per = policy.per_unit
-        )];
-        if raw < policy.min || raw > policy.max {
-            notes.push(format!("clamped to [{}, {}]", policy.min, policy.max));
-        }
-        if let Some(previous) = input.previous {
+/// Decides the target, updating `state`. `None` when there is nothing to act on (no point, or
+/// the value is not a number).
+pub fn decide(
+    policy: &ScalingPolicy,
+    state: &mut PolicyState,
+    input: &PolicyInput<'_>,
+) -> Option<Decision> {
+    let now = input.issued_at_ms;
+    let lead_ms = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
+    let wanted_at = now + lead_ms;
+    // The first point at or after the lead time; the last one if the horizon is shorter.
+    let point = input
+        .points
+        .iter()
+        .find(|p| p.at_ms >= wanted_at)
+        .or_else(|| input.points.last())?;
+    let value = forecast_value(point, policy.use_bound, input.interval_level);
+    if !value.is_finite() {
+        return None;
+    }
+    let mut notes = Vec::new();
+    let raw = (value / policy.per_unit).ceil();
+    notes.push(format!(
+        "{} forecast {value:.1} at +{}s / {} per unit = {raw} units",
+        bound_name(policy.use_bound),
+        (point.at_ms - now) / 1000,
+        policy.per_unit
+    ));
+    let floor = input
+        .scheduled_floor
+        .map_or(policy.min, |f| f.max(policy.min))
+        .min(policy.max);
+    if floor > policy.min {
+        notes.push(format!("scheduled floor {floor}"));
+    }
+    let at_max = raw > policy.max;
+    if at_max {
+        notes.push(format!("held at max {} (demand needs {raw})", policy.max));
+    } else if raw < floor {
+        notes.push(format!("raised to the floor {floor}"));
+    }
+    let recommendation = raw.clamp(floor, policy.max) as i64;
+
+    let previous = state.current.map(|(target, _)| target);
+    let window = policy
+        .stabilization
+        .up
+        .max(policy.stabilization.down)
+        .as_millis() as i64;
+    state.recommendations.push_back((now, recommendation));
+    while state
+        .recommendations
+        .front()
+        .is_some_and(|(at, _)| *at < now - window)
+    {
+        state.recommendations.pop_front();
+    }
+
+    let target = match state.current {
+        None => recommendation,
+        Some((current, changed_at)) => {
+            let within = |span: presage_template::Duration| {
+                let from = now - span.as_millis() as i64;
+                state
+                    .recommendations
+                    .iter()
+                    .filter(move |(at, _)| *at >= from)
+                    .map(|(_, r)| *r)
+            };
+            let lowest_up = within(policy.stabilization.up)
+                .min()
+                .unwrap_or(recommendation);
+            let highest_down = within(policy.stabilization.down)
+                .max()
+                .unwrap_or(recommendation);
+            let mut target = if lowest_up > current {
+                if lowest_up < recommendation {
+                    notes.push(format!(
+                        "stabilized up to {lowest_up} (lowest of the last {})",
+                        policy.stabilization.up
+                    ));
+                }
+                lowest_up
+            } else if highest_down < current {
+                if highest_down > recommendation {
+                    notes.push(format!(
+                        "stabilized down to {highest_down} (highest of the last {})",
+                        policy.stabilization.down
+                    ));
+                }
+                highest_down
+            } else {
+                if recommendation != current {
+                    notes.push(format!(
+                        "held at {current} by stabilization (recommended {recommendation})"
+                    ));
+                }
+                current
+            };
             if let Some(up) = policy.max_step_up {
-                let limit = previous.target + up as i64;
+                let limit = current + up as i64;
                 if target > limit {
                     target = limit;
                     notes.push(format!("step up limited to +{up}"));
                 }
             }
             if let Some(down) = policy.max_step_down {
-                let limit = previous.target - down as i64;
+                let limit = current - down as i64;
                 if target < limit {
                     target = limit;
                     notes.push(format!("step down limited to -{down}"));
                 }
             }
-            if target == previous.target {
-                return None;
-            }
-            if target < previous.target {
-                let cooldown = policy.cooldown.map(|d| d.as_millis() as i64).unwrap_or(0);
-                if input.issued_at_ms - previous.issued_at_ms < cooldown {
-                    return None;
+            if target < current {
+                let cooldown = policy.cooldown.map_or(0, |d| d.as_millis() as i64);
+                if now - changed_at < cooldown {
+                    notes.push(format!(
+                        "held at {current}: scale-down cooldown {} since the last change",
+                        policy.cooldown.unwrap_or_default()
+                    ));
+                    target = current;
                 }
             }
+            target
         }
-        Some(Decision {
-            target,
-            forecast_value: value,
-            effective_at_ms: point.at_ms,
-            reason: notes.join("; "),
-        })
+    };
+    let target = target.max(floor as i64);
+    match state.current {
+        Some((current, _)) if current == target => {}
+        _ => state.current = Some((target, now)),
+    }
+    Some(Decision {
+        target,
+        previous,
+        forecast_value: value,
+        effective_at_ms: point.at_ms,
+        reason: notes.join("; "),
+        at_max,
+    })
+}
+
+fn bound_name(bound: ForecastBound) -> String {
+    match bound {
+        ForecastBound::Point => "mean".into(),
+        ForecastBound::Upper => "upper".into(),
+        ForecastBound::Lower => "lower".into(),
+        ForecastBound::Quantile(q) => format!("p{}", q * 100.0),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use presage_template::Duration;
 
-    fn policy() -> ScalingPolicy {
-        serde_yaml::from_str(
-            "{ resource: replicas, metric: rps, per_unit: 100, min: 2, max: 20, max_step_up: 4, max_step_down: 1, cooldown: 10m }",
-        )
+    fn policy(extra: &str) -> ScalingPolicy {
+        serde_yaml::from_str(&format!(
+            "{{ resource: replicas, metric: rps, per_unit: 100, use: mean, min: 1, max: 20{extra} }}"
+        ))
         .unwrap()
     }
 
-    fn points(values: &[(i64, f64)]) -> Vec<ForecastPoint> {
-        values
-            .iter()
-            .map(|&(at_ms, v)| ForecastPoint {
-                at_ms,
-                point: v,
-                lower: v - 50.0,
-                upper: v + 50.0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn provisions_for_the_upper_bound_at_the_lead_time() {
-        let mut policy = policy();
-        policy.lead_time = Some("2m".parse::<Duration>().unwrap());
-        let pts = points(&[(60_000, 100.0), (120_000, 640.0), (180_000, 900.0)]);
-        let decision = TargetTracking(&policy)
-            .decide(&PolicyInput {
-                issued_at_ms: 0,
-                points: &pts,
-                previous: None,
-            })
-            .unwrap();
-        // upper = 690 at t=2m → ceil(6.9) = 7
-        assert_eq!(decision.target, 7);
-        assert_eq!(decision.effective_at_ms, 120_000);
-        assert_eq!(decision.forecast_value, 690.0);
-    }
-
-    #[test]
-    fn clamps_to_min_and_max() {
-        let policy = policy();
-        let low = points(&[(1, 10.0)]);
-        let high = points(&[(1, 99_999.0)]);
-        let rule = TargetTracking(&policy);
-        let input = |pts| PolicyInput {
-            issued_at_ms: 0,
-            points: pts,
-            previous: None,
+    /// Decides on a one-point forecast of `value` at minute `minute`.
+    fn at(policy: &ScalingPolicy, state: &mut PolicyState, minute: i64, value: f64) -> i64 {
+        let points = [ForecastPoint {
+            at_ms: minute * 60_000,
+            point: value,
+            lower: value,
+            upper: value,
+        }];
+        let input = PolicyInput {
+            issued_at_ms: minute * 60_000,
+            points: &points,
+            interval_level: 0.9,
+            scheduled_floor: None,
         };
-        assert_eq!(rule.decide(&input(&low)).unwrap().target, 2);
-        assert_eq!(rule.decide(&input(&high)).unwrap().target, 20);
+        decide(policy, state, &input).unwrap().target
     }
 
     #[test]
-    fn limits_the_step_up_and_holds_an_unchanged_target() {
-        let policy = policy();
-        let pts = points(&[(1, 1_450.0)]); // upper 1500 → 15
-        let previous = Some(Previous {
-            target: 5,
-            issued_at_ms: 0,
-        });
-        let decision = TargetTracking(&policy)
-            .decide(&PolicyInput {
-                issued_at_ms: 1,
-                points: &pts,
-                previous,
-            })
-            .unwrap();
-        assert_eq!(decision.target, 9);
-        let same = Some(Previous {
-            target: 15,
-            issued_at_ms: 0,
-        });
-        assert!(TargetTracking(&policy)
-            .decide(&PolicyInput {
-                issued_at_ms: 1,
-                points: &pts,
-                previous: same
-            })
-            .is_none());
+    fn a_scale_down_takes_the_highest_recommendation_of_the_down_window() {
+        // recommendations 5, 4, 5, 4, 6, 3 a minute apart, down window 2m
+        let p = policy(", stabilization: { down: 2m }");
+        let mut s = PolicyState::default();
+        let targets: Vec<i64> = [500.0, 400.0, 500.0, 400.0, 600.0, 300.0, 300.0, 300.0]
+            .iter()
+            .enumerate()
+            .map(|(m, v)| at(&p, &mut s, m as i64, *v))
+            .collect();
+        // minute 1: max(5, 4) = 5 holds; minute 5: max(4, 6, 3) = 6; minute 6: max(6, 3, 3) = 6;
+        // minute 7: max(3, 3, 3) = 3
+        assert_eq!(targets, vec![5, 5, 5, 5, 6, 6, 6, 3]);
     }
 
     #[test]
-    fn scales_down_only_after_the_cooldown() {
-        let policy = policy();
-        let pts = points(&[(1, 350.0)]); // upper 400 → 4, step down limited to 9
-        let previous = Some(Previous {
-            target: 10,
-            issued_at_ms: 0,
-        });
-        let rule = TargetTracking(&policy);
-        assert!(rule
-            .decide(&PolicyInput {
-                issued_at_ms: 5 * 60_000,
-                points: &pts,
-                previous
-            })
-            .is_none());
-        let later = rule
-            .decide(&PolicyInput {
-                issued_at_ms: 11 * 60_000,
-                points: &pts,
-                previous,
-            })
-            .unwrap();
-        assert_eq!(later.target, 9);
+    fn a_scale_up_takes_the_lowest_recommendation_of_the_up_window() {
+        let p = policy(", stabilization: { up: 1m }");
+        let mut s = PolicyState::default();
+        let targets: Vec<i64> = [300.0, 900.0, 900.0, 500.0]
+            .iter()
+            .enumerate()
+            .map(|(m, v)| at(&p, &mut s, m as i64, *v))
+            .collect();
+        // minute 1: min(3, 9) = 3 holds; minute 2: min(9, 9) = 9; minute 3: down to 5 at once
+        assert_eq!(targets, vec![3, 3, 9, 5]);
+    }
+
+    #[test]
+    fn a_scale_down_waits_out_the_cooldown_since_the_last_change() {
+        let p = policy(", cooldown: 5m");
+        let mut s = PolicyState::default();
+        assert_eq!(at(&p, &mut s, 0, 800.0), 8);
+        assert_eq!(at(&p, &mut s, 3, 200.0), 8, "3 minutes after the change");
+        assert_eq!(at(&p, &mut s, 5, 200.0), 2);
+        // a scale-up is never held
+        assert_eq!(at(&p, &mut s, 6, 900.0), 9);
+    }
+
+    #[test]
+    fn a_scheduled_floor_wins_over_the_step_limit() {
+        let p = policy(", max_step_up: 1");
+        let mut s = PolicyState::default();
+        assert_eq!(at(&p, &mut s, 0, 100.0), 1);
+        let points = [ForecastPoint {
+            at_ms: 60_000,
+            point: 100.0,
+            lower: 100.0,
+            upper: 100.0,
+        }];
+        let input = PolicyInput {
+            issued_at_ms: 60_000,
+            points: &points,
+            interval_level: 0.9,
+            scheduled_floor: Some(6.0),
+        };
+        let d = decide(&p, &mut s, &input).unwrap();
+        assert_eq!((d.target, d.previous), (6, Some(1)));
+        assert!(d.reason.contains("scheduled floor 6"), "{}", d.reason);
     }
 }

@@ -1,116 +1,336 @@
-//! The planner core turns a forecast into directives for every policy tracking its metric.
+//! Scaling policies on forecasts cut from real demand (England and Wales, half-hourly, from
+//! `../shared/data/taylor-demand.csv`). Forecasts here are "perfect": each point is the demand
+//! that actually followed, with bounds of ±5%, so every expected target is the trace's value over
+//! `per_unit`, worked out by hand in the comments.
 
 use std::sync::Arc;
 
-use presage_events::{Forecast, ForecastPoint};
+use presage_events::{Forecast, ForecastPoint, ScalingDirective};
 use presage_planner::{PlanError, Planner};
+use presage_template::calendar;
 
-fn planner() -> Planner {
-    let yaml = "app: shop\ndynamic_metadata:\n  sources: [{ id: api, kind: prometheus, url: \"http://x/metrics\" }]\n  metric_recipes: [{ name: rps, from: api.rps, window: { tumble: 1m } }, { name: cpu, from: api.cpu, window: { tumble: 1m } }]\n  scaling_policies:\n    - { resource: replicas, metric: rps, per_unit: 100, use: upper, lead_time: 2m, min: 2, max: 20 }\n    - { resource: memory_mb, metric: rps, per_unit: 0.5, use: point, min: 512, max: 8192 }\n    - { resource: nodes, metric: cpu, per_unit: 1, min: 1, max: 5 }\n";
-    let mut p = Planner::new();
-    p.set_template(
-        "v3",
-        Arc::new(presage_template::parse(yaml, "t.yaml").unwrap()),
+const STEP: i64 = 1_800_000;
+
+/// Demand (MW) from `start` for `count` half-hours.
+fn demand(start: &str, count: usize) -> Vec<(i64, f64)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/taylor-demand.csv"
     );
-    p
+    let from = calendar::parse_timestamp(start).unwrap();
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split(',').collect();
+            let at = calendar::parse_timestamp(cols[0])?;
+            (at >= from).then(|| (at, cols[3].parse().unwrap()))
+        })
+        .take(count)
+        .collect()
 }
 
-fn forecast(id: &str, issued_at_ms: i64, values: &[f64]) -> Forecast {
+fn planner(policies: &[&str]) -> Planner {
+    let mut yaml = String::from(
+        "app: grid\ndynamic_metadata:\n  sources: [{ id: g, kind: prometheus, url: \"http://x/metrics\" }]\n  metric_recipes: [{ name: mw, from: g.mw, window: { tumble: 30m } }]\n  scaling_policies:\n",
+    );
+    for p in policies {
+        yaml.push_str(&format!("    - {p}\n"));
+    }
+    let mut planner = Planner::new();
+    let template = presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    planner.set_template("v1", Arc::new(template));
+    planner
+}
+
+/// The forecast issued at `trace[i]`'s time: its points are the next `horizon` half-hours of the
+/// trace (the first is the window now starting), with ±5% bounds.
+fn forecast(trace: &[(i64, f64)], i: usize, horizon: usize) -> Forecast {
+    let issued_at_ms = trace[i].0;
     Forecast {
-        event_id: id.into(),
-        app: "shop".into(),
-        template_version: "v3".into(),
-        metric: "rps".into(),
-        model: "seasonal_naive".into(),
+        event_id: format!("f{i}"),
+        app: "grid".into(),
+        template_version: "v1".into(),
+        metric: "mw".into(),
+        model: "mstl".into(),
         issued_at_ms,
-        step_ms: 60_000,
+        step_ms: STEP,
         interval_level: 0.9,
-        points: values
+        points: trace[i..(i + horizon).min(trace.len())]
             .iter()
-            .enumerate()
-            .map(|(i, v)| ForecastPoint {
-                at_ms: issued_at_ms + (i as i64 + 1) * 60_000,
+            .map(|(at_ms, v)| ForecastPoint {
+                at_ms: *at_ms,
                 point: *v,
-                lower: v - 10.0,
-                upper: v + 10.0,
+                lower: v * 0.95,
+                upper: v * 1.05,
             })
             .collect(),
-        lineage: vec!["derived-1".into()],
-        fitted_at_ms: issued_at_ms - 60_000,
-        score: Some(0.9),
-        candidates: Vec::new(),
+        lineage: vec![format!("d{i}")],
+        fitted_at_ms: issued_at_ms - STEP,
+        score: Some(0.42),
         cold_start: false,
-        interval_method: "model".into(),
-        periods_ms: Vec::new(),
-        history_points: 100,
-        filled_points: 0,
+        interval_method: "conformal".into(),
+        ..Default::default()
+    }
+}
+
+/// Runs every forecast of the trace through the planner; the directives in order.
+fn run(planner: &mut Planner, trace: &[(i64, f64)], horizon: usize) -> Vec<ScalingDirective> {
+    (0..trace.len())
+        .flat_map(|i| planner.on_forecast(&forecast(trace, i, horizon)).unwrap())
+        .collect()
+}
+
+fn first_time_at_or_above(directives: &[ScalingDirective], target: i64) -> i64 {
+    directives
+        .iter()
+        .find(|d| d.target >= target)
+        .map(|d| d.issued_at_ms)
+        .unwrap()
+}
+
+#[test]
+fn lead_time_moves_the_scale_up_earlier_by_exactly_the_lead() {
+    // Monday 2000-06-05 05:00–11:00: the morning ramp from about 22 GW to 36 GW
+    let trace = demand("2000-06-05T05:00:00Z", 12);
+    let now = run(
+        &mut planner(&[
+            "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40 }",
+        ]),
+        &trace,
+        6,
+    );
+    let ahead = run(
+        &mut planner(&["{ resource: replicas, metric: mw, per_unit: 2000, use: mean, lead_time: 1h, min: 1, max: 40 }"]),
+        &trace,
+        6,
+    );
+    // without a lead the target is ceil(demand now / 2000); with 1h it is that of an hour later
+    for (i, (at, v)) in trace.iter().enumerate().take(10) {
+        let without = now.iter().rev().find(|d| d.issued_at_ms <= *at).unwrap();
+        assert_eq!(without.target, (v / 2000.0).ceil() as i64);
+        let with = ahead.iter().rev().find(|d| d.issued_at_ms <= *at).unwrap();
+        assert_eq!(with.target, (trace[i + 2].1 / 2000.0).ceil() as i64);
+    }
+    let peak = now.iter().map(|d| d.target).max().unwrap();
+    assert_eq!(
+        first_time_at_or_above(&now, peak) - first_time_at_or_above(&ahead, peak),
+        3_600_000
+    );
+}
+
+#[test]
+fn quantiles_are_read_from_the_interval() {
+    // p95 of a 90% interval is its upper bound; p50 is the mean
+    let trace = demand("2000-06-05T09:00:00Z", 1);
+    let v = trace[0].1;
+    let p95 = run(
+        &mut planner(&[
+            "{ resource: replicas, metric: mw, per_unit: 1000, use: p95, min: 1, max: 100 }",
+        ]),
+        &trace,
+        1,
+    );
+    let p50 = run(
+        &mut planner(&[
+            "{ resource: replicas, metric: mw, per_unit: 1000, use: p50, min: 1, max: 100 }",
+        ]),
+        &trace,
+        1,
+    );
+    assert!(
+        (p95[0].forecast_value - v * 1.05).abs() < 1e-6 * v,
+        "{}",
+        p95[0].forecast_value
+    );
+    assert!((p50[0].forecast_value - v).abs() < 1e-6 * v);
+}
+
+#[test]
+fn step_limits_bound_each_change() {
+    // 05:00 demand 22262 MW? the first target is free; later ones move at most +2 / −1
+    let trace = demand("2000-06-05T05:00:00Z", 12);
+    let directives = run(
+        &mut planner(&["{ resource: replicas, metric: mw, per_unit: 1000, use: mean, min: 1, max: 60, max_step_up: 2, max_step_down: 1 }"]),
+        &trace,
+        1,
+    );
+    assert_eq!(directives[0].target, (trace[0].1 / 1000.0).ceil() as i64);
+    for pair in directives.windows(2) {
+        let change = pair[1].target - pair[0].target;
+        assert!((-1..=2).contains(&change), "{change}: {}", pair[1].reason);
+        assert_eq!(pair[1].previous_target, Some(pair[0].target));
+    }
+    // the ramp needs more than +2 per half-hour somewhere: the limit shows in the reason
+    assert!(directives
+        .iter()
+        .any(|d| d.reason.contains("step up limited to +2")));
+}
+
+#[test]
+fn stabilization_stops_flapping_on_a_noisy_series() {
+    // Demand in a flat stretch of the night with per_unit chosen so the need hovers around a
+    // boundary: without stabilization the target flaps, with a 2h down window it does not.
+    let trace = demand("2000-06-06T00:00:00Z", 16);
+    let changes = |directives: &[ScalingDirective]| directives.len() - 1;
+    let flappy = run(
+        &mut planner(&[
+            "{ resource: replicas, metric: mw, per_unit: 500, use: mean, min: 1, max: 100 }",
+        ]),
+        &trace,
+        1,
+    );
+    let calm = run(
+        &mut planner(&["{ resource: replicas, metric: mw, per_unit: 500, use: mean, min: 1, max: 100, stabilization: { down: 2h } }"]),
+        &trace,
+        1,
+    );
+    let downs = |directives: &[ScalingDirective]| {
+        directives
+            .windows(2)
+            .filter(|w| w[1].target < w[0].target)
+            .count()
+    };
+    assert!(
+        downs(&flappy) >= 2,
+        "the night should flap: {:?}",
+        flappy.iter().map(|d| d.target).collect::<Vec<_>>()
+    );
+    assert!(changes(&calm) < changes(&flappy));
+    // HPA: a scale-down takes the highest recommendation of the last 2h
+    for d in &calm {
+        if d.previous_target.is_some_and(|p| d.target < p) {
+            let highest = trace
+                .iter()
+                .filter(|(at, _)| (d.issued_at_ms - 7_200_000..=d.issued_at_ms).contains(at))
+                .map(|(_, v)| (v / 500.0).ceil() as i64)
+                .max()
+                .unwrap();
+            assert_eq!(d.target, highest, "{}", d.reason);
+        }
     }
 }
 
 #[test]
-fn every_policy_on_the_metric_states_its_target_with_its_reasons() {
-    let mut p = planner();
-    let directives = p
-        .on_forecast(&forecast("f1", 0, &[300.0, 640.0, 900.0]))
-        .unwrap();
-    assert_eq!(directives.len(), 2, "the cpu policy does not track rps");
-    let replicas = &directives[0];
+fn a_scheduled_floor_holds_capacity_through_its_window() {
+    // weekdays from 08:00 for 10h at least 30 units, whatever the forecast says
+    let trace = demand("2000-06-05T06:00:00Z", 28); // Monday 06:00 to 19:30
+    let directives = run(
+        &mut planner(&["{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, schedule: [{ cron: \"0 8 * * MON-FRI\", for: 10h, min: 30 }] }"]),
+        &trace,
+        1,
+    );
+    let target_at = |at: i64| {
+        directives
+            .iter()
+            .rev()
+            .find(|d| d.issued_at_ms <= at)
+            .unwrap()
+            .target
+    };
+    let hour = |h: i64| trace[0].0 + (h - 6) * 3_600_000;
+    // 07:30: demand / 2000 rounded up, no floor yet
     assert_eq!(
-        (replicas.resource.as_str(), replicas.target),
-        ("replicas", 7)
-    ); // upper 650 at 2m
-    assert_eq!(replicas.effective_at_ms, 120_000);
-    assert_eq!(replicas.previous_target, None);
-    assert_eq!(replicas.template_version, "v3");
+        target_at(hour(7) + 1_800_000),
+        (trace[3].1 / 2000.0).ceil() as i64
+    );
+    // 08:00 to 17:30: at least 30
+    for h in 8..18 {
+        assert!(target_at(hour(h)) >= 30, "{h}:00");
+    }
+    // 18:00: the window closed; back to the demand
+    assert_eq!(target_at(hour(18)), (trace[24].1 / 2000.0).ceil() as i64);
+    assert!(directives
+        .iter()
+        .any(|d| d.reason.contains("scheduled floor 30")));
+}
+
+#[test]
+fn several_resources_are_combined_into_one_directive_and_max_is_held_and_marked() {
+    let trace = demand("2000-06-05T12:00:00Z", 1);
+    let v = trace[0].1;
+    let mut p = planner(&[
+        "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 10 }",
+        "{ resource: memory_mb, metric: mw, per_unit: 10, use: mean, min: 512, max: 8192 }",
+    ]);
+    let directives = run(&mut p, &trace, 1);
+    assert_eq!(directives.len(), 1);
+    let d = &directives[0];
+    assert_eq!(d.mode, "live");
+    assert_eq!(d.targets.len(), 2);
+    // replicas: ceil(v / 2000) is more than 10 → held at 10 and marked
+    assert!((v / 2000.0).ceil() > 10.0);
     assert_eq!(
-        replicas.lineage,
-        vec!["f1".to_string(), "derived-1".to_string()]
+        (
+            d.targets[0].resource.as_str(),
+            d.targets[0].target,
+            d.targets[0].at_max
+        ),
+        ("replicas", 10, true)
     );
     assert!(
-        replicas.reason.contains("seasonal_naive"),
+        d.targets[0].reason.contains("held at max 10"),
         "{}",
-        replicas.reason
+        d.targets[0].reason
     );
-    let memory = &directives[1];
+    // memory: ceil(v / 10) MB
+    assert_eq!(d.targets[1].target, ((v / 10.0).ceil() as i64).min(8192));
+    assert_eq!((d.resource.as_str(), d.target), ("replicas", 10));
     assert_eq!(
-        (memory.resource.as_str(), memory.target),
-        ("memory_mb", 600)
-    ); // point 300 at 1m / 0.5
+        (d.forecast_id.as_str(), d.model.as_str(), d.model_score),
+        ("f0", "mstl", Some(0.42))
+    );
+    assert_eq!(d.lineage, vec!["f0".to_string(), "d0".to_string()]);
 }
 
 #[test]
-fn an_unchanged_target_yields_no_new_directive_and_a_change_names_the_previous_one() {
-    let mut p = planner();
-    p.on_forecast(&forecast("f1", 0, &[300.0, 640.0])).unwrap();
-    let same = p
-        .on_forecast(&forecast("f2", 60_000, &[300.0, 640.0]))
-        .unwrap();
-    assert!(same.is_empty(), "{same:?}");
-    let up = p
-        .on_forecast(&forecast("f3", 120_000, &[300.0, 1_290.0]))
-        .unwrap();
-    let replicas = up.iter().find(|d| d.resource == "replicas").unwrap();
-    assert_eq!((replicas.target, replicas.previous_target), (13, Some(7)));
+fn shadow_policies_publish_their_own_directives_with_mode_shadow() {
+    let trace = demand("2000-06-05T05:00:00Z", 4);
+    let mut p = planner(&[
+        "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40 }",
+        "{ resource: replicas, metric: mw, per_unit: 1500, use: upper, min: 1, max: 40, shadow: true }",
+    ]);
+    let directives = run(&mut p, &trace, 1);
+    let live: Vec<_> = directives.iter().filter(|d| d.mode == "live").collect();
+    let shadow: Vec<_> = directives.iter().filter(|d| d.mode == "shadow").collect();
+    assert_eq!(live[0].target, (trace[0].1 / 2000.0).ceil() as i64);
+    assert_eq!(shadow[0].target, (trace[0].1 * 1.05 / 1500.0).ceil() as i64);
+    assert_ne!(live[0].event_id, shadow[0].event_id);
+    // the live decisions are what they would be without the shadow policy
+    let alone = run(
+        &mut planner(&[
+            "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40 }",
+        ]),
+        &trace,
+        1,
+    );
+    assert_eq!(live.len(), alone.len());
+    for (a, b) in live.iter().zip(&alone) {
+        assert_eq!(
+            (a.event_id.as_str(), a.target),
+            (b.event_id.as_str(), b.target)
+        );
+    }
 }
 
 #[test]
-fn directive_ids_follow_from_the_forecast() {
-    let a = planner()
-        .on_forecast(&forecast("f1", 0, &[300.0, 640.0]))
-        .unwrap();
-    let b = planner()
-        .on_forecast(&forecast("f1", 0, &[300.0, 640.0]))
-        .unwrap();
-    assert_eq!(a, b);
-    assert_ne!(a[0].event_id, a[1].event_id);
+fn directive_ids_are_stable_across_a_restart() {
+    let trace = demand("2000-06-05T05:00:00Z", 8);
+    let policy = "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40 }";
+    let first = run(&mut planner(&[policy]), &trace, 1);
+    let again = run(&mut planner(&[policy]), &trace, 1);
+    assert_eq!(first, again);
+    assert!(first.len() > 2);
 }
 
 #[test]
 fn an_unknown_app_is_an_error() {
-    let mut stray = forecast("f1", 0, &[1.0]);
+    let trace = demand("2000-06-05T05:00:00Z", 1);
+    let mut stray = forecast(&trace, 0, 1);
     stray.app = "nobody".into();
     assert_eq!(
-        planner().on_forecast(&stray),
+        planner(&[]).on_forecast(&stray),
         Err(PlanError::UnknownApp("nobody".into()))
     );
 }

@@ -10,9 +10,11 @@
 //! `parse` returns the template only when no pass found anything.
 
 pub mod calendar;
+pub mod cron;
 pub mod duration;
 pub mod errors;
 pub mod model;
+pub mod quantiles;
 pub mod rules;
 pub mod selector;
 

@@ -599,10 +599,41 @@ pub struct ScalingPolicy {
     pub max_step_up: Option<f64>,
     #[serde(default)]
     pub max_step_down: Option<f64>,
+    /// Scale-down cooldown: no lower target within this long of the last change.
     #[serde(default)]
     pub cooldown: Option<Duration>,
+    /// Kubernetes HPA v2 `behavior` stabilization: a scale-down takes the highest recommendation
+    /// of the `down` window, a scale-up the lowest of the `up` window.
+    #[serde(default)]
+    pub stabilization: Stabilization,
+    /// Scheduled floors: from each match of `cron` (UTC), for `for`, at least `min`.
+    #[serde(default)]
+    pub schedule: Vec<ScheduledFloor>,
+    /// A shadow policy is evaluated and published with mode `shadow`; the applier ignores it.
+    #[serde(default)]
+    pub shadow: bool,
     #[serde(default)]
     pub fallback: Option<Fallback>,
+}
+
+/// Stabilization windows (both default to `0s`: act on every recommendation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stabilization {
+    #[serde(default)]
+    pub up: Duration,
+    #[serde(default)]
+    pub down: Duration,
+}
+
+/// A capacity floor on a schedule, e.g. `{ cron: "0 8 * * MON-FRI", for: 10h, min: 6 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFloor {
+    pub cron: String,
+    #[serde(rename = "for")]
+    pub duration: Duration,
+    pub min: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -612,13 +643,50 @@ pub enum PolicyKind {
     TargetTracking,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Which value of the forecast a policy provisions for: `mean` (or `point`), `upper` or `lower`
+/// bound of the interval, or a quantile `pNN` (`p95`, `p99.9`), read from the interval assuming
+/// normal errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum ForecastBound {
     Point,
     #[default]
     Upper,
     Lower,
+    /// A quantile in (0, 1).
+    Quantile(f64),
+}
+
+impl Serialize for ForecastBound {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ForecastBound::Point => serializer.serialize_str("mean"),
+            ForecastBound::Upper => serializer.serialize_str("upper"),
+            ForecastBound::Lower => serializer.serialize_str("lower"),
+            ForecastBound::Quantile(q) => serializer.serialize_str(&format!("p{}", q * 100.0)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ForecastBound {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.as_str() {
+            "mean" | "point" => Ok(ForecastBound::Point),
+            "upper" => Ok(ForecastBound::Upper),
+            "lower" => Ok(ForecastBound::Lower),
+            other => other
+                .strip_prefix('p')
+                .and_then(|n| n.parse::<f64>().ok())
+                .filter(|n| *n > 0.0 && *n < 100.0)
+                .map(|n| ForecastBound::Quantile(n / 100.0))
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "unknown forecast value {other:?}: expected mean, upper, lower or a \
+                         quantile like p95"
+                    ))
+                }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

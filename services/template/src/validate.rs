@@ -301,6 +301,27 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
                 ));
             }
         }
+        for (j, floor) in s.schedule.iter().enumerate() {
+            let at = p.key("schedule").index(j);
+            if let Err(e) = floor.cron.parse::<crate::cron::Cron>() {
+                out.push(Finding::in_scalar(
+                    at.key("cron"),
+                    e.offset,
+                    format!("schedule of the scaling policy for {res:?}: {e}"),
+                ));
+            }
+            let what = format!("for of a schedule of the scaling policy for {res:?}");
+            positive(Some(floor.duration), at.key("for"), &what, "10h", out);
+            if !(floor.min.is_finite() && floor.min <= s.max) {
+                out.push(Finding::at(
+                    at.key("min"),
+                    format!(
+                        "scheduled floor {} of the scaling policy for {res:?} is above its max {}",
+                        floor.min, s.max
+                    ),
+                ));
+            }
+        }
     }
 }
 

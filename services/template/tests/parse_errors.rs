@@ -478,6 +478,50 @@ fn forecasting_settings_mistakes() {
 }
 
 #[test]
+fn schedule_and_stabilization_mistakes() {
+    let all = errors(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1m } }",
+        "  scaling_policies:",
+        "    - resource: replicas",
+        "      metric: rps",
+        "      per_unit: 100",
+        "      min: 1",
+        "      max: 10",
+        "      use: p95",
+        "      stabilization: { down: 5m }",
+        "      schedule:",
+        "        - { cron: \"0 8 * * MON-FRY\", for: 10h, min: 4 }",
+        "        - { cron: \"0 20 * * *\", for: 0s, min: 12 }",
+    ]);
+    assert_eq!(
+        positions(&all),
+        vec![(15, 28), (16, 38), (16, 47)],
+        "{all:#?}"
+    );
+    assert!(all[0].message.contains("day-of-week"), "{}", all[0]);
+    assert!(all[1].message.contains("is 0s"), "{}", all[1]);
+    assert!(all[2].message.contains("scheduled floor 12"), "{}", all[2]);
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1m } }",
+        "  scaling_policies:",
+        "    - { resource: replicas, metric: rps, per_unit: 100, min: 1, max: 10, use: p101 }",
+    ]);
+    assert!(
+        e.message
+            .contains("expected mean, upper, lower or a quantile like p95"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_horizon_of_more_than_5000_windows_is_refused() {
     let e = one(&[
         "app: a",

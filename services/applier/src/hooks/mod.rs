@@ -93,6 +93,11 @@ impl Applier {
         directive: &ScalingDirective,
         now_ms: i64,
     ) -> Vec<ApplyOutcome> {
+        // Shadow (and backtest) directives are published to be watched, never applied.
+        if !is_live(directive) {
+            tracing::debug!(directive = %directive.event_id, mode = %directive.mode, "not a live directive: not applied");
+            return Vec::new();
+        }
         template
             .dynamic_metadata
             .configuration_hooks
@@ -115,4 +120,9 @@ impl Applier {
             .map(|hook| apply_fragment(template, hook, fragment, now_ms))
             .collect()
     }
+}
+
+/// Whether a directive is to be applied: mode `live`, or no mode (producers before modes).
+pub fn is_live(directive: &ScalingDirective) -> bool {
+    directive.mode.is_empty() || directive.mode == "live"
 }

@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::impl_event;
 
-/// Set one resource of an app to a target (`presage.directives`).
+/// Set resources of an app to targets (`presage.directives`): one directive per app per
+/// decision, its first target also in the top-level fields.
 ///
-/// A target rather than a change, so applying the same directive twice is harmless.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Targets rather than changes, so applying the same directive twice is harmless.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScalingDirective {
     pub event_id: String,
     pub app: String,
@@ -25,6 +26,30 @@ pub struct ScalingDirective {
     pub policy: String,
     pub reason: String,
     pub lineage: Vec<String>,
+    /// `live` (the applier applies it), `shadow` (a shadow policy's: published, never applied)
+    /// or `backtest`.
+    pub mode: String,
+    /// Every resource decided together, the first being the top-level one.
+    pub targets: Vec<ResourceTarget>,
+    /// The forecast decided from, its model, that model's MASE and whether it was a cold start.
+    pub forecast_id: String,
+    pub model: String,
+    pub model_score: Option<f64>,
+    pub cold_start: bool,
+}
+
+/// One resource's target within a directive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceTarget {
+    pub resource: String,
+    pub target: i64,
+    pub previous_target: Option<i64>,
+    pub forecast_value: f64,
+    /// The rule, e.g. `scaling_policies[0] target_tracking replicas<-rps`.
+    pub policy: String,
+    pub reason: String,
+    /// The demand needs more than the policy's max: held at max.
+    pub at_max: bool,
 }
 
 impl_event!(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::impl_event;
 
 /// A forecast of one metric over the horizon, with prediction intervals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
     pub event_id: String,
     pub app: String,
@@ -43,7 +43,7 @@ pub struct Forecast {
 }
 
 /// A candidate model's rolling-origin score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelScore {
     pub model: String,
     pub mase: Option<f64>,
@@ -52,7 +52,7 @@ pub struct ModelScore {
 }
 
 /// One forecast step; a nested record inside `forecast.avsc`, not an event of its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ForecastPoint {
     pub at_ms: i64,
     pub point: f64,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use presage_events::{
     event_id, ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment,
-    ModelScore, RawSample, ScalingDirective, TemplateVersion,
+    ModelScore, RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
 };
 
 pub const APP: &str = "checkout-api";
@@ -146,6 +146,31 @@ pub fn scaling_directive() -> ScalingDirective {
         policy: "replicas<-rps".into(),
         reason: "upper 1356 rps / 200 per unit = 6.78 -> 7, within max_step_up 4".into(),
         lineage: vec![forecast().event_id, derived_metric().event_id],
+        mode: "live".into(),
+        targets: vec![
+            ResourceTarget {
+                resource: "replicas".into(),
+                target: 7,
+                previous_target: Some(5),
+                forecast_value: 1_356.0,
+                policy: "replicas<-rps".into(),
+                reason: "upper 1356 rps / 200 per unit = 6.78 -> 7".into(),
+                at_max: false,
+            },
+            ResourceTarget {
+                resource: "memory_mb".into(),
+                target: 4096,
+                previous_target: None,
+                forecast_value: 1_356.0,
+                policy: "memory_mb<-rps".into(),
+                reason: "held at max 4096".into(),
+                at_max: true,
+            },
+        ],
+        forecast_id: forecast().event_id,
+        model: "mstl".into(),
+        model_score: Some(0.82),
+        cold_start: false,
     }
 }
 

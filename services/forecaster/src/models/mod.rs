@@ -14,7 +14,7 @@ use presage_template::ModelKind;
 
 use crate::grid::Grid;
 
-pub use holt_winters::{normal_quantile, HoltWinters};
+pub use holt_winters::HoltWinters;
 pub use linear::{calendar_features, Linear};
 pub use naive::{Naive, SeasonalNaive};
 pub use statistical::{Ets, Mstl};
