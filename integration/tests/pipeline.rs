@@ -36,20 +36,22 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
         pipeline.services.logs()
     );
 
-    // Forecasts made before the series has two seasons are cold starts; wait for a warm one and
-    // a directive made from it.
+    // Forecasts made before the series has two seasons are cold starts, and a window the
+    // collector missed is filled in (and counted) for as long as it is in the fitted history;
+    // wait for a warm forecast on complete history and a directive made from it.
+    let exact = |f: &Forecast| !f.cold_start && f.filled_points == 0;
     let mut forecasts: Vec<Forecast> = Vec::new();
-    let warm_forecast = forecasts_topic.wait_until(&mut forecasts, Duration::from_secs(60), |f| {
-        f.iter().any(|f| !f.cold_start)
+    let warm_forecast = forecasts_topic.wait_until(&mut forecasts, Duration::from_secs(90), |f| {
+        f.iter().any(exact)
     });
     assert!(
         warm_forecast,
-        "no warm forecast within 60 s\n{}",
+        "no warm forecast on complete history within 90 s\n{}",
         pipeline.services.logs()
     );
     let warm_ids: std::collections::HashSet<String> = forecasts
         .iter()
-        .filter(|f| !f.cold_start)
+        .filter(|f| exact(f))
         .map(|f| f.event_id.clone())
         .collect();
     let mut directives: Vec<ScalingDirective> = Vec::new();
@@ -77,13 +79,13 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
         outcomes.extend(fresh);
     }
 
-    // Forecasts made before the series has two seasons are cold starts: a naive model with
-    // widened bounds. From then on seasonal naive wins the evaluation (the cycle is exact), its
+    // On complete, warm history seasonal naive wins the evaluation (the cycle is exact), its
     // bounds have no width, and the target is exactly the demand at the effective time.
     forecasts.extend(forecasts_topic.poll::<Forecast>(Duration::from_secs(2)));
-    let cold: std::collections::HashMap<&str, bool> = forecasts
+    let exact_ids: std::collections::HashSet<&str> = forecasts
         .iter()
-        .map(|f| (f.event_id.as_str(), f.cold_start))
+        .filter(|f| exact(f))
+        .map(|f| f.event_id.as_str())
         .collect();
     assert!(!directives.is_empty());
     let mut warm = 0;
@@ -94,7 +96,7 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
             !directive.lineage.is_empty(),
             "a directive names the forecast it came from"
         );
-        if cold.get(directive.lineage[0].as_str()) != Some(&false) {
+        if !exact_ids.contains(directive.lineage[0].as_str()) {
             continue;
         }
         warm += 1;

@@ -9,17 +9,14 @@
 //! merges on top of what the other last applied. Each loop keeps its own [`TemplateBook`], fed by
 //! its own template reader, as every other stage does; both read the same compacted topic.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{Scope, ScopedJoinHandle};
-
-use anyhow::anyhow;
 use clap::Parser;
 use presage_applier::hooks::Applier;
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_runner::{
-    run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, TemplateBook,
+    run_two_stages, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, TemplateBook,
     Topics,
 };
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Applies scaling directives and metadata fragments through configuration hooks with a shadow
 /// configuration.
@@ -145,59 +142,5 @@ fn main() -> anyhow::Result<()> {
     let applier = Arc::new(Mutex::new(Applier::new()));
     let directives = DirectiveStage(Shell::new(args.kafka.topics(), applier.clone()));
     let fragments = FragmentStage(Shell::new(args.kafka.topics(), applier));
-    std::thread::scope(|scope| {
-        let loops = [
-            (
-                "applier",
-                spawn_loop(scope, &args.kafka, directives, &shutdown),
-            ),
-            (
-                "applier-fragments",
-                spawn_loop(scope, &args.kafka, fragments, &shutdown),
-            ),
-        ];
-        let failures: Vec<String> = loops
-            .into_iter()
-            .filter_map(|(name, handle)| match handle.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some(format!("{name}: {err:#}")),
-                Err(_) => Some(format!("{name}: the loop panicked")),
-            })
-            .collect();
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(anyhow!("{}", failures.join("\n")))
-        }
-    })
-}
-
-/// Runs one stage's loop on a thread of `scope`. However the loop ends (shutdown, an error, a
-/// panic) it raises `shutdown` on its way out, so the other loop finishes its record, commits and
-/// returns too: the process never runs on with one loop dead, and `main` then exits non-zero if
-/// either failed.
-fn spawn_loop<'scope, 'env, S: Stage + Send + 'scope>(
-    scope: &'scope Scope<'scope, 'env>,
-    kafka: &'env KafkaArgs,
-    stage: S,
-    shutdown: &'env Shutdown,
-) -> ScopedJoinHandle<'scope, anyhow::Result<()>> {
-    scope.spawn(move || {
-        let _stop_the_other = StopOnDrop(shutdown);
-        let name = stage.name();
-        let result = run_stage(kafka, stage, shutdown);
-        if let Err(err) = &result {
-            tracing::error!(stage = name, error = %format!("{err:#}"), "loop failed; stopping the applier");
-        }
-        result
-    })
-}
-
-/// Raises the shutdown flag when dropped, which also happens while a panic unwinds.
-struct StopOnDrop<'a>(&'a Shutdown);
-
-impl Drop for StopOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.request();
-    }
+    run_two_stages(&args.kafka, directives, fragments, &shutdown)
 }

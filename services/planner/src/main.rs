@@ -1,11 +1,17 @@
 //! presage-planner: the thin Kafka shell around the planner core.
-//! Reads `presage.forecasts`, writes `presage.directives`.
+//!
+//! Reads `presage.forecasts` (loop `planner`) and `presage.metrics.derived` (loop
+//! `planner-observed`, for the policies' fallbacks when forecasts are missing, stale or not
+//! trusted), writes `presage.directives`. Both loops decide through one [`Planner`] behind a
+//! mutex, so a policy's state is one whatever input moved it.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clap::Parser;
-use presage_events::Forecast;
-use presage_planner::Planner;
+use presage_events::{DerivedMetric, Forecast, ScalingDirective};
+use presage_planner::{PlanError, Planner};
 use presage_runner::{
-    run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
+    run_two_stages, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
 };
 
 /// Turns forecasts into scaling directives under the template's scaling policies.
@@ -16,36 +22,31 @@ struct Args {
     kafka: KafkaArgs,
 }
 
-struct PlannerStage {
-    core: Planner,
+#[derive(Clone)]
+struct Shell {
+    core: Arc<Mutex<Planner>>,
     topics: Topics,
 }
 
-impl Stage for PlannerStage {
-    type Input = Forecast;
-
-    fn name(&self) -> &'static str {
-        "planner"
+impl Shell {
+    fn core(&self) -> MutexGuard<'_, Planner> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn input_topic(&self) -> String {
-        self.topics.forecasts()
-    }
-
-    fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.core
+    fn on_template(&self, loaded: &LoadedTemplate) {
+        self.core()
             .set_template(&loaded.version, loaded.template.clone());
     }
 
-    fn on_event(&mut self, forecast: Forecast) -> Result<Vec<Outgoing>, StageError> {
-        let directives = self
-            .core
-            .on_forecast(&forecast)
-            .map_err(|e| StageError::new(e.to_string()))?;
-        directives
+    fn publish(
+        &self,
+        decided: Result<Vec<ScalingDirective>, PlanError>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        decided
+            .map_err(|e| StageError::new(e.to_string()))?
             .iter()
             .map(|directive| {
-                tracing::info!(app = %directive.app, mode = %directive.mode, resource = %directive.resource, target = directive.target, targets = directive.targets.len(), reason = %directive.reason, "directive");
+                tracing::info!(app = %directive.app, mode = %directive.mode, fallback = directive.fallback, resource = %directive.resource, target = directive.target, targets = directive.targets.len(), reason = %directive.reason, "directive");
                 Outgoing::event(self.topics.directives(), directive)
                     .map_err(|e| StageError::new(e.to_string()))
             })
@@ -53,13 +54,64 @@ impl Stage for PlannerStage {
     }
 }
 
+struct ForecastStage(Shell);
+
+impl Stage for ForecastStage {
+    type Input = Forecast;
+
+    fn name(&self) -> &'static str {
+        "planner"
+    }
+
+    fn input_topic(&self) -> String {
+        self.0.topics.forecasts()
+    }
+
+    fn on_template(&mut self, loaded: &LoadedTemplate) {
+        self.0.on_template(loaded);
+    }
+
+    fn on_event(&mut self, forecast: Forecast) -> Result<Vec<Outgoing>, StageError> {
+        let decided = self.0.core().on_forecast(&forecast);
+        self.0.publish(decided)
+    }
+}
+
+struct ObservedStage(Shell);
+
+impl Stage for ObservedStage {
+    type Input = DerivedMetric;
+
+    fn name(&self) -> &'static str {
+        "planner-observed"
+    }
+
+    fn input_topic(&self) -> String {
+        self.0.topics.derived()
+    }
+
+    fn on_template(&mut self, loaded: &LoadedTemplate) {
+        self.0.on_template(loaded);
+    }
+
+    fn on_event(&mut self, observed: DerivedMetric) -> Result<Vec<Outgoing>, StageError> {
+        let decided = self.0.core().on_observed(&observed);
+        self.0.publish(decided)
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
-    let stage = PlannerStage {
-        core: Planner::new(),
+    let shell = Shell {
+        core: Arc::new(Mutex::new(Planner::new())),
         topics: args.kafka.topics(),
     };
-    run_stage(&args.kafka, stage, &shutdown)
+    run_two_stages(
+        &args.kafka,
+        ForecastStage(shell.clone()),
+        ObservedStage(shell),
+        &shutdown,
+    )
 }

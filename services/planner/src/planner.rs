@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use presage_events::{event_id, Forecast, ResourceTarget, ScalingDirective};
+use presage_events::{event_id, DerivedMetric, Forecast, ResourceTarget, ScalingDirective};
 use presage_template::cron::Cron;
 use presage_template::{PolicyKind, ScalingPolicy, Template};
 
-use crate::policy::{decide, Decision, PolicyInput, PolicyState};
+use crate::policy::{decide, decide_reactive, Decision, PolicyInput, PolicyState};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -24,6 +24,8 @@ pub const SHADOW: &str = "shadow";
 pub struct Planner {
     templates: HashMap<String, (String, Arc<Template>)>,
     states: HashMap<(String, usize, String), PolicyState>,
+    /// The newest forecast of each (app, metric): when it was issued and its model's score.
+    forecasts: HashMap<(String, String), (i64, Option<f64>)>,
 }
 
 impl Planner {
@@ -44,6 +46,13 @@ impl Planner {
             .get(&forecast.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
+        let newest = self
+            .forecasts
+            .entry((forecast.app.clone(), forecast.metric.clone()))
+            .or_insert((forecast.issued_at_ms, forecast.score));
+        if forecast.issued_at_ms >= newest.0 {
+            *newest = (forecast.issued_at_ms, forecast.score);
+        }
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {
             let mut decided: Vec<(String, String, Decision)> = Vec::new();
@@ -54,6 +63,10 @@ impl Planner {
                 .enumerate()
             {
                 if policy.metric != forecast.metric || policy.shadow != (mode == SHADOW) {
+                    continue;
+                }
+                // A forecast its policy does not trust is left to the fallback (on_observed).
+                if untrusted(policy, forecast.score) {
                     continue;
                 }
                 let key = (forecast.app.clone(), index, policy.resource.clone());
@@ -78,6 +91,110 @@ impl Planner {
         }
         Ok(directives)
     }
+
+    /// An observed value of a metric. Policies with a fallback act on it when their forecast is
+    /// missing, older than `stale_after`, or scored above `max_score`: the observed value with
+    /// headroom, through the same floors, limits and stabilization. The directive says so.
+    pub fn on_observed(
+        &mut self,
+        observed: &DerivedMetric,
+    ) -> Result<Vec<ScalingDirective>, PlanError> {
+        let (version, template) = self
+            .templates
+            .get(&observed.app)
+            .cloned()
+            .ok_or_else(|| PlanError::UnknownApp(observed.app.clone()))?;
+        if !observed.labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = observed.window_end_ms;
+        let newest = self
+            .forecasts
+            .get(&(observed.app.clone(), observed.recipe.clone()))
+            .copied();
+        let mut directives = Vec::new();
+        for mode in [LIVE, SHADOW] {
+            let mut decided: Vec<(String, String, Decision)> = Vec::new();
+            for (index, policy) in template
+                .dynamic_metadata
+                .scaling_policies
+                .iter()
+                .enumerate()
+            {
+                if policy.metric != observed.recipe || policy.shadow != (mode == SHADOW) {
+                    continue;
+                }
+                let Some(fallback) = policy.fallback else {
+                    continue;
+                };
+                let why = match newest {
+                    None => "no forecast yet".to_string(),
+                    Some((issued, _)) if now - issued > fallback.stale_after.as_millis() as i64 => {
+                        format!("forecast stale: last issued {}s ago", (now - issued) / 1000)
+                    }
+                    Some((_, score)) if untrusted(policy, score) => format!(
+                        "forecast not trusted: MASE {:.2} over {}",
+                        score.unwrap_or(f64::NAN),
+                        fallback.max_score.unwrap_or(f64::NAN)
+                    ),
+                    Some(_) => continue,
+                };
+                let key = (observed.app.clone(), index, policy.resource.clone());
+                let state = self.states.entry(key).or_default();
+                let floor = scheduled_floor(policy, now);
+                if let Some(decision) = decide_reactive(
+                    policy,
+                    state,
+                    now,
+                    observed.value,
+                    fallback.headroom,
+                    floor,
+                    &why,
+                ) {
+                    decided.push((
+                        format!("{} fallback:reactive", rule_name(index, policy)),
+                        policy.resource.clone(),
+                        decision,
+                    ));
+                }
+            }
+            if !decided.iter().any(|(_, _, d)| d.changed()) {
+                continue;
+            }
+            let mut d = fallback_directive(observed, &version, mode, decided);
+            d.fallback = true;
+            directives.push(d);
+        }
+        Ok(directives)
+    }
+}
+
+fn untrusted(policy: &ScalingPolicy, score: Option<f64>) -> bool {
+    let limit = policy.fallback.and_then(|f| f.max_score);
+    matches!((limit, score), (Some(limit), Some(score)) if score > limit)
+}
+
+fn fallback_directive(
+    observed: &DerivedMetric,
+    version: &str,
+    mode: &str,
+    decided: Vec<(String, String, Decision)>,
+) -> ScalingDirective {
+    let as_forecast = Forecast {
+        event_id: observed.event_id.clone(),
+        app: observed.app.clone(),
+        metric: observed.recipe.clone(),
+        model: String::new(),
+        issued_at_ms: observed.window_end_ms,
+        lineage: Vec::new(),
+        ..Default::default()
+    };
+    let mut d = directive(&as_forecast, version, mode, decided);
+    d.event_id = event_id(&["directive", &observed.event_id, "fallback", mode]);
+    d.forecast_id = String::new();
+    d.model = String::new();
+    d.lineage = vec![observed.event_id.clone()];
+    d
 }
 
 /// The highest `min` of the schedule windows open at `at_ms`.
@@ -147,14 +264,18 @@ fn directive(
         effective_at_ms,
         issued_at_ms: forecast.issued_at_ms,
         policy: first.policy.clone(),
-        reason: format!(
-            "{reason} (model {}{}{cold})",
-            forecast.model,
-            forecast
-                .score
-                .map(|s| format!(", MASE {s:.2}"))
-                .unwrap_or_default()
-        ),
+        reason: if forecast.model.is_empty() {
+            reason
+        } else {
+            format!(
+                "{reason} (model {}{}{cold})",
+                forecast.model,
+                forecast
+                    .score
+                    .map(|s| format!(", MASE {s:.2}"))
+                    .unwrap_or_default()
+            )
+        },
         lineage: std::iter::once(forecast.event_id.clone())
             .chain(forecast.lineage.iter().cloned())
             .collect(),
@@ -164,5 +285,6 @@ fn directive(
         model: forecast.model.clone(),
         model_score: forecast.score,
         cold_start: forecast.cold_start,
+        fallback: false,
     }
 }

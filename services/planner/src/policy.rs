@@ -68,8 +68,8 @@ pub fn forecast_value(point: &ForecastPoint, bound: ForecastBound, level: f64) -
     }
 }
 
-/// Decides the target, updating `state`. `None` when there is nothing to act on (no point, or
-/// the value is not a number).
+/// Decides the target from a forecast, updating `state`. `None` when there is nothing to act on
+/// (no point, or the value is not a number).
 pub fn decide(
     policy: &ScalingPolicy,
     state: &mut PolicyState,
@@ -85,19 +85,61 @@ pub fn decide(
         .find(|p| p.at_ms >= wanted_at)
         .or_else(|| input.points.last())?;
     let value = forecast_value(point, policy.use_bound, input.interval_level);
+    let what = format!(
+        "{} forecast {value:.1} at +{}s",
+        bound_name(policy.use_bound),
+        (point.at_ms - now) / 1000
+    );
+    settle(
+        policy,
+        state,
+        now,
+        value,
+        point.at_ms,
+        input.scheduled_floor,
+        what,
+    )
+}
+
+/// Decides the target from an observed value when the forecast cannot be trusted: the value
+/// with the fallback's headroom, through the same floors, limits and stabilization.
+pub fn decide_reactive(
+    policy: &ScalingPolicy,
+    state: &mut PolicyState,
+    now: i64,
+    observed: f64,
+    headroom: f64,
+    scheduled_floor: Option<f64>,
+    why: &str,
+) -> Option<Decision> {
+    let value = observed * (1.0 + headroom);
+    let what = format!(
+        "fell back ({why}): observed {observed:.1} with {:.0}% headroom = {value:.1}",
+        headroom * 100.0
+    );
+    settle(policy, state, now, value, now, scheduled_floor, what)
+}
+
+/// From the value to provision for, to the target.
+fn settle(
+    policy: &ScalingPolicy,
+    state: &mut PolicyState,
+    now: i64,
+    value: f64,
+    effective_at_ms: i64,
+    scheduled_floor: Option<f64>,
+    what: String,
+) -> Option<Decision> {
     if !value.is_finite() {
         return None;
     }
     let mut notes = Vec::new();
     let raw = (value / policy.per_unit).ceil();
     notes.push(format!(
-        "{} forecast {value:.1} at +{}s / {} per unit = {raw} units",
-        bound_name(policy.use_bound),
-        (point.at_ms - now) / 1000,
+        "{what} / {} per unit = {raw} units",
         policy.per_unit
     ));
-    let floor = input
-        .scheduled_floor
+    let floor = scheduled_floor
         .map_or(policy.min, |f| f.max(policy.min))
         .min(policy.max);
     if floor > policy.min {
@@ -203,7 +245,7 @@ pub fn decide(
         target,
         previous,
         forecast_value: value,
-        effective_at_ms: point.at_ms,
+        effective_at_ms,
         reason: notes.join("; "),
         at_max,
     })

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use presage_events::{Forecast, ForecastPoint, ScalingDirective};
+use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
 use presage_planner::{PlanError, Planner};
 use presage_template::calendar;
 
@@ -332,5 +332,80 @@ fn an_unknown_app_is_an_error() {
     assert_eq!(
         planner(&[]).on_forecast(&stray),
         Err(PlanError::UnknownApp("nobody".into()))
+    );
+}
+
+/// The observed half-hour `trace[i]` as the recipe-processor derives it.
+fn observed(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
+    DerivedMetric {
+        event_id: format!("d{i}"),
+        app: "grid".into(),
+        template_version: "v1".into(),
+        recipe: "mw".into(),
+        window_start_ms: trace[i].0,
+        window_end_ms: trace[i].0 + STEP,
+        value: trace[i].1,
+        sample_count: 1,
+        ..Default::default()
+    }
+}
+
+const WITH_FALLBACK: &str = "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, fallback: { stale_after: 40m, max_score: 1.5, headroom: 0.2 } }";
+
+#[test]
+fn without_any_forecast_the_observed_metric_with_headroom_decides_and_says_so() {
+    let trace = demand("2000-06-05T09:00:00Z", 1);
+    let mut p = planner(&[WITH_FALLBACK]);
+    let directives = p.on_observed(&observed(&trace, 0)).unwrap();
+    assert_eq!(directives.len(), 1);
+    let d = &directives[0];
+    // ceil(v × 1.2 / 2000)
+    assert_eq!(d.target, (trace[0].1 * 1.2 / 2000.0).ceil() as i64);
+    assert!(d.fallback);
+    assert!(
+        d.reason.contains("fell back (no forecast yet)"),
+        "{}",
+        d.reason
+    );
+    assert!(d.targets[0].policy.ends_with("fallback:reactive"));
+    assert_eq!(d.lineage, vec!["d0".to_string()]);
+}
+
+#[test]
+fn a_fresh_forecast_leaves_the_observed_metric_alone_and_a_stale_one_falls_back() {
+    let trace = demand("2000-06-05T06:00:00Z", 6);
+    let mut p = planner(&[WITH_FALLBACK]);
+    // a forecast at 06:00, then only observations
+    assert_eq!(p.on_forecast(&forecast(&trace, 0, 1)).unwrap().len(), 1);
+    // 06:00 ends 06:30: 30 minutes after the forecast, within stale_after 40m
+    assert!(p.on_observed(&observed(&trace, 0)).unwrap().is_empty());
+    // 06:30 ends 07:00: 60 minutes after it, stale
+    let stale = p.on_observed(&observed(&trace, 1)).unwrap();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].fallback);
+    assert!(
+        stale[0]
+            .reason
+            .contains("forecast stale: last issued 3600s ago"),
+        "{}",
+        stale[0].reason
+    );
+    assert_eq!(stale[0].target, (trace[1].1 * 1.2 / 2000.0).ceil() as i64);
+}
+
+#[test]
+fn a_forecast_whose_model_scored_badly_is_not_acted_on_and_the_fallback_decides() {
+    let trace = demand("2000-06-05T06:00:00Z", 2);
+    let mut p = planner(&[WITH_FALLBACK]);
+    let mut bad = forecast(&trace, 0, 1);
+    bad.score = Some(2.3);
+    assert!(p.on_forecast(&bad).unwrap().is_empty());
+    let fallback = p.on_observed(&observed(&trace, 0)).unwrap();
+    assert!(
+        fallback[0]
+            .reason
+            .contains("not trusted: MASE 2.30 over 1.5"),
+        "{}",
+        fallback[0].reason
     );
 }

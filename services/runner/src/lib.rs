@@ -12,6 +12,7 @@ pub mod dedupe;
 pub mod dlq;
 pub mod history;
 pub mod logging;
+pub mod pair;
 pub mod publisher;
 pub mod rebalance;
 pub mod run_loop;
@@ -23,6 +24,7 @@ pub mod topology;
 
 pub use dlq::{DeadKind, Origin};
 pub use history::{read_history, HistoryRead, PartitionRange};
+pub use pair::run_two_stages;
 pub use run_loop::run_stage;
 pub use settings::KafkaArgs;
 pub use shutdown::Shutdown;

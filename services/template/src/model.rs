@@ -612,7 +612,7 @@ pub struct ScalingPolicy {
     /// A shadow policy is evaluated and published with mode `shadow`; the applier ignores it.
     #[serde(default)]
     pub shadow: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "deserialize_fallback")]
     pub fallback: Option<Fallback>,
 }
 
@@ -689,11 +689,58 @@ impl<'de> Deserialize<'de> for ForecastBound {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fallback {
-    Reactive,
-    Hold,
+/// When the forecast cannot be trusted, scale on what is observed: `fallback: reactive` (the
+/// defaults) or `fallback: { stale_after: 10m, max_score: 1.5, headroom: 0.2 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    /// A forecast older than this (in event time) is stale.
+    #[serde(default = "default_stale_after")]
+    pub stale_after: Duration,
+    /// A forecast whose model scored a MASE above this is not trusted.
+    #[serde(default)]
+    pub max_score: Option<f64>,
+    /// The observed value is provisioned for with this much headroom (0.2 = 20%).
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+}
+
+fn default_stale_after() -> Duration {
+    Duration::from_secs(600)
+}
+
+fn default_headroom() -> f64 {
+    0.2
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Fallback {
+            stale_after: default_stale_after(),
+            max_score: None,
+            headroom: default_headroom(),
+        }
+    }
+}
+
+/// `fallback: reactive` is the defaults; a mapping sets them.
+pub fn deserialize_fallback<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Fallback>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Word(String),
+        Settings(Fallback),
+    }
+    match Option::<Form>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Form::Settings(f)) => Ok(Some(f)),
+        Some(Form::Word(w)) if w == "reactive" => Ok(Some(Fallback::default())),
+        Some(Form::Word(w)) => Err(serde::de::Error::custom(format!(
+            "unknown fallback {w:?}: expected reactive or {{ stale_after, max_score, headroom }}"
+        ))),
+    }
 }
 
 // ---------------------------------------------------------------- hooks (applier)

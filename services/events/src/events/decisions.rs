@@ -36,6 +36,8 @@ pub struct ScalingDirective {
     pub model: String,
     pub model_score: Option<f64>,
     pub cold_start: bool,
+    /// The forecast was missing, stale or not trusted: decided on the observed metric.
+    pub fallback: bool,
 }
 
 /// One resource's target within a directive.

@@ -31,7 +31,7 @@ impl_event!(
 );
 
 /// One recipe's value over one closed window (`presage.metrics.derived`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DerivedMetric {
     pub event_id: String,
     pub app: String,

@@ -171,6 +171,7 @@ pub fn scaling_directive() -> ScalingDirective {
         model: "mstl".into(),
         model_score: Some(0.82),
         cold_start: false,
+        fallback: false,
     }
 }
 
