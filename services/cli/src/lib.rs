@@ -1,10 +1,15 @@
-//! The `presage` command line: validate templates, create topics, publish templates, run one
-//! service or the whole stack (with a local broker when no `--brokers` is given).
+//! The `presage` command line: validate templates, create topics, publish templates, follow
+//! directives (`tail`) and trace one back to its inputs (`explain`), run one service or the
+//! whole stack (with a local broker when no `--brokers` is given).
 
 pub mod check;
 pub mod commands;
 pub mod demo;
+pub mod explain;
+pub mod rfc3339;
+pub mod scan;
 pub mod supervisor;
+pub mod tail;
 
 use std::process::ExitCode;
 
@@ -41,6 +46,11 @@ pub enum Command {
     Up(supervisor::UpArgs),
     /// Serve a Prometheus page whose values replay a demand trace (the demo workload).
     DemoWorkload(demo::DemoArgs),
+    /// Follow a topic as it is written, one line per event, until Ctrl-C.
+    #[command(subcommand)]
+    Tail(tail::TailCommand),
+    /// Trace a directive back: policy rule, forecast, derived windows, raw offsets, template.
+    Explain(explain::ExplainArgs),
 }
 
 /// The clap definition, for tests that check docs and docker-compose against the CLI.
@@ -59,6 +69,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => commands::run(&args),
         Command::Up(args) => supervisor::up(&args),
         Command::DemoWorkload(args) => demo::serve_forever(&args),
+        Command::Tail(command) => tail::tail(command),
+        Command::Explain(args) => explain::explain(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
