@@ -91,8 +91,9 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
     assert!(text.contains("presage is up: 5 services"), "{text}");
     assert_eq!(
         text.matches("shutting down: committing offsets").count(),
-        5,
-        "every consuming loop (four stages, the applier's two) committed on the way out:\n{text}"
+        6,
+        "every consuming loop (recipe-processor, forecaster, the planner's two, the applier's two) \
+         committed on the way out:\n{text}"
     );
     if std::env::var("PRESAGE_TEST_BROKERS").is_err() {
         assert!(

@@ -23,9 +23,25 @@ pub const SHADOW: &str = "shadow";
 #[derive(Default)]
 pub struct Planner {
     templates: HashMap<String, (String, Arc<Template>)>,
-    states: HashMap<(String, usize, String), PolicyState>,
+    /// Keyed by what a policy is (app, resource, metric, shadow), not by its place in the
+    /// template: a reordered template keeps each policy's state with that policy.
+    states: HashMap<PolicyKey, PolicyState>,
     /// The newest forecast of each (app, metric): when it was issued and its model's score.
     forecasts: HashMap<(String, String), (i64, Option<f64>)>,
+    /// When each (app, metric) was first observed: "no forecast yet" only counts after a
+    /// `stale_after` of observations, so a restarted planner does not fall back at once.
+    first_observed: HashMap<(String, String), i64>,
+}
+
+type PolicyKey = (String, String, String, bool);
+
+fn key_of(app: &str, policy: &ScalingPolicy) -> PolicyKey {
+    (
+        app.to_string(),
+        policy.resource.clone(),
+        policy.metric.clone(),
+        policy.shadow,
+    )
 }
 
 impl Planner {
@@ -46,13 +62,7 @@ impl Planner {
             .get(&forecast.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
-        let newest = self
-            .forecasts
-            .entry((forecast.app.clone(), forecast.metric.clone()))
-            .or_insert((forecast.issued_at_ms, forecast.score));
-        if forecast.issued_at_ms >= newest.0 {
-            *newest = (forecast.issued_at_ms, forecast.score);
-        }
+        let mut usable = false;
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {
             let mut decided: Vec<(String, String, Decision)> = Vec::new();
@@ -69,8 +79,10 @@ impl Planner {
                 if untrusted(policy, forecast.score) {
                     continue;
                 }
-                let key = (forecast.app.clone(), index, policy.resource.clone());
-                let state = self.states.entry(key).or_default();
+                let state = self
+                    .states
+                    .entry(key_of(&forecast.app, policy))
+                    .or_default();
                 let input = PolicyInput {
                     issued_at_ms: forecast.issued_at_ms,
                     points: &forecast.points,
@@ -81,6 +93,7 @@ impl Planner {
                     PolicyKind::TargetTracking => decide(policy, state, &input),
                 };
                 if let Some(decision) = decision {
+                    usable = true;
                     decided.push((rule_name(index, policy), policy.resource.clone(), decision));
                 }
             }
@@ -88,6 +101,18 @@ impl Planner {
                 continue;
             }
             directives.push(directive(forecast, &version, mode, decided));
+        }
+        // A forecast with no usable point does not keep the fallback away; an untrusted one is
+        // remembered with its score, so the fallback can say why it acts.
+        let has_points = forecast.points.iter().any(|p| p.point.is_finite());
+        if usable || has_points {
+            let newest = self
+                .forecasts
+                .entry((forecast.app.clone(), forecast.metric.clone()))
+                .or_insert((forecast.issued_at_ms, forecast.score));
+            if forecast.issued_at_ms >= newest.0 {
+                *newest = (forecast.issued_at_ms, forecast.score);
+            }
         }
         Ok(directives)
     }
@@ -107,11 +132,12 @@ impl Planner {
         if !observed.labels.is_empty() {
             return Ok(Vec::new());
         }
-        let now = observed.window_end_ms;
-        let newest = self
-            .forecasts
-            .get(&(observed.app.clone(), observed.recipe.clone()))
-            .copied();
+        // The forecast made from this window is issued at its end, after this observation is
+        // read; the one in force was issued at its start. Staleness counts from there.
+        let now = observed.window_start_ms;
+        let series = (observed.app.clone(), observed.recipe.clone());
+        let first_observed = *self.first_observed.entry(series.clone()).or_insert(now);
+        let newest = self.forecasts.get(&series).copied();
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {
             let mut decided: Vec<(String, String, Decision)> = Vec::new();
@@ -128,6 +154,9 @@ impl Planner {
                     continue;
                 };
                 let why = match newest {
+                    None if now - first_observed < fallback.stale_after.as_millis() as i64 => {
+                        continue
+                    }
                     None => "no forecast yet".to_string(),
                     Some((issued, _)) if now - issued > fallback.stale_after.as_millis() as i64 => {
                         format!("forecast stale: last issued {}s ago", (now - issued) / 1000)
@@ -139,8 +168,10 @@ impl Planner {
                     ),
                     Some(_) => continue,
                 };
-                let key = (observed.app.clone(), index, policy.resource.clone());
-                let state = self.states.entry(key).or_default();
+                let state = self
+                    .states
+                    .entry(key_of(&observed.app, policy))
+                    .or_default();
                 let floor = scheduled_floor(policy, now);
                 if let Some(decision) = decide_reactive(
                     policy,

@@ -18,6 +18,11 @@ use presage_template::{ForecastBound, ScalingPolicy};
 pub struct PolicyState {
     /// The target in force, and when it last changed.
     pub current: Option<(i64, i64)>,
+    /// Whether the target in force is held at max.
+    pub at_max: bool,
+    /// The newest decision time: an input older than this (a backlog, or the other loop's
+    /// later decision) is not decided again.
+    pub decided_at: Option<i64>,
     /// Recent recommendations (decision time, recommendation), oldest first.
     pub recommendations: VecDeque<(i64, i64)>,
 }
@@ -41,11 +46,14 @@ pub struct Decision {
     pub effective_at_ms: i64,
     pub reason: String,
     pub at_max: bool,
+    pub at_max_changed: bool,
 }
 
 impl Decision {
+    /// Whether the directive would say something new: another target, or a change in being
+    /// held at max.
     pub fn changed(&self) -> bool {
-        self.previous != Some(self.target)
+        self.previous != Some(self.target) || self.at_max_changed
     }
 }
 
@@ -130,7 +138,7 @@ fn settle(
     scheduled_floor: Option<f64>,
     what: String,
 ) -> Option<Decision> {
-    if !value.is_finite() {
+    if !value.is_finite() || state.decided_at.is_some_and(|at| now < at) {
         return None;
     }
     let mut notes = Vec::new();
@@ -145,13 +153,9 @@ fn settle(
     if floor > policy.min {
         notes.push(format!("scheduled floor {floor}"));
     }
-    let at_max = raw > policy.max;
-    if at_max {
-        notes.push(format!("held at max {} (demand needs {raw})", policy.max));
-    } else if raw < floor {
-        notes.push(format!("raised to the floor {floor}"));
-    }
-    let recommendation = raw.clamp(floor, policy.max) as i64;
+    // Like HPA, the history holds recommendations within [min, max]; a scheduled floor applies
+    // after stabilization, so it lasts exactly its window.
+    let recommendation = raw.clamp(policy.min, policy.max) as i64;
 
     let previous = state.current.map(|(target, _)| target);
     let window = policy
@@ -159,6 +163,14 @@ fn settle(
         .up
         .max(policy.stabilization.down)
         .as_millis() as i64;
+    // A second decision at the same instant (forecast and fallback) replaces the first.
+    if state
+        .recommendations
+        .back()
+        .is_some_and(|(at, _)| *at == now)
+    {
+        state.recommendations.pop_back();
+    }
     state.recommendations.push_back((now, recommendation));
     while state
         .recommendations
@@ -236,11 +248,28 @@ fn settle(
             target
         }
     };
-    let target = target.max(floor as i64);
+    let floored = target.max(floor as i64);
+    if floored > target {
+        notes.push(format!("scheduled floor {floor} overrides: {floored}"));
+    }
+    let capped = floored.min(policy.max as i64);
+    if capped < floored {
+        notes.push(format!("capped at max {}", policy.max));
+    }
+    let target = capped;
+    let at_max = raw > policy.max && target == policy.max as i64;
+    if at_max {
+        notes.push(format!("held at max {} (demand needs {raw})", policy.max));
+    } else if raw > policy.max {
+        notes.push(format!("demand needs {raw}, above max {}", policy.max));
+    }
+    let at_max_changed = state.current.is_some() && state.at_max != at_max;
     match state.current {
         Some((current, _)) if current == target => {}
         _ => state.current = Some((target, now)),
     }
+    state.at_max = at_max;
+    state.decided_at = Some(now);
     Some(Decision {
         target,
         previous,
@@ -248,6 +277,7 @@ fn settle(
         effective_at_ms,
         reason: notes.join("; "),
         at_max,
+        at_max_changed,
     })
 }
 

@@ -354,13 +354,16 @@ const WITH_FALLBACK: &str = "{ resource: replicas, metric: mw, per_unit: 2000, u
 
 #[test]
 fn without_any_forecast_the_observed_metric_with_headroom_decides_and_says_so() {
-    let trace = demand("2000-06-05T09:00:00Z", 1);
+    let trace = demand("2000-06-05T09:00:00Z", 3);
     let mut p = planner(&[WITH_FALLBACK]);
-    let directives = p.on_observed(&observed(&trace, 0)).unwrap();
+    // a planner that just started waits stale_after (40m) of observations for a forecast
+    assert!(p.on_observed(&observed(&trace, 0)).unwrap().is_empty());
+    assert!(p.on_observed(&observed(&trace, 1)).unwrap().is_empty());
+    let directives = p.on_observed(&observed(&trace, 2)).unwrap();
     assert_eq!(directives.len(), 1);
     let d = &directives[0];
     // ceil(v × 1.2 / 2000)
-    assert_eq!(d.target, (trace[0].1 * 1.2 / 2000.0).ceil() as i64);
+    assert_eq!(d.target, (trace[2].1 * 1.2 / 2000.0).ceil() as i64);
     assert!(d.fallback);
     assert!(
         d.reason.contains("fell back (no forecast yet)"),
@@ -368,19 +371,20 @@ fn without_any_forecast_the_observed_metric_with_headroom_decides_and_says_so() 
         d.reason
     );
     assert!(d.targets[0].policy.ends_with("fallback:reactive"));
-    assert_eq!(d.lineage, vec!["d0".to_string()]);
+    assert_eq!(d.lineage, vec!["d2".to_string()]);
 }
 
 #[test]
 fn a_fresh_forecast_leaves_the_observed_metric_alone_and_a_stale_one_falls_back() {
     let trace = demand("2000-06-05T06:00:00Z", 6);
     let mut p = planner(&[WITH_FALLBACK]);
-    // a forecast at 06:00, then only observations
+    // a forecast issued at 06:00 (the end of the 05:30 window), then only observations
     assert_eq!(p.on_forecast(&forecast(&trace, 0, 1)).unwrap().len(), 1);
-    // 06:00 ends 06:30: 30 minutes after the forecast, within stale_after 40m
+    // the 06:00 and 06:30 windows start 0 and 30 minutes after it: within stale_after 40m
     assert!(p.on_observed(&observed(&trace, 0)).unwrap().is_empty());
-    // 06:30 ends 07:00: 60 minutes after it, stale
-    let stale = p.on_observed(&observed(&trace, 1)).unwrap();
+    assert!(p.on_observed(&observed(&trace, 1)).unwrap().is_empty());
+    // the 07:00 window starts 60 minutes after it: stale
+    let stale = p.on_observed(&observed(&trace, 2)).unwrap();
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert!(stale[0].fallback);
     assert!(
@@ -390,7 +394,7 @@ fn a_fresh_forecast_leaves_the_observed_metric_alone_and_a_stale_one_falls_back(
         "{}",
         stale[0].reason
     );
-    assert_eq!(stale[0].target, (trace[1].1 * 1.2 / 2000.0).ceil() as i64);
+    assert_eq!(stale[0].target, (trace[2].1 * 1.2 / 2000.0).ceil() as i64);
 }
 
 #[test]
@@ -401,6 +405,12 @@ fn a_forecast_whose_model_scored_badly_is_not_acted_on_and_the_fallback_decides(
     bad.score = Some(2.3);
     assert!(p.on_forecast(&bad).unwrap().is_empty());
     let fallback = p.on_observed(&observed(&trace, 0)).unwrap();
+    assert_eq!(fallback.len(), 1, "{fallback:?}");
+    assert!(fallback[0].fallback);
+    assert_eq!(
+        fallback[0].target,
+        (trace[0].1 * 1.2 / 2000.0).ceil() as i64
+    );
     assert!(
         fallback[0]
             .reason
@@ -408,4 +418,57 @@ fn a_forecast_whose_model_scored_badly_is_not_acted_on_and_the_fallback_decides(
         "{}",
         fallback[0].reason
     );
+}
+
+#[test]
+fn a_reordered_template_keeps_each_policy_with_its_own_state() {
+    let trace = demand("2000-06-05T06:00:00Z", 2);
+    let live = "{ resource: replicas, metric: mw, per_unit: 100, use: mean, min: 1, max: 1000, max_step_down: 1 }";
+    let shadow = "{ resource: replicas, metric: mw, per_unit: 10, use: mean, min: 1, max: 10000, shadow: true }";
+    let mut p = planner(&[live, shadow]);
+    let first = run(&mut p, &trace[..1], 1);
+    let live_target = first.iter().find(|d| d.mode == "live").unwrap().target;
+    // the same policies in the other order: the live one remembers its own target
+    let reordered = presage_template::parse(
+        &format!(
+            "app: grid\ndynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: mw, from: g.mw, window: {{ tumble: 30m }} }}]\n  scaling_policies:\n    - {shadow}\n    - {live}\n"
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    p.set_template("v2", Arc::new(reordered));
+    let next = p.on_forecast(&forecast(&trace, 1, 1)).unwrap();
+    let live_next = next.iter().find(|d| d.mode == "live").unwrap();
+    assert_eq!(live_next.previous_target, Some(live_target));
+    assert_eq!(live_next.target, (trace[1].1 / 100.0).ceil() as i64);
+}
+
+#[test]
+fn a_scheduled_floor_lasts_its_window_even_with_a_long_down_stabilization() {
+    // floor 40 from 08:00 for 1h, down window 2h: at 09:00 the floor is gone and the 2h of
+    // history holds only recommendations from demand (never the floor)
+    let trace = demand("2000-06-05T07:00:00Z", 8);
+    let directives = run(
+        &mut planner(&["{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 60, stabilization: { down: 2h }, schedule: [{ cron: \"0 8 * * *\", for: 1h, min: 40 }] }"]),
+        &trace,
+        1,
+    );
+    let target_at = |i: usize| {
+        directives
+            .iter()
+            .rev()
+            .find(|d| d.issued_at_ms <= trace[i].0)
+            .unwrap()
+            .target
+    };
+    assert_eq!(target_at(2), 40, "08:00");
+    assert_eq!(target_at(3), 40, "08:30");
+    // 09:00: the highest recommendation of the last 2h, from demand alone
+    let highest = trace[..=4]
+        .iter()
+        .map(|(_, v)| (v / 2000.0).ceil() as i64)
+        .max()
+        .unwrap();
+    assert_eq!(target_at(4), highest);
+    assert!(highest < 40);
 }

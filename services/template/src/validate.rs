@@ -227,9 +227,35 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
 }
 
 fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
+    let mut seen: HashSet<(&str, bool)> = HashSet::new();
     for (i, s) in t.dynamic_metadata.scaling_policies.iter().enumerate() {
         let p = dm.key("scaling_policies").index(i);
         let res = &s.resource;
+        // Two live (or two shadow) policies on one resource would flap each other.
+        if !seen.insert((res.as_str(), s.shadow)) {
+            out.push(Finding::at(
+                p.key("resource"),
+                format!(
+                    "a second {} scaling policy for {res:?}: each resource has one policy \
+                     (and at most one shadow policy)",
+                    if s.shadow { "shadow" } else { "live" }
+                ),
+            ));
+        }
+        if let Some(f) = s.fallback {
+            if !(f.headroom.is_finite() && f.headroom >= 0.0)
+                || f.max_score.is_some_and(|m| !(m > 0.0))
+                || f.stale_after.is_zero()
+            {
+                out.push(Finding::at(
+                    p.key("fallback"),
+                    format!(
+                        "fallback of the scaling policy for {res:?} needs stale_after > 0s, \
+                         headroom >= 0 and max_score > 0"
+                    ),
+                ));
+            }
+        }
         if res.trim().is_empty() {
             out.push(Finding::at(
                 p.key("resource"),

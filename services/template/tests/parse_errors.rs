@@ -522,6 +522,27 @@ fn schedule_and_stabilization_mistakes() {
 }
 
 #[test]
+fn a_second_live_policy_on_one_resource_is_refused_but_a_shadow_one_is_not() {
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1m } }",
+        "  scaling_policies:",
+        "    - { resource: replicas, metric: rps, per_unit: 100, min: 1, max: 10 }",
+        "    - { resource: replicas, metric: rps, per_unit: 90, min: 1, max: 10, shadow: true }",
+        "    - { resource: replicas, metric: rps, per_unit: 80, min: 1, max: 10 }",
+    ]);
+    check(
+        &e,
+        9,
+        19,
+        &["a second live scaling policy for \"replicas\""],
+    );
+}
+
+#[test]
 fn a_horizon_of_more_than_5000_windows_is_refused() {
     let e = one(&[
         "app: a",

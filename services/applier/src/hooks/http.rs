@@ -36,10 +36,23 @@ pub fn apply_http_hook(
     if !violations.is_empty() {
         return done(Status::Rejected, Some(violations.join("; ")));
     }
+    // Every target of the decision; `resource`/`target` repeat the first for simple receivers.
+    let targets: serde_json::Map<String, serde_json::Value> = if directive.targets.is_empty() {
+        [(directive.resource.clone(), directive.target.into())]
+            .into_iter()
+            .collect()
+    } else {
+        directive
+            .targets
+            .iter()
+            .map(|t| (t.resource.clone(), t.target.into()))
+            .collect()
+    };
     let body = serde_json::json!({
         "app": directive.app,
         "resource": directive.resource,
         "target": directive.target,
+        "targets": targets,
         "directive_id": directive.event_id,
         "effective_at_ms": directive.effective_at_ms,
     });
