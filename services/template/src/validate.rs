@@ -244,7 +244,7 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
         }
         if let Some(f) = s.fallback {
             if !(f.headroom.is_finite() && f.headroom >= 0.0)
-                || f.max_score.is_some_and(|m| !(m > 0.0))
+                || f.max_score.is_some_and(|m| m.is_nan() || m <= 0.0)
                 || f.stale_after.is_zero()
             {
                 out.push(Finding::at(
