@@ -3,12 +3,14 @@
 //! Reads `presage.forecasts` (loop `planner`) and `presage.metrics.derived` (loop
 //! `planner-observed`, for the policies' fallbacks when forecasts are missing, stale or not
 //! trusted), writes `presage.directives`. Both loops decide through one [`Planner`] behind a
-//! mutex, so a policy's state is one whatever input moved it.
+//! mutex, so a policy's state is one whatever input moved it. On start the planner reads back
+//! the directives it published over the last week, so targets in force, step limits and
+//! cooldowns hold across a restart.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clap::Parser;
-use presage_events::{DerivedMetric, Forecast, ScalingDirective};
+use presage_events::{decode, DerivedMetric, Forecast, ScalingDirective};
 use presage_planner::{PlanError, Planner};
 use presage_runner::{
     run_two_stages, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
@@ -100,12 +102,40 @@ impl Stage for ObservedStage {
     }
 }
 
+/// How far back the directives are read on start: longer than any cooldown a template sets.
+const REMEMBERED_SPAN_MS: i64 = 7 * 24 * 3_600_000;
+
+/// A planner that has taken back the directives it published recently.
+fn remembering_planner(kafka: &KafkaArgs) -> anyhow::Result<Planner> {
+    let started = std::time::Instant::now();
+    let topic = kafka.topics().directives();
+    let mut planner = Planner::new();
+    let mut undecodable = 0u64;
+    let read =
+        presage_runner::history::read_recent(kafka, &topic, REMEMBERED_SPAN_MS, |payload| {
+            match decode::<ScalingDirective>(payload) {
+                Ok(directive) => planner.remember_directive(&directive),
+                Err(_) => undecodable += 1,
+            }
+        })?;
+    tracing::info!(
+        topic = %topic,
+        records = read.records,
+        undecodable,
+        partitions = read.partitions(),
+        ranges = %read,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "directives read back"
+    );
+    Ok(planner)
+}
+
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let shell = Shell {
-        core: Arc::new(Mutex::new(Planner::new())),
+        core: Arc::new(Mutex::new(remembering_planner(&args.kafka)?)),
         topics: args.kafka.topics(),
     };
     run_two_stages(

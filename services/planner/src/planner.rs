@@ -23,8 +23,9 @@ pub const SHADOW: &str = "shadow";
 #[derive(Default)]
 pub struct Planner {
     templates: HashMap<String, (String, Arc<Template>)>,
-    /// Keyed by what a policy is (app, resource, metric, shadow), not by its place in the
-    /// template: a reordered template keeps each policy's state with that policy.
+    /// Keyed by what a policy is (app, resource, live or shadow: validation allows one of each
+    /// per resource), not by its place in the template: a reordered template keeps each
+    /// policy's state with that policy, and a restarted planner finds it in its directives.
     states: HashMap<PolicyKey, PolicyState>,
     /// The newest forecast of each (app, metric): when it was issued and its model's score.
     forecasts: HashMap<(String, String), (i64, Option<f64>)>,
@@ -33,15 +34,10 @@ pub struct Planner {
     first_observed: HashMap<(String, String), i64>,
 }
 
-type PolicyKey = (String, String, String, bool);
+type PolicyKey = (String, String, bool);
 
 fn key_of(app: &str, policy: &ScalingPolicy) -> PolicyKey {
-    (
-        app.to_string(),
-        policy.resource.clone(),
-        policy.metric.clone(),
-        policy.shadow,
-    )
+    (app.to_string(), policy.resource.clone(), policy.shadow)
 }
 
 impl Planner {
@@ -52,6 +48,51 @@ impl Planner {
     pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
         self.templates
             .insert(template.app.clone(), (version.to_string(), template));
+    }
+
+    /// Takes back a directive this planner published (read from `presage.directives` on start,
+    /// oldest first): each target becomes its policy's target in force, changed when it differs
+    /// from the previous one, so step limits and cooldown hold across a restart. The
+    /// stabilization history is not in the directives and starts empty.
+    pub fn remember_directive(&mut self, directive: &ScalingDirective) {
+        let shadow = match directive.mode.as_str() {
+            SHADOW => true,
+            LIVE | "" => false,
+            _ => return,
+        };
+        let targets: Vec<(String, i64, Option<i64>, bool)> = if directive.targets.is_empty() {
+            vec![(
+                directive.resource.clone(),
+                directive.target,
+                directive.previous_target,
+                false,
+            )]
+        } else {
+            directive
+                .targets
+                .iter()
+                .map(|t| (t.resource.clone(), t.target, t.previous_target, t.at_max))
+                .collect()
+        };
+        for (resource, target, previous, at_max) in targets {
+            let state = self
+                .states
+                .entry((directive.app.clone(), resource, shadow))
+                .or_default();
+            if state
+                .decided_at
+                .is_some_and(|at| directive.issued_at_ms < at)
+            {
+                continue;
+            }
+            let changed_at = match state.current {
+                Some((current, at)) if current == target && previous == Some(target) => at,
+                _ => directive.issued_at_ms,
+            };
+            state.current = Some((target, changed_at));
+            state.at_max = at_max;
+            state.decided_at = Some(directive.issued_at_ms);
+        }
     }
 
     /// Directives stating targets (not deltas), so applying one twice is harmless. At most one

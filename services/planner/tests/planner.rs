@@ -472,3 +472,39 @@ fn a_scheduled_floor_lasts_its_window_even_with_a_long_down_stabilization() {
     assert_eq!(target_at(4), highest);
     assert!(highest < 40);
 }
+
+#[test]
+fn a_restarted_planner_that_read_back_its_directives_keeps_step_limits_and_cooldown() {
+    let trace = demand("2000-06-05T05:00:00Z", 12);
+    let policy = "{ resource: replicas, metric: mw, per_unit: 1000, use: mean, min: 1, max: 60, max_step_up: 2, max_step_down: 1, cooldown: 2h }";
+    let mut uninterrupted = planner(&[policy]);
+    let all = run(&mut uninterrupted, &trace, 1);
+    // restart after 6 forecasts: the new planner reads back the directives published so far
+    let cut = 6;
+    let before: Vec<&ScalingDirective> = all
+        .iter()
+        .filter(|d| d.issued_at_ms < trace[cut].0)
+        .collect();
+    let mut restarted = planner(&[policy]);
+    for d in &before {
+        restarted.remember_directive(d);
+    }
+    let after: Vec<ScalingDirective> = (cut..trace.len())
+        .flat_map(|i| restarted.on_forecast(&forecast(&trace, i, 1)).unwrap())
+        .collect();
+    let expected: Vec<&ScalingDirective> = all
+        .iter()
+        .filter(|d| d.issued_at_ms >= trace[cut].0)
+        .collect();
+    assert_eq!(after.len(), expected.len());
+    for (got, want) in after.iter().zip(expected) {
+        assert_eq!(
+            (got.event_id.as_str(), got.target, got.previous_target),
+            (want.event_id.as_str(), want.target, want.previous_target)
+        );
+    }
+    // a planner that forgot would jump straight to the demand on its first forecast
+    let mut amnesiac = planner(&[policy]);
+    let fresh = amnesiac.on_forecast(&forecast(&trace, cut, 1)).unwrap();
+    assert_eq!(fresh[0].previous_target, None);
+}

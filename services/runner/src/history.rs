@@ -78,7 +78,7 @@ pub fn read_history(
     topic: &str,
     group: &str,
     span_ms: i64,
-    mut on_record: impl FnMut(&[u8]),
+    on_record: impl FnMut(&[u8]),
 ) -> anyhow::Result<HistoryRead> {
     let consumer = reader(kafka, group)?;
     let partitions = partitions_of(&consumer, topic)?;
@@ -106,9 +106,48 @@ pub fn read_history(
             bounds.insert(partition, (low, end));
         }
     }
+    drop(consumer);
+    read_span(kafka, group, topic, &bounds, span_ms, on_record)
+}
+
+/// Reads the recent past of `topic` as it stands: for each partition, the records whose
+/// timestamp is within `span_ms` of its newest record's, to its end. For a service that rebuilds
+/// state from what it wrote itself (the planner, from its directives).
+pub fn read_recent(
+    kafka: &KafkaArgs,
+    topic: &str,
+    span_ms: i64,
+    on_record: impl FnMut(&[u8]),
+) -> anyhow::Result<HistoryRead> {
+    let group = "presage-recent-reader";
+    let consumer = reader(kafka, group)?;
+    let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    for partition in partitions_of(&consumer, topic)? {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
+            .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
+        if high > low {
+            bounds.insert(partition, (low, high));
+        }
+    }
+    drop(consumer);
+    read_span(kafka, group, topic, &bounds, span_ms, on_record)
+}
+
+/// Reads, for each partition's `[low, end)`, the records from `span_ms` before record `end-1`'s
+/// timestamp up to `end`.
+fn read_span(
+    kafka: &KafkaArgs,
+    group: &str,
+    topic: &str,
+    bounds: &BTreeMap<i32, (i64, i64)>,
+    span_ms: i64,
+    mut on_record: impl FnMut(&[u8]),
+) -> anyhow::Result<HistoryRead> {
     if bounds.is_empty() {
         return Ok(HistoryRead::default());
     }
+    let consumer = reader(kafka, group)?;
 
     // The event time of the last record processed on each partition.
     let mut newest: BTreeMap<i32, i64> = BTreeMap::new();
@@ -125,7 +164,7 @@ pub fn read_history(
             newest.insert(message.partition(), ms);
         }
     })
-    .context("reading the last processed record of each partition")?;
+    .context("reading the last record of each partition")?;
     drop(consumer);
 
     // From there, `span_ms` back in event time. A lookup that finds nothing (or a span reaching
@@ -176,7 +215,7 @@ pub fn read_history(
             on_record(payload);
         }
     })
-    .with_context(|| format!("reading the history of group {group} on {topic}"))?;
+    .with_context(|| format!("reading the recent past of {topic}"))?;
     Ok(HistoryRead { records, ranges })
 }
 
