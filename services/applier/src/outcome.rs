@@ -41,6 +41,8 @@ pub enum Status {
     Failed,
     /// Swapped in, then the reload or the post-swap check failed: the previous version is back.
     RolledBack,
+    /// A directive decided before one already applied for the same resources: not written.
+    Superseded,
 }
 
 impl Status {
@@ -50,6 +52,7 @@ impl Status {
             Status::Rejected => "rejected",
             Status::Failed => "failed",
             Status::RolledBack => "rolled_back",
+            Status::Superseded => "superseded",
         }
     }
 }

@@ -559,3 +559,30 @@ fn every_target_of_a_multi_resource_directive_is_written_in_one_swap() {
     assert_eq!(now["resources"]["replicas"].as_i64(), Some(6));
     assert_eq!(now["resources"]["memory_mb"].as_i64(), Some(2048));
 }
+
+#[test]
+fn a_directive_decided_before_one_already_applied_is_superseded_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = live_config(dir.path());
+    let t = template(&file_hook(&path));
+    let mut applier = Applier::default();
+    let mut newer = directive(9);
+    newer.issued_at_ms = 200;
+    let mut older = directive(4);
+    older.issued_at_ms = 100;
+    assert_eq!(applier.apply_directive(&t, &newer, 1)[0].status, "applied");
+    let late = applier.apply_directive(&t, &older, 2);
+    assert_eq!(late[0].status, "superseded", "{late:?}");
+    assert!(late[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("decided at 200"));
+    let now: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(now["resources"]["replicas"].as_i64(), Some(9));
+    // a later decision is applied as usual
+    let mut latest = directive(5);
+    latest.issued_at_ms = 300;
+    assert_eq!(applier.apply_directive(&t, &latest, 3)[0].status, "applied");
+}

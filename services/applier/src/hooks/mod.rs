@@ -70,15 +70,18 @@ pub fn apply_fragment(
 
 /// The one writer of live configurations in a process.
 ///
-/// It keeps no state of its own: the live files are the state, and every apply reads the file
-/// afresh. What it adds is exclusion: its methods take `&mut self`, so a process that routes
+/// The live files are the state, and every apply reads the file afresh; the applier remembers
+/// only when each resource's applied directive was decided, so a directive decided earlier that
+/// arrives later (the planner publishes from two loops) does not undo a newer one. What it adds
+/// besides is exclusion: its methods take `&mut self`, so a process that routes
 /// every apply through one `Applier` (the binary shares one behind `Arc<Mutex<_>>` between its
 /// directive loop and its fragment loop) never runs two shadow flows at once. A directive and a
 /// fragment then never write, swap or roll back the same file concurrently, and each merges on
 /// top of the document the other last swapped in.
 #[derive(Debug, Default)]
 pub struct Applier {
-    _one_writer: (),
+    /// (app, resource) → issue time of the newest directive applied for it.
+    newest: std::collections::HashMap<(String, String), i64>,
 }
 
 impl Applier {
@@ -98,12 +101,60 @@ impl Applier {
             tracing::debug!(directive = %directive.event_id, mode = %directive.mode, "not a live directive: not applied");
             return Vec::new();
         }
-        template
+        let resources: Vec<(String, String)> = if directive.targets.is_empty() {
+            vec![(directive.app.clone(), directive.resource.clone())]
+        } else {
+            directive
+                .targets
+                .iter()
+                .map(|t| (directive.app.clone(), t.resource.clone()))
+                .collect()
+        };
+        let newer = resources
+            .iter()
+            .filter_map(|r| self.newest.get(r).copied())
+            .filter(|at| *at > directive.issued_at_ms)
+            .max();
+        if let Some(newer) = newer {
+            let reason = format!(
+                "superseded: a directive decided at {newer} (after this one, decided at {}) was \
+                 already applied",
+                directive.issued_at_ms
+            );
+            return template
+                .dynamic_metadata
+                .configuration_hooks
+                .iter()
+                .map(|hook| {
+                    outcome(
+                        directive,
+                        &hook.name,
+                        Status::Superseded,
+                        Details {
+                            reason: Some(reason.clone()),
+                            config_path: None,
+                            backup_path: None,
+                        },
+                        now_ms,
+                    )
+                })
+                .collect();
+        }
+        let outcomes: Vec<ApplyOutcome> = template
             .dynamic_metadata
             .configuration_hooks
             .iter()
             .map(|hook| apply(template, hook, directive, now_ms))
-            .collect()
+            .collect();
+        if outcomes
+            .iter()
+            .any(|o| o.status == Status::Applied.as_str())
+        {
+            for resource in resources {
+                self.newest.insert(resource, directive.issued_at_ms);
+            }
+        }
+        outcomes
     }
 
     /// The fragment through every hook of `template`, in the template's order.

@@ -68,7 +68,7 @@ pub struct ApplyOutcome {
     pub template_version: String,
     pub directive_id: String,
     pub hook: String,
-    /// "applied" | "rejected" | "failed" | "rolled_back".
+    /// "applied" | "rejected" | "failed" | "rolled_back" | "superseded".
     pub status: String,
     /// Why it was not applied; `None` when applied.
     #[serde(default)]
