@@ -282,12 +282,7 @@ fn settle(
 }
 
 fn bound_name(bound: ForecastBound) -> String {
-    match bound {
-        ForecastBound::Point => "mean".into(),
-        ForecastBound::Upper => "upper".into(),
-        ForecastBound::Lower => "lower".into(),
-        ForecastBound::Quantile(q) => format!("p{}", q * 100.0),
-    }
+    bound.name()
 }
 
 #[cfg(test)]

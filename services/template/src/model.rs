@@ -656,13 +656,26 @@ pub enum ForecastBound {
     Quantile(f64),
 }
 
+impl ForecastBound {
+    /// As templates write it: `mean`, `upper`, `lower`, `p95`, `p99.9`.
+    pub fn name(&self) -> String {
+        match self {
+            ForecastBound::Point => "mean".into(),
+            ForecastBound::Upper => "upper".into(),
+            ForecastBound::Lower => "lower".into(),
+            // to a tenth of a percent, so 0.57 reads p57, not p56.99999999999999
+            ForecastBound::Quantile(q) => format!("p{}", (q * 1000.0).round() / 10.0),
+        }
+    }
+}
+
 impl Serialize for ForecastBound {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             ForecastBound::Point => serializer.serialize_str("mean"),
             ForecastBound::Upper => serializer.serialize_str("upper"),
             ForecastBound::Lower => serializer.serialize_str("lower"),
-            ForecastBound::Quantile(q) => serializer.serialize_str(&format!("p{}", q * 100.0)),
+            ForecastBound::Quantile(_) => serializer.serialize_str(&self.name()),
         }
     }
 }

@@ -283,20 +283,22 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
                 ),
             ));
         }
-        if s.min.is_nan() || s.min < 0.0 {
+        // Targets are whole units: a fractional bound would be rounded silently.
+        if s.min.is_nan() || s.min < 0.0 || s.min.fract() != 0.0 {
             out.push(Finding::at(
                 p.key("min"),
                 format!(
-                    "min of the scaling policy for {res:?} is {}: expected 0 or more",
+                    "min of the scaling policy for {res:?} is {}: expected a whole number, 0 or \
+                     more",
                     s.min
                 ),
             ));
         }
-        if !s.max.is_finite() {
+        if !s.max.is_finite() || s.max.fract() != 0.0 {
             out.push(Finding::at(
                 p.key("max"),
                 format!(
-                    "max of the scaling policy for {res:?} is {}: expected a finite number",
+                    "max of the scaling policy for {res:?} is {}: expected a finite whole number",
                     s.max
                 ),
             ));

@@ -638,9 +638,9 @@ fn scaling_policy_mistakes() {
     assert!(all[3].message.contains(
         "per_unit of the scaling policy for \"nodes\" is -1: expected a positive number"
     ));
-    assert!(all[4]
-        .message
-        .contains("min of the scaling policy for \"nodes\" is -1: expected 0 or more"));
+    assert!(all[4].message.contains(
+        "min of the scaling policy for \"nodes\" is -1: expected a whole number, 0 or more"
+    ));
 }
 
 // ------------------------------------------------------------------ hooks
@@ -768,6 +768,20 @@ fn policy_bounds_must_be_finite_and_steps_whole() {
         "{messages:?}"
     );
     assert!(all.iter().all(|e| e.line == 6), "{all:#?}");
+    // targets are whole units, so are their bounds
+    let e = one(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes: [ { name: cpu, from: h.cpu_utilization, window: { tumble: 1m } } ]",
+        "  scaling_policies:",
+        "    - { resource: nodes, metric: cpu, per_unit: 1, min: 1.5, max: 4 }",
+    ]);
+    assert!(
+        e.message
+            .contains("min of the scaling policy for \"nodes\" is 1.5: expected a whole number"),
+        "{e}"
+    );
 }
 
 #[test]
