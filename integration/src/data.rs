@@ -35,17 +35,10 @@ pub fn trace_slice(file: &str, from: &str, count: usize) -> Vec<f64> {
     values
 }
 
-/// A trace timestamp (`2013-01-07T06:15:00Z`, UTC) in epoch milliseconds: days from the civil
-/// date (Howard Hinnant's algorithm), no date crate needed.
+/// A trace timestamp (`2013-01-07T06:15:00Z`, UTC) in epoch milliseconds.
 pub fn epoch_ms(text: &str) -> i64 {
-    let n = |a: usize, b: usize| text[a..b].parse::<i64>().expect("timestamp digits");
-    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + n(11, 13)) * 60 + n(14, 16)) * 60_000 + n(17, 19) * 1000
+    presage_template::calendar::parse_timestamp(text)
+        .unwrap_or_else(|| panic!("trace timestamp {text:?} is not YYYY-MM-DDTHH:MM:SSZ"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ const MS_PER_DAY: i64 = 86_400_000;
 pub fn rfc3339(at_ms: i64) -> String {
     let days = at_ms.div_euclid(MS_PER_DAY);
     let in_day = at_ms.rem_euclid(MS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = presage_template::calendar::civil_from_days(days);
     let (secs, millis) = (in_day / 1000, in_day % 1000);
     let (h, min, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if millis == 0 {
@@ -26,20 +26,6 @@ pub fn offset_secs(span_ms: i64) -> String {
     } else {
         format!("{sign}{}s", abs as f64 / 1000.0)
     }
-}
-
-/// Howard Hinnant's civil-from-days: the proleptic Gregorian date of a day since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

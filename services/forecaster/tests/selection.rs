@@ -9,18 +9,8 @@ use common::*;
 use presage_forecaster::{fit, Choice, Grid};
 use presage_template::ModelKind::{self, *};
 
-fn seasonal_weeks(weeks: usize, seed: u64) -> Vec<f64> {
-    let week: Vec<f64> = trace("taylor-demand.csv", "grid-ew", "demand_mw")[..336]
-        .iter()
-        .map(|(_, v)| *v)
-        .collect();
-    let sd = 0.01 * week.iter().sum::<f64>() / week.len() as f64;
-    let mut noise = Noise::new(seed);
-    week.iter()
-        .cycle()
-        .take(336 * weeks)
-        .map(|v| v + noise.next(sd))
-        .collect()
+fn seasonal_weeks_noisy(weeks: usize, seed: u64) -> Vec<f64> {
+    seasonal_weeks(weeks, seed).1
 }
 
 fn scores(outcome: &presage_forecaster::FitOutcome) -> Vec<(ModelKind, Option<f64>)> {
@@ -33,7 +23,7 @@ fn scores(outcome: &presage_forecaster::FitOutcome) -> Vec<(ModelKind, Option<f6
 
 #[test]
 fn a_daily_and_weekly_season_picks_mstl() {
-    let g = grid(0, 1_800_000, seasonal_weeks(4, 7));
+    let g = grid(0, 1_800_000, seasonal_weeks_noisy(4, 7));
     let none = HashSet::new();
     let models = [Ets, SeasonalNaive, Linear, Mstl];
     let outcome = fit(&g, &settings(&models, &[48, 336], 48, &none)).unwrap();
@@ -141,7 +131,7 @@ fn a_calendar_shape_with_a_known_driver_ranks_linear_first() {
 
 #[test]
 fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
-    let g = grid(0, 1_800_000, seasonal_weeks(4, 12));
+    let g = grid(0, 1_800_000, seasonal_weeks_noisy(4, 12));
     let none = HashSet::new();
     let outcome = fit(
         &g,
@@ -163,7 +153,7 @@ fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
 #[test]
 fn with_less_than_two_seasons_the_seasons_the_data_cannot_support_are_dropped() {
     // 100 hours: a day fits twice, a week does not
-    let g = grid(0, HOUR_MS, seasonal_weeks(1, 10)[..100].to_vec());
+    let g = grid(0, HOUR_MS, seasonal_weeks_noisy(1, 10)[..100].to_vec());
     let none = HashSet::new();
     let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 12, &none)).unwrap();
     assert_eq!(outcome.periods, vec![24]);
@@ -178,7 +168,7 @@ fn with_less_than_two_seasons_the_seasons_the_data_cannot_support_are_dropped() 
 #[test]
 fn when_no_listed_model_fits_the_data_it_falls_back_and_says_why() {
     // 30 hours: not even two days
-    let g = grid(0, HOUR_MS, seasonal_weeks(1, 11)[..30].to_vec());
+    let g = grid(0, HOUR_MS, seasonal_weeks_noisy(1, 11)[..30].to_vec());
     let none = HashSet::new();
     let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 6, &none)).unwrap();
     assert_eq!(

@@ -56,18 +56,7 @@ fn template(app: &str) -> String {
 }
 
 fn parse_time(text: &str) -> i64 {
-    let num = |range: std::ops::Range<usize>| text[range].parse::<i64>().expect("timestamp digits");
-    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + num(11..13)) * 60 + num(14..16)) * 60_000 + num(17..19) * 1000
+    presage_template::calendar::parse_timestamp(text).expect("trace timestamp")
 }
 
 /// Airport → (ts, metric, value), the first week.

@@ -50,6 +50,20 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     Some(day * MS_PER_DAY + ((h * 60 + m) * 60 + s) * 1000)
 }
 
+/// The (year, month 1..=12, day 1..=31) of a day counted from 1970-01-01: Howard Hinnant's
+/// civil-from-days, exact for the proleptic Gregorian calendar.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         4 | 6 | 9 | 11 => 30,
@@ -79,6 +93,21 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2013-12-25"), Some(16_064));
         assert_eq!(parse_date("2000-02-29"), Some(11_016));
+    }
+
+    #[test]
+    fn civil_dates_come_back_from_day_numbers() {
+        for text in [
+            "1970-01-01",
+            "2000-02-29",
+            "2013-12-25",
+            "1969-12-31",
+            "2100-03-01",
+        ] {
+            let day = parse_date(text).unwrap();
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(format!("{y:04}-{m:02}-{d:02}"), text);
+        }
     }
 
     #[test]

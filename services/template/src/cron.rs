@@ -150,18 +150,10 @@ impl Cron {
     }
 }
 
-/// Month (1..=12) and day of the month (1..=31) of a day counted from 1970-01-01:
-/// Howard Hinnant's civil-from-days, exact for the proleptic Gregorian calendar.
+/// Month (1..=12) and day of the month (1..=31) of a day counted from 1970-01-01.
 fn month_and_day(days: i64) -> (u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (month as u32, day as u32)
+    let (_, month, day) = crate::calendar::civil_from_days(days);
+    (month, day)
 }
 
 /// How one field is read.

@@ -132,3 +132,17 @@ pub fn derived(at_ms: i64, step_ms: i64, value: f64) -> DerivedMetric {
         lineage: vec![],
     }
 }
+
+/// The first week of England and Wales demand (336 half-hours), repeated for four weeks with
+/// noise of 1% of its mean: a pure daily and weekly season.
+pub fn seasonal_weeks(weeks: usize, seed: u64) -> (Vec<f64>, Vec<f64>, f64) {
+    let week: Vec<f64> = trace("taylor-demand.csv", "grid-ew", "demand_mw")[..336]
+        .iter()
+        .map(|(_, v)| *v)
+        .collect();
+    let sd = 0.01 * week.iter().sum::<f64>() / week.len() as f64;
+    let mut noise = Noise::new(seed);
+    let clean: Vec<f64> = week.iter().cycle().take(336 * weeks).copied().collect();
+    let noisy = clean.iter().map(|v| v + noise.next(sd)).collect();
+    (clean, noisy, sd)
+}

@@ -33,26 +33,10 @@ pub fn at(hhmm: &str) -> i64 {
     parse_time(&format!("2013-01-07T{hhmm}:00Z"))
 }
 
-/// `2013-01-07T06:00:00Z` → epoch ms (UTC, no leap seconds), without a date crate.
+/// `2013-01-07T06:00:00Z` → epoch ms (UTC).
 pub fn parse_time(text: &str) -> i64 {
-    let num = |range: std::ops::Range<usize>| {
-        text[range]
-            .parse::<i64>()
-            .unwrap_or_else(|e| panic!("timestamp {text:?}: {e}"))
-    };
-    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
-    let (hour, minute, second) = (num(11..13), num(14..16), num(17..19));
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000
+    presage_template::calendar::parse_timestamp(text)
+        .unwrap_or_else(|| panic!("timestamp {text:?} is not YYYY-MM-DDTHH:MM:SSZ"))
 }
 
 // ---------------------------------------------------------------- the real traces
