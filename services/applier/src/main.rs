@@ -97,6 +97,16 @@ impl Stage for DirectiveStage {
     }
 
     fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
+        // The applier keeps each resource's newest applied decision time: a directive stamped
+        // far ahead would supersede every later one, so it is refused (dead-lettered).
+        let now = presage_runner::dlq::now_ms();
+        if let Some(ahead) = presage_events::time::too_far_ahead(directive.issued_at_ms, now) {
+            return Err(StageError::new(presage_events::time::ahead_reason(
+                "directive issued at",
+                directive.issued_at_ms,
+                ahead,
+            )));
+        }
         self.0.apply(&directive.app, |applier, loaded, now| {
             let outcomes = applier.apply_directive(&loaded.template, &directive, now);
             for outcome in &outcomes {

@@ -118,10 +118,11 @@ pub fn scan_to_end(
     consumer
         .assign(&assignment)
         .with_context(|| format!("assigning {topic}"))?;
-    let deadline = Instant::now() + limit;
+    // A limit too large for the clock (`--timeout` of years) means no deadline.
+    let deadline = Instant::now().checked_add(limit);
     let mut read = 0u64;
     while !pending.is_empty() {
-        if Instant::now() > deadline {
+        if deadline.is_some_and(|d| Instant::now() > d) {
             return Err(anyhow!(
                 "timed out after {}s reading {topic} to its end ({read} records read)",
                 limit.as_secs()

@@ -17,6 +17,7 @@ mod guard;
 pub mod ids;
 mod mismatch;
 pub mod registry;
+pub mod time;
 
 pub use codec::{decode, encode, schema_name_of, CodecError};
 pub use event::Event;

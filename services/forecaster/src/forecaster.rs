@@ -23,6 +23,15 @@ use crate::schedule::{drifted, phase_ms, scheduled_at_or_before};
 pub enum ForecastError {
     #[error("no template for app {0:?}: publish one with `presage templates publish`")]
     UnknownApp(String),
+    #[error(
+        "window of {recipe:?} starting at {start_ms} is not on the recipe's grid of {step_ms} ms \
+         (windows start at multiples of their slide)"
+    )]
+    OffGrid {
+        recipe: String,
+        start_ms: i64,
+        step_ms: i64,
+    },
 }
 
 /// Without seasons, history defaults to this many windows.
@@ -183,7 +192,9 @@ impl Forecaster {
             return;
         };
         for (index, plan) in plans_for(&template, derived) {
-            self.record(&derived.app, index, &plan, derived);
+            if derived.window_start_ms.rem_euclid(plan.step_ms) == 0 {
+                self.record(&derived.app, index, &plan, derived);
+            }
         }
     }
 
@@ -193,8 +204,20 @@ impl Forecaster {
             .get(&derived.app)
             .cloned()
             .ok_or_else(|| ForecastError::UnknownApp(derived.app.clone()))?;
+        let plans = plans_for(&template, derived);
+        // An off-grid window would sit between the grid's points: refused, not recorded.
+        if let Some((_, plan)) = plans
+            .iter()
+            .find(|(_, p)| derived.window_start_ms.rem_euclid(p.step_ms) != 0)
+        {
+            return Err(ForecastError::OffGrid {
+                recipe: derived.recipe.clone(),
+                start_ms: derived.window_start_ms,
+                step_ms: plan.step_ms,
+            });
+        }
         let mut forecasts = Vec::new();
-        for (index, plan) in plans_for(&template, derived) {
+        for (index, plan) in plans {
             let key = self.record(&derived.app, index, &plan, derived);
             let t = derived.window_start_ms;
             let series = self.series.get_mut(&key).expect("recorded above");
@@ -331,7 +354,7 @@ fn advance(
     }
     active.last_seen_ms = at;
     let lead = ((at - active.at_ms) / plan.step_ms) as usize;
-    if lead > active.outcome.point.len() {
+    if lead == 0 || lead > active.outcome.point.len() {
         return refit(series, plan, version, at, refits);
     }
     // A cold series learns fast: it refits once it has seen as many new windows as it was

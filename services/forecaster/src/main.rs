@@ -45,6 +45,16 @@ impl Stage for ForecasterStage {
     }
 
     fn on_event(&mut self, derived: DerivedMetric) -> Result<Vec<Outgoing>, StageError> {
+        // History is kept by time back from its newest point: one window stamped far ahead
+        // would push every real point out of it.
+        let now = presage_runner::dlq::now_ms();
+        if let Some(ahead) = presage_events::time::too_far_ahead(derived.window_end_ms, now) {
+            return Err(StageError::new(presage_events::time::ahead_reason(
+                "window ending at",
+                derived.window_end_ms,
+                ahead,
+            )));
+        }
         let forecasts = self
             .core
             .on_derived(&derived)

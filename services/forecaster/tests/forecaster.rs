@@ -302,3 +302,23 @@ fn a_derived_metric_of_an_app_without_a_template_is_refused() {
         Err(ForecastError::UnknownApp("stranger".into()))
     );
 }
+
+#[test]
+fn a_window_off_the_recipe_grid_is_refused_and_not_recorded() {
+    let series = ewr_hourly(1);
+    let mut f = forecaster(HOURLY);
+    feed(&mut f, &series[..12]);
+    let off = series[12].0 + HOUR_MS / 2;
+    assert_eq!(
+        f.on_derived(&derived(off, HOUR_MS, 1.0)),
+        Err(presage_forecaster::ForecastError::OffGrid {
+            recipe: "demand".into(),
+            start_ms: off,
+            step_ms: HOUR_MS,
+        })
+    );
+    // the series goes on as if the stray window had never come
+    let mut clean = forecaster(HOURLY);
+    feed(&mut clean, &series[..12]);
+    assert_eq!(feed(&mut f, &series[12..]), feed(&mut clean, &series[12..]));
+}

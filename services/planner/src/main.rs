@@ -74,6 +74,7 @@ impl Stage for ForecastStage {
     }
 
     fn on_event(&mut self, forecast: Forecast) -> Result<Vec<Outgoing>, StageError> {
+        not_ahead("forecast issued at", forecast.issued_at_ms)?;
         let decided = self.0.core().on_forecast(&forecast);
         self.0.publish(decided)
     }
@@ -97,8 +98,20 @@ impl Stage for ObservedStage {
     }
 
     fn on_event(&mut self, observed: DerivedMetric) -> Result<Vec<Outgoing>, StageError> {
+        not_ahead("window ending at", observed.window_end_ms)?;
         let decided = self.0.core().on_observed(&observed);
         self.0.publish(decided)
+    }
+}
+
+/// A policy's state keeps its newest decision time; an event stamped far ahead of this clock
+/// would hold it there, so it is refused (dead-lettered) instead.
+fn not_ahead(what: &str, event_ms: i64) -> Result<(), StageError> {
+    match presage_events::time::too_far_ahead(event_ms, presage_runner::dlq::now_ms()) {
+        Some(ahead) => Err(StageError::new(presage_events::time::ahead_reason(
+            what, event_ms, ahead,
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -66,7 +66,7 @@ pub enum RecipeOutput {
 /// How far ahead of the wall clock an event time may be. Further, it is a broken clock or a
 /// corrupt record, and letting it move the watermark (shared by the apps of a partition) would
 /// close their open windows early. Five minutes is far more than synchronised clocks drift.
-pub const MAX_FUTURE_MS: i64 = 300_000;
+pub const MAX_FUTURE_MS: i64 = presage_events::time::MAX_AHEAD_MS;
 
 /// Hash maps on the per-sample path: keys are our own, so a fast hash beats SipHash's
 /// flood resistance.
