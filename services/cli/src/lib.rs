@@ -1,7 +1,8 @@
 //! The `presage` command line: validate templates, create topics, publish templates, follow
-//! directives (`tail`) and trace one back to its inputs (`explain`), run one service or the
-//! whole stack (with a local broker when no `--brokers` is given).
+//! directives (`tail`) and trace one back to its inputs (`explain`), backtest policies on
+//! recorded samples (`backtest`), run one service or the whole stack (with a local broker when no `--brokers` is given).
 
+pub mod backtest;
 pub mod check;
 pub mod commands;
 pub mod demo;
@@ -51,6 +52,9 @@ pub enum Command {
     Tail(tail::TailCommand),
     /// Trace a directive back: policy rule, forecast, derived windows, raw offsets, template.
     Explain(explain::ExplainArgs),
+    /// Replay recorded samples through the recipe, forecaster and planner cores and score every
+    /// policy against a reactive baseline and a perfect-foresight oracle.
+    Backtest(backtest::BacktestArgs),
 }
 
 /// The clap definition, for tests that check docs and docker-compose against the CLI.
@@ -63,6 +67,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => return commands::validate(&args),
+        Command::Backtest(args) => return backtest::backtest(&args),
         Command::Compile(args) => return check::compile(&args),
         Command::Topics(command) => commands::topics(command),
         Command::Templates(command) => commands::templates(command),

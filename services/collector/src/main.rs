@@ -47,7 +47,9 @@ fn main() -> anyhow::Result<()> {
                     }
                 };
                 for sample in to_raw_samples(&template.app, &loaded.version, &source.id, readings) {
-                    records.push(Outgoing::event(topic.clone(), &sample)?);
+                    // Stamped with the sample's event time: `presage backtest --from --to`
+                    // finds a time range of the raw topic by record timestamp.
+                    records.push(Outgoing::event(topic.clone(), &sample)?.at(sample.event_time_ms));
                 }
             }
         }

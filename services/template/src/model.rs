@@ -593,6 +593,11 @@ pub struct ScalingPolicy {
     /// How far ahead of demand a directive is issued.
     #[serde(default)]
     pub lead_time: Option<Duration>,
+    /// How long a scale-up takes to serve (instances to start, nodes to join). Not used by the
+    /// live planner (its `lead_time` should cover it); the backtest's capacity takes this long
+    /// to arrive after a higher target, while a lower target takes effect at once.
+    #[serde(default)]
+    pub provisioning_delay: Option<Duration>,
     pub min: f64,
     pub max: f64,
     #[serde(default)]

@@ -1,0 +1,377 @@
+//! A backtest: every template set replays the same samples; each live policy of the first set
+//! becomes a series scored with the policies of every set on its app and resource, the reactive
+//! baseline and the oracle.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use std::collections::HashMap;
+
+use presage_events::ScalingDirective;
+use presage_template::{ScalingPolicy, Template};
+
+use crate::baseline::{oracle, reactive};
+use crate::capacity::{simulate, Action};
+use crate::replay::{Pipeline, ReplayError, Replayed, TemplateSet};
+use crate::report::{
+    Contender, ContenderKind, DemandStep, DirectiveRecord, Report, SeriesReport, TargetRecord,
+};
+use crate::score::score;
+use crate::trace::Trace;
+
+pub const REACTIVE: &str = "reactive (HPA)";
+pub const ORACLE: &str = "oracle";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The first part of the trace only feeds history (forecasters start cold, as after a
+    /// fresh install); scores cover what follows.
+    pub warmup_ms: i64,
+    /// Apps are independent (their windows, series and policies share nothing), so they are
+    /// replayed on this many threads, each app on one; the result does not depend on it.
+    pub threads: usize,
+}
+
+/// Where a replay is: the set being replayed (0-based), samples done of that set, and of all.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub set: usize,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// The template for each app it covers: its own app if the trace has it, else every app of the
+/// trace (a template written for one service, tried on others), renamed.
+pub fn assign(template: &Template, trace_apps: &[String]) -> Vec<Arc<Template>> {
+    if trace_apps.contains(&template.app) || trace_apps.is_empty() {
+        return vec![Arc::new(template.clone())];
+    }
+    trace_apps
+        .iter()
+        .map(|app| {
+            Arc::new(Template {
+                app: app.clone(),
+                ..template.clone()
+            })
+        })
+        .collect()
+}
+
+/// Replays the trace through every set and scores the first set's live policies.
+pub fn run(
+    sets: &[TemplateSet],
+    trace: &Trace,
+    source: &str,
+    options: Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ReplayError> {
+    let started = Instant::now();
+    let total = trace.samples.len() as u64 * sets.len() as u64;
+    let app_of = app_indices(trace);
+    let threads = options.threads.max(1);
+    let mut replays = Vec::with_capacity(sets.len());
+    for (index, set) in sets.iter().enumerate() {
+        let base = index as u64 * trace.samples.len() as u64;
+        let done = AtomicU64::new(0);
+        let replay = std::thread::scope(|scope| {
+            let workers: Vec<_> = groups(set, &trace.apps, threads)
+                .into_iter()
+                .enumerate()
+                .map(|(i, group)| {
+                    // Every thread walks the whole trace: the first one's walk is the progress.
+                    let (app_of, done) = (&app_of, (i == 0).then_some(&done));
+                    scope.spawn(move || replay_group(group, trace, app_of, done))
+                })
+                .collect();
+            while !workers.iter().all(|w| w.is_finished()) {
+                progress(Progress {
+                    set: index,
+                    done: base + done.load(Ordering::Relaxed),
+                    total,
+                });
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let mut merged = Replayed::default();
+            for worker in workers {
+                let replay = worker.join().expect("a replay thread panicked")?;
+                merged.merge(replay);
+            }
+            Ok::<_, ReplayError>(merged)
+        })?;
+        replays.push(replay);
+        progress(Progress {
+            set: index,
+            done: base + trace.samples.len() as u64,
+            total,
+        });
+    }
+    let elapsed = started.elapsed();
+
+    let from_ms = trace.from_ms().unwrap_or(0);
+    let to_ms = trace.to_ms().unwrap_or(0);
+    let scored_from_ms = from_ms.saturating_add(options.warmup_ms.max(0));
+    let mut series = Vec::new();
+    for template in sets.first().map_or(&[][..], |s| &s.templates[..]) {
+        for policy in template.dynamic_metadata.scaling_policies.iter() {
+            if policy.shadow {
+                continue;
+            }
+            series.push(score_series(
+                template,
+                policy,
+                sets,
+                &replays,
+                from_ms,
+                scored_from_ms,
+            ));
+        }
+    }
+    let directives = sets
+        .iter()
+        .zip(&replays)
+        .flat_map(|(set, replay)| replay.directives.iter().map(|d| record(&set.name, d)))
+        .collect();
+    let samples = replays.iter().map(|r| r.samples).sum::<u64>();
+    Ok(Report {
+        source: source.to_string(),
+        samples: trace.samples.len() as u64,
+        apps: trace.apps.clone(),
+        from_ms,
+        to_ms,
+        scored_from_ms,
+        elapsed_ms: elapsed.as_millis() as u64,
+        samples_per_second: samples as f64 / elapsed.as_secs_f64().max(1e-9),
+        series,
+        directives,
+    })
+}
+
+/// Each sample's app as its index in the trace's app list.
+fn app_indices(trace: &Trace) -> Vec<u32> {
+    let index: HashMap<&str, u32> = trace
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, app)| (app.as_str(), i as u32))
+        .collect();
+    trace
+        .samples
+        .iter()
+        .map(|s| index[s.app.as_str()])
+        .collect()
+}
+
+/// A set's templates split over `threads` groups, each holding the trace app indices it replays.
+fn groups(
+    set: &TemplateSet,
+    trace_apps: &[String],
+    threads: usize,
+) -> Vec<(TemplateSet, Vec<bool>)> {
+    let mut groups: Vec<(TemplateSet, Vec<bool>)> = (0..threads.min(set.templates.len()).max(1))
+        .map(|_| {
+            (
+                TemplateSet {
+                    templates: Vec::new(),
+                    ..set.clone()
+                },
+                vec![false; trace_apps.len()],
+            )
+        })
+        .collect();
+    let count = groups.len();
+    for (i, template) in set.templates.iter().enumerate() {
+        let (group, apps) = &mut groups[i % count];
+        group.templates.push(Arc::clone(template));
+        if let Some(at) = trace_apps.iter().position(|a| *a == template.app) {
+            apps[at] = true;
+        }
+    }
+    groups
+}
+
+/// One thread's replay: the samples of its apps, in trace order.
+fn replay_group(
+    (set, apps): (TemplateSet, Vec<bool>),
+    trace: &Trace,
+    app_of: &[u32],
+    done: Option<&AtomicU64>,
+) -> Result<Replayed, ReplayError> {
+    const EVERY: usize = 4096;
+    let mut pipeline = Pipeline::new(&set)?;
+    for (offset, (sample, app)) in trace.samples.iter().zip(app_of).enumerate() {
+        if apps[*app as usize] {
+            pipeline.push(sample, offset as i64);
+        }
+        if offset % EVERY == EVERY - 1 {
+            if let Some(done) = done {
+                done.fetch_add(EVERY as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(pipeline.finish())
+}
+
+fn score_series(
+    template: &Template,
+    policy: &ScalingPolicy,
+    sets: &[TemplateSet],
+    replays: &[Replayed],
+    from_ms: i64,
+    scored_from_ms: i64,
+) -> SeriesReport {
+    let app = template.app.as_str();
+    let key = (app.to_string(), policy.metric.clone());
+    let demand: Vec<DemandStep> = replays[0].demand.get(&key).cloned().unwrap_or_default();
+    let scored_to_ms = demand.last().map_or(scored_from_ms, |d| d.end_ms);
+    let initial = initial_units(template, policy);
+    let delay_ms = delay_of(policy);
+    let contender = |name: String, kind, actions: Vec<Action>, delay_ms: i64, initial: i64| {
+        let changes = changes_within(initial, &actions, scored_from_ms);
+        let capacity = simulate(initial, from_ms, &actions, delay_ms);
+        Contender {
+            name,
+            kind,
+            score: score(
+                &demand,
+                &capacity,
+                policy.per_unit,
+                scored_from_ms,
+                scored_to_ms,
+                changes,
+            ),
+            capacity,
+        }
+    };
+    let mut contenders = Vec::new();
+    for (set, replay) in sets.iter().zip(replays) {
+        let Some(own) = set.templates.iter().find(|t| t.app == app) else {
+            continue;
+        };
+        for candidate in &own.dynamic_metadata.scaling_policies {
+            if candidate.resource != policy.resource {
+                continue;
+            }
+            let mode = if candidate.shadow { "shadow" } else { "live" };
+            let name = if candidate.shadow {
+                format!("{} (shadow)", set.name)
+            } else {
+                set.name.clone()
+            };
+            let actions = targets_of(&replay.directives, app, mode, &candidate.resource);
+            contenders.push(contender(
+                name,
+                ContenderKind::Policy,
+                actions,
+                delay_of(candidate),
+                initial_units(own, candidate),
+            ));
+        }
+    }
+    contenders.push(contender(
+        REACTIVE.to_string(),
+        ContenderKind::Reactive,
+        reactive(policy, &demand),
+        delay_ms,
+        initial,
+    ));
+    contenders.push(contender(
+        ORACLE.to_string(),
+        ContenderKind::Oracle,
+        oracle(policy, &demand),
+        0,
+        initial,
+    ));
+    SeriesReport {
+        app: app.to_string(),
+        resource: policy.resource.clone(),
+        metric: policy.metric.clone(),
+        per_unit: policy.per_unit,
+        band: replays[0].band.get(&key).cloned().unwrap_or_default(),
+        demand,
+        contenders,
+    }
+}
+
+/// Decisions from `from_ms` on that changed the target (from `initial`, before the first).
+fn changes_within(initial: i64, actions: &[Action], from_ms: i64) -> u64 {
+    let mut current = initial;
+    let mut changes = 0;
+    for action in actions {
+        if action.target != current && action.at_ms >= from_ms {
+            changes += 1;
+        }
+        current = action.target;
+    }
+    changes
+}
+
+/// The targets one policy was given, each when it changed.
+fn targets_of(
+    directives: &[ScalingDirective],
+    app: &str,
+    mode: &str,
+    resource: &str,
+) -> Vec<Action> {
+    let mut actions: Vec<Action> = Vec::new();
+    for directive in directives.iter().filter(|d| d.app == app && d.mode == mode) {
+        let target = directive
+            .targets
+            .iter()
+            .find(|t| t.resource == resource)
+            .map(|t| t.target)
+            .or((directive.resource == resource).then_some(directive.target));
+        let Some(target) = target else { continue };
+        if actions.last().is_none_or(|a| a.target != target) {
+            actions.push(Action {
+                at_ms: directive.issued_at_ms,
+                target,
+            });
+        }
+    }
+    actions
+}
+
+/// What the app runs with before the first directive: its bootstrap resources, within bounds.
+fn initial_units(template: &Template, policy: &ScalingPolicy) -> i64 {
+    let bootstrap = template
+        .bootstrap
+        .resources
+        .get(&policy.resource)
+        .copied()
+        .unwrap_or(policy.min);
+    bootstrap.clamp(policy.min, policy.max).ceil() as i64
+}
+
+fn delay_of(policy: &ScalingPolicy) -> i64 {
+    policy
+        .provisioning_delay
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn record(template: &str, directive: &ScalingDirective) -> DirectiveRecord {
+    let targets = if directive.targets.is_empty() {
+        vec![TargetRecord {
+            resource: directive.resource.clone(),
+            target: directive.target,
+        }]
+    } else {
+        directive
+            .targets
+            .iter()
+            .map(|t| TargetRecord {
+                resource: t.resource.clone(),
+                target: t.target,
+            })
+            .collect()
+    };
+    DirectiveRecord {
+        template: template.to_string(),
+        event_id: directive.event_id.clone(),
+        app: directive.app.clone(),
+        mode: directive.mode.clone(),
+        issued_at_ms: directive.issued_at_ms,
+        fallback: directive.fallback,
+        targets,
+    }
+}

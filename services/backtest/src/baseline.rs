@@ -1,0 +1,84 @@
+//! The two baselines every policy is scored against, computed on the same demand:
+//!
+//! - **reactive**, like a Kubernetes HPA with the policy's capacity per unit: at the end of each
+//!   window it asks for `ceil(observed / per_unit)` units, scales up at once and down only to the
+//!   highest recommendation of the last 5 minutes (HPA's default scale-down stabilization), and
+//!   its new units take the same provisioning delay. It runs through the planner's own
+//!   `decide_reactive`, so floors and stabilization are the live code's.
+//! - **oracle**, with perfect foresight: each window's need is in service when the window
+//!   starts. Within the policy's `max` no capacity is less under-provisioned, and none that is
+//!   never under-provisioned costs less.
+
+use presage_planner::policy::{decide_reactive, PolicyState};
+use presage_planner::scheduled_floor;
+use presage_template::{Duration, ScalingPolicy, Stabilization};
+
+use crate::capacity::Action;
+use crate::report::DemandStep;
+
+/// Kubernetes HPA's default scale-down stabilization window.
+pub const HPA_SCALE_DOWN_STABILIZATION_MS: u64 = 5 * 60_000;
+
+/// The reactive baseline's targets, decided at each window's end.
+pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
+    let hpa = ScalingPolicy {
+        lead_time: None,
+        max_step_up: None,
+        max_step_down: None,
+        cooldown: None,
+        stabilization: Stabilization {
+            up: Duration::from_millis(0),
+            down: Duration::from_millis(HPA_SCALE_DOWN_STABILIZATION_MS),
+        },
+        fallback: None,
+        ..policy.clone()
+    };
+    let mut state = PolicyState::default();
+    let mut actions = Vec::new();
+    for step in demand {
+        let now = step.end_ms;
+        let floor = scheduled_floor(&hpa, now);
+        let Some(decision) = decide_reactive(
+            &hpa,
+            &mut state,
+            now,
+            step.value,
+            0.0,
+            floor,
+            "reactive baseline",
+        ) else {
+            continue;
+        };
+        if decision.previous != Some(decision.target) {
+            actions.push(Action {
+                at_ms: now,
+                target: decision.target,
+            });
+        }
+    }
+    actions
+}
+
+/// The oracle's targets: each window's need, from the window's start.
+pub fn oracle(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
+    let mut actions: Vec<Action> = Vec::new();
+    for step in demand {
+        if !step.value.is_finite() {
+            continue;
+        }
+        let floor = scheduled_floor(policy, step.start_ms)
+            .map_or(policy.min, |f| f.max(policy.min))
+            .min(policy.max);
+        let need = (step.value / policy.per_unit)
+            .ceil()
+            .clamp(policy.min, policy.max);
+        let target = need.max(floor) as i64;
+        if actions.last().is_none_or(|last| last.target != target) {
+            actions.push(Action {
+                at_ms: step.start_ms,
+                target,
+            });
+        }
+    }
+    actions
+}

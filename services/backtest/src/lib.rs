@@ -1,0 +1,20 @@
+//! Backtesting: recorded raw samples replayed through the very cores the live services run
+//! (recipe-processor, forecaster, planner), in process, on a virtual clock driven by event
+//! times; the directives become capacity over time (with the provisioning delay) and every
+//! policy is scored against a reactive baseline and a perfect-foresight oracle.
+
+pub mod backtest;
+pub mod baseline;
+pub mod capacity;
+pub mod html;
+pub mod replay;
+pub mod report;
+pub mod score;
+pub mod table;
+pub mod thresholds;
+pub mod trace;
+
+pub use backtest::{assign, run, Options, Progress, ORACLE, REACTIVE};
+pub use replay::{Pipeline, ReplayError, Replayed, TemplateSet};
+pub use report::Report;
+pub use trace::{read_csv, Trace, TraceError};

@@ -1,0 +1,221 @@
+//! One template set's replay: raw samples through the live services' cores, in process, on a
+//! virtual clock. Time is the samples' event time: windows close when a later sample passes
+//! them, forecasts are issued at window ends, directives at forecast times. Nothing sleeps and
+//! nothing reads a wall clock, so a replay of the same samples gives the same directives as the
+//! live pipeline did (same ids, same targets).
+//!
+//! The order is the live pipeline's for each app: a window's derived metric reaches the
+//! planner's observed loop (the fallback) before the forecast made from it, which the forecaster
+//! issues at the window's end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use presage_events::{DerivedMetric, Forecast, RawSample, ScalingDirective};
+use presage_forecaster::Forecaster;
+use presage_planner::{forecast_value, Planner};
+use presage_recipe_processor::{Position, RecipeOutput, RecipeProcessor};
+use presage_template::{ForecastBound, Template};
+
+use crate::report::{BandPoint, DemandStep};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("template {name} for app {app}: {reason}")]
+    Template {
+        name: String,
+        app: String,
+        reason: String,
+    },
+}
+
+/// Templates replayed together: one file's template, for each app it covers.
+#[derive(Debug, Clone)]
+pub struct TemplateSet {
+    /// Names the set in reports (the file path).
+    pub name: String,
+    /// The version the live services would know the template by (`version_of` its text).
+    pub version: String,
+    pub templates: Vec<Arc<Template>>,
+}
+
+/// What one replay produced.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    pub directives: Vec<ScalingDirective>,
+    /// (app, recipe) → the derived windows of every recipe a policy scales on.
+    pub demand: HashMap<(String, String), Vec<DemandStep>>,
+    /// (app, metric) → the forecast at the lead time of the first live policy on that metric.
+    pub band: HashMap<(String, String), Vec<BandPoint>>,
+    pub samples: u64,
+    pub derived: u64,
+    pub forecasts: u64,
+    /// Inputs a live stage would have dead-lettered (late samples, windows off the grid).
+    pub dead_letters: u64,
+}
+
+impl Replayed {
+    /// Takes in another thread's replay of other apps. Directives stay in decision order.
+    pub fn merge(&mut self, other: Replayed) {
+        self.directives.extend(other.directives);
+        self.directives.sort_by(|a, b| {
+            (a.issued_at_ms, &a.app, &a.mode).cmp(&(b.issued_at_ms, &b.app, &b.mode))
+        });
+        self.demand.extend(other.demand);
+        self.band.extend(other.band);
+        self.samples += other.samples;
+        self.derived += other.derived;
+        self.forecasts += other.forecasts;
+        self.dead_letters += other.dead_letters;
+    }
+}
+
+/// The three cores, wired as the live topics wire the services.
+pub struct Pipeline {
+    recipes: RecipeProcessor,
+    forecaster: Forecaster,
+    planner: Planner,
+    /// (app, recipe) of the policies' metrics: whose windows are kept as demand.
+    tracked: HashSet<(String, String)>,
+    /// (app, metric) → the lead time of the first live policy on it: the band to keep.
+    band_of: HashMap<(String, String), i64>,
+    out: Replayed,
+}
+
+impl Pipeline {
+    pub fn new(set: &TemplateSet) -> Result<Self, ReplayError> {
+        let mut recipes = RecipeProcessor::new().map_err(|e| ReplayError::Template {
+            name: set.name.clone(),
+            app: String::new(),
+            reason: e.to_string(),
+        })?;
+        let mut forecaster = Forecaster::new();
+        let mut planner = Planner::new();
+        let mut tracked = HashSet::new();
+        let mut band_of = HashMap::new();
+        for template in &set.templates {
+            recipes
+                .set_template(&set.version, Arc::clone(template))
+                .map_err(|e| ReplayError::Template {
+                    name: set.name.clone(),
+                    app: template.app.clone(),
+                    reason: e.to_string(),
+                })?;
+            forecaster.set_template(&set.version, Arc::clone(template));
+            planner.set_template(&set.version, Arc::clone(template));
+            for policy in &template.dynamic_metadata.scaling_policies {
+                let key = (template.app.clone(), policy.metric.clone());
+                tracked.insert(key.clone());
+                if !policy.shadow {
+                    let lead = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
+                    band_of.entry(key).or_insert(lead);
+                }
+            }
+        }
+        Ok(Self {
+            recipes,
+            forecaster,
+            planner,
+            tracked,
+            band_of,
+            out: Replayed::default(),
+        })
+    }
+
+    /// One raw sample, the `offset`-th of the replay.
+    pub fn push(&mut self, sample: &RawSample, offset: i64) {
+        self.out.samples += 1;
+        // One partition for every app: windows closing together run as one query, as they
+        // would for apps sharing a partition. No wall clock: event times are taken as they are.
+        let position = Position {
+            partition: 0,
+            offset,
+            received_ms: 0,
+        };
+        match self.recipes.on_raw(sample, position) {
+            Ok(outputs) => self.take(outputs),
+            Err(err) => {
+                tracing::debug!(app = %sample.app, error = %err, "sample not used");
+                self.out.dead_letters += 1;
+            }
+        }
+    }
+
+    /// The end of the samples: every window still open closes, as the live recipe-processor
+    /// closes an idle partition's windows.
+    pub fn finish(mut self) -> Replayed {
+        let outputs = self.recipes.on_idle(i64::MAX / 2);
+        self.take(outputs);
+        self.out
+    }
+
+    fn take(&mut self, outputs: Vec<RecipeOutput>) {
+        for output in outputs {
+            match output {
+                RecipeOutput::Derived(derived) => self.on_derived(&derived),
+                RecipeOutput::Late { .. } | RecipeOutput::Refused { .. } => {
+                    self.out.dead_letters += 1
+                }
+                RecipeOutput::Fragment(_) => {}
+            }
+        }
+    }
+
+    fn on_derived(&mut self, derived: &DerivedMetric) {
+        self.out.derived += 1;
+        let series = (derived.app.clone(), derived.recipe.clone());
+        if derived.labels.is_empty() && self.tracked.contains(&series) {
+            self.out.demand.entry(series).or_default().push(DemandStep {
+                start_ms: derived.window_start_ms,
+                end_ms: derived.window_end_ms,
+                value: derived.value,
+            });
+        }
+        if let Ok(directives) = self.planner.on_observed(derived) {
+            self.out.directives.extend(directives);
+        }
+        let forecasts = match self.forecaster.on_derived(derived) {
+            Ok(forecasts) => forecasts,
+            Err(err) => {
+                tracing::debug!(app = %derived.app, error = %err, "window not forecast");
+                self.out.dead_letters += 1;
+                return;
+            }
+        };
+        for forecast in forecasts {
+            self.out.forecasts += 1;
+            self.keep_band(&forecast);
+            if let Ok(directives) = self.planner.on_forecast(&forecast) {
+                self.out.directives.extend(directives);
+            }
+        }
+    }
+
+    /// The point its first live policy provisions for: the one at or after the lead time.
+    fn keep_band(&mut self, forecast: &Forecast) {
+        let key = (forecast.app.clone(), forecast.metric.clone());
+        let Some(&lead) = self.band_of.get(&key) else {
+            return;
+        };
+        let wanted = forecast.issued_at_ms + lead;
+        let Some(point) = forecast
+            .points
+            .iter()
+            .find(|p| p.at_ms >= wanted)
+            .or_else(|| forecast.points.last())
+        else {
+            return;
+        };
+        if !point.point.is_finite() {
+            return;
+        }
+        let level = forecast.interval_level;
+        self.out.band.entry(key).or_default().push(BandPoint {
+            issued_ms: forecast.issued_at_ms,
+            at_ms: point.at_ms,
+            mean: forecast_value(point, ForecastBound::Point, level),
+            lower: point.lower,
+            upper: point.upper,
+        });
+    }
+}

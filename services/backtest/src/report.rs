@@ -1,0 +1,123 @@
+//! The result of a backtest, as written to JSON and read by the table and HTML renderers.
+//! Times are epoch milliseconds; capacities are in units of the resource.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Where the samples came from: a file path, or `kafka:<topic>` with the range.
+    pub source: String,
+    /// Raw samples replayed (per template set: each set replays all of them).
+    pub samples: u64,
+    pub apps: Vec<String>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Scores cover `[scored_from_ms, to_ms)`: the warm-up before it only feeds history.
+    pub scored_from_ms: i64,
+    /// Wall time of the replays, and the samples they took in per second (all template sets).
+    pub elapsed_ms: u64,
+    pub samples_per_second: f64,
+    /// One per (app, resource) a live policy scales.
+    pub series: Vec<SeriesReport>,
+    /// Every directive each template set's planner issued, in order.
+    pub directives: Vec<DirectiveRecord>,
+}
+
+/// One resource of one app: what was demanded, what was forecast, and each contender's capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesReport {
+    pub app: String,
+    pub resource: String,
+    /// The recipe whose value is the demand.
+    pub metric: String,
+    /// How much of `metric` one unit serves (the first template's policy).
+    pub per_unit: f64,
+    /// The demand: one step per derived window, `[start, end)`.
+    pub demand: Vec<DemandStep>,
+    /// The forecast the first template's live policy acted on: the point at its lead time.
+    pub band: Vec<BandPoint>,
+    /// The template sets' policies, then the reactive baseline, then the oracle.
+    pub contenders: Vec<Contender>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DemandStep {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub value: f64,
+}
+
+/// A forecast made at `issued_ms` for `at_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BandPoint {
+    pub issued_ms: i64,
+    pub at_ms: i64,
+    pub mean: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContenderKind {
+    /// A template's policy, decided by the planner from the forecasts.
+    Policy,
+    /// Kubernetes-HPA-style: the observed value, 5-minute scale-down stabilization.
+    Reactive,
+    /// Perfect foresight: each window's need, in place when the window starts.
+    Oracle,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contender {
+    /// e.g. `templates/airport.yaml` (`… shadow` for a shadow policy), `reactive (HPA)`, `oracle`.
+    pub name: String,
+    pub kind: ContenderKind,
+    pub score: Score,
+    /// Units in service from `at_ms` on (after the provisioning delay), oldest first.
+    pub capacity: Vec<CapacityStep>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    pub at_ms: i64,
+    pub units: i64,
+}
+
+/// How a capacity fared against the demand over the scored range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// Cost: units in service × hours, over the whole scored range.
+    pub unit_hours: f64,
+    /// Share of provisioned capacity (units × per_unit) left unused where demand is known, in %.
+    pub slack_pct: f64,
+    /// Share of the time with known demand during which demand exceeded capacity, in %.
+    pub under_provisioned_pct: f64,
+    /// While under-provisioned: the mean and the worst shortfall, in % of demand.
+    pub under_depth_mean_pct: f64,
+    pub under_depth_max_pct: f64,
+    /// Changes of target decided within the scored range.
+    pub actions: u64,
+    /// Hours of the scored range with known demand, and without (gaps in the trace).
+    pub covered_hours: f64,
+    pub gap_hours: f64,
+}
+
+/// A directive as the planner issued it: enough to compare a replay with the live pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectiveRecord {
+    /// The template set (its file) whose planner issued it.
+    pub template: String,
+    pub event_id: String,
+    pub app: String,
+    pub mode: String,
+    pub issued_at_ms: i64,
+    pub fallback: bool,
+    pub targets: Vec<TargetRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    pub resource: String,
+    pub target: i64,
+}
