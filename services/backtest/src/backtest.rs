@@ -15,7 +15,8 @@ use crate::baseline::{oracle, reactive};
 use crate::capacity::{simulate, Action};
 use crate::replay::{Pipeline, ReplayError, Replayed, TemplateSet};
 use crate::report::{
-    Contender, ContenderKind, DemandStep, DirectiveRecord, Report, SeriesReport, TargetRecord,
+    BusySeconds, Contender, ContenderKind, DemandStep, DirectiveRecord, Report, SeriesReport,
+    TargetRecord,
 };
 use crate::score::score;
 use crate::trace::Trace;
@@ -133,6 +134,14 @@ pub fn run(
         .flat_map(|(set, replay)| replay.directives.iter().map(|d| record(&set.name, d)))
         .collect();
     let samples = replays.iter().map(|r| r.samples).sum::<u64>();
+    let busy = |f: fn(&Replayed) -> std::time::Duration| {
+        replays.iter().map(|r| f(r).as_secs_f64()).sum::<f64>()
+    };
+    let busy_seconds = BusySeconds {
+        recipes: busy(|r| r.busy.recipes),
+        forecaster: busy(|r| r.busy.forecaster),
+        planner: busy(|r| r.busy.planner),
+    };
     Ok(Report {
         source: source.to_string(),
         samples: trace.samples.len() as u64,
@@ -142,6 +151,7 @@ pub fn run(
         scored_from_ms,
         elapsed_ms: elapsed.as_millis() as u64,
         samples_per_second: samples as f64 / elapsed.as_secs_f64().max(1e-9),
+        busy_seconds,
         series,
         directives,
     })

@@ -2028,6 +2028,7 @@ mod tests {
             scored_from_ms: T0,
             elapsed_ms: 2_500,
             samples_per_second: 493_826.8,
+            busy_seconds: Default::default(),
             series,
             directives: Vec::new(),
         }

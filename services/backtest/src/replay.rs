@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use presage_events::{DerivedMetric, Forecast, RawSample, ScalingDirective};
 use presage_forecaster::Forecaster;
@@ -52,6 +53,16 @@ pub struct Replayed {
     pub forecasts: u64,
     /// Inputs a live stage would have dead-lettered (late samples, windows off the grid).
     pub dead_letters: u64,
+    /// Where the time went, per core (summed over threads).
+    pub busy: StageTimes,
+}
+
+/// Time spent in each core, for the report's breakdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    pub recipes: Duration,
+    pub forecaster: Duration,
+    pub planner: Duration,
 }
 
 impl Replayed {
@@ -67,6 +78,9 @@ impl Replayed {
         self.derived += other.derived;
         self.forecasts += other.forecasts;
         self.dead_letters += other.dead_letters;
+        self.busy.recipes += other.busy.recipes;
+        self.busy.forecaster += other.busy.forecaster;
+        self.busy.planner += other.busy.planner;
     }
 }
 
@@ -132,7 +146,10 @@ impl Pipeline {
             offset,
             received_ms: 0,
         };
-        match self.recipes.on_raw(sample, position) {
+        let started = Instant::now();
+        let outputs = self.recipes.on_raw(sample, position);
+        self.out.busy.recipes += started.elapsed();
+        match outputs {
             Ok(outputs) => self.take(outputs),
             Err(err) => {
                 tracing::debug!(app = %sample.app, error = %err, "sample not used");
@@ -144,7 +161,9 @@ impl Pipeline {
     /// The end of the samples: every window still open closes, as the live recipe-processor
     /// closes an idle partition's windows.
     pub fn finish(mut self) -> Replayed {
+        let started = Instant::now();
         let outputs = self.recipes.on_idle(i64::MAX / 2);
+        self.out.busy.recipes += started.elapsed();
         self.take(outputs);
         self.out
     }
@@ -171,10 +190,15 @@ impl Pipeline {
                 value: derived.value,
             });
         }
+        let started = Instant::now();
         if let Ok(directives) = self.planner.on_observed(derived) {
             self.out.directives.extend(directives);
         }
-        let forecasts = match self.forecaster.on_derived(derived) {
+        let planned = Instant::now();
+        self.out.busy.planner += planned - started;
+        let forecasts = self.forecaster.on_derived(derived);
+        self.out.busy.forecaster += planned.elapsed();
+        let forecasts = match forecasts {
             Ok(forecasts) => forecasts,
             Err(err) => {
                 tracing::debug!(app = %derived.app, error = %err, "window not forecast");
@@ -185,9 +209,11 @@ impl Pipeline {
         for forecast in forecasts {
             self.out.forecasts += 1;
             self.keep_band(&forecast);
+            let started = Instant::now();
             if let Ok(directives) = self.planner.on_forecast(&forecast) {
                 self.out.directives.extend(directives);
             }
+            self.out.busy.planner += started.elapsed();
         }
     }
 

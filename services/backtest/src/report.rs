@@ -17,10 +17,20 @@ pub struct Report {
     /// Wall time of the replays, and the samples they took in per second (all template sets).
     pub elapsed_ms: u64,
     pub samples_per_second: f64,
+    /// CPU seconds in each core (summed over threads and template sets).
+    #[serde(default)]
+    pub busy_seconds: BusySeconds,
     /// One per (app, resource) a live policy scales.
     pub series: Vec<SeriesReport>,
     /// Every directive each template set's planner issued, in order.
     pub directives: Vec<DirectiveRecord>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BusySeconds {
+    pub recipes: f64,
+    pub forecaster: f64,
+    pub planner: f64,
 }
 
 /// One resource of one app: what was demanded, what was forecast, and each contender's capacity.

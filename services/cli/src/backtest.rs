@@ -105,6 +105,11 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
         rfc3339(report.scored_from_ms),
         rfc3339(report.to_ms),
     );
+    let busy = report.busy_seconds;
+    println!(
+        "time in the cores (CPU s): recipes {:.2}, forecaster {:.2}, planner {:.2}",
+        busy.recipes, busy.forecaster, busy.planner
+    );
     write_file(&args.json, &serde_json::to_vec_pretty(&report)?)?;
     write_file(
         &args.html,

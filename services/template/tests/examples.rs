@@ -1,4 +1,4 @@
-//! The example templates in `templates/` parse and validate; they are what the demo and the
+//! The example templates in `templates/` (and `templates/backtest/`) parse and validate; they are what the demo and the
 //! other services' tests use.
 
 use std::path::PathBuf;
@@ -9,12 +9,18 @@ fn templates_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../templates")
 }
 
+/// `templates/*.yaml` (published by `presage up`) and `templates/backtest/*.yaml` (for
+/// `presage backtest` on the shared traces).
 fn all_templates() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(templates_dir())
-        .expect("templates/ exists")
-        .map(|entry| entry.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for dir in [templates_dir(), templates_dir().join("backtest")] {
+        paths.extend(
+            std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|entry| entry.expect("dir entry").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+        );
+    }
     paths.sort();
     paths
 }
@@ -112,5 +118,24 @@ fn report_counts_valid_files_and_lists_mistakes() {
     assert!(
         lines[0].starts_with(&missing.display().to_string()),
         "{lines:?}"
+    );
+}
+
+#[test]
+fn backtest_templates_say_how_long_capacity_takes_to_arrive() {
+    let path = templates_dir().join("backtest/airport.yaml");
+    let t = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let policy = &t.dynamic_metadata.scaling_policies[0];
+    assert_eq!(
+        policy.provisioning_delay.map(|d| d.as_millis()),
+        Some(10 * 60_000)
+    );
+    let broken = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("provisioning_delay: 10m", "provisioning_delay: soon");
+    let errors = parse(&broken, "airport.yaml").unwrap_err().to_string();
+    assert!(
+        errors.contains("airport.yaml:") && errors.contains("soon"),
+        "{errors}"
     );
 }

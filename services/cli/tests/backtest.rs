@@ -1,0 +1,123 @@
+//! `presage backtest` as a team uses it in CI: the scorecard, the files it writes, and the exit
+//! code that gates a template change.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn presage(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_presage"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run presage")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo(path: &str) -> String {
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Two weeks of taylor demand (the first is warm-up), as a trace file.
+fn short_trace(dir: &Path) -> String {
+    let all = std::fs::read_to_string(repo("../shared/data/taylor-demand.csv")).unwrap();
+    let rows: Vec<&str> = all.lines().take(1 + 14 * 48).collect();
+    let path = dir.join("taylor-2w.csv");
+    std::fs::write(&path, rows.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+fn backtest(dir: &Path, extra: &[&str]) -> Output {
+    let trace = short_trace(dir);
+    let template = repo("templates/backtest/grid-ew.yaml");
+    let mut args = vec![
+        "backtest",
+        "--template",
+        &template,
+        "--trace",
+        &trace,
+        "--warmup",
+        "7d",
+    ];
+    args.extend_from_slice(extra);
+    presage(&args, dir)
+}
+
+#[test]
+fn a_backtest_prints_the_scorecard_and_writes_json_and_a_self_contained_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = backtest(dir.path(), &[]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    for row in [
+        "grid-ew · replicas on demand_mw",
+        "reactive (HPA)",
+        "oracle",
+        "samples/s",
+    ] {
+        assert!(stdout.contains(row), "no {row:?} in\n{stdout}");
+    }
+    let json = dir.path().join("var/backtest/backtest.json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("json written")).unwrap();
+    assert_eq!(report["samples"], 14 * 48);
+    assert_eq!(
+        report["series"][0]["contenders"].as_array().unwrap().len(),
+        3
+    );
+    let html = std::fs::read_to_string(dir.path().join("var/backtest/backtest.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("src=\"http"));
+}
+
+#[test]
+fn limits_a_policy_misses_fail_the_run_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    // No policy leaves less than 0.1% of its capacity unused on real demand.
+    let output = backtest(dir.path(), &["--max-slack", "0.1%"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("FAIL ") && stderr.contains("grid-ew.yaml · grid-ew · replicas: slack"),
+        "{stderr}"
+    );
+    // Limits it meets pass.
+    let output = backtest(
+        dir.path(),
+        &["--max-slack", "100%", "--max-under-provisioned", "100%"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_broken_trace_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("broken.csv");
+    std::fs::write(
+        &trace,
+        "timestamp,app,metric,value\n2000-06-05T00:00:00Z,grid-ew,demand_mw,22262\n2000-06-05T00:30:00Z,grid-ew,demand_mw,n/a\n",
+    )
+    .unwrap();
+    let template = repo("templates/backtest/grid-ew.yaml");
+    let output = presage(
+        &[
+            "backtest",
+            "--template",
+            &template,
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("broken.csv:3: value `n/a` is not a number"),
+        "{stderr}"
+    );
+}
