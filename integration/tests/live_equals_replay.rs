@@ -163,7 +163,7 @@ fn the_live_pipeline_and_the_backtest_issue_the_same_directives() {
     );
 
     // The same samples, live: produced to the raw topic stamped with their event time.
-    publish_templates(&kafka, &[template.clone()]).expect("publish template");
+    publish_templates(&kafka, std::slice::from_ref(&template)).expect("publish template");
     let records: Vec<Outgoing> = samples
         .iter()
         .map(|s| {
@@ -188,14 +188,21 @@ fn the_live_pipeline_and_the_backtest_issue_the_same_directives() {
     // Anything extra would come right after.
     std::thread::sleep(Duration::from_secs(3));
     seen.extend(directives.poll::<ScalingDirective>(Duration::from_millis(500)));
+    let issued = live(&seen);
+    let missing: Vec<(&Decision, String)> = expected
+        .iter()
+        .zip(&from_trace.directives)
+        .filter(|(d, _)| !issued.contains(d))
+        .map(|(d, r)| (d, rfc3339(r.issued_at_ms)))
+        .collect();
     assert!(
         complete,
-        "live issued {} of {} directives\n{}",
-        live(&seen).len(),
+        "live issued {} of {} directives (trace {from} to {to}); not issued live: {missing:?}\n{}",
+        issued.len(),
         expected.len(),
         services.logs()
     );
-    assert_eq!(live(&seen), expected, "live vs replay of the CSV trace");
+    assert_eq!(issued, expected, "live vs replay of the CSV trace");
 
     // The backtest reading the raw topic over the trace's time range gives them too.
     let mut args: Vec<String> = ["--template", template.to_str().unwrap(), "--from", &from]

@@ -68,7 +68,8 @@ fn the_reactive_baseline_scales_up_at_once_and_down_after_five_minutes() {
     // recommended at t = 3m is within the last 5 minutes (up to t = 8m, inclusive, as the
     // planner's stabilization counts), and drops to 2 at t = 9m.
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
-    let values = [1.0, 5.0, 5.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0];
+    // An eleventh sample closes the tenth window; its own window stays open.
+    let values = [1.0, 5.0, 5.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0];
     let samples = values
         .iter()
         .enumerate()
@@ -124,7 +125,7 @@ fn the_reactive_baseline_scales_up_at_once_and_down_after_five_minutes() {
 #[test]
 fn a_provisioning_delay_holds_back_the_reactive_scale_up() {
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
-    let samples = [1.0, 5.0, 5.0, 5.0, 5.0]
+    let samples = [1.0, 5.0, 5.0, 5.0, 5.0, 5.0]
         .iter()
         .enumerate()
         .map(|(i, v)| {
@@ -234,7 +235,9 @@ fn a_gap_in_the_trace_is_cost_only_and_the_replay_carries_on() {
         "{:?}",
         policy.score
     );
-    assert!((policy.score.covered_hours - 11.0 * 24.0).abs() < 1e-9);
+    // Eleven days of half-hours, but the last window is still open at the last sample.
+    assert_eq!(series.demand.len(), 11 * 48 - 1);
+    assert!((policy.score.covered_hours - (11.0 * 24.0 - 0.5)).abs() < 1e-9);
     assert!(series
         .demand
         .iter()

@@ -23,7 +23,7 @@ use crate::settings::KafkaArgs;
 /// How long a read may go without a record (or a position change) before it fails.
 pub const NO_PROGRESS_LIMIT: Duration = Duration::from_secs(60);
 /// Timeout of each metadata, offset and watermark request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The offsets `[start, end)` of one partition that were read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +221,7 @@ fn read_span(
 
 /// A consumer that only reads by assignment: the group id is there so the group's committed
 /// offsets can be asked for, never to join it or commit.
-fn reader(kafka: &KafkaArgs, group: &str) -> anyhow::Result<BaseConsumer> {
+pub(crate) fn reader(kafka: &KafkaArgs, group: &str) -> anyhow::Result<BaseConsumer> {
     kafka
         .client_config(&[
             ("group.id", group),
@@ -235,7 +235,7 @@ fn reader(kafka: &KafkaArgs, group: &str) -> anyhow::Result<BaseConsumer> {
         .context("creating history reader")
 }
 
-fn partitions_of(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<Vec<i32>> {
+pub(crate) fn partitions_of(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
         .with_context(|| format!("reading metadata of {topic}"))?;
@@ -254,7 +254,7 @@ fn partitions_of(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<Vec<i32
 /// Reads every `[start, end)` range (one per partition), calling `each` for every record in
 /// it. A partition is done at its range's last offset, or when the consumer's position has
 /// passed it (offsets missing at the end: compaction, transaction markers).
-fn read_ranges(
+pub(crate) fn read_ranges(
     consumer: &BaseConsumer,
     topic: &str,
     ranges: &[PartitionRange],

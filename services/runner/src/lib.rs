@@ -14,6 +14,7 @@ pub mod history;
 pub mod logging;
 pub mod pair;
 pub mod publisher;
+pub mod range;
 pub mod rebalance;
 pub mod run_loop;
 pub mod settings;
