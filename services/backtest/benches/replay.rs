@@ -102,7 +102,7 @@ fn case(label: &str, template: &str, yaml: &str, trace: &Trace) {
 
 fn main() {
     let airports = airports();
-    let apps = env_usize("PRESAGE_BENCH_APPS", 300).div_ceil(3);
+    let apps = env_usize("PRESAGE_BENCH_APPS", 30).div_ceil(3);
     let days = env_usize("PRESAGE_BENCH_DAYS", 28);
     let default_path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates/backtest/airport.yaml");

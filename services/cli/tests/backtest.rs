@@ -121,3 +121,36 @@ fn a_broken_trace_is_refused_with_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn compare_scores_another_template_beside_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let eager = dir.path().join("grid-ew-mean.yaml");
+    let text = std::fs::read_to_string(repo("templates/backtest/grid-ew.yaml")).unwrap();
+    assert!(text.contains("use: upper"));
+    std::fs::write(&eager, text.replace("use: upper", "use: mean")).unwrap();
+    let output = backtest(dir.path(), &["--compare", eager.to_str().unwrap()]);
+    let stdout = text_of(&output);
+    assert!(output.status.success(), "{stdout}");
+    let json = dir.path().join("var/backtest/backtest.json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let names: Vec<&str> = report["series"][0]["contenders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names[0].ends_with("grid-ew.yaml") && names[1].ends_with("grid-ew-mean.yaml"));
+    assert_eq!(&names[2..], ["reactive (HPA)", "oracle"]);
+    // Provisioning for the mean costs less and is short more often than for the upper bound.
+    let score = |i: usize| &report["series"][0]["contenders"][i]["score"];
+    assert!(score(1)["unit_hours"].as_f64() < score(0)["unit_hours"].as_f64());
+    assert!(
+        score(1)["under_provisioned_pct"].as_f64() > score(0)["under_provisioned_pct"].as_f64()
+    );
+}
+
+fn text_of(output: &Output) -> String {
+    format!("{}\n{}", text(&output.stdout), text(&output.stderr))
+}
