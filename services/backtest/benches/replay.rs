@@ -9,7 +9,8 @@
 //!   `PRESAGE_BENCH_DAYS` days (default 28), and a light template (seasonal naive, weekly refit)
 //!   on the same fleet for the whole year: what the replay costs when forecasting is cheap.
 //!
-//! `cargo bench -p presage-backtest --bench replay` prints one line per case.
+//! `cargo bench -p presage-backtest --bench replay` prints one line per case
+//! (`PRESAGE_BENCH_ONLY=light` runs only the cases whose template name contains `light`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -72,6 +73,10 @@ fn set(name: &str, yaml: &str, apps: &[String]) -> TemplateSet {
 }
 
 fn case(label: &str, template: &str, yaml: &str, trace: &Trace) {
+    // `PRESAGE_BENCH_ONLY=light` runs only the cases whose template name contains it.
+    if std::env::var("PRESAGE_BENCH_ONLY").is_ok_and(|only| !template.contains(&only)) {
+        return;
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sets = [set(template, yaml, &trace.apps)];
     let started = Instant::now();

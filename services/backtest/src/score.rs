@@ -3,7 +3,6 @@
 //! Demand is known over its windows; between them (a gap in the trace) nothing is scored but
 //! the cost, which is paid whether or not anyone measured the demand.
 
-use crate::capacity::units_at;
 use crate::report::{CapacityStep, DemandStep, Score};
 
 const MS_PER_HOUR: f64 = 3_600_000.0;
@@ -76,16 +75,45 @@ fn capacity_spans(
     from: i64,
     to: i64,
 ) -> impl Iterator<Item = (i64, i64, i64)> + '_ {
-    let first = capacity.partition_point(|s| s.at_ms <= from);
-    let changes = capacity[first..]
-        .iter()
-        .take_while(move |s| s.at_ms < to)
-        .map(|s| s.at_ms);
-    let bounds: Vec<i64> = std::iter::once(from).chain(changes).chain([to]).collect();
-    (0..bounds.len().saturating_sub(1))
-        .map(move |i| (bounds[i], bounds[i + 1]))
-        .filter(|(at, until)| until > at)
-        .map(move |(at, until)| (at, until, units_at(capacity, at)))
+    Spans {
+        capacity,
+        next: capacity.partition_point(|s| s.at_ms <= from),
+        at: from,
+        to,
+    }
+}
+
+/// Walks the capacity steps inside a range without allocating: scoring visits every demand
+/// window of every contender, a million spans on a fleet.
+struct Spans<'a> {
+    capacity: &'a [CapacityStep],
+    /// The first step after `at`.
+    next: usize,
+    at: i64,
+    to: i64,
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (i64, i64, i64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.to {
+            return None;
+        }
+        let units = if self.next == 0 {
+            0
+        } else {
+            self.capacity[self.next - 1].units
+        };
+        let until = self
+            .capacity
+            .get(self.next)
+            .map_or(self.to, |s| s.at_ms.min(self.to));
+        let span = (self.at, until, units);
+        self.at = until;
+        self.next += 1;
+        Some(span)
+    }
 }
 
 #[cfg(test)]
