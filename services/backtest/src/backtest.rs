@@ -112,22 +112,39 @@ pub fn run(
     let from_ms = trace.from_ms().unwrap_or(0);
     let to_ms = trace.to_ms().unwrap_or(0);
     let scored_from_ms = from_ms.saturating_add(options.warmup_ms.max(0));
-    let mut series = Vec::new();
-    for template in sets.first().map_or(&[][..], |s| &s.templates[..]) {
-        for policy in template.dynamic_metadata.scaling_policies.iter() {
-            if policy.shadow {
-                continue;
-            }
-            series.push(score_series(
-                template,
-                policy,
-                sets,
-                &replays,
-                from_ms,
-                scored_from_ms,
-            ));
-        }
-    }
+    // Every live policy of the first set is a series; they are scored on the replay threads too.
+    let wanted: Vec<(&Arc<Template>, &ScalingPolicy)> = sets
+        .first()
+        .map_or(&[][..], |s| &s.templates[..])
+        .iter()
+        .flat_map(|t| {
+            t.dynamic_metadata
+                .scaling_policies
+                .iter()
+                .filter(|p| !p.shadow)
+                .map(move |p| (t, p))
+        })
+        .collect();
+    let chunk = wanted.len().div_ceil(threads).max(1);
+    let series: Vec<SeriesReport> = std::thread::scope(|scope| {
+        let workers: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|part| {
+                let replays = &replays;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(template, policy)| {
+                            score_series(template, policy, sets, replays, from_ms, scored_from_ms)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a scoring thread panicked"))
+            .collect()
+    });
     let directives = sets
         .iter()
         .zip(&replays)
