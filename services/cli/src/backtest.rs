@@ -110,7 +110,8 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
         "time in the cores (CPU s): recipes {:.2}, forecaster {:.2}, planner {:.2}",
         busy.recipes, busy.forecaster, busy.planner
     );
-    write_file(&args.json, &serde_json::to_vec_pretty(&report)?)?;
+    // Compact: a year of 15-minute windows is tens of megabytes pretty-printed.
+    write_file(&args.json, &serde_json::to_vec(&report)?)?;
     write_file(
         &args.html,
         presage_backtest::html::render_html(&report).as_bytes(),
