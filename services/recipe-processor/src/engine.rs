@@ -20,6 +20,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DataFusionError;
 use datafusion::datasource::TableType;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::memory::{LazyBatchGenerator, LazyMemoryExec};
@@ -55,10 +56,12 @@ pub struct ResultRow {
 
 /// A query planned once over the `samples` and `signals` tables.
 pub struct PreparedQuery {
-    context: SessionContext,
     samples: Slot,
     signals: Slot,
     plan: Arc<dyn ExecutionPlan>,
+    /// The session's task context, taken once: making one per run copies the session state
+    /// (configuration and function registries), which cost more than a small window's query.
+    task: Arc<TaskContext>,
     optimized: String,
     group_by: Vec<String>,
     aliases: Vec<String>,
@@ -114,7 +117,7 @@ impl PreparedQuery {
         let schema = plan.schema();
         check_output(&schema, group_by)?;
         Ok(Self {
-            context,
+            task: context.task_ctx(),
             samples,
             signals,
             plan,
@@ -145,8 +148,7 @@ impl PreparedQuery {
         *self.samples.0.lock() = samples;
         *self.signals.0.lock() = signals;
         let plan = reset_plan_states(Arc::clone(&self.plan))?;
-        let task = self.context.task_ctx();
-        let batches = runtime.0.block_on(collect(plan, task));
+        let batches = runtime.0.block_on(collect(plan, Arc::clone(&self.task)));
         self.samples.0.lock().clear();
         self.signals.0.lock().clear();
         let mut rows = Vec::new();
