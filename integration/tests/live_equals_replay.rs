@@ -102,19 +102,26 @@ fn backtest(args: &[&str], workdir: &Path) -> Report {
     serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json parses")
 }
 
+/// In decision order, ties by id: the same order [`live`] puts the topic's directives in.
 fn replayed(report: &Report) -> Vec<Decision> {
-    report
-        .directives
-        .iter()
-        .map(|d| {
-            let targets = d
-                .targets
-                .iter()
-                .map(|t| (t.resource.clone(), t.target))
-                .collect();
-            (d.event_id.clone(), d.mode.clone(), targets)
-        })
-        .collect()
+    let mut by_time: BTreeMap<(i64, String), Decision> = BTreeMap::new();
+    for d in &report.directives {
+        let targets = d
+            .targets
+            .iter()
+            .map(|t| (t.resource.clone(), t.target))
+            .collect();
+        by_time.insert(
+            (d.issued_at_ms, d.event_id.clone()),
+            (d.event_id.clone(), d.mode.clone(), targets),
+        );
+    }
+    assert_eq!(
+        by_time.len(),
+        report.directives.len(),
+        "a replay repeats no id"
+    );
+    by_time.into_values().collect()
 }
 
 fn live(directives: &[ScalingDirective]) -> Vec<Decision> {
@@ -191,9 +198,15 @@ fn the_live_pipeline_and_the_backtest_issue_the_same_directives() {
     let issued = live(&seen);
     let missing: Vec<(&Decision, String)> = expected
         .iter()
-        .zip(&from_trace.directives)
-        .filter(|(d, _)| !issued.contains(d))
-        .map(|(d, r)| (d, rfc3339(r.issued_at_ms)))
+        .filter(|d| !issued.contains(d))
+        .map(|d| {
+            let at = from_trace
+                .directives
+                .iter()
+                .find(|r| r.event_id == d.0)
+                .map_or(0, |r| r.issued_at_ms);
+            (d, rfc3339(at))
+        })
         .collect();
     assert!(
         complete,

@@ -67,7 +67,7 @@ pub fn run(
     options: Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, ReplayError> {
-    let started = Instant::now();
+    let mut replaying = std::time::Duration::ZERO;
     let total = trace.samples.len() as u64 * sets.len() as u64;
     let app_of = app_indices(trace);
     let threads = options.threads.max(1);
@@ -75,6 +75,7 @@ pub fn run(
     for (index, set) in sets.iter().enumerate() {
         let base = index as u64 * trace.samples.len() as u64;
         let done = AtomicU64::new(0);
+        let started = Instant::now();
         let replay = std::thread::scope(|scope| {
             let workers: Vec<_> = groups(set, &trace.apps, threads)
                 .into_iter()
@@ -82,7 +83,10 @@ pub fn run(
                 .map(|(i, group)| {
                     // Every thread walks the whole trace: the first one's walk is the progress.
                     let (app_of, done) = (&app_of, (i == 0).then_some(&done));
-                    scope.spawn(move || replay_group(group, trace, app_of, done))
+                    scope.spawn(move || {
+                        let replayed = replay_group(group, trace, app_of, done);
+                        (replayed, Instant::now())
+                    })
                 })
                 .collect();
             while !workers.iter().all(|w| w.is_finished()) {
@@ -91,13 +95,17 @@ pub fn run(
                     done: base + done.load(Ordering::Relaxed),
                     total,
                 });
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
             let mut merged = Replayed::default();
+            let mut finished = started;
             for worker in workers {
-                let replay = worker.join().expect("a replay thread panicked")?;
-                merged.merge(replay);
+                let (replay, at) = worker.join().expect("a replay thread panicked");
+                merged.merge(replay?);
+                finished = finished.max(at);
             }
+            // The replay's time, not the progress polling's.
+            replaying += finished - started;
             Ok::<_, ReplayError>(merged)
         })?;
         replays.push(replay);
@@ -107,7 +115,7 @@ pub fn run(
             total,
         });
     }
-    let elapsed = started.elapsed();
+    let elapsed = replaying;
 
     let from_ms = trace.from_ms().unwrap_or(0);
     let to_ms = trace.to_ms().unwrap_or(0);
@@ -159,7 +167,16 @@ pub fn run(
         forecaster: busy(|r| r.busy.forecaster),
         planner: busy(|r| r.busy.planner),
     };
+    let scored_to_ms = series
+        .iter()
+        .filter_map(|s| s.demand.last().map(|d| d.end_ms))
+        .max()
+        .unwrap_or(scored_from_ms);
     Ok(Report {
+        scored_to_ms,
+        derived: replays.iter().map(|r| r.derived).sum(),
+        forecasts: replays.iter().map(|r| r.forecasts).sum(),
+        dead_letters: replays.iter().map(|r| r.dead_letters).sum(),
         source: source.to_string(),
         samples: trace.samples.len() as u64,
         apps: trace.apps.clone(),
@@ -174,7 +191,8 @@ pub fn run(
     })
 }
 
-/// Each sample's app as its index in the trace's app list.
+/// Each sample's app as its index in the trace's app list (an app missing from the list gets
+/// an index no template group holds, so its samples are skipped).
 fn app_indices(trace: &Trace) -> Vec<u32> {
     let index: HashMap<&str, u32> = trace
         .apps
@@ -182,10 +200,11 @@ fn app_indices(trace: &Trace) -> Vec<u32> {
         .enumerate()
         .map(|(i, app)| (app.as_str(), i as u32))
         .collect();
+    let unlisted = trace.apps.len() as u32;
     trace
         .samples
         .iter()
-        .map(|s| index[s.app.as_str()])
+        .map(|s| index.get(s.app.as_str()).copied().unwrap_or(unlisted))
         .collect()
 }
 
@@ -227,7 +246,7 @@ fn replay_group(
     const EVERY: usize = 4096;
     let mut pipeline = Pipeline::new(&set)?;
     for (offset, (sample, app)) in trace.samples.iter().zip(app_of).enumerate() {
-        if apps[*app as usize] {
+        if apps.get(*app as usize).copied().unwrap_or(false) {
             pipeline.push(sample, offset as i64);
         }
         if offset % EVERY == EVERY - 1 {
@@ -236,7 +255,7 @@ fn replay_group(
             }
         }
     }
-    Ok(pipeline.finish())
+    Ok(pipeline.finish(trace.to_ms().unwrap_or(i64::MIN)))
 }
 
 fn score_series(
@@ -253,16 +272,21 @@ fn score_series(
     let scored_to_ms = demand.last().map_or(scored_from_ms, |d| d.end_ms);
     let initial = initial_units(template, policy);
     let delay_ms = delay_of(policy);
-    let contender = |name: String, kind, actions: Vec<Action>, delay_ms: i64, initial: i64| {
+    let contender = |name: String,
+                     kind,
+                     gated: bool,
+                     actions: Vec<Action>,
+                     (per_unit, delay_ms, initial): (f64, i64, i64)| {
         let changes = changes_within(initial, &actions, scored_from_ms);
         let capacity = simulate(initial, from_ms, &actions, delay_ms);
         Contender {
             name,
             kind,
+            gated,
             score: score(
                 &demand,
                 &capacity,
-                policy.per_unit,
+                per_unit,
                 scored_from_ms,
                 scored_to_ms,
                 changes,
@@ -271,7 +295,7 @@ fn score_series(
         }
     };
     let mut contenders = Vec::new();
-    for (set, replay) in sets.iter().zip(replays) {
+    for (index, (set, replay)) in sets.iter().zip(replays).enumerate() {
         let Some(own) = set.templates.iter().find(|t| t.app == app) else {
             continue;
         };
@@ -286,28 +310,36 @@ fn score_series(
                 set.name.clone()
             };
             let actions = targets_of(&replay.directives, app, mode, &candidate.resource);
+            // Only the template under test is held to the limits: compared ones are references.
+            let gated = index == 0 && !candidate.shadow;
+            // Each policy's units serve its own `per_unit` of the demand.
+            let sizing = (
+                candidate.per_unit,
+                delay_of(candidate),
+                initial_units(own, candidate),
+            );
             contenders.push(contender(
                 name,
                 ContenderKind::Policy,
+                gated,
                 actions,
-                delay_of(candidate),
-                initial_units(own, candidate),
+                sizing,
             ));
         }
     }
     contenders.push(contender(
         REACTIVE.to_string(),
         ContenderKind::Reactive,
+        false,
         reactive(policy, &demand),
-        delay_ms,
-        initial,
+        (policy.per_unit, delay_ms, initial),
     ));
     contenders.push(contender(
         ORACLE.to_string(),
         ContenderKind::Oracle,
+        false,
         oracle(policy, &demand),
-        0,
-        initial,
+        (policy.per_unit, 0, initial),
     ));
     SeriesReport {
         app: app.to_string(),

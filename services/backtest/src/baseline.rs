@@ -1,12 +1,14 @@
 //! The two baselines every policy is scored against, computed on the same demand:
 //!
 //! - **reactive**, like a Kubernetes HPA with the policy's capacity per unit: at the end of each
-//!   window it asks for `ceil(observed / per_unit)` units, scales up at once and down only to the
+//!   window (not every 15 s as an HPA syncs: it sees what the recipe sees, the window's value,
+//!   and has no 10% tolerance) it asks for `ceil(observed / per_unit)` units, scales up at once and down only to the
 //!   highest recommendation of the last 5 minutes (HPA's default scale-down stabilization), and
 //!   its new units take the same provisioning delay. It runs through the planner's own
 //!   `decide_reactive`, so floors and stabilization are the live code's.
 //! - **oracle**, with perfect foresight: each window's need is in service when the window
-//!   starts. Within the policy's `max` no capacity is less under-provisioned, and none that is
+//!   starts (with hopping windows, when the previous one ends: each instant is scored by the
+//!   first window over it). Within the policy's `max` no capacity is less under-provisioned, and none that is
 //!   never under-provisioned costs less.
 
 use presage_planner::policy::{decide_reactive, PolicyState};
@@ -62,11 +64,16 @@ pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
 /// The oracle's targets: each window's need, from the window's start.
 pub fn oracle(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
     let mut actions: Vec<Action> = Vec::new();
+    let mut previous_end = i64::MIN;
     for step in demand {
-        if !step.value.is_finite() {
+        // Each instant is judged by the first window over it (see `score`): with hopping
+        // windows a window's need starts where the previous one ends.
+        let start = step.start_ms.max(previous_end);
+        previous_end = previous_end.max(step.end_ms);
+        if !step.value.is_finite() || start >= step.end_ms {
             continue;
         }
-        let floor = scheduled_floor(policy, step.start_ms)
+        let floor = scheduled_floor(policy, start)
             .map_or(policy.min, |f| f.max(policy.min))
             .min(policy.max);
         let need = (step.value / policy.per_unit)
@@ -75,7 +82,7 @@ pub fn oracle(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
         let target = need.max(floor) as i64;
         if actions.last().is_none_or(|last| last.target != target) {
             actions.push(Action {
-                at_ms: step.start_ms,
+                at_ms: start,
                 target,
             });
         }

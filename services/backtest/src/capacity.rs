@@ -29,6 +29,12 @@ pub fn simulate(
     // Units ordered and not yet serving: (serving from, how many), oldest first.
     let mut pending: VecDeque<(i64, i64)> = VecDeque::new();
     for action in actions {
+        // A target decided before the start (an oracle's window opening before the first
+        // sample) is in force from the start.
+        let action = Action {
+            at_ms: action.at_ms.max(start_ms),
+            ..*action
+        };
         arrive(action.at_ms, &mut serving, &mut pending, &mut steps);
         let ordered: i64 = serving + pending.iter().map(|(_, n)| n).sum::<i64>();
         if action.target > ordered {
@@ -134,6 +140,12 @@ mod tests {
     fn successive_scale_ups_arrive_in_order() {
         let steps = simulate(1, 0, &[act(10, 3), act(20, 6)], 30);
         assert_eq!(steps, [step(0, 1), step(40, 3), step(50, 6)]);
+    }
+
+    #[test]
+    fn a_target_decided_before_the_start_holds_from_the_start() {
+        let steps = simulate(1, 100, &[act(40, 5), act(150, 2)], 0);
+        assert_eq!(steps, [step(100, 5), step(150, 2)]);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum ReplayError {
     },
 }
 
+/// The one virtual partition of a replay's samples.
+const PARTITION: i32 = 0;
+
 /// Templates replayed together: one file's template, for each app it covers.
 #[derive(Debug, Clone)]
 pub struct TemplateSet {
@@ -142,7 +145,7 @@ impl Pipeline {
         // One partition for every app: windows closing together run as one query, as they
         // would for apps sharing a partition. No wall clock: event times are taken as they are.
         let position = Position {
-            partition: 0,
+            partition: PARTITION,
             offset,
             received_ms: 0,
         };
@@ -158,11 +161,16 @@ impl Pipeline {
         }
     }
 
-    /// The end of the samples. Windows still open stay unreported, as in the live
-    /// recipe-processor at that instant: a window closes when event time passes its end, and
-    /// after the last sample it has not (live, an idle partition's event time would move on
-    /// with the wall clock and close them later).
-    pub fn finish(self) -> Replayed {
+    /// The end of the samples, at `end_ms` (the newest sample of the whole replay). Event time
+    /// moves there, as it would have with every app in one partition, so the result does not
+    /// depend on how apps were split over threads. Windows still open then stay unreported, as
+    /// in the live recipe-processor at that instant: a window closes when event time passes its
+    /// end (live, an idle partition's event time would move on with the wall clock later).
+    pub fn finish(mut self, end_ms: i64) -> Replayed {
+        let started = Instant::now();
+        let outputs = self.recipes.advance_to(PARTITION, end_ms);
+        self.out.busy.recipes += started.elapsed();
+        self.take(outputs);
         self.out
     }
 

@@ -12,8 +12,19 @@ pub struct Report {
     pub apps: Vec<String>,
     pub from_ms: i64,
     pub to_ms: i64,
-    /// Scores cover `[scored_from_ms, to_ms)`: the warm-up before it only feeds history.
+    /// Scores start at `scored_from_ms` (the warm-up before it only feeds history) and end with
+    /// each series' last closed window; `scored_to_ms` is the latest of those ends.
     pub scored_from_ms: i64,
+    #[serde(default)]
+    pub scored_to_ms: i64,
+    /// What the replays produced: derived windows, forecasts, and inputs a live stage would have
+    /// dead-lettered (late or refused samples, windows the forecaster refused).
+    #[serde(default)]
+    pub derived: u64,
+    #[serde(default)]
+    pub forecasts: u64,
+    #[serde(default)]
+    pub dead_letters: u64,
     /// Wall time of the replays, and the samples they took in per second (all template sets).
     pub elapsed_ms: u64,
     pub samples_per_second: f64,
@@ -83,6 +94,9 @@ pub struct Contender {
     /// e.g. `templates/airport.yaml` (`… shadow` for a shadow policy), `reactive (HPA)`, `oracle`.
     pub name: String,
     pub kind: ContenderKind,
+    /// Held to `--max-*` limits: the first template's live policies.
+    #[serde(default)]
+    pub gated: bool,
     pub score: Score,
     /// Units in service from `at_ms` on (after the provisioning delay), oldest first.
     pub capacity: Vec<CapacityStep>,

@@ -1,5 +1,7 @@
-//! Policy checks for CI: every template policy must stay within the limits, or the backtest
-//! fails (`--max-under-provisioned 0.5% --max-slack 30%`).
+//! Policy checks for CI: the live policies of the template under test must stay within the
+//! limits, or the backtest fails (`--max-under-provisioned 0.5% --max-slack 30%`); compared
+//! templates and shadow policies are references and are not held to them. A series with
+//! nothing scored fails too: a limit met by no data is not met.
 
 use crate::report::{ContenderKind, Report};
 
@@ -19,14 +21,38 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     }
 }
 
-/// One line per template policy that misses a limit; empty when all pass.
+/// Series with no demand scored: the policy's recipe selected no sample, or the warm-up
+/// covers the whole trace. Limits cannot be checked on them.
+pub fn unscored(report: &Report) -> Vec<String> {
+    let mut found = Vec::new();
+    if report.series.is_empty() {
+        found.push("the template has no live scaling policy to score".to_string());
+    }
+    for series in &report.series {
+        if series
+            .contenders
+            .first()
+            .is_none_or(|c| c.score.covered_hours <= 0.0)
+        {
+            found.push(format!(
+                "{} · {}: no demand was scored: no window of recipe `{}` closed after the \
+                 warm-up (does its selector match the samples? is the warm-up shorter than \
+                 the trace?)",
+                series.app, series.resource, series.metric
+            ));
+        }
+    }
+    found
+}
+
+/// One line per gated policy that misses a limit; empty when all pass.
 pub fn violations(report: &Report, limits: Limits) -> Vec<String> {
     let mut found = Vec::new();
     for series in &report.series {
         for c in series
             .contenders
             .iter()
-            .filter(|c| c.kind == ContenderKind::Policy)
+            .filter(|c| c.kind == ContenderKind::Policy && c.gated)
         {
             let what = format!("{} · {} · {}", c.name, series.app, series.resource);
             if let Some(max) = limits.max_under_provisioned_pct {

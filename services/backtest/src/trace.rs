@@ -102,7 +102,9 @@ pub fn read_csv(input: impl Read, file: &str) -> Result<Trace, TraceError> {
         };
         let value: f64 = field(3)
             .parse()
-            .map_err(|_| row_error(format!("value `{}` is not a number", field(3))))?;
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| row_error(format!("value `{}` is not a number", field(3))))?;
         samples.push(sample(
             app,
             source,
@@ -170,6 +172,9 @@ mod tests {
                    2013-01-01T00:15:00Z,a,departures,lots\n";
         let err = read_csv(csv.as_bytes(), "t.csv").unwrap_err().to_string();
         assert_eq!(err, "t.csv:3: value `lots` is not a number");
+        let csv = "timestamp,app,metric,value\n2013-01-01T00:00:00Z,a,departures,NaN\n";
+        let err = read_csv(csv.as_bytes(), "t.csv").unwrap_err().to_string();
+        assert_eq!(err, "t.csv:2: value `NaN` is not a number");
         let csv = "timestamp,app,metric,value\nyesterday,a,m,1\n";
         let err = read_csv(csv.as_bytes(), "t.csv").unwrap_err().to_string();
         assert!(err.starts_with("t.csv:2: timestamp `yesterday`"), "{err}");

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use presage_backtest::thresholds::{parse_percent, violations, Limits};
+use presage_backtest::thresholds::{parse_percent, unscored, violations, Limits};
 use presage_backtest::{assign, run, Options, Progress, TemplateSet, Trace};
 use presage_events::{decode, RawSample};
 use presage_runner::KafkaArgs;
@@ -46,10 +46,12 @@ pub struct BacktestArgs {
     /// Where the HTML report goes (self-contained: opens without network access).
     #[arg(long, default_value = "var/backtest/backtest.html")]
     pub html: PathBuf,
-    /// Fail (exit 1) when a template policy is under-provisioned more of the time, e.g. `0.5%`.
+    /// Fail (exit 1) when a live policy of --template is under-provisioned more of the time,
+    /// e.g. `0.5%` (compared templates and shadow policies are not held to it).
     #[arg(long, value_parser = parse_percent)]
     pub max_under_provisioned: Option<f64>,
-    /// Fail (exit 1) when a template policy leaves more of its capacity unused, e.g. `30%`.
+    /// Fail (exit 1) when a live policy of --template leaves more of its capacity unused, e.g.
+    /// `30%`.
     #[arg(long, value_parser = parse_percent)]
     pub max_slack: Option<f64>,
 }
@@ -61,7 +63,7 @@ pub fn backtest(args: &BacktestArgs) -> ExitCode {
             for failure in &failures {
                 eprintln!("FAIL {failure}");
             }
-            eprintln!("{} polic(ies) missed the limits", failures.len());
+            eprintln!("{} limit(s) missed", failures.len());
             ExitCode::from(1)
         }
         Err(err) => {
@@ -84,6 +86,16 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
     for set in &sets {
         let apps: Vec<&str> = set.templates.iter().map(|t| t.app.as_str()).collect();
         eprintln!("{}: apps {}", set.name, apps.join(", "));
+        let shared = set
+            .templates
+            .iter()
+            .any(|t| sets[0].templates.iter().any(|first| first.app == t.app));
+        if !shared {
+            eprintln!(
+                "warning: {} covers none of {}'s apps: it has nothing to be compared with",
+                set.name, sets[0].name
+            );
+        }
     }
     let options = Options {
         warmup_ms: args.warmup.as_millis() as i64,
@@ -103,7 +115,15 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
         report.elapsed_ms as f64 / 1000.0,
         report.samples_per_second,
         rfc3339(report.scored_from_ms),
-        rfc3339(report.to_ms),
+        rfc3339(report.scored_to_ms.max(report.scored_from_ms)),
+    );
+    println!(
+        "{} derived windows, {} forecasts, {} directives; {} inputs a live stage would have \
+         dead-lettered (late or refused samples, windows not forecast)",
+        report.derived,
+        report.forecasts,
+        report.directives.len(),
+        report.dead_letters
     );
     let busy = report.busy_seconds;
     println!(
@@ -117,6 +137,10 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
         presage_backtest::html::render_html(&report).as_bytes(),
     )?;
     println!("wrote {} and {}", args.json.display(), args.html.display());
+    let unscored = unscored(&report);
+    if !unscored.is_empty() {
+        bail!("nothing to score:\n  {}", unscored.join("\n  "));
+    }
     Ok(violations(
         &report,
         Limits {

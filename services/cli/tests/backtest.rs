@@ -154,3 +154,65 @@ fn compare_scores_another_template_beside_the_first() {
 fn text_of(output: &Output) -> String {
     format!("{}\n{}", text(&output.stdout), text(&output.stderr))
 }
+
+#[test]
+fn only_the_template_under_test_is_held_to_the_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    // A reference template that wastes most of its capacity: comparing with it must not fail CI.
+    let wasteful = dir.path().join("grid-ew-wasteful.yaml");
+    let text = std::fs::read_to_string(repo("templates/backtest/grid-ew.yaml")).unwrap();
+    assert!(text.contains("min: 2, max: 24"));
+    std::fs::write(
+        &wasteful,
+        text.replace("min: 2, max: 24", "min: 24, max: 24"),
+    )
+    .unwrap();
+    let output = backtest(
+        dir.path(),
+        &[
+            "--compare",
+            wasteful.to_str().unwrap(),
+            "--max-slack",
+            "30%",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text_of(&output));
+    // Under test, the same template fails.
+    let trace = short_trace(dir.path());
+    let args = [
+        "backtest",
+        "--template",
+        wasteful.to_str().unwrap(),
+        "--trace",
+        &trace,
+    ];
+    let output = presage(
+        &[&args[..], &["--warmup", "7d", "--max-slack", "30%"]].concat(),
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text_of(&output));
+}
+
+#[test]
+fn a_backtest_that_scores_nothing_is_an_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two weeks of samples, all of them warm-up.
+    let trace = short_trace(dir.path());
+    let template = repo("templates/backtest/grid-ew.yaml");
+    let args = [
+        "backtest",
+        "--template",
+        &template,
+        "--trace",
+        &trace,
+        "--warmup",
+        "30d",
+    ];
+    let output = presage(&[&args[..], &["--max-slack", "30%"]].concat(), dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", text_of(&output));
+    assert!(
+        text(&output.stderr).contains("no demand was scored"),
+        "{}",
+        text_of(&output)
+    );
+}

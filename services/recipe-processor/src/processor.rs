@@ -477,6 +477,22 @@ impl RecipeProcessor {
         outputs
     }
 
+    /// Event time on `partition` has reached `event_time_ms` without a sample saying so: a
+    /// replay that split apps over several processors ends them all at the same time, so each
+    /// app's windows close as they would have among all the others. Closes what that passes.
+    pub fn advance_to(&mut self, partition: i32, event_time_ms: i64) -> Vec<RecipeOutput> {
+        let mut outputs = Vec::new();
+        let Some(state) = self.partitions.get_mut(&partition) else {
+            return outputs;
+        };
+        if state.watermark.is_some_and(|wm| wm >= event_time_ms) {
+            return outputs;
+        }
+        state.watermark = Some(event_time_ms);
+        self.close_ready(partition, &mut outputs);
+        outputs
+    }
+
     /// The recovery point of a partition: the oldest offset still needed, and the metadata
     /// that restores the watermark.
     pub fn checkpoint(&self, partition: i32) -> Option<(i64, String)> {

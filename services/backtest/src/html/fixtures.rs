@@ -26,6 +26,7 @@ pub(super) fn score(unit_hours: f64, under_pct: f64, actions: u64) -> Score {
 
 pub(super) fn contender(name: &str, kind: ContenderKind, steps: &[(i64, i64)]) -> Contender {
     Contender {
+        gated: kind == ContenderKind::Policy,
         name: name.to_string(),
         kind,
         score: score(100.0, 1.0, 3),
@@ -93,6 +94,10 @@ pub(super) fn report(series: Vec<SeriesReport>, span_ms: i64) -> Report {
         from_ms: T0,
         to_ms: T0 + span_ms,
         scored_from_ms: T0,
+        scored_to_ms: T0 + span_ms,
+        derived: 1_000,
+        forecasts: 900,
+        dead_letters: 0,
         elapsed_ms: 2_500,
         samples_per_second: 493_826.8,
         busy_seconds: Default::default(),

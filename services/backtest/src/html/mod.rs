@@ -136,8 +136,8 @@ fn header(out: &mut String, report: &Report) {
         out,
         "<dt>Scored range</dt><dd>{} → {} ({}){}</dd>\n",
         format_utc(report.scored_from_ms),
-        format_utc(report.to_ms),
-        format_duration(report.to_ms - report.scored_from_ms),
+        format_utc(report.scored_to_ms.max(report.scored_from_ms)),
+        format_duration(report.scored_to_ms.max(report.scored_from_ms) - report.scored_from_ms),
         if warmup > 0 {
             format!(
                 "; the {} before it is warm-up, feeding history only",
