@@ -7,6 +7,12 @@
 //! The order is the live pipeline's for each app: a window's derived metric reaches the
 //! planner's observed loop (the fallback) before the forecast made from it, which the forecaster
 //! issues at the window's end.
+//!
+//! Where live and replay can differ: samples are replayed in event-time order, so a sample the
+//! live recipe-processor dead-lettered as late (it arrived after its window closed) is used
+//! here; and the live planner's two loops are separate consumers, so under a backlog a forecast
+//! can reach it before the observation of the same window, which matters only to policies with
+//! a `fallback`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
