@@ -267,8 +267,14 @@ fn score_series(
     scored_from_ms: i64,
 ) -> SeriesReport {
     let app = template.app.as_str();
-    let key = (app.to_string(), policy.metric.clone());
-    let demand: Vec<DemandStep> = replays[0].demand.get(&key).cloned().unwrap_or_default();
+    let of = |keyed: &crate::replay::Keyed<_>| {
+        keyed
+            .get(app)
+            .and_then(|lists| lists.get(&policy.metric))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let demand: Vec<DemandStep> = of(&replays[0].demand);
     let scored_to_ms = demand.last().map_or(scored_from_ms, |d| d.end_ms);
     let initial = initial_units(template, policy);
     let delay_ms = delay_of(policy);
@@ -346,7 +352,12 @@ fn score_series(
         resource: policy.resource.clone(),
         metric: policy.metric.clone(),
         per_unit: policy.per_unit,
-        band: replays[0].band.get(&key).cloned().unwrap_or_default(),
+        band: replays[0]
+            .band
+            .get(app)
+            .and_then(|lists| lists.get(&policy.metric))
+            .cloned()
+            .unwrap_or_default(),
         demand,
         contenders,
     }

@@ -14,7 +14,7 @@
 //! can reach it before the observation of the same window, which matters only to policies with
 //! a `fallback`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,10 +53,10 @@ pub struct TemplateSet {
 #[derive(Debug, Default)]
 pub struct Replayed {
     pub directives: Vec<ScalingDirective>,
-    /// (app, recipe) → the derived windows of every recipe a policy scales on.
-    pub demand: HashMap<(String, String), Vec<DemandStep>>,
-    /// (app, metric) → the forecast at the lead time of the first live policy on that metric.
-    pub band: HashMap<(String, String), Vec<BandPoint>>,
+    /// App → recipe → the derived windows of every recipe a policy scales on.
+    pub demand: Keyed<DemandStep>,
+    /// App → metric → the forecast at the lead time of the first live policy on that metric.
+    pub band: Keyed<BandPoint>,
     pub samples: u64,
     pub derived: u64,
     pub forecasts: u64,
@@ -81,8 +81,12 @@ impl Replayed {
         self.directives.sort_by(|a, b| {
             (a.issued_at_ms, &a.app, &a.mode).cmp(&(b.issued_at_ms, &b.app, &b.mode))
         });
-        self.demand.extend(other.demand);
-        self.band.extend(other.band);
+        for (app, lists) in other.demand {
+            self.demand.entry(app).or_default().extend(lists);
+        }
+        for (app, lists) in other.band {
+            self.band.entry(app).or_default().extend(lists);
+        }
         self.samples += other.samples;
         self.derived += other.derived;
         self.forecasts += other.forecasts;
@@ -93,15 +97,36 @@ impl Replayed {
     }
 }
 
+/// Appends to the list under app and name, allocating keys only the first time.
+fn push_keyed<T>(map: &mut Keyed<T>, app: &str, name: &str, item: T) {
+    let Some(lists) = map.get_mut(app) else {
+        map.insert(
+            app.to_string(),
+            HashMap::from([(name.to_string(), vec![item])]),
+        );
+        return;
+    };
+    match lists.get_mut(name) {
+        Some(list) => list.push(item),
+        None => {
+            lists.insert(name.to_string(), vec![item]);
+        }
+    }
+}
+
+/// App → name (recipe or metric) → items.
+pub type Keyed<T> = HashMap<String, HashMap<String, Vec<T>>>;
+
 /// The three cores, wired as the live topics wire the services.
 pub struct Pipeline {
     recipes: RecipeProcessor,
     forecaster: Forecaster,
     planner: Planner,
-    /// (app, recipe) of the policies' metrics: whose windows are kept as demand.
-    tracked: HashSet<(String, String)>,
-    /// (app, metric) → the lead time of the first live policy on it: the band to keep.
-    band_of: HashMap<(String, String), i64>,
+    /// App → the recipes its policies scale on: whose windows are kept as demand. Looked up by
+    /// reference on every window, so nothing is allocated for windows no policy uses.
+    tracked: HashMap<String, Vec<String>>,
+    /// App → (metric, the lead time of the first live policy on it): the band to keep.
+    band_of: HashMap<String, Vec<(String, i64)>>,
     out: Replayed,
 }
 
@@ -114,8 +139,8 @@ impl Pipeline {
         })?;
         let mut forecaster = Forecaster::new();
         let mut planner = Planner::new();
-        let mut tracked = HashSet::new();
-        let mut band_of = HashMap::new();
+        let mut tracked: HashMap<String, Vec<String>> = HashMap::new();
+        let mut band_of: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         for template in &set.templates {
             recipes
                 .set_template(&set.version, Arc::clone(template))
@@ -127,11 +152,14 @@ impl Pipeline {
             forecaster.set_template(&set.version, Arc::clone(template));
             planner.set_template(&set.version, Arc::clone(template));
             for policy in &template.dynamic_metadata.scaling_policies {
-                let key = (template.app.clone(), policy.metric.clone());
-                tracked.insert(key.clone());
-                if !policy.shadow {
+                let recipes = tracked.entry(template.app.clone()).or_default();
+                if !recipes.contains(&policy.metric) {
+                    recipes.push(policy.metric.clone());
+                }
+                let bands = band_of.entry(template.app.clone()).or_default();
+                if !policy.shadow && !bands.iter().any(|(m, _)| *m == policy.metric) {
                     let lead = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
-                    band_of.entry(key).or_insert(lead);
+                    bands.push((policy.metric.clone(), lead));
                 }
             }
         }
@@ -194,13 +222,17 @@ impl Pipeline {
 
     fn on_derived(&mut self, derived: &DerivedMetric) {
         self.out.derived += 1;
-        let series = (derived.app.clone(), derived.recipe.clone());
-        if derived.labels.is_empty() && self.tracked.contains(&series) {
-            self.out.demand.entry(series).or_default().push(DemandStep {
+        let tracked = self
+            .tracked
+            .get(&derived.app)
+            .is_some_and(|recipes| recipes.contains(&derived.recipe));
+        if derived.labels.is_empty() && tracked {
+            let step = DemandStep {
                 start_ms: derived.window_start_ms,
                 end_ms: derived.window_end_ms,
                 value: derived.value,
-            });
+            };
+            push_keyed(&mut self.out.demand, &derived.app, &derived.recipe, step);
         }
         let started = Instant::now();
         if let Ok(directives) = self.planner.on_observed(derived) {
@@ -231,8 +263,11 @@ impl Pipeline {
 
     /// The point its first live policy provisions for: the one at or after the lead time.
     fn keep_band(&mut self, forecast: &Forecast) {
-        let key = (forecast.app.clone(), forecast.metric.clone());
-        let Some(&lead) = self.band_of.get(&key) else {
+        let lead = self
+            .band_of
+            .get(&forecast.app)
+            .and_then(|metrics| metrics.iter().find(|(m, _)| *m == forecast.metric));
+        let Some(&(_, lead)) = lead else {
             return;
         };
         let wanted = forecast.issued_at_ms + lead;
@@ -248,12 +283,13 @@ impl Pipeline {
             return;
         }
         let level = forecast.interval_level;
-        self.out.band.entry(key).or_default().push(BandPoint {
+        let band = BandPoint {
             issued_ms: forecast.issued_at_ms,
             at_ms: point.at_ms,
             mean: forecast_value(point, ForecastBound::Point, level),
             lower: point.lower,
             upper: point.upper,
-        });
+        };
+        push_keyed(&mut self.out.band, &forecast.app, &forecast.metric, band);
     }
 }

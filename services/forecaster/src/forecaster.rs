@@ -47,7 +47,7 @@ pub const MAX_REFIT_POINTS: usize = 10_000;
 
 #[derive(Default)]
 pub struct Forecaster {
-    templates: HashMap<String, (String, Arc<Template>)>,
+    templates: HashMap<String, (Arc<str>, Arc<Template>)>,
     series: HashMap<SeriesKey, Series>,
     refits: u64,
 }
@@ -63,6 +63,9 @@ struct Series {
     history: History,
     active: Option<ActiveFit>,
     step_ms: i64,
+    /// (refit cadence, this series' phase in it): a hash, computed once per cadence rather
+    /// than on every window.
+    phase: Option<(i64, i64)>,
 }
 
 struct ActiveFit {
@@ -155,7 +158,7 @@ impl Forecaster {
 
     pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
         self.templates
-            .insert(template.app.clone(), (version.to_string(), template));
+            .insert(template.app.clone(), (Arc::from(version), template));
     }
 
     /// How far back (in event time) history must be read on start to rebuild every series of
@@ -225,7 +228,14 @@ impl Forecaster {
             if series.history.last_at() != Some(t) {
                 continue;
             }
-            let phase = phase_ms(&format!("{}|{}", key.app, key.target), plan.refit_ms);
+            let phase = match series.phase {
+                Some((cadence, phase)) if cadence == plan.refit_ms => phase,
+                _ => {
+                    let phase = phase_ms(&format!("{}|{}", key.app, key.target), plan.refit_ms);
+                    series.phase = Some((plan.refit_ms, phase));
+                    phase
+                }
+            };
             match catch_up(series, &plan, &version, t, phase, &mut self.refits) {
                 Ok(()) => {}
                 Err(err) => {
@@ -255,6 +265,7 @@ impl Forecaster {
             history: History::new(plan.kept_points),
             active: None,
             step_ms: plan.step_ms,
+            phase: None,
         });
         if series.step_ms != plan.step_ms {
             // a new window size: the old grid's points are not this one's
@@ -262,6 +273,7 @@ impl Forecaster {
                 history: History::new(plan.kept_points),
                 active: None,
                 step_ms: plan.step_ms,
+                phase: None,
             };
         }
         series.history.set_capacity(plan.kept_points);

@@ -22,7 +22,8 @@ pub const SHADOW: &str = "shadow";
 
 #[derive(Default)]
 pub struct Planner {
-    templates: HashMap<String, (String, Arc<Template>)>,
+    /// Version and template per app; both shared, as they are read on every decision.
+    templates: HashMap<String, (Arc<str>, Arc<Template>)>,
     /// Keyed by what a policy is (app, resource, live or shadow: validation allows one of each
     /// per resource), not by its place in the template: a reordered template keeps each
     /// policy's state with that policy, and a restarted planner finds it in its directives.
@@ -47,7 +48,7 @@ impl Planner {
 
     pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
         self.templates
-            .insert(template.app.clone(), (version.to_string(), template));
+            .insert(template.app.clone(), (Arc::from(version), template));
     }
 
     /// Takes back a directive this planner published (read from `presage.directives` on start,
@@ -170,7 +171,13 @@ impl Planner {
             .get(&observed.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(observed.app.clone()))?;
-        if !observed.labels.is_empty() {
+        let has_fallback = template
+            .dynamic_metadata
+            .scaling_policies
+            .iter()
+            .any(|p| p.fallback.is_some() && p.metric == observed.recipe);
+        // Only a fallback acts on observations: nothing to remember for the others.
+        if !observed.labels.is_empty() || !has_fallback {
             return Ok(Vec::new());
         }
         // The forecast made from this window is issued at its end, after this observation is
