@@ -102,43 +102,57 @@ fn backtest(args: &[&str], workdir: &Path) -> Report {
     serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("json parses")
 }
 
-/// In decision order, ties by id: the same order [`live`] puts the topic's directives in.
-fn replayed(report: &Report) -> Vec<Decision> {
+/// Decisions in the order they were made, ties by id, each id once (a redelivered directive
+/// has the same id): live and replay compared in the same order.
+fn in_order<'a>(
+    decisions: impl Iterator<Item = (i64, &'a str, &'a str, Vec<(String, i64)>)>,
+) -> Vec<Decision> {
     let mut by_time: BTreeMap<(i64, String), Decision> = BTreeMap::new();
-    for d in &report.directives {
-        let targets = d
-            .targets
-            .iter()
-            .map(|t| (t.resource.clone(), t.target))
-            .collect();
+    for (at, id, mode, targets) in decisions {
         by_time.insert(
-            (d.issued_at_ms, d.event_id.clone()),
-            (d.event_id.clone(), d.mode.clone(), targets),
+            (at, id.to_string()),
+            (id.to_string(), mode.to_string(), targets),
         );
     }
-    assert_eq!(
-        by_time.len(),
-        report.directives.len(),
-        "a replay repeats no id"
-    );
     by_time.into_values().collect()
 }
 
-fn live(directives: &[ScalingDirective]) -> Vec<Decision> {
-    // In decision order, each once (a redelivered directive has the same id).
-    let mut by_time: BTreeMap<(i64, String), Decision> = BTreeMap::new();
-    for d in directives {
+fn replayed(report: &Report) -> Vec<Decision> {
+    let decisions = in_order(report.directives.iter().map(|d| {
         let targets = d
             .targets
             .iter()
             .map(|t| (t.resource.clone(), t.target))
             .collect();
-        by_time.insert(
-            (d.issued_at_ms, d.event_id.clone()),
-            (d.event_id.clone(), d.mode.clone(), targets),
-        );
-    }
-    by_time.into_values().collect()
+        (
+            d.issued_at_ms,
+            d.event_id.as_str(),
+            d.mode.as_str(),
+            targets,
+        )
+    }));
+    assert_eq!(
+        decisions.len(),
+        report.directives.len(),
+        "a replay repeats no id"
+    );
+    decisions
+}
+
+fn live(directives: &[ScalingDirective]) -> Vec<Decision> {
+    in_order(directives.iter().map(|d| {
+        let targets = d
+            .targets
+            .iter()
+            .map(|t| (t.resource.clone(), t.target))
+            .collect();
+        (
+            d.issued_at_ms,
+            d.event_id.as_str(),
+            d.mode.as_str(),
+            targets,
+        )
+    }))
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use presage_backtest::report::{Contender, ContenderKind, Report, SeriesReport};
 use presage_backtest::trace::sample;
 use presage_backtest::{assign, read_csv, run, Options, TemplateSet, Trace, ORACLE, REACTIVE};
+use presage_events::RawSample;
 use presage_template::calendar::parse_timestamp;
 
 const MINUTE: i64 = 60_000;
@@ -28,6 +29,15 @@ fn contender<'a>(series: &'a SeriesReport, name: &str) -> &'a Contender {
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no contender {name}"))
+}
+
+/// One sample a minute from `t0`, in units of 2,000 (the templates' `per_unit`).
+fn per_minute(app: &str, t0: i64, units: &[f64]) -> Vec<RawSample> {
+    units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| sample(app, "trace", "rps", u * 2000.0, t0 + i as i64 * MINUTE, "t"))
+        .collect()
 }
 
 /// A template for a one-sample-per-window trace of `metric`, windows of `window`.
@@ -70,21 +80,7 @@ fn the_reactive_baseline_scales_up_at_once_and_down_after_five_minutes() {
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
     // An eleventh sample closes the tenth window; its own window stays open.
     let values = [1.0, 5.0, 5.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0];
-    let samples = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            sample(
-                "svc",
-                "trace",
-                "rps",
-                v * 2000.0,
-                t0 + i as i64 * MINUTE,
-                "t",
-            )
-        })
-        .collect();
-    let trace = Trace::from_samples(samples);
+    let trace = Trace::from_samples(per_minute("svc", t0, &values));
     let set = template_set(
         "svc.yaml",
         &simple_template("svc", "rps", "1m", ""),
@@ -125,21 +121,7 @@ fn the_reactive_baseline_scales_up_at_once_and_down_after_five_minutes() {
 #[test]
 fn a_provisioning_delay_holds_back_the_reactive_scale_up() {
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
-    let samples = [1.0, 5.0, 5.0, 5.0, 5.0, 5.0]
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            sample(
-                "svc",
-                "trace",
-                "rps",
-                v * 2000.0,
-                t0 + i as i64 * MINUTE,
-                "t",
-            )
-        })
-        .collect();
-    let trace = Trace::from_samples(samples);
+    let trace = Trace::from_samples(per_minute("svc", t0, &[1.0, 5.0, 5.0, 5.0, 5.0, 5.0]));
     let yaml = simple_template("svc", "rps", "1m", ", provisioning_delay: 2m");
     let report = backtest(
         &[template_set("svc.yaml", &yaml, &trace.apps)],
@@ -289,15 +271,8 @@ fn the_oracle_is_not_beaten_with_hopping_windows_either() {
     // Two-minute windows every minute: each instant is scored by the first window over it, and
     // the oracle's need follows the same split.
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
-    let values = [
-        6000.0, 6000.0, 6000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0,
-    ];
-    let samples = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| sample("svc", "trace", "rps", *v, t0 + i as i64 * MINUTE, "t"))
-        .collect();
-    let trace = Trace::from_samples(samples);
+    let units = [3.0, 3.0, 3.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5];
+    let trace = Trace::from_samples(per_minute("svc", t0, &units));
     let yaml = simple_template("svc", "rps", "1m", "").replace(
         "window: { tumble: 1m }",
         "window: { hop: { size: 2m, slide: 1m } }",
@@ -321,28 +296,10 @@ fn apps_ending_at_different_times_give_the_same_result_on_any_number_of_threads(
     // `a` runs for ten minutes, `b` stops after four: `b`'s last window closes when event time
     // passes it, whether or not `a` shares `b`'s thread.
     let t0 = parse_timestamp("2026-01-05T00:00:00Z").unwrap();
-    let mut samples = Vec::new();
-    for i in 0..=10 {
-        let at = t0 + i * MINUTE;
-        samples.push(sample(
-            "a",
-            "trace",
-            "rps",
-            3000.0 + 500.0 * i as f64,
-            at,
-            "t",
-        ));
-        if i <= 4 {
-            samples.push(sample(
-                "b",
-                "trace",
-                "rps",
-                9000.0 - 1000.0 * i as f64,
-                at,
-                "t",
-            ));
-        }
-    }
+    let a: Vec<f64> = (0..=10).map(|i| 1.5 + 0.25 * i as f64).collect();
+    let b: Vec<f64> = (0..=4).map(|i| 4.5 - 0.5 * i as f64).collect();
+    let mut samples = per_minute("a", t0, &a);
+    samples.extend(per_minute("b", t0, &b));
     let trace = Trace::from_samples(samples);
     let yaml = simple_template("svc", "rps", "1m", "");
     let sets = [template_set("svc.yaml", &yaml, &trace.apps)];
