@@ -29,20 +29,23 @@ fn short_trace(dir: &Path) -> String {
     path.display().to_string()
 }
 
+/// The shipped taylor template over two weeks, the first of them warm-up.
 fn backtest(dir: &Path, extra: &[&str]) -> Output {
+    backtest_of(dir, &repo("templates/backtest/grid-ew.yaml"), "7d", extra)
+}
+
+fn backtest_of(dir: &Path, template: &str, warmup: &str, extra: &[&str]) -> Output {
     let trace = short_trace(dir);
-    let template = repo("templates/backtest/grid-ew.yaml");
-    let mut args = vec![
+    let args = [
         "backtest",
         "--template",
-        &template,
+        template,
         "--trace",
         &trace,
         "--warmup",
-        "7d",
+        warmup,
     ];
-    args.extend_from_slice(extra);
-    presage(&args, dir)
+    presage(&[&args[..], extra].concat(), dir)
 }
 
 #[test]
@@ -178,17 +181,11 @@ fn only_the_template_under_test_is_held_to_the_limits() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", text_of(&output));
     // Under test, the same template fails.
-    let trace = short_trace(dir.path());
-    let args = [
-        "backtest",
-        "--template",
-        wasteful.to_str().unwrap(),
-        "--trace",
-        &trace,
-    ];
-    let output = presage(
-        &[&args[..], &["--warmup", "7d", "--max-slack", "30%"]].concat(),
+    let output = backtest_of(
         dir.path(),
+        wasteful.to_str().unwrap(),
+        "7d",
+        &["--max-slack", "30%"],
     );
     assert_eq!(output.status.code(), Some(1), "{}", text_of(&output));
 }
@@ -197,18 +194,8 @@ fn only_the_template_under_test_is_held_to_the_limits() {
 fn a_backtest_that_scores_nothing_is_an_error_not_a_pass() {
     let dir = tempfile::tempdir().unwrap();
     // Two weeks of samples, all of them warm-up.
-    let trace = short_trace(dir.path());
     let template = repo("templates/backtest/grid-ew.yaml");
-    let args = [
-        "backtest",
-        "--template",
-        &template,
-        "--trace",
-        &trace,
-        "--warmup",
-        "30d",
-    ];
-    let output = presage(&[&args[..], &["--max-slack", "30%"]].concat(), dir.path());
+    let output = backtest_of(dir.path(), &template, "30d", &["--max-slack", "30%"]);
     assert_eq!(output.status.code(), Some(2), "{}", text_of(&output));
     assert!(
         text(&output.stderr).contains("no demand was scored"),
