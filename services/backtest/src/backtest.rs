@@ -2,18 +2,18 @@
 //! becomes a series scored with the policies of every set on its app and resource, the reactive
 //! baseline and the oracle.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::collections::HashMap;
-
 use presage_events::ScalingDirective;
+use presage_planner::{LIVE, SHADOW};
 use presage_template::{ScalingPolicy, Template};
 
 use crate::baseline::{oracle, reactive};
 use crate::capacity::{simulate, Action};
-use crate::replay::{Pipeline, ReplayError, Replayed, TemplateSet};
+use crate::replay::{Keyed, Pipeline, ReplayError, Replayed, TemplateSet};
 use crate::report::{
     BusySeconds, Contender, ContenderKind, DemandStep, DirectiveRecord, Report, SeriesReport,
     TargetRecord,
@@ -267,14 +267,7 @@ fn score_series(
     scored_from_ms: i64,
 ) -> SeriesReport {
     let app = template.app.as_str();
-    let of = |keyed: &crate::replay::Keyed<_>| {
-        keyed
-            .get(app)
-            .and_then(|lists| lists.get(&policy.metric))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let demand: Vec<DemandStep> = of(&replays[0].demand);
+    let demand: Vec<DemandStep> = listed(&replays[0].demand, app, &policy.metric);
     let scored_to_ms = demand.last().map_or(scored_from_ms, |d| d.end_ms);
     let initial = initial_units(template, policy);
     let delay_ms = delay_of(policy);
@@ -309,7 +302,7 @@ fn score_series(
             if candidate.resource != policy.resource {
                 continue;
             }
-            let mode = if candidate.shadow { "shadow" } else { "live" };
+            let mode = if candidate.shadow { SHADOW } else { LIVE };
             let name = if candidate.shadow {
                 format!("{} (shadow)", set.name)
             } else {
@@ -352,15 +345,19 @@ fn score_series(
         resource: policy.resource.clone(),
         metric: policy.metric.clone(),
         per_unit: policy.per_unit,
-        band: replays[0]
-            .band
-            .get(app)
-            .and_then(|lists| lists.get(&policy.metric))
-            .cloned()
-            .unwrap_or_default(),
+        band: listed(&replays[0].band, app, &policy.metric),
         demand,
         contenders,
     }
+}
+
+/// What a replay kept for an app's recipe or metric (nothing if it kept none).
+fn listed<T: Clone>(keyed: &Keyed<T>, app: &str, name: &str) -> Vec<T> {
+    keyed
+        .get(app)
+        .and_then(|lists| lists.get(name))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Decisions from `from_ms` on that changed the target (from `initial`, before the first).

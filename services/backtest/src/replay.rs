@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use presage_events::{DerivedMetric, Forecast, RawSample, ScalingDirective};
 use presage_forecaster::Forecaster;
-use presage_planner::{forecast_value, Planner};
+use presage_planner::{point_at_lead, PlanError, Planner};
 use presage_recipe_processor::{Position, RecipeOutput, RecipeProcessor};
-use presage_template::{ForecastBound, Template};
+use presage_template::{ScalingPolicy, Template};
 
 use crate::report::{BandPoint, DemandStep};
 
@@ -60,7 +60,8 @@ pub struct Replayed {
     pub samples: u64,
     pub derived: u64,
     pub forecasts: u64,
-    /// Inputs a live stage would have dead-lettered (late samples, windows off the grid).
+    /// Inputs a live stage would have dead-lettered (late samples, windows off the grid,
+    /// events the planner refused).
     pub dead_letters: u64,
     /// Where the time went, per core (summed over threads).
     pub busy: StageTimes,
@@ -125,8 +126,8 @@ pub struct Pipeline {
     /// App → the recipes its policies scale on: whose windows are kept as demand. Looked up by
     /// reference on every window, so nothing is allocated for windows no policy uses.
     tracked: HashMap<String, Vec<String>>,
-    /// App → (metric, the lead time of the first live policy on it): the band to keep.
-    band_of: HashMap<String, Vec<(String, i64)>>,
+    /// App → (metric, the first live policy on it): whose point at the lead time is the band.
+    band_of: HashMap<String, Vec<(String, ScalingPolicy)>>,
     out: Replayed,
 }
 
@@ -140,7 +141,7 @@ impl Pipeline {
         let mut forecaster = Forecaster::new();
         let mut planner = Planner::new();
         let mut tracked: HashMap<String, Vec<String>> = HashMap::new();
-        let mut band_of: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        let mut band_of: HashMap<String, Vec<(String, ScalingPolicy)>> = HashMap::new();
         for template in &set.templates {
             recipes
                 .set_template(&set.version, Arc::clone(template))
@@ -158,8 +159,7 @@ impl Pipeline {
                 }
                 let bands = band_of.entry(template.app.clone()).or_default();
                 if !policy.shadow && !bands.iter().any(|(m, _)| *m == policy.metric) {
-                    let lead = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
-                    bands.push((policy.metric.clone(), lead));
+                    bands.push((policy.metric.clone(), policy.clone()));
                 }
             }
         }
@@ -235,9 +235,8 @@ impl Pipeline {
             push_keyed(&mut self.out.demand, &derived.app, &derived.recipe, step);
         }
         let started = Instant::now();
-        if let Ok(directives) = self.planner.on_observed(derived) {
-            self.out.directives.extend(directives);
-        }
+        let observed = self.planner.on_observed(derived);
+        self.decided(observed);
         let planned = Instant::now();
         self.out.busy.planner += planned - started;
         let forecasts = self.forecaster.on_derived(derived);
@@ -254,39 +253,42 @@ impl Pipeline {
             self.out.forecasts += 1;
             self.keep_band(&forecast);
             let started = Instant::now();
-            if let Ok(directives) = self.planner.on_forecast(&forecast) {
-                self.out.directives.extend(directives);
-            }
+            let decided = self.planner.on_forecast(&forecast);
             self.out.busy.planner += started.elapsed();
+            self.decided(decided);
         }
     }
 
-    /// The point its first live policy provisions for: the one at or after the lead time.
+    /// The planner's directives, or what the live planner would have dead-lettered.
+    fn decided(&mut self, decided: Result<Vec<ScalingDirective>, PlanError>) {
+        match decided {
+            Ok(directives) => self.out.directives.extend(directives),
+            Err(err) => {
+                tracing::debug!(error = %err, "not decided");
+                self.out.dead_letters += 1;
+            }
+        }
+    }
+
+    /// The point its first live policy provisions for, chosen as the planner chooses it.
     fn keep_band(&mut self, forecast: &Forecast) {
-        let lead = self
+        let policy = self
             .band_of
             .get(&forecast.app)
             .and_then(|metrics| metrics.iter().find(|(m, _)| *m == forecast.metric));
-        let Some(&(_, lead)) = lead else {
+        let Some((_, policy)) = policy else {
             return;
         };
-        let wanted = forecast.issued_at_ms + lead;
-        let Some(point) = forecast
-            .points
-            .iter()
-            .find(|p| p.at_ms >= wanted)
-            .or_else(|| forecast.points.last())
-        else {
+        let Some(point) = point_at_lead(policy, forecast.issued_at_ms, &forecast.points) else {
             return;
         };
         if !point.point.is_finite() {
             return;
         }
-        let level = forecast.interval_level;
         let band = BandPoint {
             issued_ms: forecast.issued_at_ms,
             at_ms: point.at_ms,
-            mean: forecast_value(point, ForecastBound::Point, level),
+            mean: point.point,
             lower: point.lower,
             upper: point.upper,
         };

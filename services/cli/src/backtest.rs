@@ -199,27 +199,18 @@ fn parse_time(text: &str) -> anyhow::Result<i64> {
         })
 }
 
-/// A template file as the live services know it: parsed, versioned by its text, and given to
+/// A template file as the live services know it: checked as `presage validate` checks it
+/// (every mistake as `file:line:column`, recipes planned), versioned by its text, and given to
 /// each app of the trace it covers.
 fn template_set(path: &Path, trace_apps: &[String]) -> anyhow::Result<TemplateSet> {
+    let template = crate::check::check_file(path)
+        .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the template {}", path.display()))?;
-    let name = path.display().to_string();
-    let template = presage_template::parse(&text, &name).map_err(|errors| {
-        anyhow::anyhow!(
-            "{}",
-            errors
-                .errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
     Ok(TemplateSet {
         version: presage_template::version_of(&text),
         templates: assign(&template, trace_apps),
-        name,
+        name: path.display().to_string(),
     })
 }
 

@@ -203,3 +203,27 @@ fn a_backtest_that_scores_nothing_is_an_error_not_a_pass() {
         text_of(&output)
     );
 }
+
+#[test]
+fn a_broken_template_is_refused_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    let template = std::fs::read_to_string(repo("templates/backtest/grid-ew.yaml")).unwrap();
+    std::fs::write(
+        &broken,
+        template.replace("from: trace.demand_mw", "from: trcae.demand_mw"),
+    )
+    .unwrap();
+    let output = backtest_of(dir.path(), broken.to_str().unwrap(), "7d", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text_of(&output));
+    let stderr = text(&output.stderr);
+    let line = template
+        .lines()
+        .position(|l| l.contains("from: trace.demand_mw"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!("broken.yaml:{line}:")) && stderr.contains("trcae"),
+        "{stderr}"
+    );
+}

@@ -5,4 +5,4 @@ pub mod planner;
 pub mod policy;
 
 pub use planner::{scheduled_floor, PlanError, Planner, LIVE, SHADOW};
-pub use policy::{decide, forecast_value, Decision, PolicyInput, PolicyState};
+pub use policy::{decide, forecast_value, point_at_lead, Decision, PolicyInput, PolicyState};

@@ -76,6 +76,21 @@ pub fn forecast_value(point: &ForecastPoint, bound: ForecastBound, level: f64) -
     }
 }
 
+/// The forecast point a policy provisions for: the first at or after `issued_at_ms` plus its
+/// lead time, the last one if the horizon is shorter. (The backtest charts this same point.)
+pub fn point_at_lead<'a>(
+    policy: &ScalingPolicy,
+    issued_at_ms: i64,
+    points: &'a [ForecastPoint],
+) -> Option<&'a ForecastPoint> {
+    let lead_ms = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
+    let wanted_at = issued_at_ms + lead_ms;
+    points
+        .iter()
+        .find(|p| p.at_ms >= wanted_at)
+        .or_else(|| points.last())
+}
+
 /// Decides the target from a forecast, updating `state`. `None` when there is nothing to act on
 /// (no point, or the value is not a number).
 pub fn decide(
@@ -84,14 +99,7 @@ pub fn decide(
     input: &PolicyInput<'_>,
 ) -> Option<Decision> {
     let now = input.issued_at_ms;
-    let lead_ms = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
-    let wanted_at = now + lead_ms;
-    // The first point at or after the lead time; the last one if the horizon is shorter.
-    let point = input
-        .points
-        .iter()
-        .find(|p| p.at_ms >= wanted_at)
-        .or_else(|| input.points.last())?;
+    let point = point_at_lead(policy, now, input.points)?;
     let value = forecast_value(point, policy.use_bound, input.interval_level);
     let what = format!(
         "{} forecast {value:.1} at +{}s",

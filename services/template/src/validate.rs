@@ -31,6 +31,7 @@ pub(crate) fn validate(t: &Template, dropped: &Dropped) -> Vec<Finding> {
             "app is empty: expected the application id, like checkout-api",
         ));
     }
+    bootstrap(t, &root, &mut out);
     let dm = root.key("dynamic_metadata");
     sources(t, &dm, &mut out);
     windowing(t, &dm, &mut out);
@@ -47,6 +48,19 @@ pub(crate) fn validate(t: &Template, dropped: &Dropped) -> Vec<Finding> {
     hooks(t, &dm, &mut out);
     rules(t, &dm, &mut out);
     out
+}
+
+/// Starting resources are amounts the applier writes and a backtest starts from: a NaN or a
+/// negative one would be applied (or counted) as it is.
+fn bootstrap(t: &Template, root: &YamlPath, out: &mut Vec<Finding>) {
+    for (name, value) in &t.bootstrap.resources {
+        if !value.is_finite() || *value < 0.0 {
+            out.push(Finding::at(
+                root.key("bootstrap").key("resources").key(name),
+                format!("bootstrap resource {name:?} is {value}: expected a number, 0 or more"),
+            ));
+        }
+    }
 }
 
 fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {

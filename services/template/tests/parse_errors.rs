@@ -875,3 +875,25 @@ fn an_unreadable_file_is_reported_with_its_name() {
         "{e}"
     );
 }
+
+#[test]
+fn a_bootstrap_resource_that_is_not_a_usable_amount_is_refused_where_it_is() {
+    let all = errors(&[
+        "app: a",
+        "bootstrap:",
+        "  resources:",
+        "    replicas: .nan",
+        "    memory_mb: -512",
+        "    bandwidth_mbps: 100",
+        "dynamic_metadata: {}",
+    ]);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    let at = |name: &str| all.iter().find(|e| e.message.contains(name)).unwrap();
+    check(
+        at("\"replicas\""),
+        4,
+        15,
+        &["is NaN", "expected a number, 0 or more"],
+    );
+    check(at("\"memory_mb\""), 5, 16, &["is -512"]);
+}
