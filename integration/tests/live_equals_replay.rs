@@ -19,7 +19,7 @@ use presage_integration::topics::TopicReader;
 use presage_runner::publisher::Publisher;
 use presage_runner::templates::publish_templates;
 use presage_runner::{KafkaArgs, Outgoing};
-use presage_template::calendar::civil_from_days;
+use presage_template::calendar::rfc3339;
 
 const DAYS: usize = 10;
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
@@ -43,17 +43,6 @@ dynamic_metadata:
 
 /// (id, mode, targets): what must match.
 type Decision = (String, String, Vec<(String, i64)>);
-
-fn rfc3339(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
-    let s = ms.rem_euclid(86_400_000) / 1000;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
 
 /// Ten days of the trace, moved by whole weeks to end about a week ago, as a CSV file.
 fn recent_trace(path: &Path) -> Vec<RawSample> {

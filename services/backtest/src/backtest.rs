@@ -282,6 +282,7 @@ fn score_series(
             name,
             kind,
             gated,
+            per_unit,
             score: score(
                 &demand,
                 &capacity,

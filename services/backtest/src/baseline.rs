@@ -17,6 +17,7 @@ use presage_template::{Duration, ScalingPolicy, Stabilization};
 
 use crate::capacity::Action;
 use crate::report::DemandStep;
+use crate::score::demand_pieces;
 
 /// Kubernetes HPA's default scale-down stabilization window.
 pub const HPA_SCALE_DOWN_STABILIZATION_MS: u64 = 5 * 60_000;
@@ -64,15 +65,9 @@ pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
 /// The oracle's targets: each window's need, from the window's start.
 pub fn oracle(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
     let mut actions: Vec<Action> = Vec::new();
-    let mut previous_end = i64::MIN;
-    for step in demand {
-        // Each instant is judged by the first window over it (see `score`): with hopping
-        // windows a window's need starts where the previous one ends.
-        let start = step.start_ms.max(previous_end);
-        previous_end = previous_end.max(step.end_ms);
-        if !step.value.is_finite() || start >= step.end_ms {
-            continue;
-        }
+    // Each window's need from where it starts counting (see `demand_pieces`).
+    for step in demand_pieces(demand) {
+        let start = step.start_ms;
         let floor = scheduled_floor(policy, start)
             .map_or(policy.min, |f| f.max(policy.min))
             .min(policy.max);

@@ -98,6 +98,9 @@ pub struct Contender {
     #[serde(default)]
     pub gated: bool,
     pub score: Score,
+    /// How much of the demand one of its units serves (its own policy's; the baselines use the
+    /// series' policy's).
+    pub per_unit: f64,
     /// Units in service from `at_ms` on (after the provisioning delay), oldest first.
     pub capacity: Vec<CapacityStep>,
 }

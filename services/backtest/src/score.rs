@@ -27,13 +27,10 @@ pub fn score(
     let mut under_ms = 0.0;
     let mut depth_ms = 0.0;
     let mut depth_max: f64 = 0.0;
-    let mut previous_end = i64::MIN;
-    for step in demand {
-        // Overlapping (hopping) windows: each instant is scored once, by the first window over it.
-        let start = step.start_ms.max(previous_end).max(from_ms);
+    for step in demand_pieces(demand) {
+        let start = step.start_ms.max(from_ms);
         let end = step.end_ms.min(to_ms);
-        previous_end = previous_end.max(step.end_ms);
-        if end <= start || !step.value.is_finite() {
+        if end <= start {
             continue;
         }
         for (at, until, units) in capacity_spans(capacity, start, end) {
@@ -69,8 +66,28 @@ pub fn score(
     }
 }
 
-/// The pieces `[at, until)` of `[from, to)` over which the units stay the same.
-fn capacity_spans(
+/// The demand as it is scored (and as the oracle and the report's charts read it): windows in
+/// time order, each instant once. With hopping windows an instant belongs to the first window
+/// over it, so a window counts from where the previous one ended. A window without a number is
+/// no knowledge: it is skipped and claims no time.
+pub fn demand_pieces(demand: &[DemandStep]) -> impl Iterator<Item = DemandStep> + '_ {
+    let mut previous_end = i64::MIN;
+    demand.iter().filter_map(move |step| {
+        if !step.value.is_finite() {
+            return None;
+        }
+        let start = step.start_ms.max(previous_end);
+        previous_end = previous_end.max(step.end_ms);
+        (step.end_ms > start).then_some(DemandStep {
+            start_ms: start,
+            ..*step
+        })
+    })
+}
+
+/// The pieces `[at, until)` of `[from, to)` over which the units stay the same (`capacity` in
+/// time order; none before its first step).
+pub fn capacity_spans(
     capacity: &[CapacityStep],
     from: i64,
     to: i64,
@@ -199,6 +216,26 @@ mod tests {
         assert!((s.unit_hours - 8.0).abs() < 1e-9);
         assert_eq!(s.under_provisioned_pct, 0.0);
         assert!((s.slack_pct - 75.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_window_without_a_number_claims_no_time() {
+        let d = vec![
+            DemandStep {
+                start_ms: 0,
+                end_ms: 2 * H,
+                value: f64::NAN,
+            },
+            DemandStep {
+                start_ms: H,
+                end_ms: 3 * H,
+                value: 300.0,
+            },
+        ];
+        let s = score(&d, &steps(&[(0, 2)]), 100.0, 0, 3 * H, 0);
+        // [1h, 3h) at 300 against 200: under for 2h of 2 known.
+        assert!((s.covered_hours - 2.0).abs() < 1e-9, "{s:?}");
+        assert!((s.under_provisioned_pct - 100.0).abs() < 1e-9, "{s:?}");
     }
 
     #[test]

@@ -64,6 +64,21 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// `2026-11-28T00:51:30Z`, with `.123` before the `Z` when the instant is not a whole second:
+/// what `parse_timestamp` reads back.
+pub fn rfc3339(at_ms: i64) -> String {
+    let days = at_ms.div_euclid(MS_PER_DAY);
+    let in_day = at_ms.rem_euclid(MS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let (secs, millis) = (in_day / 1000, in_day % 1000);
+    let (h, min, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if millis == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{millis:03}Z")
+    }
+}
+
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         4 | 6 | 9 | 11 => 30,
@@ -87,6 +102,26 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_print_as_utc_and_parse_back() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+            "2026-11-28T00:51:30Z",
+            "2100-03-01T12:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let ms = parse_timestamp(text).unwrap();
+            assert_eq!(rfc3339(ms), text);
+        }
+    }
+
+    #[test]
+    fn milliseconds_show_only_when_present() {
+        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:01.500Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn dates_count_days_from_the_epoch() {

@@ -41,9 +41,12 @@ impl Scale {
 /// labels that read at a glance. Computed as integer multiples scaled by a power of ten, so a
 /// tick of 0.3 is the float closest to 0.3, not 0.30000000000000004.
 pub(super) fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    let (lo, hi) = if !(lo.is_finite() && hi.is_finite()) {
+    // Spans below a billionth are shown as one (demand of 1e-310 would make a zero step), and
+    // spans too wide for a float as 0..1: a chart of them reads nothing either way.
+    const NARROWEST: f64 = 1e-9;
+    let (lo, hi) = if !(lo.is_finite() && hi.is_finite() && (hi - lo).is_finite()) {
         (0.0, 1.0)
-    } else if hi > lo {
+    } else if hi - lo >= NARROWEST {
         (lo, hi)
     } else {
         (lo, lo + lo.abs().max(1.0))
@@ -68,6 +71,9 @@ pub(super) fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let step = value(1);
     let first = (lo / step + 1e-9).floor() as i64;
     let last = (hi / step - 1e-9).ceil() as i64;
+    if !(step.is_finite() && step > 0.0) || last.saturating_sub(first) > 10 * target as i64 {
+        return vec![lo, hi];
+    }
     (first..=last).map(value).collect()
 }
 
@@ -193,6 +199,23 @@ pub(super) fn time_label(t: i64, step: i64, previous: Option<i64>) -> (String, S
 mod tests {
     use super::*;
     use crate::html::fixtures::*;
+
+    #[test]
+    fn extreme_values_still_give_a_few_ticks() {
+        for (lo, hi) in [
+            (0.0, 1e-310),
+            (1e-310, 1e-310),
+            (-1e308, 1e308),
+            (0.0, 1e308),
+            (5.0, 5.0),
+        ] {
+            let ticks = nice_ticks(lo, hi, 6);
+            assert!(
+                (2..=60).contains(&ticks.len()) && ticks.iter().all(|t| t.is_finite()),
+                "{lo}..{hi}: {ticks:?}"
+            );
+        }
+    }
 
     #[test]
     fn value_ticks_are_round_numbers() {

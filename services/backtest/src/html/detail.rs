@@ -250,7 +250,7 @@ mod tests {
         let (a, b, held) = busiest_window(&intervals, 0, 30 * DAY, WEEK);
         assert_eq!(held, 12 * HOUR);
         assert!(a <= 20 * DAY && 20 * DAY + 12 * HOUR <= b);
-        // Two hours on each of ten days beat one long one of twelve.
+        // Two hours on each of seven days beat one long one of twelve.
         let mut intervals: Vec<(i64, i64)> =
             (0..7).map(|i| (i * DAY, i * DAY + 2 * HOUR)).collect();
         intervals.push((20 * DAY, 20 * DAY + 12 * HOUR));

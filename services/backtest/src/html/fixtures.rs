@@ -27,6 +27,8 @@ pub(super) fn score(unit_hours: f64, under_pct: f64, actions: u64) -> Score {
 pub(super) fn contender(name: &str, kind: ContenderKind, steps: &[(i64, i64)]) -> Contender {
     Contender {
         gated: kind == ContenderKind::Policy,
+        // The fixtures' series serve 50 of the metric per unit.
+        per_unit: 50.0,
         name: name.to_string(),
         kind,
         score: score(100.0, 1.0, 3),

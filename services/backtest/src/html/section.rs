@@ -37,11 +37,11 @@ pub(super) fn series_data(report: &Report, series: &SeriesReport) -> SeriesData 
     let capacities: Vec<Vec<Segment>> = series
         .contenders
         .iter()
-        .map(|c| capacity_segments(&c.capacity, series.per_unit, end_ms))
+        .map(|c| capacity_segments(&c.capacity, c.per_unit, end_ms))
         .collect();
-    let (from, to) = scored_range(report);
+    let (from, to) = scored_range(report, series);
     let under = match series.contenders.first() {
-        Some(first) => under_provisioned(&demand, &first.capacity, series.per_unit, from, to),
+        Some(first) => under_provisioned(&demand, &first.capacity, first.per_unit, from, to),
         None => Vec::new(),
     };
     let who = series
@@ -58,12 +58,17 @@ pub(super) fn series_data(report: &Report, series: &SeriesReport) -> SeriesData 
     }
 }
 
-/// The range the scores cover, or the whole range if the report's bounds are inverted.
-fn scored_range(report: &Report) -> (i64, i64) {
-    if report.scored_from_ms < report.to_ms {
-        (report.scored_from_ms.max(report.from_ms), report.to_ms)
-    } else {
-        (report.from_ms, report.to_ms.max(report.from_ms + 1))
+/// The range this series' scores cover (from the end of the warm-up to its last window, as the
+/// scorer counts), or the whole range if that is empty.
+fn scored_range(report: &Report, series: &SeriesReport) -> (i64, i64) {
+    let from = report.scored_from_ms.max(report.from_ms);
+    let to = series.demand.iter().map(|d| d.end_ms).max();
+    match to {
+        Some(to) if from < to => (from, to),
+        _ => (
+            report.from_ms,
+            report.to_ms.max(report.from_ms.saturating_add(1)),
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Step functions: demand, capacity, and where one falls short of the other.
 
 use crate::report::{CapacityStep, DemandStep};
+use crate::score::{capacity_spans, demand_pieces};
 
 /// A value held over `[start_ms, end_ms)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -10,30 +11,18 @@ pub(super) struct Segment {
     pub(super) value: f64,
 }
 
-/// The demand as non-overlapping steps in time order. Hopping windows overlap; as in the
-/// scorer, each instant belongs to the first window over it, so what is drawn is what was
-/// scored. Non-finite values are dropped (nothing known there).
+/// The demand as non-overlapping steps in time order, exactly as the scorer counts it
+/// ([`demand_pieces`]), so what is drawn is what was scored.
 pub(super) fn demand_segments(demand: &[DemandStep]) -> Vec<Segment> {
-    let mut steps: Vec<DemandStep> = demand
-        .iter()
-        .copied()
-        .filter(|s| s.value.is_finite() && s.end_ms > s.start_ms)
-        .collect();
+    let mut steps = demand.to_vec();
     steps.sort_by_key(|s| s.start_ms); // stable, and linear when already in order
-    let mut out = Vec::with_capacity(steps.len());
-    let mut previous_end = i64::MIN;
-    for s in steps {
-        let start = s.start_ms.max(previous_end);
-        previous_end = previous_end.max(s.end_ms);
-        if s.end_ms > start {
-            out.push(Segment {
-                start_ms: start,
-                end_ms: s.end_ms,
-                value: s.value,
-            });
-        }
-    }
-    out
+    demand_pieces(&steps)
+        .map(|s| Segment {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            value: s.value,
+        })
+        .collect()
 }
 
 /// A contender's capacity in metric units: each step's units × `per_unit`, held until the next
@@ -57,17 +46,6 @@ pub(super) fn capacity_segments(
         .collect()
 }
 
-/// Units in service at `at_ms`: those of the last step at or before it, none before the first
-/// (as the scorer counts them).
-fn units_at(steps: &[CapacityStep], at_ms: i64) -> i64 {
-    let i = steps.partition_point(|s| s.at_ms <= at_ms);
-    if i == 0 {
-        0
-    } else {
-        steps[i - 1].units
-    }
-}
-
 /// The intervals within `[from, to)` in which the demand exceeded the capacity, merged and in
 /// time order: what the scorer counts as under-provisioned, as times, so the detail chart can
 /// find the worst week and shade it.
@@ -82,18 +60,9 @@ pub(super) fn under_provisioned(
     steps.sort_by_key(|s| s.at_ms);
     let mut out: Vec<(i64, i64)> = Vec::new();
     for d in clip(demand, from, to) {
-        let first = steps.partition_point(|s| s.at_ms <= d.start_ms);
-        let changes = steps[first..]
-            .iter()
-            .map(|s| s.at_ms)
-            .take_while(|&at| at < d.end_ms);
-        let bounds: Vec<i64> = std::iter::once(d.start_ms)
-            .chain(changes)
-            .chain([d.end_ms])
-            .collect();
-        for pair in bounds.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            if b <= a || d.value <= 0.0 || d.value <= units_at(&steps, a) as f64 * per_unit {
+        // The same spans and the same comparison as the scorer's.
+        for (a, b, units) in capacity_spans(&steps, d.start_ms, d.end_ms) {
+            if d.value <= 0.0 || d.value <= units as f64 * per_unit {
                 continue;
             }
             match out.last_mut() {

@@ -61,12 +61,7 @@ pub(super) fn split_utc(ms: i64) -> (String, String) {
 
 /// RFC 3339 in UTC, with milliseconds only when there are any: `2024-03-04T05:06:07Z`.
 pub(super) fn format_utc(ms: i64) -> String {
-    let (date, clock) = split_utc(ms);
-    if ms.rem_euclid(SECOND) == 0 {
-        format!("{date}T{}Z", &clock[..8])
-    } else {
-        format!("{date}T{clock}Z")
-    }
+    presage_template::calendar::rfc3339(ms)
 }
 
 /// A span in the two largest units that matter: `14 d 3 h`, `2 h 5 min`, `850 ms`.
