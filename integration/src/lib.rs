@@ -2,6 +2,7 @@
 //! processes, real HTTP servers and files. Nothing here is mocked.
 
 pub mod broker;
+pub mod chaos;
 pub mod data;
 pub mod services;
 pub mod topics;

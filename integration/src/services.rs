@@ -126,3 +126,13 @@ impl Drop for Services {
         }
     }
 }
+
+impl Services {
+    /// How `service` ended, if it has (`None` while it runs, or if it was never started).
+    pub fn exit_status(&mut self, service: &str) -> Option<std::process::ExitStatus> {
+        self.children
+            .iter_mut()
+            .find(|(name, _)| name == service)
+            .and_then(|(_, child)| child.try_wait().ok().flatten())
+    }
+}

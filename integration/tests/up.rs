@@ -89,11 +89,15 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
     );
     let text = logs();
     assert!(text.contains("presage is up: 5 services"), "{text}");
+    let loops = text.matches("stage starting").count();
+    assert!(
+        loops >= 6,
+        "the recipe-processor, forecaster, planner and applier's loops ran:\n{text}"
+    );
     assert_eq!(
         text.matches("shutting down: committing offsets").count(),
-        6,
-        "every consuming loop (recipe-processor, forecaster, the planner's two, the applier's two) \
-         committed on the way out:\n{text}"
+        loops,
+        "every consuming loop committed on the way out:\n{text}"
     );
     if std::env::var("PRESAGE_TEST_BROKERS").is_err() {
         assert!(

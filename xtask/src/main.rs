@@ -4,6 +4,8 @@
 //!   stack with the demo workload (`presage up --demo`).
 //! - `cargo xtask test`: installs what is missing the same way, builds every binary the
 //!   end-to-end tests run, and runs the whole test suite.
+//! - `cargo xtask chaos [--minutes N] [--seed S]`: the same, then the chaos suite
+//!   (`presage-chaos`): the whole stack under seeded faults, reconciled from the topics.
 //!
 //! Kept free of dependencies so it compiles in seconds.
 
@@ -23,9 +25,10 @@ fn main() {
     let result = match command {
         "up" => up(rest),
         "test" => test(rest),
+        "chaos" => chaos(rest),
         "install-broker" => install_broker().map(|path| println!("{}", path.display())),
         _ => {
-            eprintln!("usage: cargo xtask <up|test|install-broker> [args...]\n  up              install the broker if missing, build, run `presage up --demo`\n  test            install the broker if missing, build, run every test\n  install-broker  install the local broker (Nisshi {NISSHI_VERSION}) into the cache");
+            eprintln!("usage: cargo xtask <up|test|chaos|install-broker> [args...]\n  up              install the broker if missing, build, run `presage up --demo`\n  test            install the broker if missing, build, run every test\n  chaos           install the broker if missing, build, run the chaos suite (--minutes N --seed S)\n  install-broker  install the local broker (Nisshi {NISSHI_VERSION}) into the cache");
             exit(2);
         }
     };
@@ -128,6 +131,24 @@ fn test(extra: &[String]) -> Result<(), String> {
     } else {
         cargo(&["test", "--workspace", "--no-fail-fast"], extra, &nisshi)
     }
+}
+
+fn chaos(extra: &[String]) -> Result<(), String> {
+    let nisshi = install_broker()?;
+    cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;
+    cargo(
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "presage-integration",
+            "--bin",
+            "presage-chaos",
+            "--",
+        ],
+        extra,
+        &nisshi,
+    )
 }
 
 fn up(extra: &[String]) -> Result<(), String> {

@@ -2,13 +2,16 @@
 //! whether the result obeys the template's rules. Writing files, running tests and reloading processes are I/O: they live
 //! in the binary's hooks, which call these functions for every decision.
 
+pub mod applied;
 pub mod document;
 pub mod fragment;
+pub mod journal;
 pub mod outcome;
 pub mod plan;
+pub mod retry;
 
 pub use fragment::{fragment_patch, parse_body, FragmentError};
-pub use outcome::{outcome, Details, Input, Status};
+pub use outcome::{outcome, outcome_id, Details, Input, Status};
 pub use plan::{
     check_rules, directive_patch, format_of, parse_config, plan_change, plan_patch, render,
     PlanError,

@@ -8,15 +8,32 @@
 //! one [`Applier`] behind a mutex, so they never write a configuration at the same time and each
 //! merges on top of what the other last applied. Each loop keeps its own [`TemplateBook`], fed by
 //! its own template reader, as every other stage does; both read the same compacted topic.
+//!
+//! What survives a crash: the live files and their journals (a flow a crash interrupted is
+//! converged when its file is next locked, and at start for every file hook a template names),
+//! and `presage.applied` itself. When the group assigns a partition, each loop reads that
+//! partition of `presage.applied` back (the same apps, by the shared partitioner) so the applier
+//! knows which outcomes are already published and which directive is the newest applied per
+//! resource, before it applies anything for those apps.
 
 use clap::Parser;
 use presage_applier::hooks::Applier;
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_runner::{
-    run_two_stages, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, TemplateBook,
-    Topics,
+    run_two_stages, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage, StageError,
+    TemplateBook, Topics,
 };
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// How far back `presage.applied` is read when a partition is assigned: far beyond any input
+/// that can still be replayed (those after the committed offset) and any directive the planner
+/// can publish out of order.
+const APPLIED_SPAN_MS: i64 = 6 * 3_600_000;
+/// Tries at reading it back before the loop gives up (and the process exits, to be restarted):
+/// applying without knowing what was applied could publish an outcome twice.
+const READ_TRIES: u32 = 5;
 
 /// Applies scaling directives and metadata fragments through configuration hooks with a shadow
 /// configuration.
@@ -27,20 +44,76 @@ struct Args {
     kafka: KafkaArgs,
 }
 
-/// What each stage holds: the templates its loop has seen, the topics, and the shared writer.
+/// What each stage holds: the templates its loop has seen, the topics, the shared writer, and
+/// which apps each of its partitions has carried (to forget them when it is revoked).
 struct Shell {
     templates: TemplateBook,
+    kafka: KafkaArgs,
     topics: Topics,
     applier: Arc<Mutex<Applier>>,
+    apps: HashMap<i32, HashSet<String>>,
 }
 
 impl Shell {
-    fn new(topics: Topics, applier: Arc<Mutex<Applier>>) -> Self {
+    fn new(kafka: &KafkaArgs, applier: Arc<Mutex<Applier>>) -> Self {
         Self {
             templates: TemplateBook::default(),
-            topics,
+            kafka: kafka.clone(),
+            topics: kafka.topics(),
             applier,
+            apps: HashMap::new(),
         }
+    }
+
+    /// A template arrived: keep it, and converge any of its files a crash left mid-apply.
+    fn on_template(&mut self, loaded: &LoadedTemplate) {
+        self.templates.insert(loaded.clone());
+        lock(&self.applier).recover(&loaded.template, presage_runner::dlq::now_ms());
+    }
+
+    /// Reads the partition's recent outcomes back into the writer before its first input.
+    fn restore(&mut self, stage: &'static str, partition: i32) {
+        let topic = self.topics.applied();
+        let mut outcomes: Vec<ApplyOutcome> = Vec::new();
+        // Records from before the schema's last change have another fingerprint: skipped.
+        let mut undecodable: u64;
+        let mut tries = 0;
+        let read = loop {
+            outcomes.clear();
+            undecodable = 0;
+            let read = presage_runner::history::read_partition_recent(
+                &self.kafka,
+                &topic,
+                partition,
+                APPLIED_SPAN_MS,
+                |bytes| match presage_events::decode::<ApplyOutcome>(bytes) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(_) => undecodable += 1,
+                },
+            );
+            tries += 1;
+            match read {
+                Ok(read) => break read,
+                Err(err) if tries < READ_TRIES => {
+                    tracing::warn!(stage, partition, error = %format!("{err:#}"), "reading back the outcomes failed; trying again");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(err) => panic!(
+                    "{stage}: cannot read back {topic} partition {partition} after {tries} tries \
+                     (refusing to apply without knowing what was applied): {err:#}"
+                ),
+            }
+        };
+        let apps = self.apps.entry(partition).or_default();
+        let mut applier = lock(&self.applier);
+        for outcome in &outcomes {
+            apps.insert(outcome.app.clone());
+            applier.learn(outcome);
+        }
+        if undecodable > 0 {
+            tracing::warn!(stage, partition, undecodable, "records of the outcomes topic that are not this version's ApplyOutcome were skipped");
+        }
+        tracing::info!(stage, partition, outcomes = outcomes.len(), ranges = %read, "outcomes read back");
     }
 
     /// Applies through the app's template with the writer held; the outcomes, ready to produce.
@@ -69,9 +142,10 @@ impl Shell {
     }
 }
 
-/// The writer guards no data of its own (the files are the state, and the shadow flow leaves
-/// them whole or restored), so a panic caught by the runner while it was held does not make it
-/// unusable: take it back rather than dead-letter every later input.
+/// The writer guards no data a panic can leave half-updated (the files and their journals are
+/// the state, each replaced whole; what it learnt from the topic is a cache the topic rebuilds),
+/// so a panic caught by the runner while it was held does not make it unusable: take it back
+/// rather than dead-letter every later input.
 fn lock(applier: &Mutex<Applier>) -> MutexGuard<'_, Applier> {
     applier.lock().unwrap_or_else(|poisoned: PoisonError<_>| {
         tracing::warn!("a previous apply panicked while holding the writer; continuing");
@@ -93,7 +167,32 @@ impl Stage for DirectiveStage {
     }
 
     fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.0.templates.insert(loaded.clone());
+        self.0.on_template(loaded);
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.0.restore(self.name(), partition);
+    }
+
+    /// Another applier owns these apps now and may apply newer directives: what was learnt
+    /// about them is read again if the partition comes back.
+    fn forget(&mut self, partition: i32) {
+        if let Some(apps) = self.0.apps.remove(&partition) {
+            lock(&self.0.applier).forget_apps(&apps);
+        }
+    }
+
+    fn on_event_at(
+        &mut self,
+        directive: ScalingDirective,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.0
+            .apps
+            .entry(at.partition)
+            .or_default()
+            .insert(directive.app.clone());
+        self.on_event(directive)
     }
 
     fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
@@ -110,7 +209,7 @@ impl Stage for DirectiveStage {
         self.0.apply(&directive.app, |applier, loaded, now| {
             let outcomes = applier.apply_directive(&loaded.template, &directive, now);
             for outcome in &outcomes {
-                tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, reason = ?outcome.reason, target = directive.target, "directive applied");
+                tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, attempts = outcome.attempts, reason = ?outcome.reason, target = directive.target, "directive applied");
             }
             outcomes
         })
@@ -131,14 +230,18 @@ impl Stage for FragmentStage {
     }
 
     fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.0.templates.insert(loaded.clone());
+        self.0.on_template(loaded);
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.0.restore(self.name(), partition);
     }
 
     fn on_event(&mut self, fragment: MetadataFragment) -> Result<Vec<Outgoing>, StageError> {
         self.0.apply(&fragment.app, |applier, loaded, now| {
             let outcomes = applier.apply_fragment(&loaded.template, &fragment, now);
             for outcome in &outcomes {
-                tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, reason = ?outcome.reason, recipe = %fragment.recipe, "fragment applied");
+                tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, attempts = outcome.attempts, reason = ?outcome.reason, recipe = %fragment.recipe, "fragment applied");
             }
             outcomes
         })
@@ -150,7 +253,7 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let applier = Arc::new(Mutex::new(Applier::new()));
-    let directives = DirectiveStage(Shell::new(args.kafka.topics(), applier.clone()));
-    let fragments = FragmentStage(Shell::new(args.kafka.topics(), applier));
+    let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone()));
+    let fragments = FragmentStage(Shell::new(&args.kafka, applier));
     run_two_stages(&args.kafka, directives, fragments, &shutdown)
 }

@@ -3,32 +3,57 @@
 use presage_events::{event_id, ApplyOutcome, MetadataFragment, ScalingDirective};
 
 /// The input event an outcome answers: a scaling directive or a metadata fragment. Its id is the
-/// outcome's `directive_id` (the schema's name for "the event applied") and its lineage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Input<'a> {
-    pub event_id: &'a str,
-    pub app: &'a str,
-    pub template_version: &'a str,
+/// outcome's `directive_id` (the schema's name for "the event applied") and its lineage; when it
+/// was decided and what resources it sets are what "newest applied per resource" is rebuilt from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Input {
+    pub event_id: String,
+    pub app: String,
+    pub template_version: String,
+    pub decided_at_ms: i64,
+    pub resources: Vec<String>,
 }
 
-impl<'a> From<&'a ScalingDirective> for Input<'a> {
-    fn from(directive: &'a ScalingDirective) -> Self {
+impl From<&ScalingDirective> for Input {
+    fn from(directive: &ScalingDirective) -> Self {
         Self {
-            event_id: &directive.event_id,
-            app: &directive.app,
-            template_version: &directive.template_version,
+            event_id: directive.event_id.clone(),
+            app: directive.app.clone(),
+            template_version: directive.template_version.clone(),
+            decided_at_ms: directive.issued_at_ms,
+            resources: resources_of(directive),
         }
     }
 }
 
-impl<'a> From<&'a MetadataFragment> for Input<'a> {
-    fn from(fragment: &'a MetadataFragment) -> Self {
+impl From<&MetadataFragment> for Input {
+    fn from(fragment: &MetadataFragment) -> Self {
         Self {
-            event_id: &fragment.event_id,
-            app: &fragment.app,
-            template_version: &fragment.template_version,
+            event_id: fragment.event_id.clone(),
+            app: fragment.app.clone(),
+            template_version: fragment.template_version.clone(),
+            decided_at_ms: fragment.window_end_ms,
+            resources: Vec::new(),
         }
     }
+}
+
+/// Every resource a directive sets: its targets', or its top-level one (older producers).
+pub fn resources_of(directive: &ScalingDirective) -> Vec<String> {
+    if directive.targets.is_empty() {
+        vec![directive.resource.clone()]
+    } else {
+        directive
+            .targets
+            .iter()
+            .map(|t| t.resource.clone())
+            .collect()
+    }
+}
+
+/// The id of the outcome of `input_id` at `hook`: one per input and hook, whatever became of it.
+pub fn outcome_id(input_id: &str, hook: &str) -> String {
+    event_id(&["applied", input_id, hook])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +82,22 @@ impl Status {
     }
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Details {
     pub reason: Option<String>,
     pub config_path: Option<String>,
     pub backup_path: Option<String>,
+    /// Tries made, the first included (0 is read as 1).
+    pub attempts: u32,
 }
 
 /// `applied_at_ms` is the applier's clock: applying is an act in the world, not a replayable
 /// decision. The id depends only on the input event and hook, so a replayed directive's (or
-/// fragment's) outcome is recognised as the same outcome.
-pub fn outcome<'a>(
-    input: impl Into<Input<'a>>,
+/// fragment's) outcome is recognised as the same outcome; because the clock makes two builds of
+/// it differ, an outcome is built once and then kept (in the file's journal, or on the topic)
+/// and never built again for a replay.
+pub fn outcome(
+    input: impl Into<Input>,
     hook: &str,
     status: Status,
     details: Details,
@@ -75,17 +105,20 @@ pub fn outcome<'a>(
 ) -> ApplyOutcome {
     let input = input.into();
     ApplyOutcome {
-        event_id: event_id(&["applied", input.event_id, hook]),
-        app: input.app.to_string(),
-        template_version: input.template_version.to_string(),
-        directive_id: input.event_id.to_string(),
+        event_id: outcome_id(&input.event_id, hook),
+        app: input.app,
+        template_version: input.template_version,
+        directive_id: input.event_id.clone(),
         hook: hook.to_string(),
         status: status.as_str().to_string(),
         reason: details.reason,
         config_path: details.config_path,
         backup_path: details.backup_path,
         applied_at_ms,
-        lineage: vec![input.event_id.to_string()],
+        lineage: vec![input.event_id],
+        attempts: details.attempts.max(1) as i32,
+        decided_at_ms: input.decided_at_ms,
+        resources: input.resources,
     }
 }
 
@@ -94,11 +127,46 @@ mod tests {
     use super::*;
 
     fn no_details() -> Details {
-        Details {
-            reason: None,
-            config_path: None,
-            backup_path: None,
-        }
+        Details::default()
+    }
+
+    #[test]
+    fn a_directive_s_outcome_says_when_it_was_decided_what_it_set_and_how_many_tries() {
+        let directive = ScalingDirective {
+            event_id: "d-1".into(),
+            app: "shop".into(),
+            template_version: "v9".into(),
+            resource: "replicas".into(),
+            target: 7,
+            issued_at_ms: 1_234,
+            targets: vec![
+                presage_events::ResourceTarget {
+                    resource: "replicas".into(),
+                    target: 7,
+                    ..Default::default()
+                },
+                presage_events::ResourceTarget {
+                    resource: "memory_mb".into(),
+                    target: 2048,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let details = Details {
+            attempts: 3,
+            ..Details::default()
+        };
+        let applied = outcome(&directive, "cfg", Status::Applied, details, 5);
+        assert_eq!(applied.event_id, outcome_id("d-1", "cfg"));
+        assert_eq!(applied.decided_at_ms, 1_234);
+        assert_eq!(applied.resources, vec!["replicas", "memory_mb"]);
+        assert_eq!(applied.attempts, 3);
+        assert_eq!(
+            outcome(&directive, "cfg", Status::Failed, no_details(), 5).attempts,
+            1,
+            "a single try counts as one"
+        );
     }
 
     #[test]

@@ -1,18 +1,32 @@
 //! `presage up`: the whole stack in one command. Without `--brokers` it starts the local broker
 //! (Nisshi, installed by the set-up command), then creates the topics, publishes the templates
-//! and runs the five services as child processes, restarting any that exits, until Ctrl-C.
+//! and runs the five services as child processes, restarting any that exits (with backoff, the
+//! broker too), until SIGINT or SIGTERM; then it stops the services and, last, the broker.
+//!
+//! Every child runs in its own process group, so a terminal's Ctrl-C reaches only `presage up`,
+//! which decides the order of the stop.
+
+mod backoff;
+mod broker;
+mod decision;
+mod process;
+mod stop;
+mod supervised;
 
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use presage_runner::broker::{find_nisshi, LocalBroker};
+use presage_runner::broker::find_nisshi;
 use presage_runner::templates::publish_templates;
 use presage_runner::{KafkaArgs, Shutdown};
 
 use crate::commands::{create_all_topics, service_binary, SERVICES};
 use crate::demo;
+use backoff::Backoff;
+use broker::LocalBroker;
+use supervised::Supervised;
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
@@ -77,21 +91,32 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         bail!("invalid templates:\n{}", problems.join("\n"));
     }
 
-    let mut _broker = None;
+    let backoff = Backoff::default();
+    // Declared before the services, so on an early error it is dropped (killed) after them.
+    let mut broker: Option<Supervised> = None;
     let brokers = match &args.brokers {
         Some(brokers) => brokers.clone(),
         None => {
             let Some(nisshi) = find_nisshi() else {
                 bail!("the local broker (nisshi) is not installed: run `cargo xtask up`, which installs it, or pass --brokers");
             };
-            let broker = LocalBroker::start(&nisshi, &args.data_dir.join("broker"), args.port)?;
+            let local = LocalBroker {
+                nisshi,
+                data_dir: args.data_dir.join("broker"),
+                port: args.port,
+            };
+            let child = local.start(Duration::from_secs(60))?;
             println!(
                 "local broker: {} (data in {})",
-                broker.bootstrap(),
-                broker.data_dir().display()
+                local.bootstrap(),
+                local.data_dir.display()
             );
-            let bootstrap = broker.bootstrap();
-            _broker = Some(broker);
+            let bootstrap = local.bootstrap();
+            broker = Some(Supervised::adopt(
+                "broker",
+                child,
+                Box::new(move || local.spawn()),
+            ));
             bootstrap
         }
     };
@@ -117,59 +142,36 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         println!("demo workload: http://{}/metrics", server.address());
         std::mem::forget(server); // serves until the process exits
     }
-    let mut children: Vec<(&str, Child)> = Vec::new();
+    let mut services = Vec::new();
     for service in SERVICES {
-        children.push((service, spawn(service, &kafka)?));
+        let kafka = kafka.clone();
+        services.push(Supervised::start(
+            service,
+            Box::new(move || spawn(service, &kafka)),
+        )?);
     }
     println!(
         "presage is up: {} services on {}; Ctrl-C stops it",
-        children.len(),
+        services.len(),
         kafka.brokers
     );
+    // Children are (re)started from this thread, the main one: their death signal is tied to
+    // the thread that forked them (see `process::spawn_isolated`).
     while !shutdown.requested() {
-        for (service, child) in children.iter_mut() {
-            if let Some(status) = child.try_wait()? {
-                tracing::warn!(service = *service, %status, "service exited; restarting");
-                shutdown.sleep(Duration::from_secs(1));
-                *child = spawn(service, &kafka)?;
-            }
+        let now = Instant::now();
+        for child in services.iter_mut().chain(broker.iter_mut()) {
+            child.tick(&backoff, now);
         }
         shutdown.sleep(Duration::from_millis(200));
     }
-    stop_all(&mut children);
+    stop::stop_in_order(&mut services, broker.as_mut(), &backoff, stop::GRACE);
     Ok(())
 }
 
 fn spawn(service: &str, kafka: &KafkaArgs) -> anyhow::Result<Child> {
     let binary = service_binary(service)?;
-    Command::new(&binary)
-        .args(kafka.to_args())
-        .spawn()
+    process::spawn_isolated(Command::new(&binary).args(kafka.to_args()))
         .with_context(|| format!("starting {}", binary.display()))
-}
-
-/// SIGTERM lets each service commit what it has done; stragglers are killed after 10 s.
-fn stop_all(children: &mut [(&str, Child)]) {
-    for (_, child) in children.iter() {
-        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for (service, child) in children.iter_mut() {
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if let Ok(None) = child.try_wait() {
-            tracing::warn!(service = *service, "did not stop in time; killing");
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 fn retry(

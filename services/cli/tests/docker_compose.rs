@@ -103,3 +103,49 @@ fn the_setup_step_uses_real_subcommands() {
         assert!(found.is_some(), "presage {command} {sub} does not exist");
     }
 }
+
+/// The Compose file's counterpart of `presage up`'s supervision: a long-running container that
+/// crashes comes back, the one-shot setup is retried only until it succeeds (`unless-stopped`
+/// would run it again after every success), and the services start once Kafka answers.
+#[test]
+fn long_running_containers_restart_and_services_wait_for_a_healthy_kafka() {
+    let compose = compose();
+    let services = compose["services"].as_mapping().expect("services");
+    for (name, service) in services {
+        let name = name.as_str().unwrap();
+        let restart = service["restart"].as_str();
+        if name == "setup" {
+            assert_eq!(restart, Some("on-failure"), "{name}: restart policy");
+        } else {
+            assert!(
+                matches!(restart, Some("unless-stopped" | "always")),
+                "{name}: a long-running container needs `restart: unless-stopped`, has {restart:?}"
+            );
+        }
+        // A dependency on a healthy container is only as good as that container's healthcheck.
+        if let Some(dependencies) = service["depends_on"].as_mapping() {
+            for (dependency, condition) in dependencies {
+                let dependency = dependency.as_str().unwrap();
+                if condition["condition"].as_str() == Some("service_healthy") {
+                    assert!(
+                        compose["services"][dependency]["healthcheck"]["test"].is_sequence(),
+                        "{name} waits for {dependency} to be healthy, which has no healthcheck"
+                    );
+                }
+            }
+        }
+        let argv = as_strings(&service["command"]);
+        if argv.get(1).map(String::as_str) == Some("run") {
+            assert_eq!(
+                service["depends_on"]["kafka"]["condition"].as_str(),
+                Some("service_healthy"),
+                "{name}: waits for Kafka"
+            );
+            assert_eq!(
+                service["depends_on"]["setup"]["condition"].as_str(),
+                Some("service_completed_successfully"),
+                "{name}: waits for the topics and templates"
+            );
+        }
+    }
+}

@@ -1,13 +1,20 @@
 //! The collector's core: which sources are due, and how what they return becomes raw-sample
 //! events. Reading a source is I/O and lives in the binary behind [`SourceReader`]; parsing what
-//! was read (Prometheus text, /proc files) and every decision live here.
+//! was read (Prometheus text, /proc files) and every decision live here. Between reading and
+//! Kafka lies the on-disk spool (`spool/`, I/O, with its pure parts in `frame`, `bound`,
+//! `ledger` and `state`) drained by the sender thread (`sender.rs`).
 
 pub mod calendar;
 pub mod host;
 pub mod prometheus;
 pub mod readers;
+pub mod report;
 pub mod samples;
 pub mod schedule;
+pub mod sender;
+pub mod settings;
+pub mod spool;
+pub mod spooled;
 
 pub use samples::{to_raw_samples, Reading};
 pub use schedule::Schedule;

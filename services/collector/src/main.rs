@@ -1,13 +1,22 @@
 //! presage-collector: reads every source of every published template on its interval and
 //! publishes raw samples to `presage.metrics.raw`. The I/O (HTTP, /proc) lives here; parsing and
 //! scheduling live in the core.
+//!
+//! Samples go through an on-disk spool: the reading loop appends each batch (durably) and a
+//! sender thread drains the spool to Kafka in order. A broker that is away, at start or later,
+//! is waited for; reading goes on meanwhile, and the backlog is sent when the broker is back.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
 use presage_collector::readers::Readers;
-use presage_collector::{to_raw_samples, Schedule, SourceReader};
-use presage_runner::publisher::Publisher;
+use presage_collector::sender::Sender;
+use presage_collector::settings::SpoolArgs;
+use presage_collector::spool::{Limits, Spool};
+use presage_collector::{spooled, to_raw_samples, Schedule, SourceReader};
+use presage_runner::patience::retry_until;
 use presage_runner::templates::TemplateFeed;
 use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
 
@@ -17,6 +26,8 @@ use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    spool: SpoolArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -24,15 +35,54 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let topic = args.kafka.topics().raw();
-    let feed = TemplateFeed::open(&args.kafka, "collector")?;
-    let mut book = TemplateBook::default();
-    feed.read_to_end(&mut book)?;
-    let publisher = Publisher::new(&args.kafka)?;
+
+    let dir = args.spool.dir();
+    let (spool, opened) = Spool::open(&dir, Limits::new(args.spool.spool_max_bytes))
+        .with_context(|| format!("opening the spool in {}", dir.display()))?;
+    tracing::info!(dir = %dir.display(), pending = opened.pending, segments = opened.segments, max_bytes = args.spool.spool_max_bytes, "spool open");
+    if opened.torn_bytes > 0 {
+        tracing::warn!(
+            torn_bytes = opened.torn_bytes,
+            "truncated a record torn by a crash (it was never acknowledged to the reading loop)"
+        );
+    }
+    if let Some(problem) = &opened.state_lost {
+        tracing::warn!(problem = %problem, "spool state unreadable: every spooled sample is sent again, and drops not yet reported are lost");
+    }
+    let spool = Arc::new(Mutex::new(spool));
+    // The sender starts first: what an earlier run spooled goes out as soon as the broker answers,
+    // whether or not the templates have been read yet.
+    let sender = Sender {
+        spool: spool.clone(),
+        kafka: args.kafka.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let sender = std::thread::Builder::new()
+        .name("spool-sender".into())
+        .spawn(move || sender.run())?;
+
+    // A collector started before its broker waits for it, rather than exiting.
+    let started = retry_until("reading the templates topic", &shutdown, || {
+        let feed = TemplateFeed::open(&args.kafka, "collector")?;
+        let mut book = TemplateBook::default();
+        feed.read_to_end(&mut book)?;
+        Ok((feed, book))
+    });
+    let (feed, mut book) = match started {
+        Ok(started) => started,
+        Err(interrupted) => {
+            tracing::info!(reason = %interrupted, "stopped before the broker answered");
+            return stop(sender);
+        }
+    };
     let mut schedule = Schedule::default();
     let mut reader = Readers::default();
     tracing::info!(templates = book.len(), topic = %topic, "collector starting");
 
     while !shutdown.requested() {
+        if sender.is_finished() {
+            return stop(sender);
+        }
         feed.poll_new(&mut book);
         let now = presage_runner::dlq::now_ms();
         let mut records = Vec::new();
@@ -49,16 +99,42 @@ fn main() -> anyhow::Result<()> {
                 for sample in to_raw_samples(&template.app, &loaded.version, &source.id, readings) {
                     // Stamped with the sample's event time: `presage backtest --from --to`
                     // finds a time range of the raw topic by record timestamp.
-                    records.push(Outgoing::event(topic.clone(), &sample)?.at(sample.event_time_ms));
+                    let record = Outgoing::event(topic.clone(), &sample)?.at(sample.event_time_ms);
+                    records.push(spooled::encode(&record));
                 }
             }
         }
         if !records.is_empty() {
-            publisher.send_all(&records)?;
-            tracing::debug!(samples = records.len(), "published");
+            spool_batch(&spool, &records, now);
         }
         shutdown.sleep(Duration::from_millis(50));
     }
-    publisher.flush();
-    Ok(())
+    stop(sender)
+}
+
+/// Appends one batch; a full spool's drops and a failing disk are logged with their counts.
+fn spool_batch(spool: &Mutex<Spool>, records: &[Vec<u8>], now: i64) {
+    let mut spool = spool
+        .lock()
+        .expect("the spool lock (a thread panicked holding it)");
+    match spool.append(records, now) {
+        Ok(dropped) if dropped.records > 0 => tracing::warn!(
+            dropped_records = dropped.records,
+            dropped_bytes = dropped.bytes,
+            unreported = spool.unreported(),
+            max_bytes = spool.limits().max_bytes,
+            pending = spool.pending(),
+            "spool full: dropped the oldest unsent samples (reported to the dead-letter topic when the broker is back)"
+        ),
+        Ok(_) => tracing::debug!(samples = records.len(), pending = spool.pending(), "spooled"),
+        Err(err) => tracing::error!(samples = records.len(), error = %err, "could not spool samples: they are lost"),
+    }
+}
+
+/// Waits for the sender (it stops at the shutdown flag, or has failed) and passes on its error.
+fn stop(sender: std::thread::JoinHandle<anyhow::Result<()>>) -> anyhow::Result<()> {
+    match sender.join() {
+        Ok(result) => result.context("the spool sender failed"),
+        Err(_) => anyhow::bail!("the spool sender panicked"),
+    }
 }

@@ -183,6 +183,19 @@ impl Forecaster {
             .unwrap_or(0)
     }
 
+    /// Drops the history and fits of `apps` (their partition went to another instance); if they
+    /// come back, their history is read again with [`Forecaster::remember`].
+    pub fn forget_apps<'a>(&mut self, apps: impl IntoIterator<Item = &'a str>) {
+        let apps: HashSet<&str> = apps.into_iter().collect();
+        self.series
+            .retain(|key, _| !apps.contains(key.app.as_str()));
+    }
+
+    /// How many series are held (for logs and tests).
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
     /// How many fits have run (for logs and benchmarks).
     pub fn refits(&self) -> u64 {
         self.refits

@@ -1,15 +1,22 @@
 //! presage-forecaster: the thin Kafka shell around the forecaster core.
 //! Reads `presage.metrics.derived`, writes `presage.forecasts`.
+//!
+//! History belongs to partitions. Before its first record of a partition (on start, or when a
+//! rebalance hands it one) the stage reads that partition's recent past from
+//! `presage.metrics.derived`: the templates' history span before the offset it resumes from,
+//! taken in with [`Forecaster::remember`]. It then forecasts as if it had always owned the
+//! partition. A partition taken away drops its apps' series.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use clap::Parser;
 use presage_events::{decode, DerivedMetric};
 use presage_forecaster::Forecaster;
-use presage_runner::templates::TemplateFeed;
+use presage_runner::patience::Backoff;
 use presage_runner::{
-    read_history, run_stage, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError,
-    TemplateBook, Topics,
+    read_partition_history, run_stage, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown,
+    Stage, StageError, Topics,
 };
 
 /// Fits the template's models to derived metrics and publishes forecasts with intervals.
@@ -26,6 +33,59 @@ const STAGE: &str = "forecaster";
 struct ForecasterStage {
     core: Forecaster,
     topics: Topics,
+    kafka: KafkaArgs,
+    /// The apps seen on each partition held, to forget when it is revoked.
+    apps: HashMap<i32, BTreeSet<String>>,
+}
+
+impl ForecasterStage {
+    /// Reads `partition`'s history before `resume_offset` into the core, waiting for the
+    /// broker if it is away: forecasting without it would publish other contents under ids
+    /// already published.
+    fn rebuild(&mut self, partition: i32, resume_offset: i64) {
+        let started = Instant::now();
+        let span_ms = self.core.history_span_ms();
+        let topic = self.topics.derived();
+        let mut backoff = Backoff::for_broker();
+        loop {
+            let mut undecodable = 0u64;
+            let mut apps = BTreeSet::new();
+            let core = &mut self.core;
+            let result = read_partition_history(
+                &self.kafka,
+                &topic,
+                partition,
+                resume_offset,
+                span_ms,
+                |payload| {
+                    // An undecodable record went to the dead-letter topic when it was first read.
+                    match decode::<DerivedMetric>(payload) {
+                        Ok(derived) => {
+                            if !apps.contains(&derived.app) {
+                                apps.insert(derived.app.clone());
+                            }
+                            core.remember(&derived);
+                        }
+                        Err(_) => undecodable += 1,
+                    }
+                },
+            );
+            match result {
+                Ok(read) => {
+                    tracing::info!(%topic, partition, span_ms, records = read.records, undecodable, apps = apps.len(), ranges = %read, elapsed_ms = started.elapsed().as_millis() as u64, "history rebuilt");
+                    self.apps.entry(partition).or_default().extend(apps);
+                    return;
+                }
+                Err(err) => {
+                    // What a failed read took in is dropped before the next try.
+                    self.core.forget_apps(apps.iter().map(String::as_str));
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%topic, partition, error = %format!("{err:#}"), retry_in_ms = delay.as_millis() as u64, "reading history failed; retrying");
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
 }
 
 impl Stage for ForecasterStage {
@@ -67,43 +127,32 @@ impl Stage for ForecasterStage {
             })
             .collect()
     }
-}
 
-/// The core with its history rebuilt from `presage.metrics.derived`: for every partition the
-/// forecaster's group has committed, the records of the templates' history span before the
-/// committed offset, taken in with [`Forecaster::remember`]. The stage then resumes at the
-/// committed offset and forecasts as if it had never stopped.
-fn warmed_core(kafka: &KafkaArgs, stage_name: &str) -> anyhow::Result<Forecaster> {
-    let started = Instant::now();
-    let mut core = Forecaster::new();
-    let mut book = TemplateBook::default();
-    TemplateFeed::open(kafka, stage_name)?.read_to_end(&mut book)?;
-    for loaded in book.all() {
-        core.set_template(&loaded.version, loaded.template.clone());
-    }
-    let span_ms = core.history_span_ms();
-    let topic = kafka.topics().derived();
-    let group = format!("presage-{stage_name}");
-    let mut undecodable = 0u64;
-    let read = read_history(kafka, &topic, &group, span_ms, |payload| {
-        // An undecodable record went to the dead-letter topic when it was first read.
-        match decode::<DerivedMetric>(payload) {
-            Ok(derived) => core.remember(&derived),
-            Err(_) => undecodable += 1,
+    fn on_event_at(
+        &mut self,
+        derived: DerivedMetric,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        let apps = self.apps.entry(at.partition).or_default();
+        if !apps.contains(&derived.app) {
+            apps.insert(derived.app.clone());
         }
-    })?;
-    tracing::info!(
-        %topic,
-        templates = book.len(),
-        span_ms,
-        records = read.records,
-        undecodable,
-        partitions = read.partitions(),
-        ranges = %read,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "history rebuilt"
-    );
-    Ok(core)
+        self.on_event(derived)
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, resume_offset: i64) {
+        self.rebuild(partition, resume_offset);
+    }
+
+    fn forget(&mut self, partition: i32) {
+        let apps = self.apps.remove(&partition).unwrap_or_default();
+        tracing::info!(
+            partition,
+            apps = apps.len(),
+            "partition revoked: its series dropped"
+        );
+        self.core.forget_apps(apps.iter().map(String::as_str));
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,8 +160,10 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let stage = ForecasterStage {
-        core: warmed_core(&args.kafka, STAGE)?,
+        core: Forecaster::new(),
         topics: args.kafka.topics(),
+        kafka: args.kafka.clone(),
+        apps: HashMap::new(),
     };
     run_stage(&args.kafka, stage, &shutdown)
 }

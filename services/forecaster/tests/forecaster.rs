@@ -322,3 +322,29 @@ fn a_window_off_the_recipe_grid_is_refused_and_not_recorded() {
     feed(&mut clean, &series[..12]);
     assert_eq!(feed(&mut f, &series[12..]), feed(&mut clean, &series[12..]));
 }
+
+/// SIGKILL semantics: the forecaster holds no checkpoint, so a killed forecaster restarts with
+/// the history it reads back before its last committed offset and reads every input after it
+/// again. Whatever input the crash came after, every forecast id it publishes in its second
+/// life has the content of its first: cut at every input of eight hours that span a refit
+/// (every six hours).
+#[test]
+fn a_restart_from_any_commit_publishes_every_forecast_id_with_one_content() {
+    let series = ewr_hourly(24);
+    let mut uninterrupted = forecaster(HOURLY);
+    let first_life: std::collections::HashMap<String, Forecast> = feed(&mut uninterrupted, &series)
+        .into_iter()
+        .map(|f| (f.event_id.clone(), f))
+        .collect();
+    let mut checked = 0;
+    for committed in (24 * 22)..(24 * 22 + 8) {
+        for again in restarted_forecasts(&series, committed) {
+            let first = first_life.get(&again.event_id).unwrap_or_else(|| {
+                panic!("commit {committed}: {} was never issued", again.event_id)
+            });
+            assert_eq!(first, &again, "commit {committed}: two contents for one id");
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked} forecasts compared");
+}

@@ -1,19 +1,28 @@
 //! presage-planner: the thin Kafka shell around the planner core.
 //!
-//! Reads `presage.forecasts` (loop `planner`) and `presage.metrics.derived` (loop
+//! Reads `presage.forecasts` (loop `planner`), `presage.metrics.derived` (loop
 //! `planner-observed`, for the policies' fallbacks when forecasts are missing, stale or not
-//! trusted), writes `presage.directives`. Both loops decide through one [`Planner`] behind a
-//! mutex, so a policy's state is one whatever input moved it. On start the planner reads back
-//! the directives it published over the last week, so targets in force, step limits and
-//! cooldowns hold across a restart.
+//! trusted) and `presage.applied` (loop `planner-outcomes`: a live directive that failed to
+//! apply is issued again at the app's next decision), writes `presage.directives`. The loops
+//! decide through one [`Planner`] behind a mutex, so a policy's state is one whatever input
+//! moved it.
+//!
+//! State belongs to partitions. Before a loop's first record of a partition the planner reads
+//! back the directives it published on that partition over the last week (topics keyed by app
+//! share partition count and partitioner), so targets in force, step limits and cooldowns hold
+//! across a restart or a move to another instance, and an input read again after a crash is
+//! not decided a second time. When no loop holds a partition any more, its apps' state is
+//! dropped.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clap::Parser;
-use presage_events::{decode, DerivedMetric, Forecast, ScalingDirective};
+use presage_events::{decode, ApplyOutcome, DerivedMetric, Forecast, ScalingDirective};
 use presage_planner::{PlanError, Planner};
 use presage_runner::{
-    run_two_stages, KafkaArgs, LoadedTemplate, Outgoing, Shutdown, Stage, StageError, Topics,
+    read_partition_recent, run_three_stages, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown,
+    Stage, StageError, Topics,
 };
 
 /// Turns forecasts into scaling directives under the template's scaling policies.
@@ -27,12 +36,118 @@ struct Args {
 #[derive(Clone)]
 struct Shell {
     core: Arc<Mutex<Planner>>,
+    partitions: Arc<Mutex<Partitions>>,
     topics: Topics,
+    kafka: KafkaArgs,
+}
+
+/// Which loops hold each partition, and the apps seen on it.
+#[derive(Default)]
+struct Partitions {
+    holders: HashMap<i32, BTreeSet<&'static str>>,
+    apps: HashMap<i32, BTreeSet<String>>,
 }
 
 impl Shell {
     fn core(&self) -> MutexGuard<'_, Planner> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn partitions(&self) -> MutexGuard<'_, Partitions> {
+        self.partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn saw(&self, partition: i32, app: &str) {
+        let mut partitions = self.partitions();
+        let apps = partitions.apps.entry(partition).or_default();
+        if !apps.contains(app) {
+            apps.insert(app.to_string());
+        }
+    }
+
+    /// `loop_name` starts on `partition`: the first loop to hold it reads back the directives
+    /// published on it (with the core locked, so no loop decides for its apps meanwhile).
+    fn take(&self, loop_name: &'static str, partition: i32) {
+        let first = {
+            let mut partitions = self.partitions();
+            let holders = partitions.holders.entry(partition).or_default();
+            let first = holders.is_empty();
+            holders.insert(loop_name);
+            first
+        };
+        if !first {
+            return;
+        }
+        let mut core = self.core();
+        let started = std::time::Instant::now();
+        let topic = self.topics.directives();
+        let mut apps = BTreeSet::new();
+        let mut undecodable = 0u64;
+        // Until it is read, deciding for these apps could publish a second content under an
+        // id already published: wait for the broker rather than go on without it.
+        let mut backoff = presage_runner::patience::Backoff::for_broker();
+        let read = loop {
+            let result = read_partition_recent(
+                &self.kafka,
+                &topic,
+                partition,
+                REMEMBERED_SPAN_MS,
+                |payload| match decode::<ScalingDirective>(payload) {
+                    Ok(directive) => {
+                        apps.insert(directive.app.clone());
+                        core.remember_directive(&directive);
+                    }
+                    Err(_) => undecodable += 1,
+                },
+            );
+            match result {
+                Ok(read) => break read,
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%topic, partition, error = %format!("{err:#}"), retry_in_ms = delay.as_millis() as u64, "reading back directives failed; retrying");
+                    std::thread::sleep(delay);
+                }
+            }
+        };
+        tracing::info!(
+            loop_name,
+            %topic,
+            partition,
+            records = read.records,
+            undecodable,
+            apps = apps.len(),
+            ranges = %read,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "directives read back"
+        );
+        drop(core);
+        self.partitions()
+            .apps
+            .entry(partition)
+            .or_default()
+            .extend(apps);
+    }
+
+    /// `loop_name` lost `partition`: when no loop holds it any more, its apps are forgotten.
+    fn release(&self, loop_name: &'static str, partition: i32) {
+        let apps = {
+            let mut partitions = self.partitions();
+            let holders = partitions.holders.entry(partition).or_default();
+            holders.remove(loop_name);
+            if !holders.is_empty() {
+                return;
+            }
+            partitions.apps.remove(&partition).unwrap_or_default()
+        };
+        tracing::info!(
+            loop_name,
+            partition,
+            apps = apps.len(),
+            "partition released: its apps' state dropped"
+        );
+        self.core().forget_apps(apps.iter().map(String::as_str));
     }
 
     fn on_template(&self, loaded: &LoadedTemplate) {
@@ -78,6 +193,23 @@ impl Stage for ForecastStage {
         let decided = self.0.core().on_forecast(&forecast);
         self.0.publish(decided)
     }
+
+    fn on_event_at(
+        &mut self,
+        forecast: Forecast,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.0.saw(at.partition, &forecast.app);
+        self.on_event(forecast)
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.0.take(self.name(), partition);
+    }
+
+    fn forget(&mut self, partition: i32) {
+        self.0.release(self.name(), partition);
+    }
 }
 
 struct ObservedStage(Shell);
@@ -102,6 +234,64 @@ impl Stage for ObservedStage {
         let decided = self.0.core().on_observed(&observed);
         self.0.publish(decided)
     }
+
+    fn on_event_at(
+        &mut self,
+        observed: DerivedMetric,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.0.saw(at.partition, &observed.app);
+        self.on_event(observed)
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.0.take(self.name(), partition);
+    }
+
+    fn forget(&mut self, partition: i32) {
+        self.0.release(self.name(), partition);
+    }
+}
+
+/// Apply outcomes: a live directive that was not applied is issued again at the next decision.
+struct OutcomeStage(Shell);
+
+impl Stage for OutcomeStage {
+    type Input = ApplyOutcome;
+
+    fn name(&self) -> &'static str {
+        "planner-outcomes"
+    }
+
+    fn input_topic(&self) -> String {
+        self.0.topics.applied()
+    }
+
+    fn on_template(&mut self, _loaded: &LoadedTemplate) {}
+
+    fn on_event(&mut self, outcome: ApplyOutcome) -> Result<Vec<Outgoing>, StageError> {
+        self.0
+            .core()
+            .on_outcome(&outcome.app, &outcome.directive_id, &outcome.status);
+        Ok(Vec::new())
+    }
+
+    fn on_event_at(
+        &mut self,
+        outcome: ApplyOutcome,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.0.saw(at.partition, &outcome.app);
+        self.on_event(outcome)
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.0.take(self.name(), partition);
+    }
+
+    fn forget(&mut self, partition: i32) {
+        self.0.release(self.name(), partition);
+    }
 }
 
 /// A policy's state keeps its newest decision time; an event stamped far ahead of this clock
@@ -118,43 +308,21 @@ fn not_ahead(what: &str, event_ms: i64) -> Result<(), StageError> {
 /// How far back the directives are read on start: longer than any cooldown a template sets.
 const REMEMBERED_SPAN_MS: i64 = 7 * 24 * 3_600_000;
 
-/// A planner that has taken back the directives it published recently.
-fn remembering_planner(kafka: &KafkaArgs) -> anyhow::Result<Planner> {
-    let started = std::time::Instant::now();
-    let topic = kafka.topics().directives();
-    let mut planner = Planner::new();
-    let mut undecodable = 0u64;
-    let read =
-        presage_runner::history::read_recent(kafka, &topic, REMEMBERED_SPAN_MS, |payload| {
-            match decode::<ScalingDirective>(payload) {
-                Ok(directive) => planner.remember_directive(&directive),
-                Err(_) => undecodable += 1,
-            }
-        })?;
-    tracing::info!(
-        topic = %topic,
-        records = read.records,
-        undecodable,
-        partitions = read.partitions(),
-        ranges = %read,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "directives read back"
-    );
-    Ok(planner)
-}
-
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
     let shell = Shell {
-        core: Arc::new(Mutex::new(remembering_planner(&args.kafka)?)),
+        core: Arc::new(Mutex::new(Planner::new())),
+        partitions: Arc::default(),
         topics: args.kafka.topics(),
+        kafka: args.kafka.clone(),
     };
-    run_two_stages(
+    run_three_stages(
         &args.kafka,
         ForecastStage(shell.clone()),
-        ObservedStage(shell),
+        ObservedStage(shell.clone()),
+        OutcomeStage(shell),
         &shutdown,
     )
 }

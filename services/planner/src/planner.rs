@@ -2,7 +2,7 @@
 //! decided by every policy of its app that tracks its metric; live policies' targets are combined
 //! into one directive, shadow policies' into another with mode `shadow`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use presage_events::{event_id, DerivedMetric, Forecast, ResourceTarget, ScalingDirective};
@@ -33,9 +33,24 @@ pub struct Planner {
     /// When each (app, metric) was first observed: "no forecast yet" only counts after a
     /// `stale_after` of observations, so a restarted planner does not fall back at once.
     first_observed: HashMap<(String, String), i64>,
+    /// Per policy, the directives already published at its newest decision time, and that
+    /// time. An input older than a policy's newest decision is not decided again (see
+    /// `decide`); this covers the input *at* that time: one a crash made the planner read again
+    /// after it had published (and read back) its directive. Deciding it again on top of its
+    /// own result would publish another content under the same id (a step-limited +2 twice).
+    /// Keyed by (app, shadow), then resource, so the check costs one lookup per app.
+    published: HashMap<(String, bool), Published>,
+    /// Apps whose newest live directive was not applied (its outcome was `failed` or
+    /// `rolled_back`): their next live decision is published even if no target changed.
+    reissue: HashSet<String>,
+    /// The newest live directive of each app, to match outcomes against.
+    newest_live: HashMap<String, (i64, String)>,
 }
 
 type PolicyKey = (String, String, bool);
+
+/// Per resource: a policy's newest decision time and the directives published at it.
+type Published = HashMap<String, (i64, Vec<String>)>;
 
 fn key_of(app: &str, policy: &ScalingPolicy) -> PolicyKey {
     (app.to_string(), policy.resource.clone(), policy.shadow)
@@ -75,11 +90,13 @@ impl Planner {
                 .map(|t| (t.resource.clone(), t.target, t.previous_target, t.at_max))
                 .collect()
         };
+        if !shadow {
+            self.note_live(directive);
+        }
         for (resource, target, previous, at_max) in targets {
-            let state = self
-                .states
-                .entry((directive.app.clone(), resource, shadow))
-                .or_default();
+            let key = (directive.app.clone(), resource, shadow);
+            note_published(&mut self.published, &key, directive);
+            let state = self.states.entry(key).or_default();
             if state
                 .decided_at
                 .is_some_and(|at| directive.issued_at_ms < at)
@@ -107,6 +124,13 @@ impl Planner {
         let mut usable = false;
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {
+            // Checked before deciding: deciding moves the policies' state.
+            let id = directive_id(&forecast.event_id, mode);
+            if self.already_published(&forecast.app, mode, &id, forecast.issued_at_ms) {
+                tracing::debug!(app = %forecast.app, directive = %id, "already published: not decided again");
+                usable = true;
+                continue;
+            }
             let mut decided: Vec<(String, String, Decision)> = Vec::new();
             for (index, policy) in template
                 .dynamic_metadata
@@ -139,10 +163,12 @@ impl Planner {
                     decided.push((rule_name(index, policy), policy.resource.clone(), decision));
                 }
             }
-            if !decided.iter().any(|(_, _, d)| d.changed()) {
+            if !self.worth_publishing(&forecast.app, mode, &decided) {
                 continue;
             }
-            directives.push(directive(forecast, &version, mode, decided));
+            let d = directive(forecast, &version, mode, decided);
+            self.published_now(&d);
+            directives.push(d);
         }
         // A forecast with no usable point does not keep the fallback away; an untrusted one is
         // remembered with its score, so the fallback can say why it acts.
@@ -188,6 +214,10 @@ impl Planner {
         let newest = self.forecasts.get(&series).copied();
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {
+            let id = fallback_id(&observed.event_id, mode);
+            if self.already_published(&observed.app, mode, &id, observed.window_end_ms) {
+                continue;
+            }
             let mut decided: Vec<(String, String, Decision)> = Vec::new();
             for (index, policy) in template
                 .dynamic_metadata
@@ -237,15 +267,129 @@ impl Planner {
                     ));
                 }
             }
-            if !decided.iter().any(|(_, _, d)| d.changed()) {
+            if !self.worth_publishing(&observed.app, mode, &decided) {
                 continue;
             }
             let mut d = fallback_directive(observed, &version, mode, decided);
             d.fallback = true;
+            self.published_now(&d);
             directives.push(d);
         }
         Ok(directives)
     }
+}
+
+impl Planner {
+    /// An apply outcome from `presage.applied`. If the app's newest live directive was not
+    /// applied at some hook (`failed`, or `rolled_back` after its check failed), the app's next
+    /// live decision is published even when no target changed, so a transient failure does
+    /// not leave the app at the wrong size until demand moves. Other outcomes, and outcomes of
+    /// older directives, change nothing.
+    pub fn on_outcome(&mut self, app: &str, directive_id: &str, status: &str) {
+        let newest = self.newest_live.get(app).map(|(_, id)| id.as_str());
+        if newest != Some(directive_id) {
+            return;
+        }
+        // One outcome per hook: a failure at any hook means the target is not in force. Only
+        // the next live directive clears it.
+        if matches!(status, "failed" | "rolled_back") {
+            self.reissue.insert(app.to_string());
+        }
+    }
+
+    /// Forgets everything held for `apps` (their partition was revoked): another instance
+    /// decides for them now, and if they come back, their directives are read back again.
+    pub fn forget_apps<'a>(&mut self, apps: impl IntoIterator<Item = &'a str>) {
+        let apps: HashSet<&str> = apps.into_iter().collect();
+        self.states
+            .retain(|(app, _, _), _| !apps.contains(app.as_str()));
+        self.published
+            .retain(|(app, _), _| !apps.contains(app.as_str()));
+        self.forecasts
+            .retain(|(app, _), _| !apps.contains(app.as_str()));
+        self.first_observed
+            .retain(|(app, _), _| !apps.contains(app.as_str()));
+        self.reissue.retain(|app| !apps.contains(app.as_str()));
+        self.newest_live
+            .retain(|app, _| !apps.contains(app.as_str()));
+    }
+
+    /// Whether the directive `id`, decided at `at_ms` in `mode`, was already published for
+    /// this app: then its input is one read again after a crash, and is not decided again.
+    fn already_published(&self, app: &str, mode: &str, id: &str, at_ms: i64) -> bool {
+        self.published
+            .get(&(app.to_string(), mode == SHADOW))
+            .is_some_and(|by_resource| {
+                by_resource
+                    .values()
+                    .any(|(at, ids)| *at == at_ms && ids.iter().any(|i| i == id))
+            })
+    }
+
+    /// A directive is published when a target changed, or when the app's last live directive
+    /// failed to apply and must be issued again.
+    fn worth_publishing(
+        &self,
+        app: &str,
+        mode: &str,
+        decided: &[(String, String, Decision)],
+    ) -> bool {
+        if decided.iter().any(|(_, _, d)| d.changed()) {
+            return true;
+        }
+        mode == LIVE && !decided.is_empty() && self.reissue.contains(app)
+    }
+
+    /// Records a directive just decided, exactly as reading it back would.
+    fn published_now(&mut self, directive: &ScalingDirective) {
+        let shadow = directive.mode == SHADOW;
+        if !shadow {
+            self.reissue.remove(&directive.app);
+            self.note_live(directive);
+        }
+        for target in &directive.targets {
+            let key = (directive.app.clone(), target.resource.clone(), shadow);
+            note_published(&mut self.published, &key, directive);
+        }
+    }
+
+    fn note_live(&mut self, directive: &ScalingDirective) {
+        let newest = self
+            .newest_live
+            .entry(directive.app.clone())
+            .or_insert((directive.issued_at_ms, directive.event_id.clone()));
+        if directive.issued_at_ms >= newest.0 {
+            *newest = (directive.issued_at_ms, directive.event_id.clone());
+        }
+    }
+}
+
+/// Adds `directive` to what `key`'s policy has published at its newest decision time.
+fn note_published(
+    published: &mut HashMap<(String, bool), Published>,
+    key: &PolicyKey,
+    directive: &ScalingDirective,
+) {
+    let (app, resource, shadow) = key;
+    let entry = published
+        .entry((app.clone(), *shadow))
+        .or_default()
+        .entry(resource.clone())
+        .or_insert((directive.issued_at_ms, Vec::new()));
+    if directive.issued_at_ms > entry.0 {
+        *entry = (directive.issued_at_ms, Vec::new());
+    }
+    if directive.issued_at_ms == entry.0 && !entry.1.contains(&directive.event_id) {
+        entry.1.push(directive.event_id.clone());
+    }
+}
+
+fn directive_id(input_id: &str, mode: &str) -> String {
+    event_id(&["directive", input_id, mode])
+}
+
+fn fallback_id(input_id: &str, mode: &str) -> String {
+    event_id(&["directive", input_id, "fallback", mode])
 }
 
 fn untrusted(policy: &ScalingPolicy, score: Option<f64>) -> bool {
@@ -269,7 +413,7 @@ fn fallback_directive(
         ..Default::default()
     };
     let mut d = directive(&as_forecast, version, mode, decided);
-    d.event_id = event_id(&["directive", &observed.event_id, "fallback", mode]);
+    d.event_id = fallback_id(&observed.event_id, mode);
     d.forecast_id = String::new();
     d.model = String::new();
     d.lineage = vec![observed.event_id.clone()];
@@ -333,7 +477,7 @@ fn directive(
         ""
     };
     ScalingDirective {
-        event_id: event_id(&["directive", &forecast.event_id, mode]),
+        event_id: directive_id(&forecast.event_id, mode),
         app: forecast.app.clone(),
         template_version: version.to_string(),
         resource: first.resource.clone(),

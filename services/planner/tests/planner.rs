@@ -3,84 +3,13 @@
 //! that actually followed, with bounds of ±5%, so every expected target is the trace's value over
 //! `per_unit`, worked out by hand in the comments.
 
+mod common;
+
+use common::{demand, forecast, planner, run, STEP};
 use std::sync::Arc;
 
-use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
-use presage_planner::{PlanError, Planner};
-use presage_template::calendar;
-
-const STEP: i64 = 1_800_000;
-
-/// Demand (MW) from `start` for `count` half-hours.
-fn demand(start: &str, count: usize) -> Vec<(i64, f64)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/taylor-demand.csv"
-    );
-    let from = calendar::parse_timestamp(start).unwrap();
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split(',').collect();
-            let at = calendar::parse_timestamp(cols[0])?;
-            (at >= from).then(|| (at, cols[3].parse().unwrap()))
-        })
-        .take(count)
-        .collect()
-}
-
-fn planner(policies: &[&str]) -> Planner {
-    let mut yaml = String::from(
-        "app: grid\ndynamic_metadata:\n  sources: [{ id: g, kind: prometheus, url: \"http://x/metrics\" }]\n  metric_recipes: [{ name: mw, from: g.mw, window: { tumble: 30m } }]\n  scaling_policies:\n",
-    );
-    for p in policies {
-        yaml.push_str(&format!("    - {p}\n"));
-    }
-    let mut planner = Planner::new();
-    let template = presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
-    planner.set_template("v1", Arc::new(template));
-    planner
-}
-
-/// The forecast issued at `trace[i]`'s time: its points are the next `horizon` half-hours of the
-/// trace (the first is the window now starting), with ±5% bounds.
-fn forecast(trace: &[(i64, f64)], i: usize, horizon: usize) -> Forecast {
-    let issued_at_ms = trace[i].0;
-    Forecast {
-        event_id: format!("f{i}"),
-        app: "grid".into(),
-        template_version: "v1".into(),
-        metric: "mw".into(),
-        model: "mstl".into(),
-        issued_at_ms,
-        step_ms: STEP,
-        interval_level: 0.9,
-        points: trace[i..(i + horizon).min(trace.len())]
-            .iter()
-            .map(|(at_ms, v)| ForecastPoint {
-                at_ms: *at_ms,
-                point: *v,
-                lower: v * 0.95,
-                upper: v * 1.05,
-            })
-            .collect(),
-        lineage: vec![format!("d{i}")],
-        fitted_at_ms: issued_at_ms - STEP,
-        score: Some(0.42),
-        cold_start: false,
-        interval_method: "conformal".into(),
-        ..Default::default()
-    }
-}
-
-/// Runs every forecast of the trace through the planner; the directives in order.
-fn run(planner: &mut Planner, trace: &[(i64, f64)], horizon: usize) -> Vec<ScalingDirective> {
-    (0..trace.len())
-        .flat_map(|i| planner.on_forecast(&forecast(trace, i, horizon)).unwrap())
-        .collect()
-}
+use presage_events::{DerivedMetric, ScalingDirective};
+use presage_planner::PlanError;
 
 fn first_time_at_or_above(directives: &[ScalingDirective], target: i64) -> i64 {
     directives

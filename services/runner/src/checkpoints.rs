@@ -92,10 +92,16 @@ impl CheckpointReader {
                 "timed out reading {} from {start} to {end}",
                 self.topic
             );
-            let Some(result) = self.consumer.poll(Duration::from_millis(200)) else {
-                continue;
+            // An error here is the client's news (often stale: queued while the broker was
+            // away), not the end of the read: the deadline bounds a read that never progresses.
+            let message = match self.consumer.poll(Duration::from_millis(200)) {
+                None => continue,
+                Some(Err(err)) => {
+                    tracing::debug!(topic = %self.topic, error = %err, "checkpoint read: client error");
+                    continue;
+                }
+                Some(Ok(message)) => message,
             };
-            let message = result?;
             next = message.offset() + 1;
             if message.offset() >= end || message.key() != Some(key.as_bytes()) {
                 continue;

@@ -134,6 +134,55 @@ pub fn read_recent(
     read_span(kafka, group, topic, &bounds, span_ms, on_record)
 }
 
+/// [`read_history`] for one partition, up to `before` (the offset a stage resumes from when the
+/// group assigns it the partition): the records whose event time is within `span_ms` of record
+/// `before - 1`'s. What a stage that forecasts from the past rebuilds on assignment.
+pub fn read_partition_history(
+    kafka: &KafkaArgs,
+    topic: &str,
+    partition: i32,
+    before: i64,
+    span_ms: i64,
+    on_record: impl FnMut(&[u8]),
+) -> anyhow::Result<HistoryRead> {
+    let group = "presage-history-reader";
+    let consumer = reader(kafka, group)?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
+        .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
+    drop(consumer);
+    let end = before.min(high);
+    let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    if end > low {
+        bounds.insert(partition, (low, end));
+    }
+    read_span(kafka, group, topic, &bounds, span_ms, on_record)
+}
+
+/// [`read_recent`] for one partition: what a stage rebuilds when the group assigns it that
+/// partition of its input (the planner's directives, the applier's outcomes). Topics keyed by
+/// app id share their partition count and partitioner, so partition `p` of the stage's output
+/// holds the apps of partition `p` of its input.
+pub fn read_partition_recent(
+    kafka: &KafkaArgs,
+    topic: &str,
+    partition: i32,
+    span_ms: i64,
+    on_record: impl FnMut(&[u8]),
+) -> anyhow::Result<HistoryRead> {
+    let group = "presage-recent-reader";
+    let consumer = reader(kafka, group)?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
+        .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
+    drop(consumer);
+    let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+    if high > low {
+        bounds.insert(partition, (low, high));
+    }
+    read_span(kafka, group, topic, &bounds, span_ms, on_record)
+}
+
 /// Reads, for each partition's `[low, end)`, the records from `span_ms` before record `end-1`'s
 /// timestamp up to `end`.
 fn read_span(

@@ -13,6 +13,7 @@ pub mod dlq;
 pub mod history;
 pub mod logging;
 pub mod pair;
+pub mod patience;
 pub mod publisher;
 pub mod range;
 pub mod rebalance;
@@ -24,8 +25,10 @@ pub mod templates;
 pub mod topology;
 
 pub use dlq::{DeadKind, Origin};
-pub use history::{read_history, HistoryRead, PartitionRange};
-pub use pair::run_two_stages;
+pub use history::{
+    read_history, read_partition_history, read_partition_recent, HistoryRead, PartitionRange,
+};
+pub use pair::{run_three_stages, run_two_stages};
 pub use run_loop::run_stage;
 pub use settings::KafkaArgs;
 pub use shutdown::Shutdown;

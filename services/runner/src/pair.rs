@@ -1,7 +1,7 @@
-//! Two stages in one process. A [`Stage`] has one input type, so a service that reads two topics
-//! (the applier: directives and fragments; the planner: forecasts and observed metrics) runs two
-//! `run_stage` loops, each on its own thread and in its own consumer group, sharing whatever core
-//! the stages hold (behind a mutex).
+//! Several stages in one process. A [`Stage`] has one input type, so a service that reads several
+//! topics (the applier: directives and fragments; the planner: forecasts, observed metrics and
+//! apply outcomes) runs one `run_stage` loop per topic, each on its own thread and in its own
+//! consumer group, sharing whatever core the stages hold (behind a mutex).
 
 use std::thread::{Scope, ScopedJoinHandle};
 
@@ -26,24 +26,52 @@ where
     B: Stage + Send,
 {
     std::thread::scope(|scope| {
-        let loops = [
+        joined(vec![
             (first.name(), spawn_loop(scope, kafka, first, shutdown)),
             (second.name(), spawn_loop(scope, kafka, second, shutdown)),
-        ];
-        let failures: Vec<String> = loops
-            .into_iter()
-            .filter_map(|(name, handle)| match handle.join() {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some(format!("{name}: {err:#}")),
-                Err(_) => Some(format!("{name}: the loop panicked")),
-            })
-            .collect();
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(anyhow!("{}", failures.join("\n")))
-        }
+        ])
     })
+}
+
+/// [`run_two_stages`] for three.
+pub fn run_three_stages<A, B, C>(
+    kafka: &KafkaArgs,
+    first: A,
+    second: B,
+    third: C,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()>
+where
+    A: Stage + Send,
+    B: Stage + Send,
+    C: Stage + Send,
+{
+    std::thread::scope(|scope| {
+        joined(vec![
+            (first.name(), spawn_loop(scope, kafka, first, shutdown)),
+            (second.name(), spawn_loop(scope, kafka, second, shutdown)),
+            (third.name(), spawn_loop(scope, kafka, third, shutdown)),
+        ])
+    })
+}
+
+/// Waits for every loop; an error naming each that failed.
+fn joined(
+    loops: Vec<(&'static str, ScopedJoinHandle<'_, anyhow::Result<()>>)>,
+) -> anyhow::Result<()> {
+    let failures: Vec<String> = loops
+        .into_iter()
+        .filter_map(|(name, handle)| match handle.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(format!("{name}: {err:#}")),
+            Err(_) => Some(format!("{name}: the loop panicked")),
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!("{}", failures.join("\n")))
+    }
 }
 
 fn spawn_loop<'scope, 'env, S: Stage + Send + 'scope>(

@@ -26,16 +26,17 @@ use rdkafka::{Message, TopicPartitionList};
 
 use crate::checkpoints::{checkpoint_key, checkpoint_record, CheckpointReader};
 use crate::dedupe::SeenIds;
-use crate::dlq::{dead_letter, now_ms, DeadKind, Origin};
-use crate::publisher::Publisher;
+use crate::dlq::{dead_letter, now_ms, oversized_output, DeadKind, Origin};
+use crate::patience::{retry_until, QuietLog};
+use crate::publisher::{Publisher, SendError};
 use crate::rebalance::RevokeTracker;
 use crate::settings::KafkaArgs;
 use crate::shutdown::Shutdown;
 use crate::stage::{Checkpoint, Outgoing, Stage};
 use crate::templates::{TemplateBook, TemplateFeed};
 
-/// How many recent event ids a stage remembers for de-duplication.
-const SEEN_IDS: usize = 200_000;
+/// How many recent event ids a stage remembers for de-duplication, per partition.
+const SEEN_IDS: usize = 100_000;
 /// At most this many records are processed before their outputs are produced and acknowledged.
 const BATCH: usize = 500;
 /// How often offsets are committed.
@@ -60,9 +61,21 @@ pub fn run_stage<S: Stage>(
     let input = stage.input_topic();
     let dlq_topic = kafka.topics().dlq();
 
-    let feed = TemplateFeed::open(kafka, name)?;
+    // A service started before its broker (or its topics) waits for them.
     let mut book = TemplateBook::default();
-    feed.read_to_end(&mut book)?;
+    let feed = match retry_until("reading the templates topic", shutdown, || {
+        let feed = TemplateFeed::open(kafka, name)?;
+        let mut read = TemplateBook::default();
+        feed.read_to_end(&mut read)?;
+        book = read;
+        Ok(feed)
+    }) {
+        Ok(feed) => feed,
+        Err(interrupted) => {
+            tracing::info!(stage = name, %interrupted, "stopped before the broker answered");
+            return Ok(());
+        }
+    };
     for loaded in book.all() {
         stage.on_template(loaded);
     }
@@ -94,7 +107,7 @@ pub fn run_stage<S: Stage>(
     } else {
         Publisher::new(kafka)?
     };
-    let mut seen = SeenIds::new(SEEN_IDS);
+    let mut seen = PartitionSeen::default();
     let mut offsets = Offsets {
         group: group.clone(),
         checkpoints_topic: kafka.topics().checkpoints(),
@@ -103,6 +116,13 @@ pub fn run_stage<S: Stage>(
     let mut checkpoints: Option<CheckpointReader> = None;
     let mut last_commit = Instant::now();
     let mut last_idle = Instant::now();
+    let mut consumer_errors = QuietLog::every(Duration::from_secs(30));
+    let out = Delivery {
+        stage: name,
+        publisher: &publisher,
+        dlq_topic: &dlq_topic,
+        shutdown,
+    };
 
     while !shutdown.requested() {
         for loaded in feed.poll_new(&mut book) {
@@ -119,7 +139,11 @@ pub fn run_stage<S: Stage>(
                     publisher.send_all(&outputs)?;
                     producer.commit_transaction(Duration::from_secs(30))?;
                 }
-                Ok(outputs) => publisher.send_all(&outputs)?,
+                Ok(outputs) => {
+                    if !out.deliver(&outputs)? {
+                        break;
+                    }
+                }
                 Err(err) => tracing::warn!(stage = name, error = %err, "idle tick failed"),
             }
         }
@@ -131,7 +155,10 @@ pub fn run_stage<S: Stage>(
             None => continue,
             Some(Ok(message)) => message,
             Some(Err(err)) => {
-                tracing::warn!(stage = name, error = %err, "consumer error");
+                // A broker away makes this fire at every poll: one line per period.
+                if consumer_errors.due() {
+                    tracing::warn!(stage = name, error = %err, suppressed = consumer_errors.take_suppressed(), "consumer error");
+                }
                 continue;
             }
         };
@@ -149,17 +176,30 @@ pub fn run_stage<S: Stage>(
             let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
             batch_positions.retain(|(p, _)| !revoked.contains(p));
             let partition = message.partition();
-            if offsets.restored.insert(partition) && stage.keeps_checkpoints() {
-                if checkpoints.is_none() {
-                    checkpoints = Some(CheckpointReader::open(kafka)?);
+            if offsets.restored.insert(partition) {
+                // Every stage rebuilds a partition's state before its first record: from its
+                // checkpoint, or (stages that read their own output back) from the log.
+                let mut metadata = String::new();
+                if stage.keeps_checkpoints() {
+                    let key = checkpoint_key(&group, &input, partition);
+                    metadata = retry_until("reading a stage checkpoint", shutdown, || {
+                        if checkpoints.is_none() {
+                            checkpoints = Some(CheckpointReader::open(kafka)?);
+                        }
+                        let reader = checkpoints.as_ref().expect("opened above");
+                        match reader.latest(&key) {
+                            Ok(found) => {
+                                Ok(found.map(|(_, metadata)| metadata).unwrap_or_default())
+                            }
+                            Err(err) => {
+                                // A fresh reader next time: this one's queue may hold errors
+                                // from while the broker was away.
+                                checkpoints = None;
+                                Err(err.context(format!("reading the checkpoint of {key}")))
+                            }
+                        }
+                    })?;
                 }
-                let key = checkpoint_key(&group, &input, partition);
-                let reader = checkpoints.as_ref().expect("opened above");
-                let metadata = reader
-                    .latest(&key)
-                    .with_context(|| format!("reading the checkpoint of {key}"))?
-                    .map(|(_, metadata)| metadata)
-                    .unwrap_or_default();
                 tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
                 stage.restore(partition, &metadata, message.offset());
             }
@@ -170,7 +210,7 @@ pub fn run_stage<S: Stage>(
                 key: message.key(),
                 payload: message.payload().unwrap_or_default(),
             };
-            let outputs = match handle(&mut stage, &mut seen, &message, &origin) {
+            let outputs = match handle(&mut stage, seen.of(partition), &message, &origin) {
                 Handled::Outputs(outputs) => outputs,
                 Handled::Duplicate => {
                     tracing::debug!(
@@ -210,13 +250,19 @@ pub fn run_stage<S: Stage>(
             next = match consumer.poll(Duration::ZERO) {
                 Some(Ok(message)) => Some(message),
                 Some(Err(err)) => {
-                    tracing::warn!(stage = name, error = %err, "consumer error");
+                    if consumer_errors.due() {
+                        tracing::warn!(stage = name, error = %err, "consumer error");
+                    }
                     None
                 }
                 None => None,
             };
         }
-        publisher.send_all(&batch_outputs)?;
+        if !out.deliver(&batch_outputs)? {
+            // Shutdown while the broker was away: these inputs stay uncommitted and are read
+            // again by whoever owns their partitions next.
+            break;
+        }
         // Progress on a partition revoked meanwhile is not ours to commit: its next owner
         // resumes from the last checkpoint.
         let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
@@ -227,6 +273,7 @@ pub fn run_stage<S: Stage>(
     }
 
     tracing::info!(stage = name, "shutting down: committing offsets");
+    consumer_errors.take_suppressed();
     if !kafka.transactions {
         offsets.commit(&consumer, &publisher, &stage, &input, CommitMode::Sync)?;
     }
@@ -241,19 +288,83 @@ fn revoke<S: Stage>(
     consumer: &BaseConsumer<RevokeTracker>,
     stage: &mut S,
     offsets: &mut Offsets,
-    seen: &mut SeenIds,
+    seen: &mut PartitionSeen,
 ) -> Vec<i32> {
     let revoked = consumer.context().take_revoked();
     for &partition in &revoked {
         stage.forget(partition);
+        seen.forget(partition);
         offsets.restored.remove(&partition);
         offsets.processed.remove(&partition);
         offsets.committed.remove(&partition);
     }
-    if !revoked.is_empty() {
-        *seen = SeenIds::new(SEEN_IDS);
-    }
     revoked
+}
+
+/// The ids seen, per partition: a revoked partition's are dropped (if it comes back, its
+/// records from the checkpoint on must reach the stage again), the others' are kept. An app's
+/// events all travel on one partition, so a duplicate is always on the partition of its first.
+#[derive(Default)]
+struct PartitionSeen(HashMap<i32, SeenIds>);
+
+impl PartitionSeen {
+    fn of(&mut self, partition: i32) -> &mut SeenIds {
+        self.0
+            .entry(partition)
+            .or_insert_with(|| SeenIds::new(SEEN_IDS))
+    }
+
+    fn forget(&mut self, partition: i32) {
+        self.0.remove(&partition);
+    }
+}
+
+/// Where a stage's outputs go, and what it does when the broker cannot take them.
+struct Delivery<'a> {
+    stage: &'static str,
+    publisher: &'a Publisher,
+    dlq_topic: &'a str,
+    shutdown: &'a Shutdown,
+}
+
+impl Delivery<'_> {
+    /// Produces `outputs` until every one is acknowledged, riding out a broker that is away.
+    /// An output refused for its size becomes a dead letter (so its input can be committed
+    /// and the stage does not crash-loop on it). `Ok(false)`: shutdown came first, and the
+    /// caller must not commit the inputs of these outputs. `Err`: the producer is unusable.
+    fn deliver(&self, outputs: &[Outgoing]) -> anyhow::Result<bool> {
+        if outputs.is_empty() {
+            return Ok(true);
+        }
+        let refused = match self.publisher.send_reliably(outputs, self.shutdown) {
+            Ok(refused) => refused,
+            Err(SendError::Interrupted { unacked, last }) => {
+                tracing::warn!(stage = self.stage, unacked, error = %last, "shutdown before the broker took every output; their inputs stay uncommitted");
+                return Ok(false);
+            }
+            Err(fatal) => return Err(fatal.into()),
+        };
+        if refused.is_empty() {
+            return Ok(true);
+        }
+        let mut letters = Vec::with_capacity(refused.len());
+        for refusal in &refused {
+            let record = &outputs[refusal.index];
+            tracing::warn!(stage = self.stage, topic = %record.topic, event_id = %record.event_id, bytes = record.payload.len(), reason = %refusal.reason, "output refused for its size: sent to the dead-letter topic");
+            let letter = oversized_output(self.stage, record, &refusal.reason, now_ms());
+            letters.push(Outgoing::event(self.dlq_topic.to_string(), &letter)?);
+        }
+        match self.publisher.send_reliably(&letters, self.shutdown) {
+            Ok(still) if still.is_empty() => Ok(true),
+            Ok(still) => Err(anyhow::anyhow!(
+                "{} dead letter(s) of oversized outputs refused too: {}",
+                still.len(),
+                still[0].reason
+            )),
+            Err(SendError::Interrupted { .. }) => Ok(false),
+            Err(fatal) => Err(fatal.into()),
+        }
+    }
 }
 
 /// Per partition: the offset after the last record processed, and what was last committed.
@@ -314,9 +425,12 @@ impl Offsets {
                 checkpoint_record(&self.checkpoints_topic, &key, c.offset, &c.metadata)
             })
             .collect();
-        publisher
-            .send_all(&records)
-            .context("writing stage checkpoints")?;
+        if let Err(err) = publisher.send_all(&records) {
+            // The broker is away: commit nothing now (the offsets go with these checkpoints);
+            // the next commit covers the same ground.
+            tracing::warn!(stage = stage.name(), error = %format!("{err:#}"), "writing stage checkpoints failed; commit skipped");
+            return Ok(());
+        }
         match consumer.commit(&list, mode) {
             Ok(()) => self.committed.extend(changed),
             Err(err) => tracing::warn!(stage = stage.name(), error = %err, "offset commit failed"),

@@ -784,9 +784,17 @@ pub struct ConfigurationHook {
     pub reload: Option<Reload>,
     #[serde(default)]
     pub test: Option<HookTest>,
+    /// How a failed apply is tried again; absent means [`Retry::default`].
+    #[serde(default)]
+    pub retry: Option<Retry>,
 }
 
 impl ConfigurationHook {
+    /// The hook's retry setting, or the defaults when the template gives none.
+    pub fn retry(&self) -> Retry {
+        self.retry.unwrap_or_default()
+    }
+
     /// The dotted path in the configuration document that a resource's target is written to.
     pub fn key_for(&self, resource: &str) -> String {
         self.keys
@@ -822,6 +830,41 @@ pub struct Reload {
     /// A command to run after the swap instead of a signal.
     #[serde(default)]
     pub command: Option<Vec<String>>,
+}
+
+/// How often a failed apply is tried (`attempts`, the first try included) and how long to wait
+/// before the second try (`backoff`, doubled before each later one): `retry: { attempts: 3,
+/// backoff: 500ms }`. Only failures that may pass on a second try are retried (a failing test
+/// command, an HTTP 5xx or connection error, a write error, a rollback after a failing check);
+/// a change a rule refuses is never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default = "default_retry_attempts")]
+    pub attempts: u32,
+    #[serde(default = "default_retry_backoff")]
+    pub backoff: Duration,
+}
+
+/// The most tries a hook may ask for: retries hold the applier's writer for the app, so they
+/// must stay bounded.
+pub const MAX_RETRY_ATTEMPTS: u32 = 10;
+
+fn default_retry_attempts() -> u32 {
+    3
+}
+
+fn default_retry_backoff() -> Duration {
+    Duration::from_millis(500)
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: default_retry_attempts(),
+            backoff: default_retry_backoff(),
+        }
+    }
 }
 
 /// A check run against the shadow configuration before it is swapped in. `{shadow}` in the

@@ -9,7 +9,7 @@ mod selectors;
 use std::collections::HashSet;
 
 use crate::finding::Finding;
-use crate::model::{HookKind, Season, SourceKind, Template};
+use crate::model::{HookKind, Retry, Season, SourceKind, Template, MAX_RETRY_ATTEMPTS};
 use crate::path::YamlPath;
 use crate::rules::Rule;
 use crate::Duration;
@@ -408,6 +408,9 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                 ));
             }
         }
+        if let Some(retry) = &h.retry {
+            retry_setting(retry, name, &p.key("retry"), out);
+        }
         let Some(test) = &h.test else { continue };
         let tp = p.key("test");
         match (&test.command, &test.http) {
@@ -430,6 +433,23 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
         let what = format!("test.within of hook {name:?}");
         positive(test.within, tp.key("within"), &what, "10s", out);
     }
+}
+
+/// Tries are bounded (each holds the app's writer) and a retry waits: 1 to
+/// [`MAX_RETRY_ATTEMPTS`] attempts, a positive backoff.
+fn retry_setting(retry: &Retry, name: &str, at: &YamlPath, out: &mut Vec<Finding>) {
+    if !(1..=MAX_RETRY_ATTEMPTS).contains(&retry.attempts) {
+        out.push(Finding::at(
+            at.key("attempts"),
+            format!(
+                "retry.attempts of hook {name:?} is {}: expected 1 (no retry) to \
+                 {MAX_RETRY_ATTEMPTS}",
+                retry.attempts
+            ),
+        ));
+    }
+    let what = format!("retry.backoff of hook {name:?}");
+    positive(Some(retry.backoff), at.key("backoff"), &what, "500ms", out);
 }
 
 fn rules(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {

@@ -679,6 +679,64 @@ fn hook_mistakes() {
     ));
 }
 
+#[test]
+fn hook_retry_mistakes() {
+    let all = errors(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  configuration_hooks:",
+        "    - { name: a, kind: file, path: /tmp/a.yaml, retry: { attempts: 0 } }",
+        "    - { name: b, kind: file, path: /tmp/b.yaml, retry: { attempts: 11, backoff: 0s } }",
+        "    - { name: c, kind: file, path: /tmp/c.yaml, retry: { attempts: 2, backof: 1s } }",
+        "    - { name: d, kind: file, path: /tmp/d.yaml, retry: { backoff: soon } }",
+    ]);
+    assert_eq!(
+        positions(&all),
+        vec![(4, 68), (5, 68), (5, 81), (6, 71), (7, 67)],
+        "{all:#?}"
+    );
+    assert!(all[0]
+        .message
+        .contains("retry.attempts of hook \"a\" is 0: expected 1 (no retry) to 10"));
+    assert!(all[1]
+        .message
+        .contains("retry.attempts of hook \"b\" is 11: expected 1 (no retry) to 10"));
+    assert!(all[2]
+        .message
+        .contains("retry.backoff of hook \"b\" is 0s: expected a positive duration like 500ms"));
+    assert!(
+        all[3]
+            .message
+            .contains("unknown field `backof`, expected `attempts` or `backoff`"),
+        "{}",
+        all[3]
+    );
+    assert!(all[4].message.contains("soon"), "{}", all[4]);
+}
+
+#[test]
+fn a_hook_s_retry_is_read_and_defaults_when_absent() {
+    let t = presage_template::parse(
+        &doc(&[
+            "app: a",
+            "dynamic_metadata:",
+            "  configuration_hooks:",
+            "    - { name: a, kind: file, path: /tmp/a.yaml, retry: { attempts: 5, backoff: 2s } }",
+            "    - { name: b, kind: file, path: /tmp/b.yaml, retry: { attempts: 1 } }",
+            "    - { name: c, kind: http, url: \"http://127.0.0.1:1/scale\" }",
+        ]),
+        "t.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let retry: Vec<(u32, u64)> = t
+        .dynamic_metadata
+        .configuration_hooks
+        .iter()
+        .map(|h| (h.retry().attempts, h.retry().backoff.as_millis()))
+        .collect();
+    assert_eq!(retry, vec![(5, 2_000), (1, 500), (3, 500)]);
+}
+
 // ------------------------------------------------------------------ rules and app
 
 #[test]

@@ -1,22 +1,31 @@
 //! The file hook's shadow flow: copy the live configuration, merge the change (a directive's
 //! target or a fragment's body, both as a patch) into the copy, check the rules, write the copy
-//! beside the live file and run the hook's test on it, keep the previous version, swap atomically
-//! (fsync, rename, fsync the directory), reload, check, and roll back if the reload or the check
-//! fails. A rejected or failed change never touches the live file.
+//! beside the live file and run the hook's test on it, record the intent in the journal, keep
+//! the previous version as `.prev`, swap atomically (fsync, rename, fsync the directory),
+//! reload, check, and roll back if the reload or the check fails. A rejected or failed change
+//! never touches the live file.
+//!
+//! The whole flow, recovery included, runs under the file's cross-process lock. It starts by
+//! converging whatever a crashed flow left (see [`crate::journal`]), and ends by recording the
+//! outcome in the journal before it is returned for publishing: a replayed input gets that
+//! outcome back, byte for byte, and its change is not applied a second time.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use presage_events::{ApplyOutcome, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
 use serde_json::Value;
 
+use super::files::{sync_dir, write_synced, Beside};
 use super::http::wait_for_status;
+use super::lock::FileLock;
 use super::process::{run_command, signal_pid_file};
-use crate::outcome::{outcome, Details, Input, Status};
+use crate::journal::{recover, Intent, Journal, Phase, Recovery};
+use crate::outcome::{outcome, outcome_id, Details, Input, Status};
 use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render};
+use crate::retry::{wait_before, Try};
 
 const DEFAULT_TEST_LIMIT: Duration = Duration::from_secs(10);
 
@@ -31,142 +40,292 @@ pub fn apply_file_hook(
         hook,
         directive.into(),
         &directive_patch(hook, directive),
+        None,
         now_ms,
     )
 }
 
 /// The shadow flow for any change, given as a patch; `input` is the event the outcome answers.
+/// `superseded` (a reason) says a newer directive for the same resources was applied: the
+/// change is not written, unless the journal already holds this input's outcome.
 pub(crate) fn apply_patch_to_file(
     template: &Template,
     hook: &ConfigurationHook,
-    input: Input<'_>,
+    input: Input,
     patch: &Value,
+    superseded: Option<String>,
     now_ms: i64,
 ) -> ApplyOutcome {
-    let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
-        return finish(
-            input,
-            hook,
-            Status::Failed,
-            Some("file hook has no path".into()),
-            None,
-            None,
-            now_ms,
-        );
+    let config_path = hook.path.clone();
+    let done = |input: Input, t: Try, attempts: u32| {
+        finish(input, hook, t, config_path.clone(), attempts, now_ms)
     };
-    let config_path = Some(path.display().to_string());
-    match shadow_and_swap(template, hook, patch, &path) {
-        Ok(backup) => finish(
-            input,
+    let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
+        let t = Try::permanent(Status::Failed, "file hook has no path".into());
+        return done(input, t, 1);
+    };
+    let beside = Beside::new(&path);
+    let (_lock, mut journal) = match lock_and_converge(&beside, hook, now_ms) {
+        Ok(held) => held,
+        Err(reason) => return done(input, Try::transient(Status::Failed, reason, None), 1),
+    };
+    if let Some(recorded) = journal.recorded(&outcome_id(&input.event_id, &hook.name)) {
+        tracing::info!(input = %input.event_id, hook = %hook.name, status = %recorded.status, "outcome already recorded in the journal: not applied again");
+        return recorded.clone();
+    }
+    if let Some(reason) = superseded {
+        return done(input, Try::permanent(Status::Superseded, reason), 1);
+    }
+
+    let policy = hook.retry();
+    let mut attempt = 1;
+    let last = loop {
+        let t = try_once(
+            template,
             hook,
-            Status::Applied,
-            None,
-            config_path,
-            backup,
-            now_ms,
-        ),
-        Err((status, reason, backup)) => finish(
-            input,
-            hook,
-            status,
-            Some(reason),
-            config_path,
-            backup,
-            now_ms,
-        ),
+            patch,
+            &beside,
+            &input,
+            attempt,
+            &mut journal,
+        );
+        match wait_before(&policy, &t, attempt + 1) {
+            Some(wait) => {
+                // The try is over (nothing swapped, or the previous version restored).
+                if journal.intent.take().is_some() {
+                    if let Err(reason) = beside.store_journal(&journal) {
+                        tracing::error!(hook = %hook.name, %reason, "could not clear the journal's intent");
+                    }
+                }
+                tracing::warn!(input = %input.event_id, hook = %hook.name, attempt, status = t.status.as_str(), reason = ?t.reason, wait_ms = wait.as_millis() as u64, "apply failed; trying again");
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+            None => break t,
+        }
+    };
+    let outcome = done(input, last, attempt);
+    journal.finish(outcome.clone());
+    if let Err(reason) = beside.store_journal(&journal) {
+        // The files are settled (applied or restored); only the record of it is missing, so a
+        // replay would run the flow again on the settled file.
+        tracing::error!(hook = %hook.name, %reason, "could not record the outcome in the journal");
+    }
+    outcome
+}
+
+/// Converges what a crashed flow on this file left, at start, before anything else is applied
+/// to it: the interrupted input's outcome is recorded in the journal, to be returned when the
+/// input is replayed.
+pub(crate) fn recover_file(hook: &ConfigurationHook, now_ms: i64) {
+    let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
+        return;
+    };
+    if let Err(reason) = lock_and_converge(&Beside::new(&path), hook, now_ms) {
+        tracing::error!(hook = %hook.name, %reason, "could not recover the configuration");
     }
 }
 
-type Failure = (Status, String, Option<String>);
+/// Takes the file's lock, then finishes or undoes an apply a crash interrupted.
+fn lock_and_converge(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    now_ms: i64,
+) -> Result<(FileLock, Journal), String> {
+    fs::create_dir_all(&beside.dir)
+        .map_err(|e| format!("creating {}: {e}", beside.dir.display()))?;
+    let lock = FileLock::acquire(&beside.lock)
+        .map_err(|e| format!("locking {}: {e}", beside.lock.display()))?;
+    let mut journal = beside.load_journal()?;
+    beside.remove_stale();
+    if let Some(intent) = journal.intent.clone() {
+        let live = beside
+            .read_live()
+            .map_err(|e| format!("reading {}: {e}", beside.live.display()))?;
+        let decision = recover(&intent, live.as_deref());
+        tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging an apply a crash interrupted");
+        let t = match decision {
+            Recovery::Swap => match swap(beside, &intent) {
+                Ok(()) => verify_or_roll_back(beside, hook, &mut journal),
+                Err(reason) => Try::transient(
+                    Status::Failed,
+                    format!("finishing an interrupted swap: {reason}"),
+                    None,
+                ),
+            },
+            Recovery::Verify => verify_or_roll_back(beside, hook, &mut journal),
+            Recovery::RollBack { reason } => roll_back(beside, hook, &intent, reason),
+            Recovery::LeaveAlone => Try::permanent(
+                Status::Failed,
+                format!(
+                    "interrupted by a crash; {} was since written by someone else, and is left as it is",
+                    beside.live.display()
+                ),
+            ),
+        };
+        let recovered = finish(
+            intent.input.clone(),
+            hook,
+            t,
+            hook.path.clone(),
+            intent.attempt,
+            now_ms,
+        );
+        tracing::warn!(input = %intent.input.event_id, hook = %recovered.hook, status = %recovered.status, reason = ?recovered.reason, "interrupted apply converged");
+        journal.finish(recovered);
+        beside.store_journal(&journal)?;
+    }
+    Ok((lock, journal))
+}
 
-fn shadow_and_swap(
+/// One try of the flow, up to the swapped, reloaded and checked file or its restored previous
+/// version. Leaves the journal's intent set once the live file may have been touched.
+fn try_once(
     template: &Template,
     hook: &ConfigurationHook,
     patch: &Value,
-    path: &Path,
-) -> Result<Option<String>, Failure> {
-    let failed = |reason: String| (Status::Failed, reason, None);
+    beside: &Beside,
+    input: &Input,
+    attempt: u32,
+    journal: &mut Journal,
+) -> Try {
+    let path = &beside.live;
     let format = format_of(hook, path);
-    let current = match fs::read_to_string(path) {
-        Ok(text) => Some(
-            parse_config(&text, format)
-                .map_err(|e| failed(format!("live configuration {}: {e}", path.display())))?,
-        ),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-        Err(err) => return Err(failed(format!("reading {}: {err}", path.display()))),
+    let previous = match beside.read_live() {
+        Ok(text) => text,
+        Err(err) => {
+            let reason = format!("reading {}: {err}", path.display());
+            return Try::transient(Status::Failed, reason, None);
+        }
+    };
+    let current = match previous.as_deref().map(|text| parse_config(text, format)) {
+        None => None,
+        Some(Ok(doc)) => Some(doc),
+        Some(Err(e)) => {
+            let reason = format!("live configuration {}: {e}", path.display());
+            return Try::permanent(Status::Failed, reason);
+        }
     };
     let candidate = plan_patch(current.as_ref(), template, patch);
     let violations = check_rules(&candidate, template);
     if !violations.is_empty() {
-        return Err((Status::Rejected, violations.join("; "), None));
+        return Try::permanent(Status::Rejected, violations.join("; "));
     }
-    let text = render(&candidate, format).map_err(|e| failed(e.to_string()))?;
+    let text = match render(&candidate, format) {
+        Ok(text) => text,
+        Err(e) => return Try::permanent(Status::Failed, e.to_string()),
+    };
 
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| failed(format!("creating {}: {e}", dir.display())))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let shadow = dir.join(format!(".{file_name}.presage-shadow"));
-    write_synced(&shadow, text.as_bytes())
-        .map_err(|e| failed(format!("writing shadow {}: {e}", shadow.display())))?;
-
-    let test = hook.test.as_ref();
-    let limit = test
-        .and_then(|t| t.within)
-        .map(|d| Duration::from_millis(d.as_millis()))
-        .unwrap_or(DEFAULT_TEST_LIMIT);
-    if let Some(argv) = test.and_then(|t| t.command.as_ref()) {
-        if let Err(reason) = run_command(argv, Some(&shadow.display().to_string()), limit) {
+    let shadow = beside.temp("shadow");
+    if let Err(e) = write_synced(&shadow, text.as_bytes()) {
+        let _ = fs::remove_file(&shadow);
+        let reason = format!("writing shadow {}: {e}", shadow.display());
+        return Try::transient(Status::Failed, reason, None);
+    }
+    if let Some(argv) = hook.test.as_ref().and_then(|t| t.command.as_ref()) {
+        if let Err(reason) = run_command(argv, Some(&shadow.display().to_string()), limit(hook)) {
             let _ = fs::remove_file(&shadow);
-            return Err(failed(format!(
-                "test failed on the shadow configuration: {reason}"
-            )));
+            let reason = format!("test failed on the shadow configuration: {reason}");
+            return Try::transient(Status::Failed, reason, None);
         }
     }
+    let _ = fs::remove_file(&shadow);
 
-    // Keep the previous version, so a failed reload can be rolled back and people can diff.
-    let backup = dir.join(format!("{file_name}.prev"));
-    let had_previous = current.is_some();
-    if had_previous {
-        fs::copy(path, &backup)
-            .and_then(|_| File::open(&backup)?.sync_all())
-            .map_err(|e| {
-                failed(format!(
-                    "keeping previous version {}: {e}",
-                    backup.display()
-                ))
-            })?;
+    // From here on the live file may change: record what is about to happen first.
+    let intent = Intent {
+        input: input.clone(),
+        hook: hook.name.clone(),
+        previous,
+        candidate: text,
+        attempt,
+        phase: Phase::Swapping,
+    };
+    journal.intent = Some(intent.clone());
+    if let Err(reason) = beside.store_journal(journal) {
+        journal.intent = None;
+        return Try::transient(Status::Failed, reason, None);
     }
-    fs::rename(&shadow, path)
-        .map_err(|e| failed(format!("swapping {} into place: {e}", path.display())))?;
-    sync_dir(dir);
-    let backup_text = had_previous.then(|| backup.display().to_string());
+    if let Err(reason) = swap(beside, &intent) {
+        // Nothing is swapped: the live file is the previous version.
+        journal.intent = None;
+        return Try::transient(Status::Failed, reason, None);
+    }
+    verify_or_roll_back(beside, hook, journal)
+}
 
-    if let Err(reason) = reload_and_check(hook, limit) {
-        let restored = if had_previous {
-            // The restore is a swap too: copy the previous version beside the live file, then
-            // rename it over, so the application never sees a half-written file.
-            fs::read(&backup)
-                .and_then(|bytes| write_synced(&shadow, &bytes))
-                .and_then(|_| fs::rename(&shadow, path))
-                .map_err(|e| e.to_string())
-        } else {
-            fs::remove_file(path).map_err(|e| e.to_string())
-        };
-        sync_dir(dir);
-        let _ = reload(hook, limit);
-        let reason = match restored {
-            Ok(()) => format!("{reason}; previous configuration restored"),
-            Err(e) => format!("{reason}; RESTORE FAILED: {e}"),
-        };
-        return Err((Status::RolledBack, reason, backup_text));
+/// Keeps the previous version as `.prev` (written from the intent's text, never copied from
+/// the live file: after a crash the live file may already be the candidate), then swaps the
+/// candidate in. Each step is a whole-file replace, so a crash leaves every file whole.
+fn swap(beside: &Beside, intent: &Intent) -> Result<(), String> {
+    if let Some(previous) = &intent.previous {
+        beside
+            .replace(&beside.prev, previous.as_bytes())
+            .map_err(|e| format!("keeping previous version {}: {e}", beside.prev.display()))?;
     }
-    Ok(backup_text)
+    beside
+        .replace(&beside.live, intent.candidate.as_bytes())
+        .map_err(|e| format!("swapping {} into place: {e}", beside.live.display()))
+}
+
+/// Reloads and checks the swapped-in candidate; on failure records the rollback in the journal
+/// and restores the previous version.
+fn verify_or_roll_back(beside: &Beside, hook: &ConfigurationHook, journal: &mut Journal) -> Try {
+    let Some(intent) = journal.intent.clone() else {
+        return Try::transient(Status::Failed, "no apply in progress".into(), None);
+    };
+    let backup = backup_of(beside, &intent);
+    match reload_and_check(hook, limit(hook)) {
+        Ok(()) => Try::applied(backup),
+        Err(reason) => {
+            let rolling_back = Intent {
+                phase: Phase::RollingBack {
+                    reason: reason.clone(),
+                },
+                ..intent
+            };
+            journal.intent = Some(rolling_back.clone());
+            if let Err(e) = beside.store_journal(journal) {
+                tracing::error!(hook = %hook.name, error = %e, "could not record the rollback in the journal; rolling back anyway");
+            }
+            roll_back(beside, hook, &rolling_back, reason)
+        }
+    }
+}
+
+/// Puts the previous version back (by rename, so the application never sees a half-written
+/// file; or removes the file the flow created) and reloads.
+fn roll_back(beside: &Beside, hook: &ConfigurationHook, intent: &Intent, reason: String) -> Try {
+    let restored = match &intent.previous {
+        Some(previous) => beside.replace(&beside.live, previous.as_bytes()),
+        None => match fs::remove_file(&beside.live) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => {
+                sync_dir(&beside.dir);
+                Ok(())
+            }
+        },
+    };
+    let _ = reload(hook, limit(hook));
+    let reason = match restored {
+        Ok(()) => format!("{reason}; previous configuration restored"),
+        Err(e) => format!("{reason}; RESTORE FAILED: {e}"),
+    };
+    Try::transient(Status::RolledBack, reason, backup_of(beside, intent))
+}
+
+fn backup_of(beside: &Beside, intent: &Intent) -> Option<String> {
+    intent
+        .previous
+        .is_some()
+        .then(|| beside.prev.display().to_string())
+}
+
+fn limit(hook: &ConfigurationHook) -> Duration {
+    hook.test
+        .as_ref()
+        .and_then(|t| t.within)
+        .map(|d| d.as_std())
+        .unwrap_or(DEFAULT_TEST_LIMIT)
 }
 
 fn reload(hook: &ConfigurationHook, limit: Duration) -> Result<(), String> {
@@ -193,36 +352,23 @@ fn reload_and_check(hook: &ConfigurationHook, limit: Duration) -> Result<(), Str
     Ok(())
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// A rename is durable only once the directory entry is on disk.
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = File::open(dir) {
-        let _ = handle.sync_all();
-    }
-}
-
 fn finish(
-    input: Input<'_>,
+    input: Input,
     hook: &ConfigurationHook,
-    status: Status,
-    reason: Option<String>,
+    t: Try,
     config_path: Option<String>,
-    backup_path: Option<String>,
+    attempts: u32,
     now_ms: i64,
 ) -> ApplyOutcome {
     outcome(
         input,
         &hook.name,
-        status,
+        t.status,
         Details {
-            reason,
+            reason: t.reason,
             config_path,
-            backup_path,
+            backup_path: t.backup_path,
+            attempts,
         },
         now_ms,
     )

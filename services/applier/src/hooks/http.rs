@@ -8,6 +8,7 @@ use presage_template::{ConfigurationHook, Template};
 
 use crate::outcome::{outcome, Details, Status};
 use crate::plan::{check_rules, plan_change};
+use crate::retry::{wait_before, Try};
 
 pub fn apply_http_hook(
     template: &Template,
@@ -15,27 +16,63 @@ pub fn apply_http_hook(
     directive: &ScalingDirective,
     now_ms: i64,
 ) -> ApplyOutcome {
-    let done = |status, reason: Option<String>| {
+    post_directive(template, hook, directive, None, now_ms)
+}
+
+/// POSTs the directive (tried again, with backoff, after a 5xx or a connection error), unless
+/// `superseded` gives the reason it must not be.
+pub(crate) fn post_directive(
+    template: &Template,
+    hook: &ConfigurationHook,
+    directive: &ScalingDirective,
+    superseded: Option<String>,
+    now_ms: i64,
+) -> ApplyOutcome {
+    let done = |t: Try, attempts: u32| {
         outcome(
             directive,
             &hook.name,
-            status,
+            t.status,
             Details {
-                reason,
+                reason: t.reason,
                 config_path: hook.url.clone(),
                 backup_path: None,
+                attempts,
             },
             now_ms,
         )
     };
+    if let Some(reason) = superseded {
+        return done(Try::permanent(Status::Superseded, reason), 1);
+    }
     let Some(url) = hook.url.as_deref() else {
-        return done(Status::Failed, Some("http hook has no url".into()));
+        return done(
+            Try::permanent(Status::Failed, "http hook has no url".into()),
+            1,
+        );
     };
     let candidate = plan_change(None, template, hook, directive);
     let violations = check_rules(&candidate, template);
     if !violations.is_empty() {
-        return done(Status::Rejected, Some(violations.join("; ")));
+        return done(Try::permanent(Status::Rejected, violations.join("; ")), 1);
     }
+    let policy = hook.retry();
+    let mut attempt = 1;
+    loop {
+        let t = post_once(url, directive);
+        match wait_before(&policy, &t, attempt + 1) {
+            Some(wait) => {
+                tracing::warn!(directive = %directive.event_id, hook = %hook.name, attempt, reason = ?t.reason, wait_ms = wait.as_millis() as u64, "POST failed; trying again");
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+            None => return done(t, attempt),
+        }
+    }
+}
+
+/// One POST. A 5xx or no answer may pass later; any other refusal (a 4xx) would be repeated.
+fn post_once(url: &str, directive: &ScalingDirective) -> Try {
     // Every target of the decision; `resource`/`target` repeat the first for simple receivers.
     let targets: serde_json::Map<String, serde_json::Value> = if directive.targets.is_empty() {
         [(directive.resource.clone(), directive.target.into())]
@@ -60,11 +97,14 @@ pub fn apply_http_hook(
         .timeout(Duration::from_secs(10))
         .send_json(body)
     {
-        Ok(_) => done(Status::Applied, None),
-        Err(ureq::Error::Status(code, _)) => {
-            done(Status::Failed, Some(format!("POST {url}: HTTP {code}")))
+        Ok(_) => Try::applied(None),
+        Err(ureq::Error::Status(code, _)) if code >= 500 => {
+            Try::transient(Status::Failed, format!("POST {url}: HTTP {code}"), None)
         }
-        Err(err) => done(Status::Failed, Some(format!("POST {url}: {err}"))),
+        Err(ureq::Error::Status(code, _)) => {
+            Try::permanent(Status::Failed, format!("POST {url}: HTTP {code}"))
+        }
+        Err(err) => Try::transient(Status::Failed, format!("POST {url}: {err}"), None),
     }
 }
 
@@ -97,6 +137,7 @@ pub fn fragment_at_http_hook(
             )),
             config_path: hook.url.clone(),
             backup_path: None,
+            attempts: 1,
         },
         now_ms,
     )

@@ -1,29 +1,54 @@
 //! Hooks apply a directive or a metadata fragment to the running application.
 
 mod file;
+mod files;
 mod http;
+mod lock;
 mod process;
 
 pub use file::apply_file_hook;
 pub use http::{apply_http_hook, fragment_at_http_hook};
+pub use lock::FileLock;
+
+use std::collections::HashSet;
 
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::{ConfigurationHook, HookKind, Template};
 
+use crate::applied::Applied;
 use crate::fragment::fragment_patch;
-use crate::outcome::{outcome, Details, Status};
+use crate::outcome::{outcome, outcome_id, Details, Input, Status};
+use crate::plan::directive_patch;
 
-/// Applies `directive` through `hook` and says what became of it. Never panics on bad input:
-/// every failure is an outcome with a reason.
+/// Applies `directive` through `hook` and says what became of it (retrying transient failures
+/// as the hook's `retry` says). Never panics on bad input: every failure is an outcome with a
+/// reason.
 pub fn apply(
     template: &Template,
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
     now_ms: i64,
 ) -> ApplyOutcome {
+    apply_unless_superseded(template, hook, directive, None, now_ms)
+}
+
+fn apply_unless_superseded(
+    template: &Template,
+    hook: &ConfigurationHook,
+    directive: &ScalingDirective,
+    superseded: Option<String>,
+    now_ms: i64,
+) -> ApplyOutcome {
     match hook.kind {
-        HookKind::File => apply_file_hook(template, hook, directive, now_ms),
-        HookKind::Http => apply_http_hook(template, hook, directive, now_ms),
+        HookKind::File => file::apply_patch_to_file(
+            template,
+            hook,
+            directive.into(),
+            &directive_patch(hook, directive),
+            superseded,
+            now_ms,
+        ),
+        HookKind::Http => http::post_directive(template, hook, directive, superseded, now_ms),
     }
 }
 
@@ -55,6 +80,7 @@ pub fn apply_fragment(
                     )),
                     config_path: location,
                     backup_path: None,
+                    attempts: 1,
                 },
                 now_ms,
             );
@@ -62,7 +88,7 @@ pub fn apply_fragment(
     };
     match hook.kind {
         HookKind::File => {
-            file::apply_patch_to_file(template, hook, fragment.into(), &patch, now_ms)
+            file::apply_patch_to_file(template, hook, fragment.into(), &patch, None, now_ms)
         }
         HookKind::Http => fragment_at_http_hook(hook, fragment, now_ms),
     }
@@ -70,18 +96,21 @@ pub fn apply_fragment(
 
 /// The one writer of live configurations in a process.
 ///
-/// The live files are the state, and every apply reads the file afresh; the applier remembers
-/// only when each resource's applied directive was decided, so a directive decided earlier that
-/// arrives later (the planner publishes from two loops) does not undo a newer one. What it adds
-/// besides is exclusion: its methods take `&mut self`, so a process that routes
-/// every apply through one `Applier` (the binary shares one behind `Arc<Mutex<_>>` between its
-/// directive loop and its fragment loop) never runs two shadow flows at once. A directive and a
-/// fragment then never write, swap or roll back the same file concurrently, and each merges on
-/// top of the document the other last swapped in.
+/// The live files are the state, and every apply reads the file afresh. What the applier
+/// remembers besides is what `presage.applied` says ([`Applied`]): which outcomes are already
+/// published (an input replayed after its outcome was published is not applied or published
+/// again) and, per resource, when the newest applied directive was decided, so a directive
+/// decided earlier that arrives later (the planner publishes from two loops, and inputs are
+/// replayed after a crash) does not undo a newer one. The shell feeds it the topic's recent
+/// outcomes when a partition is assigned ([`Applier::learn`]).
+///
+/// It also gives exclusion within the process: its methods take `&mut self`, so a process that
+/// routes every apply through one `Applier` (the binary shares one behind `Arc<Mutex<_>>`
+/// between its directive loop and its fragment loop) never runs two shadow flows at once.
+/// Between processes, each file's flow runs under that file's lock ([`FileLock`]).
 #[derive(Debug, Default)]
 pub struct Applier {
-    /// (app, resource) → issue time of the newest directive applied for it.
-    newest: std::collections::HashMap<(String, String), i64>,
+    applied: Applied,
 }
 
 impl Applier {
@@ -89,7 +118,28 @@ impl Applier {
         Self::default()
     }
 
-    /// The directive through every hook of `template`, in the template's order.
+    /// One outcome read back from `presage.applied`.
+    pub fn learn(&mut self, outcome: &ApplyOutcome) {
+        self.applied.learn(outcome);
+    }
+
+    /// Drops what was learnt about the apps of a revoked partition.
+    pub fn forget_apps(&mut self, apps: &HashSet<String>) {
+        self.applied.forget_apps(apps);
+    }
+
+    /// Converges every file of `template`'s hooks that a crash left mid-apply: run at start (and
+    /// whenever a template arrives), before anything else is applied to those files.
+    pub fn recover(&mut self, template: &Template, now_ms: i64) {
+        for hook in &template.dynamic_metadata.configuration_hooks {
+            if hook.kind == HookKind::File {
+                file::recover_file(hook, now_ms);
+            }
+        }
+    }
+
+    /// The directive through every hook of `template`, in the template's order; hooks whose
+    /// outcome for it is already published are skipped.
     pub fn apply_directive(
         &mut self,
         template: &Template,
@@ -101,74 +151,67 @@ impl Applier {
             tracing::debug!(directive = %directive.event_id, mode = %directive.mode, "not a live directive: not applied");
             return Vec::new();
         }
-        let resources: Vec<(String, String)> = if directive.targets.is_empty() {
-            vec![(directive.app.clone(), directive.resource.clone())]
-        } else {
-            directive
-                .targets
-                .iter()
-                .map(|t| (directive.app.clone(), t.resource.clone()))
-                .collect()
-        };
-        let newer = resources
-            .iter()
-            .filter_map(|r| self.newest.get(r).copied())
-            .filter(|at| *at > directive.issued_at_ms)
-            .max();
-        if let Some(newer) = newer {
-            let reason = format!(
-                "superseded: a directive decided at {newer} (after this one, decided at {}) was \
-                 already applied",
-                directive.issued_at_ms
-            );
-            return template
-                .dynamic_metadata
-                .configuration_hooks
-                .iter()
-                .map(|hook| {
-                    outcome(
-                        directive,
-                        &hook.name,
-                        Status::Superseded,
-                        Details {
-                            reason: Some(reason.clone()),
-                            config_path: None,
-                            backup_path: None,
-                        },
-                        now_ms,
-                    )
-                })
-                .collect();
-        }
-        let outcomes: Vec<ApplyOutcome> = template
-            .dynamic_metadata
-            .configuration_hooks
-            .iter()
-            .map(|hook| apply(template, hook, directive, now_ms))
+        let input = Input::from(directive);
+        let superseded = self
+            .applied
+            .newer_than(&input.app, &input.resources, input.decided_at_ms)
+            .map(|newer| {
+                format!(
+                    "superseded: a directive decided at {newer} (after this one, decided at {}) \
+                     was already applied",
+                    directive.issued_at_ms
+                )
+            });
+        let outcomes: Vec<ApplyOutcome> = self
+            .unpublished(template, &directive.event_id)
+            .into_iter()
+            .map(|hook| {
+                apply_unless_superseded(template, hook, directive, superseded.clone(), now_ms)
+            })
             .collect();
-        if outcomes
-            .iter()
-            .any(|o| o.status == Status::Applied.as_str())
-        {
-            for resource in resources {
-                self.newest.insert(resource, directive.issued_at_ms);
-            }
+        for outcome in &outcomes {
+            self.applied.learn(outcome);
         }
         outcomes
     }
 
-    /// The fragment through every hook of `template`, in the template's order.
+    /// The fragment through every hook of `template`, in the template's order; hooks whose
+    /// outcome for it is already published are skipped.
     pub fn apply_fragment(
         &mut self,
         template: &Template,
         fragment: &MetadataFragment,
         now_ms: i64,
     ) -> Vec<ApplyOutcome> {
+        let outcomes: Vec<ApplyOutcome> = self
+            .unpublished(template, &fragment.event_id)
+            .into_iter()
+            .map(|hook| apply_fragment(template, hook, fragment, now_ms))
+            .collect();
+        for outcome in &outcomes {
+            self.applied.learn(outcome);
+        }
+        outcomes
+    }
+
+    fn unpublished<'t>(
+        &self,
+        template: &'t Template,
+        input_id: &str,
+    ) -> Vec<&'t ConfigurationHook> {
         template
             .dynamic_metadata
             .configuration_hooks
             .iter()
-            .map(|hook| apply_fragment(template, hook, fragment, now_ms))
+            .filter(|hook| {
+                let published = self
+                    .applied
+                    .is_published(&outcome_id(input_id, &hook.name));
+                if published {
+                    tracing::info!(input = %input_id, hook = %hook.name, "outcome already published: not applied again");
+                }
+                !published
+            })
             .collect()
     }
 }

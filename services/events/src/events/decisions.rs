@@ -80,6 +80,21 @@ pub struct ApplyOutcome {
     pub applied_at_ms: i64,
     /// The directive id first.
     pub lineage: Vec<String>,
+    /// How many times the hook was tried (transient failures are retried); the outcome is the
+    /// last try's.
+    #[serde(default = "one")]
+    pub attempts: i32,
+    /// When the input was decided: a directive's `issued_at_ms`, a fragment's `window_end_ms`.
+    /// With `resources`, what an applier rebuilds "newest applied per resource" from.
+    #[serde(default)]
+    pub decided_at_ms: i64,
+    /// The resources the directive set; empty for a fragment.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+fn one() -> i32 {
+    1
 }
 
 impl_event!(

@@ -196,6 +196,9 @@ pub fn apply_outcome() -> ApplyOutcome {
         backup_path: Some("/etc/checkout/config.yaml.bak".into()),
         applied_at_ms: T0 + 121_500,
         lineage: vec![directive],
+        attempts: 3,
+        decided_at_ms: T0 + 120_000,
+        resources: vec!["replicas".into(), "memory_mb".into()],
     }
 }
 
