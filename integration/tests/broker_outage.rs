@@ -209,6 +209,21 @@ fn a_stage_started_before_its_broker_waits_for_it() {
 
     let mut broker = LocalBroker::start(&nisshi, &dir.path().join("broker"), port).unwrap();
     set_up(&kafka, dir.path());
+    // Samples of an app whose template a stage has not read yet are dead-lettered: wait until
+    // the waiting stage has read it, as an operator publishes templates before traffic.
+    let log = services.log_dir.join("recipe-processor.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("template loaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the template never reached the stage\n{}",
+            services.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let mut rows = demand(24);
     let want = expected(&rows);
     rows.push((rows.last().unwrap().0 + 24 * HOUR, 0.0));

@@ -39,6 +39,36 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The command that runs Nisshi on `127.0.0.1:port` with its data (SQLite) and its log
+/// (`nisshi.log`, appended) in `data_dir`, created if missing. Shared by [`LocalBroker`] and
+/// `presage up`'s supervisor, which spawns it in its own process group.
+pub fn broker_command(binary: &Path, data_dir: &Path, port: u16) -> anyhow::Result<Command> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating broker data directory {}", data_dir.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("nisshi.log"))
+        .context("opening broker log")?;
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(binary);
+    command
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        // SQLite paths are relative to the broker's working directory.
+        .args(["--storage-engine", "sqlite://presage.db"])
+        .current_dir(data_dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    Ok(command)
+}
+
 /// A running Nisshi broker; stopped when dropped.
 pub struct LocalBroker {
     child: Child,
@@ -52,28 +82,7 @@ impl LocalBroker {
         if let Err(err) = TcpListener::bind(("127.0.0.1", port)) {
             bail!("port {port} is not free for the local broker ({err}): pick another with --port");
         }
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating broker data directory {}", data_dir.display()))?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(data_dir.join("nisshi.log"))
-            .context("opening broker log")?;
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            // SQLite paths are relative to the broker's working directory.
-            .args(["--storage-engine", "sqlite://presage.db"])
-            .current_dir(data_dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+        let child = broker_command(binary, data_dir, port)?
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let mut broker = Self {

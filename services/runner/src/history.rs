@@ -145,18 +145,7 @@ pub fn read_partition_history(
     span_ms: i64,
     on_record: impl FnMut(&[u8]),
 ) -> anyhow::Result<HistoryRead> {
-    let group = "presage-history-reader";
-    let consumer = reader(kafka, group)?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
-        .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
-    drop(consumer);
-    let end = before.min(high);
-    let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
-    if end > low {
-        bounds.insert(partition, (low, end));
-    }
-    read_span(kafka, group, topic, &bounds, span_ms, on_record)
+    read_one_partition(kafka, topic, partition, Some(before), span_ms, on_record)
 }
 
 /// [`read_recent`] for one partition: what a stage rebuilds when the group assigns it that
@@ -170,15 +159,28 @@ pub fn read_partition_recent(
     span_ms: i64,
     on_record: impl FnMut(&[u8]),
 ) -> anyhow::Result<HistoryRead> {
-    let group = "presage-recent-reader";
+    read_one_partition(kafka, topic, partition, None, span_ms, on_record)
+}
+
+/// One partition's records within `span_ms` of the last one before `before` (or of its newest).
+fn read_one_partition(
+    kafka: &KafkaArgs,
+    topic: &str,
+    partition: i32,
+    before: Option<i64>,
+    span_ms: i64,
+    on_record: impl FnMut(&[u8]),
+) -> anyhow::Result<HistoryRead> {
+    let group = "presage-partition-reader";
     let consumer = reader(kafka, group)?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
         .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
     drop(consumer);
+    let end = before.map_or(high, |before| before.min(high));
     let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
-    if high > low {
-        bounds.insert(partition, (low, high));
+    if end > low {
+        bounds.insert(partition, (low, end));
     }
     read_span(kafka, group, topic, &bounds, span_ms, on_record)
 }

@@ -171,16 +171,24 @@ impl TemplateFeed {
     }
 
     /// Takes in templates published since the last call, without blocking.
+    /// Client errors are drained with the records: after a broker outage the queue holds one
+    /// per failed reconnection, and stopping at each would hold a template back for as many
+    /// polls. They are logged once per call, counted.
     pub fn poll_new(&self, book: &mut TemplateBook) -> Vec<LoadedTemplate> {
         let mut fresh = Vec::new();
+        let mut errors = 0u64;
+        let mut last_error = None;
         while let Some(result) = self.consumer.poll(Duration::ZERO) {
             match result {
                 Ok(message) => fresh.extend(self.absorb(message.payload(), book)),
                 Err(err) => {
-                    tracing::warn!(topic = %self.topic, error = %err, "template feed error");
-                    break;
+                    errors += 1;
+                    last_error = Some(err);
                 }
             }
+        }
+        if let Some(err) = last_error {
+            tracing::debug!(topic = %self.topic, errors, error = %err, "template feed errors");
         }
         fresh
     }

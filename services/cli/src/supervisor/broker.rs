@@ -1,14 +1,17 @@
 //! The local broker as a supervised child. `presage_runner::broker::LocalBroker` starts it for
 //! the tests, but owns its child privately; `presage up` needs the child itself, to start it in
 //! its own process group, to notice it die and restart it, and to stop it last. The command
-//! line is the same, and so is the data directory, which is what a restart keeps.
+//! line is the runner's ([`broker_command`]), and so is the data directory, which is what a
+//! restart keeps.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+use presage_runner::broker::broker_command;
 
 use super::process::spawn_isolated;
 
@@ -51,29 +54,7 @@ impl LocalBroker {
     /// listen: the services' clients reconnect by themselves, and the supervisor must keep
     /// watching the other children meanwhile.
     pub fn spawn(&self) -> anyhow::Result<Child> {
-        std::fs::create_dir_all(&self.data_dir).with_context(|| {
-            format!("creating broker data directory {}", self.data_dir.display())
-        })?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .context("opening broker log")?;
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let mut command = Command::new(&self.nisshi);
-        command
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            // SQLite paths are relative to the broker's working directory.
-            .args(["--storage-engine", "sqlite://presage.db"])
-            .current_dir(&self.data_dir)
-            .stdout(log.try_clone()?)
-            .stderr(log);
+        let mut command = broker_command(&self.nisshi, &self.data_dir, self.port)?;
         spawn_isolated(&mut command).with_context(|| format!("starting {}", self.nisshi.display()))
     }
 
