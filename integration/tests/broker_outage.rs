@@ -79,13 +79,17 @@ fn expected(rows: &[(i64, f64)]) -> BTreeMap<i64, f64> {
 }
 
 fn set_up(kafka: &KafkaArgs, dir: &Path) {
+    set_up_with(kafka, dir, TEMPLATE);
+}
+
+fn set_up_with(kafka: &KafkaArgs, dir: &Path, template_text: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while let Err(err) = create_topics(kafka, &Topology::default_topology()) {
         assert!(Instant::now() < deadline, "creating topics: {err:#}");
         std::thread::sleep(Duration::from_millis(250));
     }
     let template = dir.join("grid.yaml");
-    std::fs::write(&template, TEMPLATE).unwrap();
+    std::fs::write(&template, template_text).unwrap();
     publish_templates(kafka, &[template]).unwrap();
 }
 
@@ -230,4 +234,97 @@ fn a_stage_started_before_its_broker_waits_for_it() {
     produce(&kafka, &rows);
     assert_every_window_once(&kafka, &want, &services);
     broker.stop();
+}
+
+/// Ten-second windows closed by a six-second idle timeout, no lateness: live traffic.
+const LIVE_TEMPLATE: &str = r#"
+app: grid-ew
+dynamic_metadata:
+  sources:
+    - { id: grid, kind: prometheus, url: "http://127.0.0.1:1/metrics" }
+  windowing: { allowed_lateness: 0s, idle_timeout: 6s }
+  metric_recipes:
+    - { name: ten_second_mw, from: grid.demand_mw, aggregate: sum, window: { tumble: 10s } }
+"#;
+
+#[test]
+fn time_the_broker_is_away_does_not_close_windows_as_idle() {
+    let nisshi = find_nisshi().expect("the local broker (cargo xtask install-broker)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("broker");
+    let port = free_port().unwrap();
+    let mut broker = LocalBroker::start(&nisshi, &data, port).unwrap();
+    let kafka = KafkaArgs::for_brokers(broker.bootstrap());
+    set_up_with(&kafka, dir.path(), LIVE_TEMPLATE);
+    let mut services = Services::new(&dir.path().join("logs"));
+    services.start("recipe-processor", &impatient(&kafka), dir.path());
+    let log = services.log_dir.join("recipe-processor.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("template loaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no template\n{}",
+            services.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A sample a second, stamped with the wall clock, as a collector scrapes; real demand.
+    let values = trace_slice("taylor-demand.csv", "2000-06-05T00:00:00Z", 40);
+    let second = |i: usize| presage_runner::dlq::now_ms() / 1000 * 1000 + i as i64;
+    let mut rows: Vec<(i64, f64)> = Vec::new();
+    for value in values.iter().take(5) {
+        let row = (second(0), *value);
+        produce(&kafka, &[row]);
+        rows.push(row);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // The broker goes away for 15 s, more than twice the idle timeout. The collector spools
+    // what it reads meanwhile; here the test keeps those samples and sends them afterwards.
+    broker.stop();
+    let mut spooled = Vec::new();
+    for value in values.iter().skip(5).take(15) {
+        spooled.push((second(0), *value));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let _broker = LocalBroker::start(&nisshi, &data, port).unwrap();
+    produce(&kafka, &spooled);
+    rows.extend(spooled);
+
+    // Every sample is in its window, none was late: the windows waited out the outage.
+    let mut want: BTreeMap<i64, (f64, i64)> = BTreeMap::new();
+    for (ts, value) in &rows {
+        let entry = want.entry(ts - ts.rem_euclid(10_000)).or_default();
+        entry.0 += value;
+        entry.1 += 1;
+    }
+    let reader = TopicReader::open(&kafka, &kafka.topics().derived());
+    let mut seen: Vec<DerivedMetric> = Vec::new();
+    // The last window closes when the partition has been quiet for the idle timeout.
+    let complete = reader.wait_until(&mut seen, Duration::from_secs(90), |s| {
+        want.keys()
+            .all(|start| s.iter().any(|d| d.window_start_ms == *start))
+    });
+    let dlq = TopicReader::open(&kafka, &kafka.topics().dlq());
+    let letters: Vec<presage_events::DeadLetter> = dlq.poll(Duration::from_secs(3));
+    assert!(
+        letters.iter().all(|l| l.kind != "late"),
+        "samples sent after the outage were late: {:?}\n{}",
+        letters.iter().map(|l| &l.reason).collect::<Vec<_>>(),
+        services.logs()
+    );
+    assert!(complete, "windows missing: {seen:?}\n{}", services.logs());
+    for (start, (sum, count)) in &want {
+        let got = seen.iter().find(|d| d.window_start_ms == *start).unwrap();
+        assert_eq!(
+            (got.sample_count, (got.value - sum).abs() < 1e-6),
+            (*count, true),
+            "window {start}: {} samples, {} (want {count}, {sum})",
+            got.sample_count,
+            got.value
+        );
+    }
 }

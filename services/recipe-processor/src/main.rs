@@ -120,6 +120,10 @@ impl Stage for RecipeStage {
         self.outgoing(outputs, None)
     }
 
+    fn on_broker_back(&mut self, away_ms: i64) {
+        self.core.broker_was_away(away_ms);
+    }
+
     fn checkpoint(&self, partition: i32) -> Option<Checkpoint> {
         self.core
             .checkpoint(partition)

@@ -436,6 +436,18 @@ impl RecipeProcessor {
         Ok(outputs)
     }
 
+    /// The broker was away for `away_ms`: that time was not quiet (nothing could arrive), so
+    /// every partition's last arrival moves forward by it. Without this, the first idle tick
+    /// after an outage would close the windows that samples spooled during it (arriving now)
+    /// belong to, and they would be dead-lettered as late.
+    pub fn broker_was_away(&mut self, away_ms: i64) {
+        for partition in self.partitions.values_mut() {
+            if let Some((_, arrival)) = partition.last_arrival.as_mut() {
+                *arrival = arrival.saturating_add(away_ms.max(0));
+            }
+        }
+    }
+
     /// Advances the event time of partitions that have been quiet for their apps' idle
     /// timeout, and closes the windows that passes.
     pub fn on_idle(&mut self, now_ms: i64) -> Vec<RecipeOutput> {

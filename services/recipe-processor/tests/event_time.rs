@@ -185,6 +185,47 @@ fn an_idle_partition_closes_its_last_window_as_wall_time_passes() {
 }
 
 #[test]
+fn time_the_broker_was_away_is_not_counted_as_quiet() {
+    let mut driver = Driver::new(
+        "v1",
+        &template(
+            APP,
+            "{ allowed_lateness: 0s, idle_timeout: 10m }",
+            &[HOURLY],
+        ),
+    );
+    let samples = departure_samples(APP, "ewr", "08:00", "08:45");
+    let (before, spooled) = samples.split_at(2);
+    for s in before {
+        driver.push_received(s, s.event_time_ms + 2_000);
+    }
+    let last_received = at("08:15") + 2_000;
+    // The broker is away for 50 minutes; the runner does not tick while it is, and reports
+    // the outage when it is back. Counted as quiet, 50 min would move event time to 09:05 and
+    // close [08:00, 09:00) with half its samples.
+    driver.processor.broker_was_away(50 * MINUTE);
+    let back = last_received + 50 * MINUTE;
+    assert!(
+        driver.idle(back + 1_000).is_empty(),
+        "nothing closed by the outage"
+    );
+    // The collector's spool delivers what it read meanwhile: on time, not late.
+    for s in spooled {
+        driver.push_received(s, back + 2_000);
+    }
+    assert!(late(&driver.outputs).is_empty());
+    let out = driver.idle(back + 2_000 + 15 * MINUTE);
+    assert_eq!(
+        derived(&out)
+            .iter()
+            .map(|d| (d.window_start_ms, d.value))
+            .collect::<Vec<_>>(),
+        vec![(at("08:00"), 28.0)],
+        "the window holds the samples of before and during the outage"
+    );
+}
+
+#[test]
 fn each_partition_closes_windows_on_its_own_watermark() {
     let mut processor = RecipeProcessor::new().unwrap();
     processor

@@ -9,7 +9,8 @@
 //! crash-looping on the same input. Either way records are queued in bounded chunks, so a batch
 //! larger than the producer's queue waits for room instead of failing.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -23,6 +24,9 @@ use crate::stage::Outgoing;
 
 pub struct Publisher {
     producer: FutureProducer,
+    /// Milliseconds `send_reliably` spent waiting for the broker since the last
+    /// [`Publisher::take_waited_ms`].
+    waited_ms: AtomicU64,
 }
 
 /// Settings every Presage producer starts from (the user may override them with `-X`).
@@ -80,7 +84,10 @@ impl Publisher {
             .client_config(&defaults)?
             .create()
             .context("creating Kafka producer")?;
-        Ok(Self { producer })
+        Ok(Self {
+            producer,
+            waited_ms: AtomicU64::new(0),
+        })
     }
 
     pub fn producer(&self) -> &FutureProducer {
@@ -121,6 +128,7 @@ impl Publisher {
         let mut refused = Vec::new();
         let mut backoff = Backoff::for_broker();
         let mut log = QuietLog::every(Duration::from_secs(30));
+        let started = Instant::now();
         loop {
             let mut last = String::new();
             let mut again = Vec::new();
@@ -136,6 +144,8 @@ impl Publisher {
             }
             if again.is_empty() {
                 if backoff.failures() > 0 {
+                    self.waited_ms
+                        .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                     tracing::info!(
                         attempts = backoff.failures() + 1,
                         records = records.len(),
@@ -222,6 +232,12 @@ impl Publisher {
                 Err((err, _)) => return Err(err),
             }
         }
+    }
+
+    /// How long `send_reliably` waited for the broker (ms) since the last call: time the
+    /// broker was away, for [`crate::Stage::on_broker_back`].
+    pub fn take_waited_ms(&self) -> i64 {
+        self.waited_ms.swap(0, Ordering::Relaxed) as i64
     }
 
     pub fn flush(&self) {

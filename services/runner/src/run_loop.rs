@@ -117,6 +117,7 @@ pub fn run_stage<S: Stage>(
     let mut last_commit = Instant::now();
     let mut last_idle = Instant::now();
     let mut consumer_errors = QuietLog::every(Duration::from_secs(30));
+    let mut broker = BrokerWatch::default();
     let out = Delivery {
         stage: name,
         publisher: &publisher,
@@ -130,7 +131,12 @@ pub fn run_stage<S: Stage>(
         }
         // Before anything is emitted or committed for a partition we may no longer own.
         revoke(&consumer, &mut stage, &mut offsets, &mut seen);
-        if last_idle.elapsed() >= IDLE_EVERY {
+        if let Some(away_ms) = broker.probe(&consumer, &input) {
+            tracing::info!(stage = name, away_ms, "broker reachable again");
+            stage.on_broker_back(away_ms);
+        }
+        // While the broker is away nothing can arrive: quiet is not idleness.
+        if broker.away().is_none() && last_idle.elapsed() >= IDLE_EVERY {
             last_idle = Instant::now();
             match stage.on_idle(now_ms()) {
                 Ok(outputs) if kafka.transactions && !outputs.is_empty() => {
@@ -140,7 +146,9 @@ pub fn run_stage<S: Stage>(
                     producer.commit_transaction(Duration::from_secs(30))?;
                 }
                 Ok(outputs) => {
-                    if !out.deliver(&outputs)? {
+                    let delivered = out.deliver(&outputs)?;
+                    broker.waited(&mut stage, publisher.take_waited_ms());
+                    if !delivered {
                         break;
                     }
                 }
@@ -153,8 +161,14 @@ pub fn run_stage<S: Stage>(
         }
         let first = match consumer.poll(Duration::from_millis(200)) {
             None => continue,
-            Some(Ok(message)) => message,
+            Some(Ok(message)) => {
+                if let Some(away_ms) = broker.reached() {
+                    stage.on_broker_back(away_ms);
+                }
+                message
+            }
             Some(Err(err)) => {
+                broker.error(&err);
                 // A broker away makes this fire at every poll: one line per period.
                 if consumer_errors.due() {
                     tracing::warn!(stage = name, error = %err, suppressed = consumer_errors.take_suppressed(), "consumer error");
@@ -258,7 +272,9 @@ pub fn run_stage<S: Stage>(
                 None => None,
             };
         }
-        if !out.deliver(&batch_outputs)? {
+        let delivered = out.deliver(&batch_outputs)?;
+        broker.waited(&mut stage, publisher.take_waited_ms());
+        if !delivered {
             // Shutdown while the broker was away: these inputs stay uncommitted and are read
             // again by whoever owns their partitions next.
             break;
@@ -299,6 +315,64 @@ fn revoke<S: Stage>(
         offsets.committed.remove(&partition);
     }
     revoked
+}
+
+/// Whether the broker is reachable, from the consumer's errors and records, and how long it
+/// was away: the stage is told when it is back (see [`Stage::on_broker_back`]).
+#[derive(Default)]
+struct BrokerWatch {
+    away_since: Option<Instant>,
+    last_probe: Option<Instant>,
+}
+
+impl BrokerWatch {
+    fn away(&self) -> Option<Instant> {
+        self.away_since
+    }
+
+    /// A consumer error: the broker is away if the client says every connection is down.
+    fn error(&mut self, err: &rdkafka::error::KafkaError) {
+        use rdkafka::types::RDKafkaErrorCode::{AllBrokersDown, BrokerTransportFailure};
+        if matches!(
+            err.rdkafka_error_code(),
+            Some(AllBrokersDown | BrokerTransportFailure)
+        ) {
+            self.away_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// A record arrived: if the broker was away, how long.
+    fn reached(&mut self) -> Option<i64> {
+        self.away_since
+            .take()
+            .map(|since| since.elapsed().as_millis() as i64)
+    }
+
+    /// While away, asks the broker for the input topic's metadata at most once a second; if it
+    /// answers, how long it was away. Nothing may arrive for a while after an outage (quiet
+    /// partitions), so a record is not the only sign that it is back.
+    fn probe(&mut self, consumer: &BaseConsumer<RevokeTracker>, topic: &str) -> Option<i64> {
+        self.away_since?;
+        if self
+            .last_probe
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last_probe = Some(Instant::now());
+        consumer
+            .fetch_metadata(Some(topic), Duration::from_millis(500))
+            .ok()
+            .and_then(|_| self.reached())
+    }
+
+    /// `send_reliably` waited `waited_ms` for the broker: the stage is told, unless the
+    /// consumer already saw the outage (then its end is reported once, by `reached`/`probe`).
+    fn waited<S: Stage>(&self, stage: &mut S, waited_ms: i64) {
+        if waited_ms > 0 && self.away_since.is_none() {
+            stage.on_broker_back(waited_ms);
+        }
+    }
 }
 
 /// The ids seen, per partition: a revoked partition's are dropped (if it comes back, its

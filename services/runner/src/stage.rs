@@ -49,6 +49,12 @@ pub trait Stage {
         Ok(Vec::new())
     }
 
+    /// The broker was unreachable for `away_ms` and is back. Nothing could arrive meanwhile, so
+    /// a stage that measures quiet by the wall clock (the recipe-processor's idle timeout) must
+    /// not count that time as quiet: records produced during the outage (a collector's spool)
+    /// are arriving now. `on_idle` is not called while the broker is away.
+    fn on_broker_back(&mut self, _away_ms: i64) {}
+
     /// Whether the stage stores checkpoints in `presage.checkpoints` (and reads them back
     /// before a partition's first record). Stateless stages leave it false and never touch
     /// that topic.
