@@ -9,6 +9,7 @@
 //! - [`codec`]: [`encode`], [`decode`], [`schema_name_of`] and [`CodecError`].
 //! - [`registry`]: [`all_schemas`], the list of every event schema we own.
 //! - [`ids`]: [`event_id`], deterministic ids derived from an event's inputs.
+//! - [`redact`]: [`redact_url`] and secret settings, kept out of events and logs.
 
 pub mod codec;
 mod event;
@@ -16,6 +17,7 @@ pub mod events;
 mod guard;
 pub mod ids;
 mod mismatch;
+pub mod redact;
 pub mod registry;
 pub mod time;
 
@@ -26,4 +28,5 @@ pub use events::{
     RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
 };
 pub use ids::event_id;
+pub use redact::redact_url;
 pub use registry::all_schemas;
