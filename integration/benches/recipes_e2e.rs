@@ -26,6 +26,7 @@ use presage_integration::topics::TopicReader;
 use presage_runner::admin::create_topics;
 use presage_runner::publisher::Publisher;
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Outgoing, Topology};
 
 const HOUR: i64 = 3_600_000;
@@ -390,7 +391,7 @@ fn main() {
     let log = std::fs::File::create(workdir.path().join("logs/passthrough.log")).expect("log");
     let started = Instant::now();
     let mut child = Command::new(&passthrough_bin)
-        .args(service_kafka.to_args())
+        .kafka(&service_kafka)
         .args(["--sink", "bench.passthrough"])
         .current_dir(workdir.path())
         .env("RUST_LOG", "info,presage=debug")

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use presage_runner::KafkaArgs;
+use presage_runner::KafkaChild;
 
 /// `target/<profile>/`: the test binary runs from `target/<profile>/deps/`.
 pub fn binary_dir() -> PathBuf {
@@ -52,7 +53,7 @@ impl Services {
         binary(&format!("presage-{service}"));
         let child = Command::new(binary("presage"))
             .args(["run", service])
-            .args(kafka.to_args())
+            .kafka(kafka)
             .current_dir(cwd)
             .env("RUST_LOG", "info,presage=debug")
             .stdin(Stdio::null())
@@ -134,5 +135,13 @@ impl Services {
             .iter_mut()
             .find(|(name, _)| name == service)
             .and_then(|(_, child)| child.try_wait().ok().flatten())
+    }
+
+    /// The process id of `service`, if it was started.
+    pub fn pid(&self, service: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(name, _)| name == service)
+            .map(|(_, child)| child.id())
     }
 }

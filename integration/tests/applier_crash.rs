@@ -19,6 +19,7 @@ use presage_integration::services::binary;
 use presage_integration::topics::{produce, TopicReader};
 use presage_runner::templates::publish_templates;
 use presage_runner::KafkaArgs;
+use presage_runner::KafkaChild;
 
 const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\n";
 const RULE: &str = "resources.replicas >= 1 && resources.replicas <= 50";
@@ -36,7 +37,7 @@ impl ApplierProcess {
             .open(log)
             .expect("log file");
         let child = Command::new(binary("presage-applier"))
-            .args(kafka.to_args())
+            .kafka(kafka)
             .env("RUST_LOG", "info,presage=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

@@ -22,6 +22,7 @@ use presage_integration::topics::TopicReader;
 use presage_runner::admin::create_topics;
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Topology};
 
 const APP: &str = "outage-app";
@@ -179,7 +180,7 @@ impl Collector {
             .open(log)
             .expect("log file");
         let child = Command::new(binary("presage-collector"))
-            .args(kafka.to_args())
+            .kafka(kafka)
             .args(["-X", &format!("message.timeout.ms={MESSAGE_TIMEOUT_MS}")])
             .arg("--spool-dir")
             .arg(spool)

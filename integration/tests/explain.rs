@@ -15,6 +15,7 @@ use presage_integration::broker::TestBroker;
 use presage_integration::services::{binary, terminate};
 use presage_integration::topics::produce;
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 
 /// 2026-11-28T00:51:30Z.
 const T0: i64 = 1_795_827_090_000;
@@ -168,7 +169,7 @@ fn directive(
 fn presage(args: &[&str], broker: &TestBroker) -> std::process::Output {
     Command::new(binary("presage"))
         .args(args)
-        .args(broker.kafka.to_args())
+        .kafka(&broker.kafka)
         .output()
         .expect("running presage")
 }
@@ -306,7 +307,7 @@ fn tail_prints_one_line_per_directive_as_it_is_published_and_stops_on_sigterm() 
         Command::new(binary("presage"))
             .args(["tail", "directives"])
             .args(args)
-            .args(kafka.to_args())
+            .kafka(&kafka)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(logs.path().join(log)).expect("log"))

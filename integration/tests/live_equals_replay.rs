@@ -226,7 +226,7 @@ fn the_live_pipeline_and_the_backtest_issue_the_same_directives() {
         .map(|a| a.to_string())
         .collect();
     args.extend(["--to".to_string(), to.clone()]);
-    args.extend(kafka.to_args());
+    args.extend(kafka.child_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let from_topic = backtest(&args, workdir.path());
     assert_eq!(from_topic.samples, samples.len() as u64);

@@ -13,6 +13,7 @@ use presage_integration::services::binary;
 use presage_integration::topics::{produce, TopicReader};
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Topology};
 
 #[test]
@@ -21,7 +22,7 @@ fn topics_create_makes_the_topology_once_and_then_reports_it_exists() {
     let create = || {
         let output = Command::new(binary("presage"))
             .args(["topics", "create"])
-            .args(broker.kafka.to_args())
+            .kafka(&broker.kafka)
             .output()
             .expect("presage topics create");
         assert!(

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::Context;
 use presage_runner::broker::LocalBroker;
 use presage_runner::KafkaArgs;
+use presage_runner::KafkaChild;
 
 use crate::services::terminate;
 
@@ -80,7 +81,7 @@ impl Stack {
             .open(self.log_dir.join(format!("{service}-{instance}.log")))?;
         let child = Command::new(self.bin_dir.join("presage"))
             .args(["run", service])
-            .args(self.kafka.to_args())
+            .kafka(&self.kafka)
             .current_dir(&self.workdir)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use presage_runner::admin::{create_topics, TopicState};
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Topology};
 
 /// The five services, in pipeline order.
@@ -165,7 +166,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     // Become the service (exec), so SIGTERM from a terminal, a supervisor or `docker stop`
     // reaches it directly and it can commit its offsets on the way out.
     let err = std::process::Command::new(&binary)
-        .args(args.kafka.to_args())
+        .kafka(&args.kafka)
         .exec();
     Err(err).with_context(|| format!("running {}", binary.display()))
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use presage_runner::broker::find_nisshi;
 use presage_runner::templates::publish_templates;
+use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Shutdown};
 
 use crate::commands::{create_all_topics, service_binary, SERVICES};
@@ -126,6 +127,7 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         kafka_properties: args.kafka_properties.clone(),
         topic_prefix: args.topic_prefix.clone(),
         transactions: false,
+        inherited_settings: Vec::new(),
     };
     retry("creating topics", Duration::from_secs(30), || {
         create_all_topics(&kafka, None)
@@ -170,7 +172,7 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
 
 fn spawn(service: &str, kafka: &KafkaArgs) -> anyhow::Result<Child> {
     let binary = service_binary(service)?;
-    process::spawn_isolated(Command::new(&binary).args(kafka.to_args()))
+    process::spawn_isolated(Command::new(&binary).kafka(kafka))
         .with_context(|| format!("starting {}", binary.display()))
 }
 

@@ -30,7 +30,7 @@ pub use history::{
 };
 pub use pair::{run_three_stages, run_two_stages};
 pub use run_loop::run_stage;
-pub use settings::KafkaArgs;
+pub use settings::{KafkaArgs, KafkaChild};
 pub use shutdown::Shutdown;
 pub use stage::{Checkpoint, Outgoing, Stage, StageError};
 pub use templates::{LoadedTemplate, TemplateBook};

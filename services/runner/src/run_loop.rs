@@ -57,6 +57,7 @@ pub fn run_stage<S: Stage>(
     mut stage: S,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
+    kafka.check_settings()?;
     let name = stage.name();
     let input = stage.input_topic();
     let dlq_topic = kafka.topics().dlq();

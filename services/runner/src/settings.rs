@@ -1,7 +1,13 @@
 //! How a service reaches Kafka. Every librdkafka setting passes through (`-X key=value` or a
 //! properties file), so SASL, SSL and any tuning work without Presage knowing about them.
+//!
+//! Settings often hold secrets (`sasl.password`), so a supervisor never puts them on a child's
+//! command line, where `ps` shows them to every user of the host: [`KafkaChild::kafka`] hands
+//! them down in `PRESAGE_KAFKA_SETTINGS`, which the child takes out of its environment as it
+//! reads its arguments, so the child's own children (hook commands) never see them.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::{bail, Context};
 use rdkafka::ClientConfig;
@@ -27,6 +33,45 @@ pub struct KafkaArgs {
     /// them (idempotent producer, deterministic ids, de-duplication downstream).
     #[arg(long, env = "PRESAGE_TRANSACTIONS", default_value_t = false)]
     pub transactions: bool,
+    /// Settings handed down by a supervisor in [`INHERITED_SETTINGS_ENV`], applied after the
+    /// properties file and before `-X`.
+    #[arg(skip = take_inherited_settings())]
+    pub inherited_settings: Vec<String>,
+}
+
+/// The variable a supervisor hands librdkafka settings down in: one `key=value` per line.
+pub const INHERITED_SETTINGS_ENV: &str = "PRESAGE_KAFKA_SETTINGS";
+
+/// Reads the settings a supervisor handed down and removes them from this process's
+/// environment, so that nothing this process starts inherits them. Called once, while the
+/// arguments are parsed at the top of `main`, before any thread is started.
+fn take_inherited_settings() -> Vec<String> {
+    let Some(text) = std::env::var_os(INHERITED_SETTINGS_ENV) else {
+        return Vec::new();
+    };
+    std::env::remove_var(INHERITED_SETTINGS_ENV);
+    text.to_string_lossy()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starting a Presage service with the same Kafka settings as this process.
+pub trait KafkaChild {
+    /// Adds the bootstrap servers, topic prefix, properties file path and transactions switch
+    /// as arguments, and every librdkafka setting through the environment.
+    fn kafka(&mut self, kafka: &KafkaArgs) -> &mut Self;
+}
+
+impl KafkaChild for Command {
+    fn kafka(&mut self, kafka: &KafkaArgs) -> &mut Self {
+        self.args(kafka.child_args());
+        match kafka.child_settings() {
+            Some(settings) => self.env(INHERITED_SETTINGS_ENV, settings),
+            None => self.env_remove(INHERITED_SETTINGS_ENV),
+        }
+    }
 }
 
 impl KafkaArgs {
@@ -58,16 +103,26 @@ impl KafkaArgs {
                 config.set(key, value);
             }
         }
-        for setting in &self.kafka_settings {
+        for setting in self.inherited_settings.iter().chain(&self.kafka_settings) {
             let (key, value) = split_setting(setting)?;
             config.set(key, value);
         }
         Ok(config)
     }
 
-    /// Every librdkafka setting the user gave, as `-X key=value` arguments, so a supervisor can
-    /// hand them on to the services it starts.
-    pub fn to_args(&self) -> Vec<String> {
+    /// Fails, naming the setting, if librdkafka refuses any of the user's settings. A service
+    /// calls it once at start: a setting that can never work must stop the service with its
+    /// name, not be retried forever as if the broker were away.
+    pub fn check_settings(&self) -> anyhow::Result<()> {
+        self.client_config(&[])?
+            .create_native_config()
+            .map(drop)
+            .context("the Kafka settings (-X, --kafka-properties)")
+    }
+
+    /// The arguments a child service needs besides its settings: nothing secret (a properties
+    /// file is passed by path; the file's permissions guard its contents).
+    pub fn child_args(&self) -> Vec<String> {
         let mut args = vec![
             "--brokers".to_string(),
             self.brokers.clone(),
@@ -78,20 +133,32 @@ impl KafkaArgs {
             args.push("--kafka-properties".into());
             args.push(path.display().to_string());
         }
-        for setting in &self.kafka_settings {
-            args.push("-X".into());
-            args.push(setting.clone());
-        }
         if self.transactions {
             args.push("--transactions".into());
         }
         args
+    }
+
+    /// Every librdkafka setting this process was given (handed down and `-X`), one per line,
+    /// in the order they apply; `None` when there are none.
+    fn child_settings(&self) -> Option<String> {
+        let all: Vec<&str> = self
+            .inherited_settings
+            .iter()
+            .chain(&self.kafka_settings)
+            .map(String::as_str)
+            .collect();
+        (!all.is_empty()).then(|| all.join("\n"))
     }
 }
 
 fn split_setting(setting: &str) -> anyhow::Result<(&str, &str)> {
     match setting.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value.trim())),
+        // Not echoed whole: a malformed line may still hold a secret.
+        _ if presage_events::redact::is_secret_name(setting) => {
+            bail!("a Kafka setting that names a secret: expected key=value")
+        }
         _ => bail!("Kafka setting {setting:?}: expected key=value"),
     }
 }
@@ -142,5 +209,65 @@ mod tests {
         let config = args.client_config(&[("acks", "all")]).unwrap();
         assert_eq!(config.get("acks"), Some("1"));
         assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
+    }
+
+    #[test]
+    fn a_setting_librdkafka_does_not_know_is_refused_by_name() {
+        let args = KafkaArgs {
+            kafka_settings: vec!["no.such.setting=1".into()],
+            ..KafkaArgs::for_brokers("b:9092")
+        };
+        let err = args.check_settings().unwrap_err();
+        assert!(format!("{err:#}").contains("no.such.setting"), "{err:#}");
+        assert!(KafkaArgs::for_brokers("b:9092").check_settings().is_ok());
+    }
+
+    #[test]
+    fn settings_handed_down_apply_before_the_command_line_and_are_passed_on() {
+        let args = KafkaArgs {
+            inherited_settings: vec!["acks=0".into(), "linger.ms=7".into()],
+            kafka_settings: vec!["acks=1".into()],
+            ..KafkaArgs::for_brokers("b:9092")
+        };
+        let config = args.client_config(&[]).unwrap();
+        assert_eq!(config.get("acks"), Some("1"));
+        assert_eq!(config.get("linger.ms"), Some("7"));
+        assert_eq!(
+            args.child_settings().as_deref(),
+            Some("acks=0\nlinger.ms=7\nacks=1")
+        );
+        assert!(!args.child_args().iter().any(|a| a.contains("acks")));
+    }
+
+    #[test]
+    fn a_child_gets_the_settings_in_its_environment_and_not_in_its_arguments() {
+        let args = KafkaArgs {
+            kafka_settings: vec!["sasl.password=hunter2".into()],
+            ..KafkaArgs::for_brokers("b:9092")
+        };
+        let mut command = Command::new("true");
+        command.kafka(&args);
+        let env: Vec<_> = command.get_envs().collect();
+        assert!(env.contains(&(
+            std::ffi::OsStr::new(INHERITED_SETTINGS_ENV),
+            Some(std::ffi::OsStr::new("sasl.password=hunter2"))
+        )));
+        assert!(!command
+            .get_args()
+            .any(|a| a.to_string_lossy().contains("hunter2")));
+    }
+
+    #[test]
+    fn handed_down_settings_leave_the_environment_as_they_are_read() {
+        // nextest runs each test in its own process, so no other test sees this variable.
+        std::env::set_var(INHERITED_SETTINGS_ENV, "sasl.password=hunter2\n\nacks=1\n");
+        assert_eq!(
+            take_inherited_settings(),
+            vec!["sasl.password=hunter2".to_string(), "acks=1".to_string()]
+        );
+        assert!(
+            std::env::var_os(INHERITED_SETTINGS_ENV).is_none(),
+            "a hook command started later would inherit the secret"
+        );
     }
 }
