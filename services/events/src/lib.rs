@@ -28,5 +28,5 @@ pub use events::{
     RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
 };
 pub use ids::event_id;
-pub use redact::redact_url;
+pub use redact::{redact_text, redact_url};
 pub use registry::all_schemas;

@@ -37,6 +37,27 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// `text` (an error message, a reason, a log line) with every URL in it passed through
+/// [`redact_url`]. A URL runs from its scheme to the next whitespace or quote; error messages of
+/// HTTP clients quote the URL they failed on, credentials included.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let start = rest[..found]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |i| i + 1);
+        let end = rest[found..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .map_or(rest.len(), |i| found + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether a setting or parameter name (e.g. `sasl.password`, `ssl.key.pem`, `api_key`) names a
 /// secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -134,6 +155,16 @@ mod tests {
     fn text_that_is_not_a_url_is_returned_unchanged() {
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(redact_url(""), "");
+    }
+
+    #[test]
+    fn every_url_in_a_message_is_redacted_and_the_words_around_it_kept() {
+        assert_eq!(
+            redact_text("GET \"http://u:p@h:1/m\" failed; retried https://t@x/y?token=9 twice"),
+            "GET \"http://***@h:1/m\" failed; retried https://***@x/y?token=*** twice"
+        );
+        assert_eq!(redact_text("no urls here"), "no urls here");
+        assert_eq!(redact_text("://odd"), "://odd");
     }
 
     #[test]
