@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use presage_events::ids::labels_key;
 use presage_events::{event_id, RawSample};
 
 /// One value read from a source.
@@ -34,21 +35,11 @@ pub fn to_raw_samples(
     readings
         .into_iter()
         .map(|reading| {
-            let series: Vec<String> = reading
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            // Length-prefixed: `{a="1,b=2"}` and `{a="1",b="2"}` are two series, two ids.
+            let series = labels_key(&reading.labels);
             let at = reading.at_ms.to_string();
             RawSample {
-                event_id: event_id(&[
-                    "raw",
-                    app,
-                    source_id,
-                    &reading.metric,
-                    &series.join(","),
-                    &at,
-                ]),
+                event_id: event_id(&["raw", app, source_id, &reading.metric, &series, &at]),
                 app: app.to_string(),
                 template_version: template_version.to_string(),
                 source: source_id.to_string(),
@@ -75,5 +66,27 @@ mod tests {
         assert_ne!(a[0].event_id, c[0].event_id);
         assert_eq!(a[0].event_time_ms, 1000);
         assert_eq!(a[0].source, "api");
+    }
+
+    #[test]
+    fn labels_whose_text_joins_the_same_way_are_two_series_with_two_ids() {
+        let reading = |pairs: &[(&str, &str)]| Reading {
+            labels: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Reading::new("rps", 1.0, 1000)
+        };
+        let samples = to_raw_samples(
+            "app",
+            "v1",
+            "api",
+            vec![
+                reading(&[("a", "1,b=2")]),
+                reading(&[("a", "1"), ("b", "2")]),
+            ],
+        );
+        assert_ne!(samples[0].event_id, samples[1].event_id);
+        assert_ne!(samples[0].labels, samples[1].labels);
     }
 }

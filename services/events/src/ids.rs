@@ -27,3 +27,116 @@ pub fn event_id(parts: &[&str]) -> String {
     let digest = hasher.finalize();
     hex::encode(&digest[..ID_HEX_LEN / 2])
 }
+
+/// Labels as one unambiguous string, for ids and series keys: each pair is written
+/// `<key bytes>:<key>=<value bytes>:<value>`, pairs joined by `,`, in the order given (callers
+/// pass a `BTreeMap`, so sorted by key). The byte lengths say where each key and value end, so
+/// no label text can forge a boundary: `{a="1,b=2"}` is `1:a=5:1,b=2` and `{a="1",b="2"}` is
+/// `1:a=1:1,1:b=1:2`. No labels encode as "", so ids of unlabelled series are what they were
+/// before labels were encoded this way.
+pub fn labels_key<K: AsRef<str>, V: AsRef<str>>(
+    labels: impl IntoIterator<Item = (K, V)>,
+) -> String {
+    let mut out = String::new();
+    write_labels_key(&mut out, labels);
+    out
+}
+
+/// [`labels_key`] appended to `out`: for callers on a per-sample path that reuse one buffer.
+pub fn write_labels_key<K: AsRef<str>, V: AsRef<str>>(
+    out: &mut String,
+    labels: impl IntoIterator<Item = (K, V)>,
+) {
+    use std::fmt::Write;
+    for (i, (key, value)) in labels.into_iter().enumerate() {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        if i > 0 {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{}:{key}={}:{value}", key.len(), value.len());
+    }
+}
+
+/// The pairs of a [`labels_key`], or `None` if `text` is not one.
+pub fn parse_labels_key(text: &str) -> Option<Vec<(String, String)>> {
+    /// `<n>:<n bytes>` at the start of `rest`: the text and what follows it.
+    fn counted(rest: &str) -> Option<(&str, &str)> {
+        let (len, rest) = rest.split_once(':')?;
+        if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let len: usize = len.parse().ok()?;
+        Some((rest.get(..len)?, rest.get(len..)?))
+    }
+    let mut pairs = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        if !pairs.is_empty() {
+            rest = rest.strip_prefix(',')?;
+        }
+        let (key, after) = counted(rest)?;
+        let (value, after) = counted(after.strip_prefix('=')?)?;
+        pairs.push((key.to_string(), value.to_string()));
+        rest = after;
+    }
+    Some(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn labels_that_join_to_the_same_text_get_different_keys() {
+        let one = map(&[("a", "1,b=2")]);
+        let two = map(&[("a", "1"), ("b", "2")]);
+        assert_ne!(labels_key(&one), labels_key(&two));
+        assert_eq!(labels_key(&one), "1:a=5:1,b=2");
+        assert_eq!(labels_key(&two), "1:a=1:1,1:b=1:2");
+        // A key holding what looks like a length and separator cannot forge one either.
+        let three = map(&[("a=1:1,1:b", "2")]);
+        assert_ne!(labels_key(&three), labels_key(&two));
+    }
+
+    #[test]
+    fn no_labels_is_the_empty_string() {
+        assert_eq!(labels_key(BTreeMap::<String, String>::new()), "");
+    }
+
+    #[test]
+    fn a_key_parses_back_to_its_labels_and_anything_else_is_refused() {
+        for pairs in [
+            vec![],
+            vec![("a", "1,b=2")],
+            vec![("a", "1"), ("b", "2")],
+            vec![("", ""), ("é", "=:,")],
+        ] {
+            let labels = map(&pairs);
+            let parsed = parse_labels_key(&labels_key(&labels)).expect("parses");
+            assert_eq!(parsed.into_iter().collect::<BTreeMap<_, _>>(), labels);
+        }
+        for bad in [
+            "a=1",
+            "1:a",
+            "1:a=",
+            "1:a=2:1",
+            "1:a=1:1,",
+            "x:a=1:1",
+            "1:a=1:1;1:b=1:2",
+            "+1:a=1:1",
+        ] {
+            assert_eq!(parse_labels_key(bad), None, "{bad:?}");
+        }
+        // A length that cuts a multi-byte character is refused, not a panic.
+        assert_eq!(parse_labels_key("1:é=1:x"), None);
+    }
+}

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use presage_events::ids::labels_key;
 use presage_events::{event_id, DerivedMetric, MetadataFragment, RawSample};
 use presage_template::{Selector, Template};
 
@@ -714,7 +715,8 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow, outputs: &mut Vec<Recip
         return;
     };
     let compiled = &owner.run.compiled;
-    let labels_text: Vec<String> = row.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Length-prefixed: labels whose text joins the same way still get two ids.
+    let labels_text = labels_key(&row.labels);
     let start_text = row.window_start.to_string();
     let derived = DerivedMetric {
         // No version in the id: a window emitted again (after a restart) is the same window.
@@ -726,7 +728,7 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow, outputs: &mut Vec<Recip
             &compiled.name,
             &start_text,
             &compiled.size_ms.to_string(),
-            &labels_text.join(","),
+            &labels_text,
         ]),
         app: row.app,
         template_version: owner.run.version.to_string(),

@@ -7,7 +7,7 @@
 //! | `app` | Utf8 | the application id |
 //! | `window_start`, `window_end` | Int64 | the window, epoch ms, `[start, end)` |
 //! | `ts` | Int64 | the sample's event time, epoch ms |
-//! | `series` | Utf8 | the sample's labels, canonical: `code=500,method=GET` |
+//! | `series` | Utf8 | the sample's labels, canonical and unambiguous ([`presage_events::ids::labels_key`]): `4:code=3:500,6:method=3:GET` |
 //! | `value` | Float64 | |
 //! | `is_denominator` | Boolean | `ratio` only: the row matched `over`, not `from` |
 //! | one per label column | Utf8, nullable | `group_by` labels, labels the filter reads, `le` |
@@ -25,6 +25,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+use presage_events::ids::write_labels_key;
 
 pub const SAMPLES: &str = "samples";
 pub const SIGNALS: &str = "signals";
@@ -124,14 +125,9 @@ impl SampleBuilder {
         is_denominator: bool,
     ) {
         self.key.clear();
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                self.key.push(',');
-            }
-            self.key.push_str(k);
-            self.key.push('=');
-            self.key.push_str(v);
-        }
+        // Length-prefixed, so `{a="1,b=2"}` and `{a="1",b="2"}` stay two series (a counter's
+        // increase is taken per series).
+        write_labels_key(&mut self.key, labels);
         self.app.append_value(app);
         self.ts.append_value(ts);
         self.series.append_value(&self.key);
