@@ -105,13 +105,16 @@ fn kept(payload: &[u8]) -> &[u8] {
     &payload[..payload.len().min(MAX_DEAD_LETTER_PAYLOAD)]
 }
 
+/// The reason as recorded: URLs in it lose their credentials (client errors quote the URL they
+/// failed on), and a truncated payload says so.
 fn with_truncation(reason: &str, size: usize) -> String {
+    let reason = presage_events::redact_text(reason);
     if size > MAX_DEAD_LETTER_PAYLOAD {
         format!(
             "{reason} (payload truncated: first {MAX_DEAD_LETTER_PAYLOAD} of {size} bytes kept)"
         )
     } else {
-        reason.to_string()
+        reason
     }
 }
 
@@ -125,6 +128,28 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_in_the_reason_loses_its_credentials() {
+        let origin = Origin {
+            topic: "presage.templates",
+            partition: 0,
+            offset: 3,
+            key: Some(b"shop"),
+            payload: b"x",
+        };
+        let letter = dead_letter(
+            "collector",
+            &origin,
+            DeadKind::Unprocessable,
+            "GET https://scraper:hunter2@metrics.internal:9100/metrics: connection refused",
+            0,
+        );
+        assert_eq!(
+            letter.reason,
+            "GET https://***@metrics.internal:9100/metrics: connection refused"
+        );
+    }
 
     #[test]
     fn a_dead_letter_keeps_the_head_of_a_large_input_and_says_how_large_it_was() {
