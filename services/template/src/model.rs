@@ -408,6 +408,18 @@ impl Default for Windowing {
     }
 }
 
+/// The most panes a hop window may span (size / slide): every sample is kept once per window it
+/// falls in, so a 1-day window sliding every second would hold each sample 86,400 times.
+pub const MAX_HOP_PANES: u64 = 1_000;
+
+/// The longest `windowing.allowed_lateness`: every window stays open (its samples held) this long
+/// past its end. A day bridges any outage the collector's spool is meant for; a sample later than
+/// that cannot change a scaling decision already taken.
+pub const MAX_ALLOWED_LATENESS: Duration = Duration::from_secs(24 * 3600);
+
+/// The tables a recipe's `sql` may read: what the recipe-processor registers (its `table.rs`).
+pub const RECIPE_TABLES: [&str; 2] = ["samples", "signals"];
+
 /// Exactly one of `tumble` or `hop` is set (checked by `validate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,6 +5,7 @@
 mod expressions;
 mod recipes;
 mod selectors;
+mod sql;
 
 use std::collections::HashSet;
 

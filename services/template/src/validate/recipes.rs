@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use super::{expressions, positive, selectors, Dropped};
+use super::{expressions, positive, selectors, sql, Dropped};
 use crate::finding::Finding;
-use crate::model::{MetricRecipe, Template, Transform};
+use crate::model::{MetricRecipe, Template, Transform, MAX_ALLOWED_LATENESS, MAX_HOP_PANES};
 use crate::path::YamlPath;
 
 /// Columns the generated query uses itself; a group_by label or a join alias may not take them.
@@ -30,6 +30,7 @@ pub(super) fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut 
         .map(|s| s.id.as_str())
         .chain(dropped.source_ids.iter().map(String::as_str))
         .collect();
+    lateness(t, dm, out);
     let mut seen = HashSet::new();
     for (i, r) in t.dynamic_metadata.metric_recipes.iter().enumerate() {
         let p = dm.key("metric_recipes").index(i);
@@ -59,6 +60,22 @@ pub(super) fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut 
         expressions::filter(r, &p, out);
         expressions::fragments(r, &p, out);
         window(r, &p, out);
+    }
+}
+
+/// Every recipe's windows stay open (their samples held) `allowed_lateness` past their end, so it
+/// is bounded like the windows themselves.
+fn lateness(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
+    let lateness = t.dynamic_metadata.windowing.allowed_lateness;
+    if lateness > MAX_ALLOWED_LATENESS {
+        out.push(Finding::at(
+            dm.key("windowing").key("allowed_lateness"),
+            format!(
+                "windowing.allowed_lateness {lateness} is longer than {MAX_ALLOWED_LATENESS}: \
+                 every window and its samples are held that long past its end (expected at \
+                 most {MAX_ALLOWED_LATENESS}; a sample later than that is counted as late)"
+            ),
+        ));
     }
 }
 
@@ -149,16 +166,28 @@ fn combinations(r: &MetricRecipe, p: &YamlPath, out: &mut Vec<Finding>) {
     }
 }
 
-/// `sql` replaces the query that transform, filter, aggregate and over would generate. The
-/// statement itself is planned by the recipe-processor, which knows the tables.
+/// `sql` replaces the query that transform, filter, aggregate and over would generate. It must
+/// be one query over the recipe's own tables (`sql::check`); the recipe-processor plans it, and
+/// refuses the same again.
 fn sql(r: &MetricRecipe, p: &YamlPath, out: &mut Vec<Finding>) {
-    let Some(sql) = &r.sql else { return };
+    let Some(text) = &r.sql else { return };
     let name = &r.name;
     let at = p.key("sql");
-    if sql.trim().is_empty() {
+    if text.trim().is_empty() {
         out.push(Finding::at(
             at.clone(),
             format!("sql of recipe {name:?} is empty: expected a SELECT over the samples table"),
+        ));
+    } else if let Err(refusal) = sql::check(text) {
+        // In a block scalar the node's position is where the finding lands: the line and
+        // column inside the sql say which token.
+        out.push(Finding::in_scalar(
+            at.clone(),
+            refusal.offset,
+            format!(
+                "sql of recipe {name:?} {} (line {}, column {} of the sql)",
+                refusal.message, refusal.line, refusal.column
+            ),
         ));
     }
     let generated: Vec<&str> = [
@@ -282,6 +311,21 @@ fn window(r: &MetricRecipe, p: &YamlPath, out: &mut Vec<Finding>) {
                         "hop slide {} of recipe {name:?} is larger than its size {}: \
                          expected a slide no larger than the size",
                         h.slide, h.size
+                    ),
+                )
+                .reading([slide, hop.key("size")]),
+            );
+        } else if h.size.as_millis().div_ceil(h.slide.as_millis()) > MAX_HOP_PANES {
+            // Each sample is held once per window it falls in: size / slide times.
+            let panes = h.size.as_millis().div_ceil(h.slide.as_millis());
+            out.push(
+                Finding::at(
+                    slide.clone(),
+                    format!(
+                        "hop window of recipe {name:?} spans {panes} slides (size {} / slide \
+                         {}): at most {MAX_HOP_PANES}, since every sample is kept once per \
+                         window it falls in (use a longer slide, or a shorter size)",
+                        h.size, h.slide
                     ),
                 )
                 .reading([slide, hop.key("size")]),
