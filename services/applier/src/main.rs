@@ -17,12 +17,13 @@
 //! resource, before it applies anything for those apps.
 
 use clap::Parser;
-use presage_applier::hooks::Applier;
+use presage_applier::hooks::{Applier, Granted};
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_runner::{
     run_two_stages, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage, StageError,
     TemplateBook, Topics,
 };
+use presage_template::authority::{Allow, ALLOW_ENV};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -42,6 +43,32 @@ const READ_TRIES: u32 = 5;
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// The operator's allow-list (YAML: `commands`, `paths`, `urls`): what hooks may run,
+    /// write and reach. Read from this process's settings only, never from the templates
+    /// topic; without it nothing is granted and every hook that needs authority is rejected.
+    #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
+    allow: Option<std::path::PathBuf>,
+}
+
+/// The grant the applier runs with: the operator's allow-list, relative paths of templates
+/// resolved against the working directory (where they would be written).
+fn granted(allow: Option<&std::path::Path>) -> anyhow::Result<Granted> {
+    let cwd = std::env::current_dir()?;
+    let allow = match allow {
+        Some(path) => {
+            let allow = Allow::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(allow = %path.display(), "allow-list read");
+            allow
+        }
+        None => {
+            tracing::warn!(
+                "no allow-list given: every hook that runs a command, writes a file or calls a URL \
+                 will be rejected; grant them with --allow FILE or {ALLOW_ENV}=FILE"
+            );
+            Allow::none()
+        }
+    };
+    Ok(Granted::new(allow, cwd))
 }
 
 /// What each stage holds: the templates its loop has seen, the topics, the shared writer, and
@@ -252,7 +279,7 @@ fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
-    let applier = Arc::new(Mutex::new(Applier::new()));
+    let applier = Arc::new(Mutex::new(Applier::new(granted(args.allow.as_deref())?)));
     let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone()));
     let fragments = FragmentStage(Shell::new(&args.kafka, applier));
     run_two_stages(&args.kafka, directives, fragments, &shutdown)

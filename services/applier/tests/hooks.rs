@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use presage_applier::hooks::{apply, apply_fragment, Applier};
+use presage_applier::hooks::{apply, apply_fragment, Applier, Granted};
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::Template;
 
@@ -43,6 +43,7 @@ fn apply_through(hook: &str, target: i64, now_ms: i64) -> ApplyOutcome {
         &t,
         &t.dynamic_metadata.configuration_hooks[0],
         &directive(target),
+        &Granted::covering(&t),
         now_ms,
     )
 }
@@ -282,6 +283,7 @@ fn apply_fragment_through(hook: &str, fragment: &MetadataFragment, now_ms: i64) 
         &t,
         &t.dynamic_metadata.configuration_hooks[0],
         fragment,
+        &Granted::covering(&t),
         now_ms,
     )
 }
@@ -444,7 +446,7 @@ fn a_directive_and_a_fragment_each_merge_on_top_of_the_other() {
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
     let t = template(&file_hook(&path));
-    let mut applier = Applier::new();
+    let mut applier = Applier::new(Granted::covering(&t));
 
     let first = applier.apply_directive(&t, &directive(7), 0);
     let second = applier.apply_fragment(
@@ -473,7 +475,7 @@ fn directives_and_fragments_applied_from_two_threads_through_one_applier_lose_no
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
     let t = Arc::new(template(&file_hook(&path)));
-    let applier = Arc::new(Mutex::new(Applier::new()));
+    let applier = Arc::new(Mutex::new(Applier::new(Granted::covering(&t))));
     const ROUNDS: i64 = 10;
 
     let directives = {
@@ -526,7 +528,7 @@ fn a_shadow_directive_is_never_applied() {
     let t = template(&file_hook(&path));
     let mut shadow = directive(9);
     shadow.mode = "shadow".into();
-    let mut applier = Applier::default();
+    let mut applier = Applier::new(Granted::covering(&t));
     assert!(applier.apply_directive(&t, &shadow, 1).is_empty());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
     // the same directive, live, is applied
@@ -553,7 +555,13 @@ fn every_target_of_a_multi_resource_directive_is_written_in_one_swap() {
         },
     ];
     let t = template(&file_hook(&path));
-    let outcome = apply(&t, &t.dynamic_metadata.configuration_hooks[0], &d, 5);
+    let outcome = apply(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &d,
+        &Granted::covering(&t),
+        5,
+    );
     assert_eq!(outcome.status, "applied", "{outcome:?}");
     let now: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -566,7 +574,7 @@ fn a_directive_decided_before_one_already_applied_is_superseded_not_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
     let t = template(&file_hook(&path));
-    let mut applier = Applier::default();
+    let mut applier = Applier::new(Granted::covering(&t));
     let mut newer = directive(9);
     newer.issued_at_ms = 200;
     let mut older = directive(4);

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use presage_applier::hooks::{apply_fragment, Applier};
+use presage_applier::hooks::{apply_fragment, Applier, Granted};
 use presage_applier::journal::{Intent, Journal, Phase};
 use presage_applier::{outcome_id, Input};
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
@@ -68,14 +68,14 @@ fn a_replayed_directive_gets_its_recorded_outcome_and_prev_keeps_the_version_liv
     let path = live_config(dir.path());
     let t = template(&file_hook(&path));
     let d = directive(7, 100);
-    let first = Applier::new().apply_directive(&t, &d, 1_000);
+    let first = Applier::new(Granted::covering(&t)).apply_directive(&t, &d, 1_000);
     assert_eq!(first[0].status, "applied", "{first:?}");
     let prev = dir.path().join("config.yaml.prev");
     assert_eq!(std::fs::read_to_string(&prev).unwrap(), ORIGINAL);
 
     // A restarted applier (nothing in memory) gets the same directive again: the input was
     // replayed because its offset was not committed before the crash.
-    let again = Applier::new().apply_directive(&t, &d, 9_999);
+    let again = Applier::new(Granted::covering(&t)).apply_directive(&t, &d, 9_999);
     assert_eq!(
         again, first,
         "the very same outcome, applied_at_ms included"
@@ -94,9 +94,10 @@ fn an_outcome_already_published_is_neither_applied_nor_published_again() {
     let path = live_config(dir.path());
     let t = template(&file_hook(&path));
     let d = directive(7, 100);
-    let mut restarted = Applier::new();
+    let mut restarted = Applier::new(Granted::covering(&t));
     // What the shell reads back from presage.applied when the partition is assigned.
-    let mut published = Applier::new().apply_directive(&t, &directive(5, 50), 1)[0].clone();
+    let mut published =
+        Applier::new(Granted::covering(&t)).apply_directive(&t, &directive(5, 50), 1)[0].clone();
     published.event_id = outcome_id(&d.event_id, "cfg");
     restarted.learn(&published);
     assert!(restarted.apply_directive(&t, &d, 2).is_empty());
@@ -108,12 +109,12 @@ fn the_newest_applied_directive_read_back_supersedes_an_older_one_after_a_restar
     let dir = tempfile::tempdir().unwrap();
     let path = live_config(dir.path());
     let t = template(&file_hook(&path));
-    let newer = Applier::new().apply_directive(&t, &directive(9, 200), 1);
+    let newer = Applier::new(Granted::covering(&t)).apply_directive(&t, &directive(9, 200), 1);
     assert_eq!(newer[0].status, "applied");
     assert_eq!(newer[0].decided_at_ms, 200);
     assert_eq!(newer[0].resources, vec!["replicas".to_string()]);
 
-    let mut restarted = Applier::new();
+    let mut restarted = Applier::new(Granted::covering(&t));
     for outcome in &newer {
         restarted.learn(outcome);
     }
@@ -172,7 +173,7 @@ fn a_crash_before_the_swap_is_finished_on_start_and_its_outcome_recorded_for_the
         Phase::Swapping,
         &d.event_id,
     );
-    let mut restarted = Applier::new();
+    let mut restarted = Applier::new(Granted::covering(&t));
     restarted.recover(&t, 500);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), CANDIDATE);
     assert_eq!(
@@ -217,7 +218,7 @@ fn a_crash_after_the_swap_whose_check_now_fails_is_rolled_back_before_the_next_a
     );
     // Another input for the same file arrives first: the interrupted apply is converged
     // before it (and fails the same check itself).
-    let other = Applier::new().apply_directive(&t, &directive(9, 300), 700);
+    let other = Applier::new(Granted::covering(&t)).apply_directive(&t, &directive(9, 300), 700);
     assert_eq!(other[0].status, "rolled_back", "{other:?}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
     let journal: Journal = serde_json::from_slice(
@@ -250,9 +251,9 @@ fn a_crash_mid_rollback_finishes_the_rollback() {
         },
         "interrupted",
     );
-    Applier::new().recover(&t, 1);
+    Applier::new(Granted::covering(&t)).recover(&t, 1);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
-    let outcome = Applier::new().apply_directive(&t, &directive(7, 100), 2);
+    let outcome = Applier::new(Granted::covering(&t)).apply_directive(&t, &directive(7, 100), 2);
     assert_eq!(
         outcome[0].status, "applied",
         "a later directive goes on as usual"
@@ -272,7 +273,7 @@ fn a_live_file_someone_else_wrote_after_the_crash_is_left_alone() {
         Phase::Swapping,
         "interrupted",
     );
-    Applier::new().recover(&t, 1);
+    Applier::new(Granted::covering(&t)).recover(&t, 1);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), theirs);
 }
 
@@ -306,8 +307,13 @@ fn child_applies_fragments() {
             window_end_ms: n as i64,
             lineage: vec![],
         };
-        let outcome: ApplyOutcome =
-            apply_fragment(&t, &t.dynamic_metadata.configuration_hooks[0], &fragment, 0);
+        let outcome: ApplyOutcome = apply_fragment(
+            &t,
+            &t.dynamic_metadata.configuration_hooks[0],
+            &fragment,
+            &Granted::covering(&t),
+            0,
+        );
         assert_eq!(outcome.status, "applied", "{outcome:?}");
     }
 }

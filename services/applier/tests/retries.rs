@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use presage_applier::hooks::apply;
+use presage_applier::hooks::{apply, Granted};
 use presage_events::{ApplyOutcome, ScalingDirective};
 use presage_template::Template;
 
@@ -39,6 +39,7 @@ fn apply_through(hook: &str, target: i64) -> ApplyOutcome {
         &t,
         &t.dynamic_metadata.configuration_hooks[0],
         &directive(target),
+        &Granted::covering(&t),
         0,
     )
 }

@@ -9,6 +9,7 @@
 //!
 //! `parse` returns the template only when no pass found anything.
 
+pub mod authority;
 pub mod calendar;
 pub mod cron;
 pub mod duration;

@@ -15,13 +15,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use presage_events::{ApplyOutcome, ScalingDirective};
-use presage_template::{ConfigurationHook, Template};
+use presage_template::{ConfigurationHook, Reload, Template};
 use serde_json::Value;
 
-use super::files::{sync_dir, write_synced, Beside};
+use super::files::{sync_dir, Beside};
+use super::grant::Granted;
 use super::http::wait_for_status;
 use super::lock::FileLock;
-use super::process::{run_command, signal_pid_file};
+use super::process::{read_pid_file, run_command, signal_number, signal_pid_file};
 use crate::journal::{recover, Intent, Journal, Phase, Recovery};
 use crate::outcome::{outcome, outcome_id, Details, Input, Status};
 use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render};
@@ -33,6 +34,7 @@ pub fn apply_file_hook(
     template: &Template,
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
     apply_patch_to_file(
@@ -41,6 +43,7 @@ pub fn apply_file_hook(
         directive.into(),
         &directive_patch(hook, directive),
         None,
+        grant,
         now_ms,
     )
 }
@@ -54,6 +57,7 @@ pub(crate) fn apply_patch_to_file(
     input: Input,
     patch: &Value,
     superseded: Option<String>,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
     let config_path = hook.path.clone();
@@ -64,8 +68,11 @@ pub(crate) fn apply_patch_to_file(
         let t = Try::permanent(Status::Failed, "file hook has no path".into());
         return done(input, t, 1);
     };
-    let beside = Beside::new(&path);
-    let (_lock, mut journal) = match lock_and_converge(&beside, hook, now_ms) {
+    let beside = match Beside::granted(&path, grant) {
+        Ok(beside) => beside,
+        Err(reason) => return done(input, Try::permanent(Status::Rejected, reason), 1),
+    };
+    let (_lock, mut journal) = match lock_and_converge(&beside, hook, grant, now_ms) {
         Ok(held) => held,
         Err(reason) => return done(input, Try::transient(Status::Failed, reason, None), 1),
     };
@@ -88,6 +95,7 @@ pub(crate) fn apply_patch_to_file(
             &input,
             attempt,
             &mut journal,
+            grant,
         );
         match wait_before(&policy, &t, attempt + 1) {
             Some(wait) => {
@@ -117,11 +125,13 @@ pub(crate) fn apply_patch_to_file(
 /// Converges what a crashed flow on this file left, at start, before anything else is applied
 /// to it: the interrupted input's outcome is recorded in the journal, to be returned when the
 /// input is replayed.
-pub(crate) fn recover_file(hook: &ConfigurationHook, now_ms: i64) {
+pub(crate) fn recover_file(hook: &ConfigurationHook, grant: &Granted, now_ms: i64) {
     let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
         return;
     };
-    if let Err(reason) = lock_and_converge(&Beside::new(&path), hook, now_ms) {
+    let converged = Beside::granted(&path, grant)
+        .and_then(|beside| lock_and_converge(&beside, hook, grant, now_ms));
+    if let Err(reason) = converged {
         tracing::error!(hook = %hook.name, %reason, "could not recover the configuration");
     }
 }
@@ -130,6 +140,7 @@ pub(crate) fn recover_file(hook: &ConfigurationHook, now_ms: i64) {
 fn lock_and_converge(
     beside: &Beside,
     hook: &ConfigurationHook,
+    grant: &Granted,
     now_ms: i64,
 ) -> Result<(FileLock, Journal), String> {
     fs::create_dir_all(&beside.dir)
@@ -146,15 +157,15 @@ fn lock_and_converge(
         tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging an apply a crash interrupted");
         let t = match decision {
             Recovery::Swap => match swap(beside, &intent) {
-                Ok(()) => verify_or_roll_back(beside, hook, &mut journal),
+                Ok(()) => verify_or_roll_back(beside, hook, &mut journal, grant),
                 Err(reason) => Try::transient(
                     Status::Failed,
                     format!("finishing an interrupted swap: {reason}"),
                     None,
                 ),
             },
-            Recovery::Verify => verify_or_roll_back(beside, hook, &mut journal),
-            Recovery::RollBack { reason } => roll_back(beside, hook, &intent, reason),
+            Recovery::Verify => verify_or_roll_back(beside, hook, &mut journal, grant),
+            Recovery::RollBack { reason } => roll_back(beside, hook, &intent, reason, grant),
             Recovery::LeaveAlone => Try::permanent(
                 Status::Failed,
                 format!(
@@ -180,6 +191,7 @@ fn lock_and_converge(
 
 /// One try of the flow, up to the swapped, reloaded and checked file or its restored previous
 /// version. Leaves the journal's intent set once the live file may have been touched.
+#[allow(clippy::too_many_arguments)] // one try's whole context; a struct for it would only rename these
 fn try_once(
     template: &Template,
     hook: &ConfigurationHook,
@@ -188,6 +200,7 @@ fn try_once(
     input: &Input,
     attempt: u32,
     journal: &mut Journal,
+    grant: &Granted,
 ) -> Try {
     let path = &beside.live;
     let format = format_of(hook, path);
@@ -215,15 +228,25 @@ fn try_once(
         Ok(text) => text,
         Err(e) => return Try::permanent(Status::Failed, e.to_string()),
     };
+    // A reload that cannot be done is known before the swap: nothing is swapped for it.
+    if let Err(reason) = reload_possible(hook, grant) {
+        let reason = format!("reload cannot be done, nothing swapped: {reason}");
+        return Try::transient(Status::Failed, reason, None);
+    }
 
     let shadow = beside.temp("shadow");
-    if let Err(e) = write_synced(&shadow, text.as_bytes()) {
+    if let Err(e) = beside.write_synced(&shadow, text.as_bytes()) {
         let _ = fs::remove_file(&shadow);
         let reason = format!("writing shadow {}: {e}", shadow.display());
         return Try::transient(Status::Failed, reason, None);
     }
     if let Some(argv) = hook.test.as_ref().and_then(|t| t.command.as_ref()) {
-        if let Err(reason) = run_command(argv, Some(&shadow.display().to_string()), limit(hook)) {
+        if let Err(reason) = run_command(
+            argv,
+            Some(&shadow.display().to_string()),
+            limit(hook),
+            grant,
+        ) {
             let _ = fs::remove_file(&shadow);
             let reason = format!("test failed on the shadow configuration: {reason}");
             return Try::transient(Status::Failed, reason, None);
@@ -250,7 +273,7 @@ fn try_once(
         journal.intent = None;
         return Try::transient(Status::Failed, reason, None);
     }
-    verify_or_roll_back(beside, hook, journal)
+    verify_or_roll_back(beside, hook, journal, grant)
 }
 
 /// Keeps the previous version as `.prev` (written from the intent's text, never copied from
@@ -269,12 +292,17 @@ fn swap(beside: &Beside, intent: &Intent) -> Result<(), String> {
 
 /// Reloads and checks the swapped-in candidate; on failure records the rollback in the journal
 /// and restores the previous version.
-fn verify_or_roll_back(beside: &Beside, hook: &ConfigurationHook, journal: &mut Journal) -> Try {
+fn verify_or_roll_back(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    journal: &mut Journal,
+    grant: &Granted,
+) -> Try {
     let Some(intent) = journal.intent.clone() else {
         return Try::transient(Status::Failed, "no apply in progress".into(), None);
     };
     let backup = backup_of(beside, &intent);
-    match reload_and_check(hook, limit(hook)) {
+    match reload_and_check(hook, limit(hook), grant) {
         Ok(()) => Try::applied(backup),
         Err(reason) => {
             let rolling_back = Intent {
@@ -287,14 +315,20 @@ fn verify_or_roll_back(beside: &Beside, hook: &ConfigurationHook, journal: &mut 
             if let Err(e) = beside.store_journal(journal) {
                 tracing::error!(hook = %hook.name, error = %e, "could not record the rollback in the journal; rolling back anyway");
             }
-            roll_back(beside, hook, &rolling_back, reason)
+            roll_back(beside, hook, &rolling_back, reason, grant)
         }
     }
 }
 
 /// Puts the previous version back (by rename, so the application never sees a half-written
 /// file; or removes the file the flow created) and reloads.
-fn roll_back(beside: &Beside, hook: &ConfigurationHook, intent: &Intent, reason: String) -> Try {
+fn roll_back(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    intent: &Intent,
+    reason: String,
+    grant: &Granted,
+) -> Try {
     let restored = match &intent.previous {
         Some(previous) => beside.replace(&beside.live, previous.as_bytes()),
         None => match fs::remove_file(&beside.live) {
@@ -305,7 +339,7 @@ fn roll_back(beside: &Beside, hook: &ConfigurationHook, intent: &Intent, reason:
             }
         },
     };
-    let _ = reload(hook, limit(hook));
+    let _ = reload(hook, limit(hook), grant);
     let reason = match restored {
         Ok(()) => format!("{reason}; previous configuration restored"),
         Err(e) => format!("{reason}; RESTORE FAILED: {e}"),
@@ -328,24 +362,44 @@ fn limit(hook: &ConfigurationHook) -> Duration {
         .unwrap_or(DEFAULT_TEST_LIMIT)
 }
 
-fn reload(hook: &ConfigurationHook, limit: Duration) -> Result<(), String> {
+/// Whether the reload's signal is known and its pid file names one process (an application
+/// restarting may be rewriting it: a later try may pass).
+fn reload_possible(hook: &ConfigurationHook, grant: &Granted) -> Result<(), String> {
+    match hook.reload.as_ref() {
+        Some(Reload {
+            signal: Some(signal),
+            pid_file: Some(pid_file),
+            ..
+        }) => {
+            signal_number(signal)?;
+            read_pid_file(pid_file, grant).map(|_| ())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn reload(hook: &ConfigurationHook, limit: Duration, grant: &Granted) -> Result<(), String> {
     let Some(reload) = &hook.reload else {
         return Ok(());
     };
     if let Some(argv) = &reload.command {
-        run_command(argv, None, limit).map_err(|e| format!("reload failed: {e}"))?;
+        run_command(argv, None, limit, grant).map_err(|e| format!("reload failed: {e}"))?;
     }
     if let (Some(signal), Some(pid_file)) = (&reload.signal, &reload.pid_file) {
-        signal_pid_file(signal, pid_file).map_err(|e| format!("reload failed: {e}"))?;
+        signal_pid_file(signal, pid_file, grant).map_err(|e| format!("reload failed: {e}"))?;
     }
     Ok(())
 }
 
-fn reload_and_check(hook: &ConfigurationHook, limit: Duration) -> Result<(), String> {
-    reload(hook, limit)?;
+fn reload_and_check(
+    hook: &ConfigurationHook,
+    limit: Duration,
+    grant: &Granted,
+) -> Result<(), String> {
+    reload(hook, limit, grant)?;
     if let Some(test) = &hook.test {
         if let Some(url) = &test.http {
-            wait_for_status(url, test.expect.unwrap_or(200), limit)
+            wait_for_status(url, test.expect.unwrap_or(200), limit, grant)
                 .map_err(|e| format!("check after swap failed: {e}"))?;
         }
     }

@@ -4,12 +4,18 @@
 //! `.config.yaml.presage-lock` (the cross-process lock), `.config.yaml.presage-journal` (see
 //! [`crate::journal`]), and temporary files named with the process id and a counter
 //! (`.config.yaml.presage-shadow.<pid>.<n>`, ...), so two appliers never write the same one.
+//!
+//! Every file written here holds some version of the configuration (the journal holds two), so
+//! each is created with the live file's mode and, where the process may, its owner: a 0600
+//! configuration stays 0600 after a swap, and its secrets do not leak through `.prev`.
 
-use std::fs::{self, File};
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::grant::Granted;
 use crate::journal::Journal;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -26,7 +32,13 @@ pub struct Beside {
 }
 
 impl Beside {
-    pub fn new(live: &Path) -> Self {
+    /// The files of `live`, if the operator granted it (the files beside it follow from it);
+    /// the only way to get a `Beside`, so nothing is written under a path not granted.
+    pub fn granted(live: &Path, grant: &Granted) -> Result<Self, String> {
+        grant.path(live).map(|live| Self::new(&live))
+    }
+
+    fn new(live: &Path) -> Self {
         let dir = live
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -105,7 +117,9 @@ impl Beside {
     /// the directory: `target` is, at every instant, either its old content or `bytes`.
     pub fn replace(&self, target: &Path, bytes: &[u8]) -> io::Result<()> {
         let temp = self.temp("tmp");
-        let written = write_synced(&temp, bytes).and_then(|_| fs::rename(&temp, target));
+        let written = self
+            .write_synced(&temp, bytes)
+            .and_then(|_| fs::rename(&temp, target));
         if written.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -113,12 +127,36 @@ impl Beside {
         sync_dir(&self.dir);
         Ok(())
     }
+
+    /// Writes `bytes` to the new file `path` with the live file's mode and owner, and syncs it.
+    pub fn write_synced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let like = fs::metadata(&self.live).ok();
+        let mut file = create_like(path, like.as_ref())?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
 }
 
-pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+/// Creates (or truncates) `path` with `like`'s permission bits, and its owner when the process
+/// may give it (as root, or a group it belongs to); without `like`, as the umask says.
+fn create_like(path: &Path, like: Option<&Metadata>) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if let Some(like) = like {
+        // At creation already, so the file is never more open than the live one; the umask
+        // may narrow it further, which set_permissions undoes below.
+        options.mode(like.permissions().mode() & 0o777);
+    }
+    let file = options.open(path)?;
+    if let Some(like) = like {
+        if let Err(err) = std::os::unix::fs::fchown(&file, Some(like.uid()), Some(like.gid())) {
+            tracing::debug!(file = %path.display(), error = %err, "could not give the file the live file's owner");
+        }
+        file.set_permissions(fs::Permissions::from_mode(
+            like.permissions().mode() & 0o7777,
+        ))?;
+    }
+    Ok(file)
 }
 
 /// A rename is durable only once the directory entry is on disk.

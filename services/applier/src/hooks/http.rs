@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
 
+use super::grant::Granted;
 use crate::outcome::{outcome, Details, Status};
 use crate::plan::{check_rules, plan_change};
 use crate::retry::{wait_before, Try};
@@ -14,9 +15,10 @@ pub fn apply_http_hook(
     template: &Template,
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
-    post_directive(template, hook, directive, None, now_ms)
+    post_directive(template, hook, directive, None, grant, now_ms)
 }
 
 /// POSTs the directive (tried again, with backoff, after a 5xx or a connection error), unless
@@ -26,6 +28,7 @@ pub(crate) fn post_directive(
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
     superseded: Option<String>,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
     let done = |t: Try, attempts: u32| {
@@ -35,7 +38,7 @@ pub(crate) fn post_directive(
             t.status,
             Details {
                 reason: t.reason,
-                config_path: hook.url.clone(),
+                config_path: super::location(hook),
                 backup_path: None,
                 attempts,
             },
@@ -51,6 +54,9 @@ pub(crate) fn post_directive(
             1,
         );
     };
+    if let Err(reason) = grant.url(url) {
+        return done(Try::permanent(Status::Rejected, reason), 1);
+    }
     let candidate = plan_change(None, template, hook, directive);
     let violations = check_rules(&candidate, template);
     if !violations.is_empty() {
@@ -72,7 +78,9 @@ pub(crate) fn post_directive(
 }
 
 /// One POST. A 5xx or no answer may pass later; any other refusal (a 4xx) would be repeated.
+/// Reasons name the URL without its credentials.
 fn post_once(url: &str, directive: &ScalingDirective) -> Try {
+    let shown = presage_events::redact_url(url);
     // Every target of the decision; `resource`/`target` repeat the first for simple receivers.
     let targets: serde_json::Map<String, serde_json::Value> = if directive.targets.is_empty() {
         [(directive.resource.clone(), directive.target.into())]
@@ -99,12 +107,16 @@ fn post_once(url: &str, directive: &ScalingDirective) -> Try {
     {
         Ok(_) => Try::applied(None),
         Err(ureq::Error::Status(code, _)) if code >= 500 => {
-            Try::transient(Status::Failed, format!("POST {url}: HTTP {code}"), None)
+            Try::transient(Status::Failed, format!("POST {shown}: HTTP {code}"), None)
         }
         Err(ureq::Error::Status(code, _)) => {
-            Try::permanent(Status::Failed, format!("POST {url}: HTTP {code}"))
+            Try::permanent(Status::Failed, format!("POST {shown}: HTTP {code}"))
         }
-        Err(err) => Try::transient(Status::Failed, format!("POST {url}: {err}"), None),
+        Err(err) => Try::transient(
+            Status::Failed,
+            format!("POST {shown}: {}", transport_error(&err)),
+            None,
+        ),
     }
 }
 
@@ -135,7 +147,7 @@ pub fn fragment_at_http_hook(
                  fragment is a configuration patch and has no meaning there, so it was not sent",
                 hook.name
             )),
-            config_path: hook.url.clone(),
+            config_path: super::location(hook),
             backup_path: None,
             attempts: 1,
         },
@@ -143,8 +155,27 @@ pub fn fragment_at_http_hook(
     )
 }
 
-/// Polls `url` until it answers `expect` or `limit` passes.
-pub fn wait_for_status(url: &str, expect: u16, limit: Duration) -> Result<(), String> {
+/// What went wrong reaching a server, without the URL (ureq's own message carries it whole,
+/// credentials included).
+fn transport_error(err: &ureq::Error) -> String {
+    match err {
+        ureq::Error::Status(code, _) => format!("HTTP {code}"),
+        ureq::Error::Transport(t) => match t.message() {
+            Some(message) => format!("{}: {message}", t.kind()),
+            None => t.kind().to_string(),
+        },
+    }
+}
+
+/// Polls `url` (which must be granted) until it answers `expect` or `limit` passes.
+pub fn wait_for_status(
+    url: &str,
+    expect: u16,
+    limit: Duration,
+    grant: &Granted,
+) -> Result<(), String> {
+    grant.url(url)?;
+    let shown = presage_events::redact_url(url);
     let deadline = Instant::now() + limit;
     let mut last: String;
     loop {
@@ -153,11 +184,11 @@ pub fn wait_for_status(url: &str, expect: u16, limit: Duration) -> Result<(), St
             Ok(response) => last = format!("HTTP {}", response.status()),
             Err(ureq::Error::Status(code, _)) if code == expect => return Ok(()),
             Err(ureq::Error::Status(code, _)) => last = format!("HTTP {code}"),
-            Err(err) => last = err.to_string(),
+            Err(err) => last = transport_error(&err),
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "GET {url}: expected HTTP {expect}, last got {last}"
+                "GET {shown}: expected HTTP {expect}, last got {last}"
             ));
         }
         std::thread::sleep(Duration::from_millis(100));

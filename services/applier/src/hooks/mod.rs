@@ -2,11 +2,13 @@
 
 mod file;
 mod files;
+mod grant;
 mod http;
 mod lock;
 mod process;
 
 pub use file::apply_file_hook;
+pub use grant::Granted;
 pub use http::{apply_http_hook, fragment_at_http_hook};
 pub use lock::FileLock;
 
@@ -27,9 +29,10 @@ pub fn apply(
     template: &Template,
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
-    apply_unless_superseded(template, hook, directive, None, now_ms)
+    apply_unless_superseded(template, hook, directive, None, grant, now_ms)
 }
 
 fn apply_unless_superseded(
@@ -37,8 +40,12 @@ fn apply_unless_superseded(
     hook: &ConfigurationHook,
     directive: &ScalingDirective,
     superseded: Option<String>,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
+    if let Some(refused) = refused(template, hook, directive.into(), grant, now_ms) {
+        return refused;
+    }
     match hook.kind {
         HookKind::File => file::apply_patch_to_file(
             template,
@@ -46,9 +53,45 @@ fn apply_unless_superseded(
             directive.into(),
             &directive_patch(hook, directive),
             superseded,
+            grant,
             now_ms,
         ),
-        HookKind::Http => http::post_directive(template, hook, directive, superseded, now_ms),
+        HookKind::Http => {
+            http::post_directive(template, hook, directive, superseded, grant, now_ms)
+        }
+    }
+}
+
+/// The `rejected` outcome of a hook that asks for more than the operator granted; None when
+/// it asks for nothing more. Checked before anything else, so nothing of the hook runs.
+fn refused(
+    template: &Template,
+    hook: &ConfigurationHook,
+    input: Input,
+    grant: &Granted,
+    now_ms: i64,
+) -> Option<ApplyOutcome> {
+    let reason = grant.refusal(template, hook)?;
+    tracing::warn!(app = %input.app, hook = %hook.name, %reason, "hook refused");
+    Some(outcome(
+        input,
+        &hook.name,
+        Status::Rejected,
+        Details {
+            reason: Some(reason),
+            config_path: location(hook),
+            backup_path: None,
+            attempts: 1,
+        },
+        now_ms,
+    ))
+}
+
+/// Where a hook acts, as an outcome names it: its file, or its URL without credentials.
+pub(crate) fn location(hook: &ConfigurationHook) -> Option<String> {
+    match hook.kind {
+        HookKind::File => hook.path.clone(),
+        HookKind::Http => hook.url.as_deref().map(presage_events::redact_url),
     }
 }
 
@@ -60,15 +103,15 @@ pub fn apply_fragment(
     template: &Template,
     hook: &ConfigurationHook,
     fragment: &MetadataFragment,
+    grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
+    if let Some(refused) = refused(template, hook, fragment.into(), grant, now_ms) {
+        return refused;
+    }
     let patch = match fragment_patch(fragment) {
         Ok(patch) => patch,
         Err(err) => {
-            let location = match hook.kind {
-                HookKind::File => hook.path.clone(),
-                HookKind::Http => hook.url.clone(),
-            };
             return outcome(
                 fragment,
                 &hook.name,
@@ -78,7 +121,7 @@ pub fn apply_fragment(
                         "metadata fragment of recipe `{}` refused: {err}",
                         fragment.recipe
                     )),
-                    config_path: location,
+                    config_path: location(hook),
                     backup_path: None,
                     attempts: 1,
                 },
@@ -88,7 +131,7 @@ pub fn apply_fragment(
     };
     match hook.kind {
         HookKind::File => {
-            file::apply_patch_to_file(template, hook, fragment.into(), &patch, None, now_ms)
+            file::apply_patch_to_file(template, hook, fragment.into(), &patch, None, grant, now_ms)
         }
         HookKind::Http => fragment_at_http_hook(hook, fragment, now_ms),
     }
@@ -111,11 +154,16 @@ pub fn apply_fragment(
 #[derive(Debug, Default)]
 pub struct Applier {
     applied: Applied,
+    /// What the operator granted; [`Applier::default`] grants nothing.
+    grant: Granted,
 }
 
 impl Applier {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(grant: Granted) -> Self {
+        Self {
+            applied: Applied::default(),
+            grant,
+        }
     }
 
     /// One outcome read back from `presage.applied`.
@@ -132,8 +180,15 @@ impl Applier {
     /// whenever a template arrives), before anything else is applied to those files.
     pub fn recover(&mut self, template: &Template, now_ms: i64) {
         for hook in &template.dynamic_metadata.configuration_hooks {
-            if hook.kind == HookKind::File {
-                file::recover_file(hook, now_ms);
+            if hook.kind != HookKind::File {
+                continue;
+            }
+            // A file the operator does not grant is neither read nor written, recovery included.
+            match self.grant.refusal(template, hook) {
+                None => file::recover_file(hook, &self.grant, now_ms),
+                Some(reason) => {
+                    tracing::warn!(app = %template.app, hook = %hook.name, %reason, "not recovering a hook the allow-list does not grant")
+                }
             }
         }
     }
@@ -166,7 +221,14 @@ impl Applier {
             .unpublished(template, &directive.event_id)
             .into_iter()
             .map(|hook| {
-                apply_unless_superseded(template, hook, directive, superseded.clone(), now_ms)
+                apply_unless_superseded(
+                    template,
+                    hook,
+                    directive,
+                    superseded.clone(),
+                    &self.grant,
+                    now_ms,
+                )
             })
             .collect();
         for outcome in &outcomes {
@@ -186,7 +248,7 @@ impl Applier {
         let outcomes: Vec<ApplyOutcome> = self
             .unpublished(template, &fragment.event_id)
             .into_iter()
-            .map(|hook| apply_fragment(template, hook, fragment, now_ms))
+            .map(|hook| apply_fragment(template, hook, fragment, &self.grant, now_ms))
             .collect();
         for outcome in &outcomes {
             self.applied.learn(outcome);

@@ -1,0 +1,683 @@
+//! What an operator grants: the commands a hook may run, the paths it may write (or read a pid
+//! from), and the URLs hooks, probes and scrapes may reach. Whoever can publish a template must
+//! not thereby gain the applier's or the collector's authority, so the grant comes from the
+//! operator's own settings (`--allow FILE` / `PRESAGE_ALLOW`), never from the templates topic,
+//! and nothing is granted without it.
+//!
+//! ```yaml
+//! commands: [/usr/sbin/nginx, kill]   # a command's argv[0] must equal one of these exactly
+//! paths: [/etc/myapp/]                # ending in `/`: any file below; otherwise that one file
+//! urls: [http://127.0.0.1:9100/]      # scheme, host and port equal, and the path below the entry's
+//! ```
+//!
+//! Matching is lexical: paths are normalised (`.` and repeated `/` removed) and a `..` is refused
+//! outright, in the allow-list and in a template, because it could climb out of a granted
+//! directory. Symbolic links inside a granted directory are the operator's to keep honest.
+//! A template's relative path is resolved against the service's working directory (where it
+//! would be written), which the caller passes in.
+//!
+//! Pure: parsing, checking and matching only; the services enforce the answer.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::errors::{TemplateError, TemplateErrors};
+use crate::model::{ConfigurationHook, HookKind, Source, Template};
+
+/// The environment variable the services read the allow-list file's path from.
+pub const ALLOW_ENV: &str = "PRESAGE_ALLOW";
+
+/// The three kinds of authority, named as in the allow-list file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grant {
+    Commands,
+    Paths,
+    Urls,
+}
+
+impl Grant {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Grant::Commands => "commands",
+            Grant::Paths => "paths",
+            Grant::Urls => "urls",
+        }
+    }
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing a template asks for that the allow-list does not grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The allow-list rule it broke.
+    pub rule: Grant,
+    /// What was asked, credential-free: a command, a path, or a URL's scheme, host, port and path.
+    pub asked: String,
+    /// Where the template asks it, as errors name nodes, e.g.
+    /// `dynamic_metadata.configuration_hooks[0].reload.command`.
+    pub at: String,
+    /// Why it is refused (not granted, or not a form that can be granted).
+    pub why: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} (allow-list rule `{}`)",
+            self.at, self.why, self.rule
+        )
+    }
+}
+
+/// A URL as far as a grant is concerned: user information, query and fragment left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}:{}{}",
+            self.scheme, self.host, self.port, self.path
+        )
+    }
+}
+
+impl Origin {
+    /// Parses `scheme://[user[:pass]@]host[:port][/path][?query][#fragment]` for http and https.
+    /// A path with a `..` or `.` segment (also percent-encoded) is refused: it could climb out of
+    /// a granted prefix once the client normalises it.
+    pub fn parse(url: &str) -> Result<Origin, String> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| "not an absolute URL (expected scheme://host/...)".to_string())?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            other => {
+                return Err(format!(
+                    "scheme `{other}` cannot be granted (http or https)"
+                ))
+            }
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+        let (host, port) = split_host_port(host_port)?;
+        let port = match port {
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| format!("port `{p}` is not a number from 0 to 65535"))?,
+            None => default_port,
+        };
+        if host.is_empty() {
+            return Err("the URL has no host".into());
+        }
+        let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+        let path = if path_end == 0 {
+            "/"
+        } else {
+            &tail[..path_end]
+        };
+        let climbs = path.split('/').any(|seg| {
+            let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+            seg == "." || seg == ".."
+        });
+        if climbs {
+            return Err("a URL path with `.` or `..` segments cannot be granted".into());
+        }
+        Ok(Origin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// Whether `self` (a grant) covers `asked`: same scheme, host and port, and the asked path
+    /// is the grant's path or lies below it (`/api` covers `/api` and `/api/x`, not `/apix`).
+    pub fn covers(&self, asked: &Origin) -> bool {
+        self.scheme == asked.scheme
+            && self.host == asked.host
+            && self.port == asked.port
+            && path_below(&self.path, &asked.path)
+    }
+}
+
+fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), String> {
+    if let Some(rest) = host_port.strip_prefix('[') {
+        // An IPv6 literal: [::1]:8080
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "unclosed `[` in the host".to_string())?;
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((host, Some(port))),
+            None if after.is_empty() => Ok((host, None)),
+            None => Err(format!("unexpected `{after}` after the host")),
+        };
+    }
+    Ok(match host_port.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (host_port, None),
+    })
+}
+
+fn path_below(grant: &str, asked: &str) -> bool {
+    if grant.ends_with('/') {
+        return asked.starts_with(grant);
+    }
+    asked == grant
+        || asked
+            .strip_prefix(grant)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A granted path: a directory (everything below) or one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PathGrant {
+    path: PathBuf,
+    directory: bool,
+}
+
+/// The operator's allow-list. [`Allow::none`] grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allow {
+    commands: Vec<String>,
+    paths: Vec<PathGrant>,
+    urls: Vec<Origin>,
+}
+
+/// The file as written.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowFile {
+    #[serde(default)]
+    commands: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+impl Allow {
+    /// Nothing granted: what a service runs with when the operator gave no allow-list.
+    pub fn none() -> Allow {
+        Allow::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty() && self.paths.is_empty() && self.urls.is_empty()
+    }
+
+    /// Parses an allow-list; every bad entry is reported with `file:line:column`.
+    pub fn parse(text: &str, file: &str) -> Result<Allow, TemplateErrors> {
+        let at = |line: usize, column: usize, message: String| TemplateError {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        };
+        let raw: AllowFile = if text.trim().is_empty() {
+            AllowFile::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| {
+                let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                TemplateErrors::new(vec![at(line, column, format!("invalid allow-list: {e}"))])
+            })?
+        };
+        let mut errors = Vec::new();
+        let mut refuse = |key: &str, i: usize, message: String| {
+            let (line, column) = crate::position_of(text, &format!("{key}[{i}]")).unwrap_or((0, 0));
+            errors.push(at(line, column, message));
+        };
+        let mut allow = Allow::none();
+        for (i, command) in raw.commands.into_iter().enumerate() {
+            if command.trim().is_empty() {
+                refuse("commands", i, "an empty command cannot be granted".into());
+            } else {
+                allow.commands.push(command);
+            }
+        }
+        for (i, path) in raw.paths.into_iter().enumerate() {
+            if !path.starts_with('/') {
+                refuse(
+                    "paths",
+                    i,
+                    format!("`{path}` is relative: granted paths must be absolute"),
+                );
+                continue;
+            }
+            match normalise(Path::new(&path)) {
+                Ok(normal) => allow.paths.push(PathGrant {
+                    path: normal,
+                    directory: path.ends_with('/'),
+                }),
+                Err(why) => refuse("paths", i, format!("`{path}`: {why}")),
+            }
+        }
+        for (i, url) in raw.urls.into_iter().enumerate() {
+            match Origin::parse(&url) {
+                Ok(origin) => allow.urls.push(origin),
+                Err(why) => refuse("urls", i, format!("URL entry: {why}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(allow)
+        } else {
+            Err(TemplateErrors::new(errors))
+        }
+    }
+
+    /// Reads and parses an allow-list file.
+    pub fn load(path: &Path) -> Result<Allow, TemplateErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TemplateErrors::new(vec![TemplateError {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the allow-list: {e}"),
+            }])
+        })?;
+        Allow::parse(&text, &file)
+    }
+
+    /// The allow-list as a file [`Allow::parse`] reads back to the same grant.
+    pub fn to_yaml(&self) -> String {
+        let file = AllowFile {
+            commands: self.commands.clone(),
+            paths: self
+                .paths
+                .iter()
+                .map(|g| {
+                    let mut text = g.path.display().to_string();
+                    if g.directory && !text.ends_with('/') {
+                        text.push('/');
+                    }
+                    text
+                })
+                .collect(),
+            urls: self.urls.iter().map(ToString::to_string).collect(),
+        };
+        serde_yaml::to_string(&file).unwrap_or_default()
+    }
+
+    /// Whether `argv0` may be run: it equals a granted command exactly.
+    pub fn permits_command(&self, argv0: &str) -> Result<(), String> {
+        if self.commands.iter().any(|c| c == argv0) {
+            Ok(())
+        } else {
+            Err(format!("command `{argv0}` is not granted"))
+        }
+    }
+
+    /// Whether `path` may be written or read (resolved against `cwd` when relative). Ok gives
+    /// the normalised absolute path, which is the one to use.
+    pub fn permits_path(&self, path: &Path, cwd: &Path) -> Result<PathBuf, String> {
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            cwd.join(path)
+        };
+        let normal =
+            normalise(&absolute).map_err(|why| format!("path `{}`: {why}", path.display()))?;
+        let granted = self.paths.iter().any(|g| {
+            if g.directory {
+                normal.starts_with(&g.path) && normal != g.path
+            } else {
+                normal == g.path
+            }
+        });
+        if granted {
+            Ok(normal)
+        } else {
+            Err(format!("path `{}` is not granted", normal.display()))
+        }
+    }
+
+    /// Whether `url` may be reached. The error names the URL without its credentials.
+    pub fn permits_url(&self, url: &str) -> Result<(), String> {
+        let asked = Origin::parse(url).map_err(|why| format!("URL refused: {why}"))?;
+        if self.urls.iter().any(|g| g.covers(&asked)) {
+            Ok(())
+        } else {
+            Err(format!("URL `{asked}` is not granted"))
+        }
+    }
+
+    /// Every violation of `template`'s hooks and sources, in the template's order.
+    pub fn check(&self, template: &Template, cwd: &Path) -> Vec<Violation> {
+        let dm = &template.dynamic_metadata;
+        let mut out = Vec::new();
+        for (i, source) in dm.sources.iter().enumerate() {
+            out.extend(self.check_source(source, i));
+        }
+        for (i, hook) in dm.configuration_hooks.iter().enumerate() {
+            out.extend(self.check_hook(hook, i, cwd));
+        }
+        out
+    }
+
+    /// What the collector's source at index `i` needs: its URL, if it has one.
+    pub fn check_source(&self, source: &Source, i: usize) -> Vec<Violation> {
+        let at = format!("dynamic_metadata.sources[{i}].url");
+        source
+            .url
+            .as_deref()
+            .and_then(|url| self.url_violation(url, at))
+            .into_iter()
+            .collect()
+    }
+
+    /// What the applier's hook at index `i` needs: the file it writes (and the files beside
+    /// it), the pid file it reads, the commands it runs and the URLs it reaches.
+    pub fn check_hook(&self, hook: &ConfigurationHook, i: usize, cwd: &Path) -> Vec<Violation> {
+        let base = format!("dynamic_metadata.configuration_hooks[{i}]");
+        let mut out = Vec::new();
+        if hook.kind == HookKind::File {
+            if let Some(path) = &hook.path {
+                out.extend(self.path_violation(path, format!("{base}.path"), cwd));
+            }
+        }
+        if hook.kind == HookKind::Http {
+            if let Some(url) = &hook.url {
+                out.extend(self.url_violation(url, format!("{base}.url")));
+            }
+        }
+        if let Some(reload) = &hook.reload {
+            if let Some(pid_file) = &reload.pid_file {
+                out.extend(self.path_violation(pid_file, format!("{base}.reload.pid_file"), cwd));
+            }
+            if let Some(argv) = &reload.command {
+                out.extend(self.command_violation(argv, format!("{base}.reload.command")));
+            }
+        }
+        if let Some(test) = &hook.test {
+            if let Some(argv) = &test.command {
+                out.extend(self.command_violation(argv, format!("{base}.test.command")));
+            }
+            if let Some(url) = &test.http {
+                out.extend(self.url_violation(url, format!("{base}.test.http")));
+            }
+        }
+        out
+    }
+
+    fn command_violation(&self, argv: &[String], at: String) -> Option<Violation> {
+        let asked = argv.first().cloned().unwrap_or_default();
+        let why = self.permits_command(&asked).err()?;
+        Some(Violation {
+            rule: Grant::Commands,
+            asked,
+            at,
+            why,
+        })
+    }
+
+    fn path_violation(&self, path: &str, at: String, cwd: &Path) -> Option<Violation> {
+        let why = self.permits_path(Path::new(path), cwd).err()?;
+        Some(Violation {
+            rule: Grant::Paths,
+            asked: path.to_string(),
+            at,
+            why,
+        })
+    }
+
+    fn url_violation(&self, url: &str, at: String) -> Option<Violation> {
+        let why = self.permits_url(url).err()?;
+        let asked =
+            Origin::parse(url).map_or_else(|_| "an unparsable URL".into(), |o| o.to_string());
+        Some(Violation {
+            rule: Grant::Urls,
+            asked,
+            at,
+            why,
+        })
+    }
+
+    /// The least allow-list under which `templates` break no rule: each command, each file
+    /// (and pid file) exactly, each URL's origin and path. What `presage up` grants the demo.
+    pub fn covering<'t>(templates: impl IntoIterator<Item = &'t Template>, cwd: &Path) -> Allow {
+        let mut allow = Allow::none();
+        let grant_path = |allow: &mut Allow, path: &str| {
+            let absolute = cwd.join(path);
+            if let Ok(path) = normalise(&absolute) {
+                let grant = PathGrant {
+                    path,
+                    directory: false,
+                };
+                if !allow.paths.contains(&grant) {
+                    allow.paths.push(grant);
+                }
+            }
+        };
+        let grant_url = |allow: &mut Allow, url: &str| {
+            if let Ok(origin) = Origin::parse(url) {
+                if !allow.urls.contains(&origin) {
+                    allow.urls.push(origin);
+                }
+            }
+        };
+        let grant_command = |allow: &mut Allow, argv: &[String]| {
+            if let Some(first) = argv.first() {
+                if !allow.commands.contains(first) {
+                    allow.commands.push(first.clone());
+                }
+            }
+        };
+        for template in templates {
+            let dm = &template.dynamic_metadata;
+            for url in dm.sources.iter().filter_map(|s| s.url.as_deref()) {
+                grant_url(&mut allow, url);
+            }
+            for hook in &dm.configuration_hooks {
+                match hook.kind {
+                    HookKind::File => {
+                        if let Some(path) = &hook.path {
+                            grant_path(&mut allow, path);
+                        }
+                    }
+                    HookKind::Http => {
+                        if let Some(url) = &hook.url {
+                            grant_url(&mut allow, url);
+                        }
+                    }
+                }
+                if let Some(reload) = &hook.reload {
+                    if let Some(pid_file) = &reload.pid_file {
+                        grant_path(&mut allow, pid_file);
+                    }
+                    if let Some(argv) = &reload.command {
+                        grant_command(&mut allow, argv);
+                    }
+                }
+                if let Some(test) = &hook.test {
+                    if let Some(argv) = &test.command {
+                        grant_command(&mut allow, argv);
+                    }
+                    if let Some(url) = &test.http {
+                        grant_url(&mut allow, url);
+                    }
+                }
+            }
+        }
+        allow
+    }
+}
+
+/// `path` without `.` segments and repeated separators; a `..` is refused rather than resolved,
+/// since resolving it lexically is wrong through a symbolic link and it can climb out of a grant.
+fn normalise(path: &Path) -> Result<PathBuf, String> {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => return Err("`..` cannot be granted or used".into()),
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allow(text: &str) -> Allow {
+        Allow::parse(text, "allow.yaml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn template(hooks: &str, sources: &str) -> Template {
+        let yaml = format!(
+            "app: shop\nbootstrap: {{ resources: {{ replicas: 3 }} }}\ndynamic_metadata:\n  sources: [{sources}]\n  configuration_hooks: [{hooks}]\n"
+        );
+        crate::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+
+    #[test]
+    fn nothing_is_granted_without_an_allow_list() {
+        let t = template(
+            "{ name: cfg, kind: file, path: /etc/app/config.yaml, test: { command: [sh, -c, x] } }",
+            "{ id: api, kind: prometheus, url: \"http://127.0.0.1:9000/metrics\" }",
+        );
+        let found = Allow::none().check(&t, Path::new("/"));
+        let rules: Vec<Grant> = found.iter().map(|v| v.rule).collect();
+        assert_eq!(rules, [Grant::Urls, Grant::Paths, Grant::Commands]);
+        assert_eq!(found[1].at, "dynamic_metadata.configuration_hooks[0].path");
+        assert_eq!(
+            found[2].at,
+            "dynamic_metadata.configuration_hooks[0].test.command"
+        );
+    }
+
+    #[test]
+    fn a_granted_directory_covers_files_below_it_and_nothing_beside_it() {
+        let a = allow("paths: [/etc/app/, /run/app.pid]");
+        let cwd = Path::new("/");
+        assert!(a
+            .permits_path(Path::new("/etc/app/config.yaml"), cwd)
+            .is_ok());
+        assert!(a
+            .permits_path(Path::new("/etc/app/sub/./c.yaml"), cwd)
+            .is_ok());
+        assert!(
+            a.permits_path(Path::new("/etc/app"), cwd).is_err(),
+            "the directory itself is not a file below it"
+        );
+        assert!(a.permits_path(Path::new("/etc/apple/c.yaml"), cwd).is_err());
+        assert!(a
+            .permits_path(Path::new("/etc/app/../passwd"), cwd)
+            .is_err());
+        assert!(a.permits_path(Path::new("/run/app.pid"), cwd).is_ok());
+        assert!(a.permits_path(Path::new("/run/app.pid2"), cwd).is_err());
+        assert!(
+            a.permits_path(Path::new("config.yaml"), Path::new("/etc/app"))
+                .is_ok(),
+            "relative to the working directory"
+        );
+    }
+
+    #[test]
+    fn a_command_is_granted_only_by_its_exact_name() {
+        let a = allow("commands: [/usr/sbin/nginx, kill]");
+        assert!(a.permits_command("/usr/sbin/nginx").is_ok());
+        assert!(a.permits_command("nginx").is_err());
+        assert!(a.permits_command("/usr/sbin/nginx2").is_err());
+        assert!(a.permits_command("kill").is_ok());
+    }
+
+    #[test]
+    fn a_url_needs_the_same_scheme_host_and_port_and_a_path_below_the_entry() {
+        let a = allow("urls: [\"http://127.0.0.1:9100/\", \"https://api.example.com/scale\"]");
+        assert!(a.permits_url("http://127.0.0.1:9100/metrics").is_ok());
+        assert!(a
+            .permits_url("http://user:pw@127.0.0.1:9100/metrics?x=1")
+            .is_ok());
+        assert!(a.permits_url("http://127.0.0.1:9101/metrics").is_err());
+        assert!(a.permits_url("https://127.0.0.1:9100/metrics").is_err());
+        assert!(a.permits_url("http://localhost:9100/metrics").is_err());
+        assert!(a.permits_url("https://api.example.com/scale").is_ok());
+        assert!(a.permits_url("https://api.example.com:443/scale/x").is_ok());
+        assert!(a.permits_url("https://api.example.com/scaled").is_err());
+        assert!(a
+            .permits_url("https://api.example.com/scale/../admin")
+            .is_err());
+        assert!(a
+            .permits_url("https://api.example.com/scale/%2E%2E/admin")
+            .is_err());
+        assert!(a.permits_url("file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_refused_url_is_named_without_its_credentials() {
+        let t = template(
+            "{ name: scale, kind: http, url: \"https://admin:hunter2@api.example.com/scale?token=abc\" }",
+            "",
+        );
+        let found = Allow::none().check(&t, Path::new("/"));
+        let text = found[0].to_string();
+        assert!(!text.contains("hunter2") && !text.contains("abc"), "{text}");
+        assert!(text.contains("https://api.example.com:443/scale"), "{text}");
+        assert!(text.contains("`urls`"), "{text}");
+    }
+
+    #[test]
+    fn bad_entries_are_reported_with_their_line_and_column() {
+        let err = Allow::parse(
+            "commands: [ok]\npaths:\n  - relative/dir/\n  - /etc/../x\nurls: [\"ftp://h/\"]\n",
+            "allow.yaml",
+        )
+        .unwrap_err();
+        let lines: Vec<String> = err.iter().map(ToString::to_string).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("allow.yaml:3:5: "), "{lines:?}");
+        assert!(lines[1].starts_with("allow.yaml:4:5: "), "{lines:?}");
+        assert!(lines[2].starts_with("allow.yaml:5:8: "), "{lines:?}");
+        let unknown = Allow::parse("hosts: [x]\n", "allow.yaml").unwrap_err();
+        assert!(
+            unknown.to_string().starts_with("allow.yaml:1:1: "),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn the_covering_list_grants_exactly_what_the_templates_ask_and_reads_back() {
+        let t = template(
+            "{ name: cfg, kind: file, path: var/app/config.yaml, reload: { signal: HUP, pid_file: /run/app.pid }, test: { command: [grep, -q, x, \"{shadow}\"], http: \"http://127.0.0.1:7000/health\" } }",
+            "{ id: api, kind: prometheus, url: \"http://u:p@127.0.0.1:9000/metrics?token=x\" }",
+        );
+        let cwd = Path::new("/srv/presage");
+        let covering = Allow::covering([&t], cwd);
+        assert!(
+            covering.check(&t, cwd).is_empty(),
+            "{:?}",
+            covering.check(&t, cwd)
+        );
+        assert_eq!(allow(&covering.to_yaml()), covering);
+        assert!(
+            !covering.to_yaml().contains("token"),
+            "{}",
+            covering.to_yaml()
+        );
+        assert!(covering
+            .permits_path(Path::new("/srv/presage/var/app/other.yaml"), cwd)
+            .is_err());
+        assert!(covering.permits_url("http://127.0.0.1:9000/other").is_err());
+        assert!(covering.permits_command("sh").is_err());
+    }
+}
