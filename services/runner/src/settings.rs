@@ -14,7 +14,8 @@ use rdkafka::ClientConfig;
 
 use crate::topology::Topics;
 
-#[derive(Debug, Clone, Default, clap::Args)]
+/// `Debug` shows settings with secret values replaced (see [`presage_events::redact`]).
+#[derive(Clone, Default, clap::Args)]
 pub struct KafkaArgs {
     /// Bootstrap servers, e.g. `127.0.0.1:9092`.
     #[arg(long, env = "PRESAGE_BROKERS", default_value = "127.0.0.1:9092")]
@@ -37,6 +38,28 @@ pub struct KafkaArgs {
     /// properties file and before `-X`.
     #[arg(skip = take_inherited_settings())]
     pub inherited_settings: Vec<String>,
+}
+
+impl std::fmt::Debug for KafkaArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |settings: &[String]| -> Vec<String> {
+            settings
+                .iter()
+                .map(|s| match s.split_once('=') {
+                    Some((key, value)) => presage_events::redact::redact_setting(key, value),
+                    None => presage_events::redact::REDACTED.to_string(),
+                })
+                .collect()
+        };
+        f.debug_struct("KafkaArgs")
+            .field("brokers", &self.brokers)
+            .field("kafka_settings", &shown(&self.kafka_settings))
+            .field("kafka_properties", &self.kafka_properties)
+            .field("topic_prefix", &self.topic_prefix)
+            .field("transactions", &self.transactions)
+            .field("inherited_settings", &shown(&self.inherited_settings))
+            .finish()
+    }
 }
 
 /// The variable a supervisor hands librdkafka settings down in: one `key=value` per line.
@@ -268,6 +291,20 @@ mod tests {
         assert!(
             std::env::var_os(INHERITED_SETTINGS_ENV).is_none(),
             "a hook command started later would inherit the secret"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secret_values() {
+        let args = KafkaArgs {
+            kafka_settings: vec!["sasl.password=hunter2".into(), "acks=1".into()],
+            ..KafkaArgs::for_brokers("b:9092")
+        };
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("sasl.password=***") && shown.contains("acks=1"),
+            "{shown}"
         );
     }
 }
