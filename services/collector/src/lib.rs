@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod host;
 pub mod prometheus;
 pub mod readers;
+pub mod refusals;
 pub mod report;
 pub mod samples;
 pub mod schedule;
@@ -26,6 +27,17 @@ use presage_template::Source;
 pub struct SourceError {
     pub source_id: String,
     pub message: String,
+    /// Why it failed, when that is more than the source being away.
+    pub refusal: Option<Refusal>,
+}
+
+/// A read the collector refused rather than failed: each becomes a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The allow-list does not grant the source's URL.
+    NotGranted,
+    /// A page with more series than the bound.
+    TooManySeries { series: usize, max: usize },
 }
 
 /// Reads one source now. Implementations do the I/O (HTTP, /proc); `now_ms` stamps readings

@@ -6,19 +6,23 @@
 //! sender thread drains the spool to Kafka in order. A broker that is away, at start or later,
 //! is waited for; reading goes on meanwhile, and the backlog is sent when the broker is back.
 
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use presage_collector::readers::Readers;
+use presage_collector::refusals::{self, DEFAULT_MAX_SCRAPE_SERIES};
 use presage_collector::sender::Sender;
 use presage_collector::settings::SpoolArgs;
 use presage_collector::spool::{Limits, Spool};
-use presage_collector::{spooled, to_raw_samples, Schedule, SourceReader};
+use presage_collector::{spooled, to_raw_samples, Refusal, Schedule, SourceReader};
 use presage_runner::patience::retry_until;
 use presage_runner::templates::TemplateFeed;
-use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
+use presage_runner::{KafkaArgs, LoadedTemplate, Outgoing, Shutdown, TemplateBook};
+use presage_template::authority::{Allow, ALLOW_ENV};
 
 /// Gathers host, application and external signals and publishes them as Avro events.
 #[derive(Debug, Parser)]
@@ -28,6 +32,77 @@ struct Args {
     kafka: KafkaArgs,
     #[command(flatten)]
     spool: SpoolArgs,
+    /// The operator's allow-list (YAML; its `urls` are what Prometheus and http_probe sources
+    /// may reach). Read from this process's settings only, never from the templates topic;
+    /// without it no URL source is read (each is dead-lettered as `not_granted`).
+    #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
+    allow: Option<PathBuf>,
+    /// A Prometheus page with more series than this is refused whole (dead letter
+    /// `scrape_too_large`), so one page cannot flood the pipeline.
+    #[arg(long, env = "PRESAGE_COLLECTOR_MAX_SCRAPE_SERIES", default_value_t = DEFAULT_MAX_SCRAPE_SERIES)]
+    max_scrape_series: usize,
+}
+
+fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
+    match path {
+        Some(path) => {
+            let allow = Allow::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(allow = %path.display(), "allow-list read");
+            Ok(allow)
+        }
+        None => {
+            tracing::warn!(
+                "no allow-list given: no Prometheus or http_probe source will be read (each is \
+                 dead-lettered as not_granted); grant URLs with --allow FILE or {ALLOW_ENV}=FILE"
+            );
+            Ok(Allow::none())
+        }
+    }
+}
+
+/// The sources of each template version the allow-list does not grant: found once per version,
+/// each reported once (a dead letter) and then skipped.
+#[derive(Default)]
+struct Ungranted {
+    by_app: HashMap<String, (String, HashSet<String>)>,
+}
+
+impl Ungranted {
+    /// The ids not to read for `loaded`; on a version's first sight, its dead letters too.
+    fn of(
+        &mut self,
+        loaded: &LoadedTemplate,
+        allow: &Allow,
+        templates_topic: &str,
+        now: i64,
+        letters: &mut Vec<Outgoing>,
+        dlq: &str,
+    ) -> anyhow::Result<&HashSet<String>> {
+        let app = &loaded.template.app;
+        let fresh = self
+            .by_app
+            .get(app)
+            .is_none_or(|(version, _)| *version != loaded.version);
+        if fresh {
+            let mut ids = HashSet::new();
+            for (source, violation) in refusals::ungranted_sources(&loaded.template, allow) {
+                tracing::warn!(app = %app, version = %loaded.version, source = %source, refused = %violation, "source not granted: not read");
+                let letter = refusals::not_granted(
+                    app,
+                    &loaded.version,
+                    &source,
+                    &violation,
+                    templates_topic,
+                    now,
+                );
+                letters.push(Outgoing::event(dlq.to_string(), &letter)?);
+                ids.insert(source);
+            }
+            self.by_app
+                .insert(app.clone(), (loaded.version.clone(), ids));
+        }
+        Ok(&self.by_app[app].1)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -75,8 +150,12 @@ fn main() -> anyhow::Result<()> {
             return stop(sender);
         }
     };
+    let allow = load_allow(args.allow.as_deref())?;
     let mut schedule = Schedule::default();
-    let mut reader = Readers::default();
+    let mut reader = Readers::new(allow.clone(), args.max_scrape_series);
+    let mut ungranted = Ungranted::default();
+    let topics = args.kafka.topics();
+    let (dlq, templates_topic) = (topics.dlq(), topics.templates());
     tracing::info!(templates = book.len(), topic = %topic, "collector starting");
 
     while !shutdown.requested() {
@@ -86,12 +165,30 @@ fn main() -> anyhow::Result<()> {
         feed.poll_new(&mut book);
         let now = presage_runner::dlq::now_ms();
         let mut records = Vec::new();
+        let mut letters = Vec::new();
         for loaded in book.all() {
             let template = &loaded.template;
+            let skipped =
+                ungranted.of(loaded, &allow, &templates_topic, now, &mut letters, &dlq)?;
             for source in schedule.due(&template.app, &template.dynamic_metadata.sources, now) {
+                if skipped.contains(&source.id) {
+                    continue;
+                }
                 let readings = match reader.read(source, now) {
                     Ok(readings) => readings,
                     Err(err) => {
+                        if let Some(Refusal::TooManySeries { series, max }) = err.refusal {
+                            let letter = refusals::scrape_too_large(
+                                &template.app,
+                                &loaded.version,
+                                &source.id,
+                                series,
+                                max,
+                                &topic,
+                                now,
+                            );
+                            letters.push(Outgoing::event(dlq.clone(), &letter)?);
+                        }
                         tracing::warn!(app = %template.app, source = %source.id, error = %err, "source read failed");
                         continue;
                     }
@@ -104,6 +201,8 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        // Dead letters wait in the spool with the samples: sent once the broker acknowledges.
+        records.extend(letters.iter().map(spooled::encode));
         if !records.is_empty() {
             spool_batch(&spool, &records, now);
         }

@@ -4,20 +4,55 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{calendar, host, prometheus, Reading, SourceError, SourceReader};
+use crate::refusals::{series_lines, DEFAULT_MAX_SCRAPE_SERIES};
+use crate::{calendar, host, prometheus, Reading, Refusal, SourceError, SourceReader};
+use presage_events::{redact_text, redact_url};
+use presage_template::authority::Allow;
 use presage_template::metric_names as names;
 use presage_template::{Source, SourceKind};
 
-#[derive(Default)]
 /// Reads every kind of source; keeps the previous CPU snapshot to turn jiffies into a share.
+/// Reaches only the URLs its allow-list grants, and reads a Prometheus page only when it has
+/// at most `max_scrape_series` series.
 pub struct Readers {
     last_cpu: Option<host::CpuTimes>,
+    allow: Allow,
+    max_scrape_series: usize,
+}
+
+impl Readers {
+    pub fn new(allow: Allow, max_scrape_series: usize) -> Self {
+        Self {
+            last_cpu: None,
+            allow,
+            max_scrape_series,
+        }
+    }
+
+    /// No URL granted; the default scrape bound. Host and calendar sources need no grant.
+    pub fn without_urls() -> Self {
+        Self::new(Allow::none(), DEFAULT_MAX_SCRAPE_SERIES)
+    }
+
+    /// The source's URL, if it has one and the allow-list grants it.
+    fn granted_url<'s>(&self, source: &'s Source) -> Result<&'s str, SourceError> {
+        let url = source
+            .url
+            .as_deref()
+            .ok_or_else(|| failed(source, "no url"))?;
+        self.allow.permits_url(url).map_err(|why| SourceError {
+            refusal: Some(Refusal::NotGranted),
+            ..failed(source, format!("{why} (allow-list rule `urls`)"))
+        })?;
+        Ok(url)
+    }
 }
 
 fn failed(source: &Source, message: impl Into<String>) -> SourceError {
     SourceError {
         source_id: source.id.clone(),
         message: message.into(),
+        refusal: None,
     }
 }
 
@@ -36,16 +71,31 @@ impl SourceReader for Readers {
             SourceKind::Calendar => Ok(calendar::readings(now_ms)),
             SourceKind::Host => self.read_host(source, now_ms),
             SourceKind::Prometheus => {
-                let url = source
-                    .url
-                    .as_deref()
-                    .ok_or_else(|| failed(source, "no url"))?;
+                let url = self.granted_url(source)?;
+                let shown = redact_url(url);
+                // ureq's own messages quote the URL whole, credentials included.
                 let body = ureq::get(url)
                     .timeout(timeout_of(source))
                     .call()
-                    .map_err(|e| failed(source, format!("GET {url}: {e}")))?
+                    .map_err(|e| failed(source, redact_text(&format!("GET {shown}: {e}"))))?
                     .into_string()
-                    .map_err(|e| failed(source, format!("reading {url}: {e}")))?;
+                    .map_err(|e| failed(source, redact_text(&format!("reading {shown}: {e}"))))?;
+                let series = series_lines(&body);
+                if series > self.max_scrape_series {
+                    return Err(SourceError {
+                        refusal: Some(Refusal::TooManySeries {
+                            series,
+                            max: self.max_scrape_series,
+                        }),
+                        ..failed(
+                            source,
+                            format!(
+                                "GET {shown}: {series} series, more than --max-scrape-series ({}): the page is refused whole",
+                                self.max_scrape_series
+                            ),
+                        )
+                    });
+                }
                 let (readings, errors) = prometheus::parse_text(&body, now_ms);
                 for error in errors {
                     tracing::warn!(source = %source.id, line = error.line, message = %error.message, "skipped malformed metric line");
@@ -53,16 +103,13 @@ impl SourceReader for Readers {
                 Ok(readings)
             }
             SourceKind::HttpProbe => {
-                let url = source
-                    .url
-                    .as_deref()
-                    .ok_or_else(|| failed(source, "no url"))?;
+                let url = self.granted_url(source)?;
                 let started = Instant::now();
                 let status = match ureq::get(url).timeout(timeout_of(source)).call() {
                     Ok(response) => response.status(),
                     Err(ureq::Error::Status(code, _)) => code,
                     Err(err) => {
-                        tracing::warn!(source = %source.id, error = %err, "probe failed");
+                        tracing::warn!(source = %source.id, error = %redact_text(&err.to_string()), "probe failed");
                         return Ok(vec![Reading::new(names::UP, 0.0, now_ms)]);
                     }
                 };
