@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use presage_template::authority::Allow;
 use presage_template::Template;
 
 /// The template, or every problem as `file:line:column: message`.
@@ -41,6 +42,26 @@ pub fn check_file(path: &Path) -> Result<Template, Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// What `template` (read from `path`) asks for that `allow` does not grant, each as
+/// `file:line:column: message` at the node that asks it; relative hook paths resolved against
+/// `cwd`, as the applier running there would.
+pub fn check_granted(path: &Path, template: &Template, allow: &Allow, cwd: &Path) -> Vec<String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    allow
+        .check(template, cwd)
+        .into_iter()
+        .map(|violation| {
+            let (line, column) =
+                presage_template::position_of(&text, &violation.at).unwrap_or((0, 0));
+            format!(
+                "{file}:{line}:{column}: {} by the allow-list (rule `{}`, at {})",
+                violation.why, violation.rule, violation.at
+            )
+        })
+        .collect()
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ use presage_runner::admin::{create_topics, TopicState};
 use presage_runner::templates::publish_templates;
 use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Topology};
+use presage_template::authority::Allow;
 
 /// The five services, in pipeline order.
 pub const SERVICES: [&str; 5] = [
@@ -23,12 +24,36 @@ pub struct ValidateArgs {
     /// Template files.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also check each template against an operator's allow-list (what the applier and the
+    /// collector run with): every command, path and URL it asks for that the list does not
+    /// grant is reported at its line and column.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
 }
 
 pub fn validate(args: &ValidateArgs) -> ExitCode {
+    let allow = match args.allow.as_deref().map(Allow::load).transpose() {
+        Ok(allow) => allow,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let mut failed = 0;
     for file in &args.files {
-        match crate::check::check_file(file) {
+        let checked = crate::check::check_file(file).and_then(|template| {
+            let refused = allow
+                .as_ref()
+                .map(|allow| crate::check::check_granted(file, &template, allow, &cwd))
+                .unwrap_or_default();
+            if refused.is_empty() {
+                Ok(template)
+            } else {
+                Err(refused)
+            }
+        });
+        match checked {
             Ok(template) => println!("{}: ok (app {})", file.display(), template.app),
             Err(problems) => {
                 failed += 1;

@@ -22,6 +22,7 @@ use presage_runner::broker::find_nisshi;
 use presage_runner::templates::publish_templates;
 use presage_runner::KafkaChild;
 use presage_runner::{KafkaArgs, Shutdown};
+use presage_template::authority::{Allow, ALLOW_ENV};
 
 use crate::commands::{create_all_topics, service_binary, SERVICES};
 use crate::demo;
@@ -52,6 +53,11 @@ pub struct UpArgs {
     /// Port of the local broker.
     #[arg(long, default_value_t = 9092)]
     pub port: u16,
+    /// The allow-list the applier and the collector run with (commands, paths, URLs). Without
+    /// it, `up` writes one granting exactly what the templates ask, `allow.yaml` in the data
+    /// directory, and uses that.
+    #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
     /// Also serve the demo workload (a Prometheus page replaying a demand trace).
     #[arg(long)]
     pub demo: bool,
@@ -83,14 +89,24 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     let files = template_files(&args.templates)?;
     // The same checks as `presage validate`, DataFusion planning included: a template the
     // recipe-processor would refuse is refused here, before anything runs.
-    let problems: Vec<String> = files
+    let checked: Vec<_> = files
         .iter()
-        .filter_map(|file| crate::check::check_file(file).err())
+        .map(|file| (file, crate::check::check_file(file)))
+        .collect();
+    let problems: Vec<String> = checked
+        .iter()
+        .filter_map(|(_, checked)| checked.as_ref().err().cloned())
         .flatten()
         .collect();
     if !problems.is_empty() {
         bail!("invalid templates:\n{}", problems.join("\n"));
     }
+    let templates: Vec<(&PathBuf, presage_template::Template)> = checked
+        .into_iter()
+        .filter_map(|(file, checked)| checked.ok().map(|t| (file, t)))
+        .collect();
+    let allow_file = allow_list(args, &templates)?;
+    println!("allow-list: {}", allow_file.display());
 
     let backoff = Backoff::default();
     // Declared before the services, so on an early error it is dropped (killed) after them.
@@ -147,9 +163,10 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     let mut services = Vec::new();
     for service in SERVICES {
         let kafka = kafka.clone();
+        let allow_file = allow_file.clone();
         services.push(Supervised::start(
             service,
-            Box::new(move || spawn(service, &kafka)),
+            Box::new(move || spawn(service, &kafka, &allow_file)),
         )?);
     }
     println!(
@@ -170,9 +187,47 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn(service: &str, kafka: &KafkaArgs) -> anyhow::Result<Child> {
+/// The operator's allow-list, checked against the templates (a template asking for more stops
+/// `up` here, with every line and column, rather than being rejected hook by hook later); or,
+/// without one, a list granting exactly what the templates ask, written into the data directory.
+fn allow_list(
+    args: &UpArgs,
+    templates: &[(&PathBuf, presage_template::Template)],
+) -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    if let Some(path) = &args.allow {
+        let allow = Allow::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let refused: Vec<String> = templates
+            .iter()
+            .flat_map(|(file, t)| crate::check::check_granted(file, t, &allow, &cwd))
+            .collect();
+        if !refused.is_empty() {
+            bail!(
+                "the templates ask for more than {} grants:\n{}",
+                path.display(),
+                refused.join("\n")
+            );
+        }
+        return Ok(std::path::absolute(path)?);
+    }
+    let allow = Allow::covering(templates.iter().map(|(_, t)| t), &cwd);
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let path = std::path::absolute(args.data_dir.join("allow.yaml"))?;
+    let text = format!(
+        "# Written by `presage up`: exactly what the templates it started with ask for.\n\
+         # Pass your own with --allow FILE (or PRESAGE_ALLOW) to grant less.\n{}",
+        allow.to_yaml()
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Starts `service`; the allow-list goes to every service by environment (the applier and the
+/// collector read it), never from the templates topic.
+fn spawn(service: &str, kafka: &KafkaArgs, allow: &std::path::Path) -> anyhow::Result<Child> {
     let binary = service_binary(service)?;
-    process::spawn_isolated(Command::new(&binary).kafka(kafka))
+    process::spawn_isolated(Command::new(&binary).kafka(kafka).env(ALLOW_ENV, allow))
         .with_context(|| format!("starting {}", binary.display()))
 }
 
