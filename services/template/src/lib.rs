@@ -7,7 +7,8 @@
 //!    of them are reported;
 //! 3. `validate`: cross-field checks on the model, located through the node index.
 //!
-//! `parse` returns the template only when no pass found anything.
+//! `parse` returns the template only when no pass found anything. Before any of them, and
+//! during the first, the text is held to the bounds of `bounds` (size, nesting, aliases).
 
 pub mod authority;
 pub mod calendar;
@@ -19,6 +20,7 @@ pub mod quantiles;
 pub mod rules;
 pub mod selector;
 
+mod bounds;
 mod decode;
 mod finding;
 mod locate;
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use bounds::{MAX_ALIAS_NODES, MAX_RULE_DEPTH, MAX_TEMPLATE_BYTES, MAX_YAML_DEPTH};
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
 pub use model::*;
@@ -41,7 +44,13 @@ use validate::Dropped;
 
 /// Parses and validates a template. `file` is only used to label errors.
 pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
+    if let Err(message) = bounds::check_size(text) {
+        return Err(single(file, Pos::START, message));
+    }
     let index = NodeIndex::build(text);
+    if let Some((pos, message)) = index.breach() {
+        return Err(single(file, *pos, message.clone()));
+    }
     let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
         Ok(doc) => doc,
         Err(e) => return Err(syntax_errors(&e, &index, file)),
@@ -136,9 +145,14 @@ pub fn report(paths: &[PathBuf]) -> (usize, Vec<String>) {
 /// after parsing, such as a recipe's `sql` that DataFusion cannot plan. None when the text is not
 /// YAML or has no such node.
 pub fn position_of(text: &str, path: &str) -> Option<(usize, usize)> {
+    bounds::check_size(text).ok()?;
+    let index = NodeIndex::build(text);
+    if index.breach().is_some() {
+        return None;
+    }
     let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
     let path = YamlPath::resolve(path, &doc)?;
-    let pos = NodeIndex::build(text).value_pos(&path)?;
+    let pos = index.value_pos(&path)?;
     Some((pos.line, pos.column))
 }
 

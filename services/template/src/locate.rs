@@ -4,12 +4,17 @@
 //! So the text is read a second time with yaml-rust2's event parser, whose events carry markers,
 //! and every node is recorded under the same path the model and serde_yaml use. A semantic error
 //! then names its node by path and gets its line and column from here.
+//!
+//! The same walk watches the bounds of `bounds::Watch` (nesting, alias expansion), since it is
+//! the first to read the text as YAML: it drives the event parser itself rather than through
+//! yaml-rust2's loader, which recurses once per level of nesting.
 
 use std::collections::{HashMap, HashSet};
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use crate::bounds::{self, Watch};
 use crate::path::YamlPath;
 
 /// A 1-based line and column (columns count characters).
@@ -48,19 +53,49 @@ pub(crate) struct NodeIndex {
     /// Keys that repeat within one mapping, at their second (and later) occurrence.
     duplicates: Vec<(YamlPath, Pos)>,
     lines: Vec<String>,
+    /// The first bound the text breaks, where it breaks it; the index ends there.
+    breach: Option<(Pos, String)>,
 }
 
 impl NodeIndex {
-    /// Indexes as much of the text as parses. A syntax error is reported by serde_yaml, which
-    /// reads the same text; here it only ends the index early.
+    /// Indexes as much of the first document as parses. A syntax error is reported by
+    /// serde_yaml, which reads the same text; here it only ends the index early. A broken
+    /// bound ends it too, and is kept for `breach`.
     pub(crate) fn build(text: &str) -> NodeIndex {
         let mut builder = Builder::default();
-        let _ = Parser::new_from_str(text).load(&mut builder, false);
+        let mut watch = Watch::default();
+        let mut breach = None;
+        let mut parser = Parser::new_from_str(text);
+        loop {
+            let (event, marker) = match parser.next_token() {
+                Ok(next) => next,
+                Err(e) if bounds::is_scanner_depth_limit(&e) => {
+                    breach = Some((Pos::from_marker(*e.marker()), bounds::too_deep()));
+                    break;
+                }
+                Err(_) => break,
+            };
+            if matches!(event, Event::StreamEnd | Event::DocumentEnd) {
+                break;
+            }
+            if let Err(message) = watch.observe(&event) {
+                breach = Some((Pos::from_marker(marker), message));
+                break;
+            }
+            builder.on_event(event, marker);
+        }
         NodeIndex {
             nodes: builder.nodes,
             duplicates: builder.duplicates,
             lines: text.lines().map(str::to_string).collect(),
+            breach,
         }
+    }
+
+    /// Where the text first goes past a bound of `bounds`, and which; nothing else about the
+    /// text can be trusted to be cheap to read then.
+    pub(crate) fn breach(&self) -> Option<&(Pos, String)> {
+        self.breach.as_ref()
     }
 
     /// Where the node's value starts (a mapping starts at its first key or its `{`).

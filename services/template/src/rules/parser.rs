@@ -2,10 +2,17 @@
 //! on either side that bind tighter. Precedence, loosest first: `||`, `&&`, `== !=`,
 //! `< <= > >=`, `+ -`, `* /`, then the prefix operators `!` and `-`. A function call such as
 //! `clamp(x, 2, 32)` is an operand; its arguments are whole expressions.
+//!
+//! Parsing, evaluating, rendering and dropping an expression all recurse over its tree, so a
+//! rule from a template must not be able to nest without end (`((((...x))))`, `!!!!...x`, or a
+//! chain `1 + 1 + ...` whose tree leans left): every level is counted on the way down and every
+//! node's height on the way up, and a rule deeper than [`MAX_RULE_DEPTH`] is a syntax error at
+//! the token that went past it.
 
 use super::func::{self, Func};
 use super::lexer::{Op, Tok, Token};
 use super::RuleSyntaxError;
+use crate::bounds::MAX_RULE_DEPTH;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
@@ -39,6 +46,7 @@ pub(crate) fn parse(tokens: &[Token], src_len: usize) -> Result<Expr, RuleSyntax
         tokens,
         pos: 0,
         end_column: src_len + 1,
+        level: 0,
     };
     if tokens.is_empty() {
         return Err(RuleSyntaxError {
@@ -46,7 +54,7 @@ pub(crate) fn parse(tokens: &[Token], src_len: usize) -> Result<Expr, RuleSyntax
             message: "empty rule: expected an expression like resources.replicas >= 1".to_string(),
         });
     }
-    let expr = parser.expr(0)?;
+    let (expr, _) = parser.expr(0)?;
     match parser.peek() {
         None => Ok(expr),
         Some(t) => Err(RuleSyntaxError {
@@ -63,6 +71,21 @@ struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
     end_column: usize,
+    /// How many levels enclose the expression being parsed.
+    level: usize,
+}
+
+/// An expression and the height of its tree (a leaf is 1).
+type Parsed = Result<(Expr, usize), RuleSyntaxError>;
+
+fn too_deep(column: usize) -> RuleSyntaxError {
+    RuleSyntaxError {
+        column,
+        message: format!(
+            "the rule nests more than {MAX_RULE_DEPTH} levels deep (each parenthesis, `!`, `-`, \
+             call and chained operator is a level): expected a shallower rule, split in several"
+        ),
+    }
 }
 
 impl Parser<'_> {
@@ -76,8 +99,19 @@ impl Parser<'_> {
         t
     }
 
-    fn expr(&mut self, min_power: u8) -> Result<Expr, RuleSyntaxError> {
-        let mut lhs = self.operand()?;
+    /// Parses `inside` one level deeper; `column` is the token that opened the level.
+    fn nested(&mut self, column: usize, inside: impl FnOnce(&mut Self) -> Parsed) -> Parsed {
+        if self.level >= MAX_RULE_DEPTH {
+            return Err(too_deep(column));
+        }
+        self.level += 1;
+        let parsed = inside(self);
+        self.level -= 1;
+        parsed
+    }
+
+    fn expr(&mut self, min_power: u8) -> Parsed {
+        let (mut lhs, mut height) = self.operand()?;
         while let Some(&Token {
             tok: Tok::Op(op),
             column,
@@ -104,13 +138,18 @@ impl Parser<'_> {
                 }
             }
             self.pos += 1;
-            let rhs = self.expr(right)?;
+            let (rhs, rhs_height) = self.nested(column, |p| p.expr(right))?;
             lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
+            height = height.max(rhs_height) + 1;
+            // A left-leaning chain grows here, in a loop, not on the way down.
+            if self.level + height > MAX_RULE_DEPTH {
+                return Err(too_deep(column));
+            }
         }
-        Ok(lhs)
+        Ok((lhs, height))
     }
 
-    fn operand(&mut self) -> Result<Expr, RuleSyntaxError> {
+    fn operand(&mut self) -> Parsed {
         let end_column = self.end_column;
         let Some(token) = self.next().cloned() else {
             return Err(RuleSyntaxError {
@@ -121,19 +160,19 @@ impl Parser<'_> {
             });
         };
         match token.tok {
-            Tok::Num(n) => Ok(Expr::Num(n)),
-            Tok::Str(s) => Ok(Expr::Str(s)),
-            Tok::Bool(b) => Ok(Expr::Bool(b)),
+            Tok::Num(n) => Ok((Expr::Num(n), 1)),
+            Tok::Str(s) => Ok((Expr::Str(s), 1)),
+            Tok::Bool(b) => Ok((Expr::Bool(b), 1)),
             Tok::Path(p) if self.peek().is_some_and(|t| t.tok == Tok::LParen) => {
-                self.call(&p, token.column)
+                self.nested(token.column, |me| me.call(&p, token.column))
             }
-            Tok::Path(p) => Ok(Expr::Path(p)),
+            Tok::Path(p) => Ok((Expr::Path(p), 1)),
             Tok::Op(op @ (Op::Not | Op::Sub)) => {
-                let inner = self.expr(PREFIX_POWER)?;
-                Ok(Expr::Unary(op, Box::new(inner)))
+                let (inner, height) = self.nested(token.column, |p| p.expr(PREFIX_POWER))?;
+                Ok((Expr::Unary(op, Box::new(inner)), height + 1))
             }
             Tok::LParen => {
-                let inner = self.expr(0)?;
+                let inner = self.nested(token.column, |p| p.expr(0))?;
                 match self.next() {
                     Some(Token {
                         tok: Tok::RParen, ..
@@ -161,7 +200,7 @@ impl Parser<'_> {
 
     /// A call of `name`, whose `(` is the next token. Unknown functions and wrong numbers of
     /// arguments are syntax errors: the expression cannot mean anything.
-    fn call(&mut self, name: &str, column: usize) -> Result<Expr, RuleSyntaxError> {
+    fn call(&mut self, name: &str, column: usize) -> Parsed {
         let Some(f) = Func::by_name(name) else {
             return Err(RuleSyntaxError {
                 column,
@@ -175,12 +214,15 @@ impl Parser<'_> {
         let open = self.next().map_or(column, |t| t.column);
         let mut args = Vec::new();
         let mut arg_columns = Vec::new();
+        let mut height = 0;
         if self.peek().is_some_and(|t| t.tok == Tok::RParen) {
             self.pos += 1;
         } else {
             loop {
                 arg_columns.push(self.peek().map_or(end_column, |t| t.column));
-                args.push(self.expr(0)?);
+                let (arg, arg_height) = self.expr(0)?;
+                args.push(arg);
+                height = height.max(arg_height);
                 match self.next() {
                     Some(Token {
                         tok: Tok::Comma, ..
@@ -223,7 +265,7 @@ impl Parser<'_> {
                 ),
             });
         }
-        Ok(Expr::Call(f, args))
+        Ok((Expr::Call(f, args), height + 1))
     }
 }
 
