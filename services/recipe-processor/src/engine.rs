@@ -7,6 +7,13 @@
 //!
 //! DataFusion is async and wants a Tokio runtime; the core stays synchronous by owning a
 //! single-threaded runtime that only the engine uses.
+//!
+//! A recipe's SQL comes from whoever publishes templates, so the session holds no authority
+//! beyond the query: validation refuses anything but one SELECT over the recipe's tables, and
+//! the engine refuses it again on its own ([`refuse_beyond_query`]): no DDL, DML (so no
+//! `COPY … TO`), `SET` or other statements, no table functions, no files or URLs as tables (a
+//! plain `SessionContext` does not enable them), and a plan that scans anything but the two
+//! swap tables is not run.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -18,10 +25,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::DataFusionError;
-use datafusion::datasource::TableType;
+use datafusion::datasource::{source_as_provider, TableType};
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::memory::{LazyBatchGenerator, LazyMemoryExec};
 use datafusion::physical_plan::{collect, displayable, ExecutionPlan};
@@ -107,8 +116,10 @@ impl PreparedQuery {
         let signals = Slot::default();
         context.register_table(SAMPLES, Arc::new(SwapTable::new(samples_schema, &samples)))?;
         context.register_table(SIGNALS, Arc::new(SwapTable::new(signals_schema, &signals)))?;
+        forget_table_functions(&context);
         let (plan, optimized) = runtime.0.block_on(async {
-            let frame = context.sql(sql).await?;
+            let frame = context.sql_with_options(sql, query_only()).await?;
+            refuse_beyond_query(frame.logical_plan())?;
             let optimized = frame.clone().into_optimized_plan()?;
             let text = optimized.display_indent().to_string();
             let plan = frame.create_physical_plan().await?;
@@ -216,6 +227,42 @@ impl PreparedQuery {
         }
         Ok(())
     }
+}
+
+/// Statements that change the session, its tables or files are refused before they run:
+/// DataFusion executes DDL (`CREATE EXTERNAL TABLE`) while planning, and `COPY … TO` writes
+/// when collected.
+fn query_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// `generate_series`, `range` and any other table function a default session carries: a recipe
+/// reads its own rows, and a table function could produce billions.
+fn forget_table_functions(context: &SessionContext) {
+    let names: Vec<String> = context.state().table_functions().keys().cloned().collect();
+    for name in names {
+        context.deregister_udtf(&name);
+    }
+}
+
+/// Every scan in the plan, subqueries included, reads one of the two swap tables.
+fn refuse_beyond_query(plan: &LogicalPlan) -> Result<(), DataFusionError> {
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let ours = source_as_provider(&scan.source).is_ok_and(|p| p.is::<SwapTable>());
+            if !ours {
+                return Err(DataFusionError::Plan(format!(
+                    "the query reads {}: expected only the recipe's tables ({SAMPLES}, {SIGNALS})",
+                    scan.table_name
+                )));
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(())
 }
 
 fn check_output(schema: &SchemaRef, group_by: &[String]) -> Result<(), EngineError> {
@@ -340,5 +387,42 @@ impl LazyBatchGenerator for SlotReader {
             slot: self.slot.clone(),
             next: 0,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::datasource::MemTable;
+
+    #[test]
+    fn a_plan_scanning_any_table_but_the_swap_tables_is_refused() {
+        let runtime = Runtime::new().expect("runtime");
+        let context = SessionContext::new();
+        let schema = crate::table::samples_schema(&[]);
+        let other = MemTable::try_new(Arc::clone(&schema), vec![vec![]]).expect("table");
+        context
+            .register_table("other", Arc::new(other))
+            .expect("register");
+        let slot = Slot::default();
+        let ours = SwapTable::new(schema, &slot);
+        context
+            .register_table(SAMPLES, Arc::new(ours))
+            .expect("register");
+        let plan = |sql: &str| {
+            runtime.0.block_on(async {
+                let frame = context.sql(sql).await.expect("plans");
+                frame.logical_plan().clone()
+            })
+        };
+        let refused = refuse_beyond_query(&plan(
+            "SELECT * FROM samples WHERE app IN (SELECT app FROM other)",
+        ))
+        .expect_err("a subquery reads another table");
+        assert!(
+            refused.to_string().contains("the query reads other"),
+            "{refused}"
+        );
+        refuse_beyond_query(&plan("SELECT * FROM samples")).expect("the swap table");
     }
 }
