@@ -4,6 +4,7 @@
 //! over them in one go. Windows close on event time (a watermark), never on the wall clock
 //! alone, so a replay closes the same windows with the same values.
 
+pub mod admission;
 pub mod compile;
 pub mod engine;
 pub mod explain;
@@ -12,6 +13,7 @@ pub mod processor;
 pub mod table;
 pub mod windows;
 
+pub use admission::{Limits, Refusal};
 pub use compile::{compile, CompileError, CompiledRecipe};
 pub use explain::{explain_template, plan_template, RecipePlan};
 pub use processor::{Position, RecipeError, RecipeOutput, RecipeProcessor};

@@ -1,10 +1,14 @@
 //! presage-recipe-processor: the thin Kafka shell around the recipe core.
 //! Reads `presage.metrics.raw`; writes `presage.metrics.derived` and `presage.metadata.fragments`;
-//! late samples go to `presage.dlq` marked `late`.
+//! late samples go to `presage.dlq` marked `late`; refused ones (not finite, labels or series
+//! past the limits, event time ahead of the clock) each with their own kind.
 
 use clap::Parser;
 use presage_events::RawSample;
-use presage_recipe_processor::{Position, RecipeOutput, RecipeProcessor};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use presage_recipe_processor::{Limits, Position, RecipeOutput, RecipeProcessor, Refusal};
 use presage_runner::dlq::{dead_letter, now_ms};
 use presage_runner::{
     run_stage, Checkpoint, DeadKind, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage,
@@ -17,11 +21,55 @@ use presage_runner::{
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// Distinct series one app may have in its open windows, over all its recipes; samples of
+    /// further series are dead-lettered (`series_limit`).
+    #[arg(long, env = "PRESAGE_MAX_SERIES_PER_APP", default_value_t = Limits::default().series_per_app)]
+    max_series_per_app: usize,
+    /// Distinct series feeding one recipe of one app.
+    #[arg(long, env = "PRESAGE_MAX_SERIES_PER_RECIPE", default_value_t = Limits::default().series_per_recipe)]
+    max_series_per_recipe: usize,
+    /// Labels one sample may have (more: `label_limit`).
+    #[arg(long, env = "PRESAGE_MAX_LABELS", default_value_t = Limits::default().labels_per_sample)]
+    max_labels: usize,
+    /// Bytes of one label key.
+    #[arg(long, env = "PRESAGE_MAX_LABEL_KEY_BYTES", default_value_t = Limits::default().label_key_bytes)]
+    max_label_key_bytes: usize,
+    /// Bytes of one label value.
+    #[arg(long, env = "PRESAGE_MAX_LABEL_VALUE_BYTES", default_value_t = Limits::default().label_value_bytes)]
+    max_label_value_bytes: usize,
 }
+
+impl Args {
+    fn limits(&self) -> Limits {
+        Limits {
+            series_per_app: self.max_series_per_app,
+            series_per_recipe: self.max_series_per_recipe,
+            labels_per_sample: self.max_labels,
+            label_key_bytes: self.max_label_key_bytes,
+            label_value_bytes: self.max_label_value_bytes,
+        }
+    }
+}
+
+/// Refused samples are counted per (app, kind) and logged as one warning per interval, not
+/// one line each: a flood of new series would otherwise flood the log too.
+const REFUSAL_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 struct RecipeStage {
     core: RecipeProcessor,
     topics: Topics,
+    refused: BTreeMap<(String, Refusal), u64>,
+    reported_at: Instant,
+}
+
+/// The dead-letter kind of a refused sample.
+fn dead_kind(refusal: Refusal) -> DeadKind {
+    match refusal {
+        Refusal::AheadOfClock => DeadKind::Unprocessable,
+        Refusal::NonFinite => DeadKind::NonFinite,
+        Refusal::Labels => DeadKind::LabelLimit,
+        Refusal::Series => DeadKind::SeriesLimit,
+    }
 }
 
 impl RecipeStage {
@@ -32,13 +80,38 @@ impl RecipeStage {
         app: &str,
         reason: &str,
     ) -> Result<Outgoing, presage_events::CodecError> {
-        tracing::info!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
+        // Refusals are counted and reported per interval (a flood of them is likely); late
+        // samples are news one by one.
+        if kind == DeadKind::Late {
+            tracing::info!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
+        } else {
+            tracing::debug!(%app, partition = origin.partition, offset = origin.offset, kind = kind.as_str(), %reason, "sample dead-lettered");
+        }
         let letter = dead_letter(self.name(), origin, kind, reason, now_ms());
         Outgoing::event(self.topics.dlq(), &letter)
     }
 
+    /// Logs the refusals counted since the last report, at most once per interval.
+    fn report_refusals(&mut self) {
+        if self.refused.is_empty() || self.reported_at.elapsed() < REFUSAL_REPORT_EVERY {
+            return;
+        }
+        for ((app, kind), samples) in std::mem::take(&mut self.refused) {
+            tracing::warn!(
+                %app,
+                kind = dead_kind(kind).as_str(),
+                samples,
+                since_s = self.reported_at.elapsed().as_secs(),
+                total = self.core.refused_samples(&app, kind),
+                series_held = self.core.series_held(&app),
+                "samples refused and dead-lettered"
+            );
+        }
+        self.reported_at = Instant::now();
+    }
+
     fn outgoing(
-        &self,
+        &mut self,
         outputs: Vec<RecipeOutput>,
         origin: Option<&Origin<'_>>,
     ) -> Result<Vec<Outgoing>, StageError> {
@@ -56,13 +129,16 @@ impl RecipeStage {
                     let Some(origin) = origin else { continue };
                     self.dead_letter(origin, DeadKind::Late, &app, &reason)
                 }
-                RecipeOutput::Refused { app, reason } => {
+                RecipeOutput::Refused { app, kind, reason } => {
                     let Some(origin) = origin else { continue };
-                    self.dead_letter(origin, DeadKind::Unprocessable, &app, &reason)
+                    let letter = self.dead_letter(origin, dead_kind(kind), &app, &reason);
+                    *self.refused.entry((app, kind)).or_default() += 1;
+                    letter
                 }
             };
             records.push(record.map_err(|e| StageError::new(e.to_string()))?);
         }
+        self.report_refusals();
         Ok(records)
     }
 }
@@ -147,9 +223,13 @@ fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
     let shutdown = Shutdown::on_signals()?;
+    let limits = args.limits();
+    tracing::info!(?limits, "recipe-processor limits");
     let stage = RecipeStage {
-        core: RecipeProcessor::new()?,
+        core: RecipeProcessor::with_limits(limits)?,
         topics: args.kafka.topics(),
+        refused: BTreeMap::new(),
+        reported_at: Instant::now(),
     };
     run_stage(&args.kafka, stage, &shutdown)
 }

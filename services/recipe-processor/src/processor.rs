@@ -5,27 +5,35 @@
 //!   of every recipe whose selector it matches (`over` for a ratio's denominator).
 //! - **Panes**: windows of one recipe that start and close together share one set of Arrow
 //!   builders across apps, so a close runs the recipe's prepared query once for all of them.
-//! - **Watermark**: per partition, the newest event time seen there. A window closes when the
-//!   watermark passes its end plus the template's allowed lateness. A sample whose every window
-//!   has closed is late: it is returned as [`RecipeOutput::Late`] and counted. A partition with
-//!   no sample for the template's idle timeout lets its event time advance with the wall clock,
-//!   so its last windows close.
+//! - **Watermark**: per app, the newest event time of its samples. An app's window closes when
+//!   its watermark passes the window's end plus the template's allowed lateness; apps sharing a
+//!   partition do not move each other's event time, so one app's clock running ahead (or
+//!   another's backlog arriving late) makes no other app's samples late. A pane (shared by the
+//!   apps whose windows start and close together) runs its query when every app in it has
+//!   passed its close: in step, apps still close in one query. A sample whose every window has
+//!   closed is late: it is returned as [`RecipeOutput::Late`] and counted. An app with no sample
+//!   for its template's idle timeout lets its event time advance with the wall clock, so its
+//!   last windows close.
+//! - **Admission** ([`crate::admission`]): a sample that is not a finite number, has too many
+//!   or too long labels, or is a new series past its app's or recipe's series limit is
+//!   returned as [`RecipeOutput::Refused`] with its [`Refusal`], and stored nowhere.
 //! - **Template versions**: a window keeps the recipe of the version it opened under; windows
 //!   opening after a new version use the new recipes. No window is dropped or split.
 //! - **Restart**: [`RecipeProcessor::checkpoint`] names the oldest offset still held in an open
-//!   window (or needed for a join) and the watermark; after [`RecipeProcessor::restore`] the
+//!   window (or needed for a join) and every app's watermark; after [`RecipeProcessor::restore`] the
 //!   replayed samples rebuild exactly the windows that were open, and windows closed before the
 //!   checkpoint are not opened again. A window emitted twice has the same id and value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use presage_events::ids::labels_key;
+use presage_events::ids::{labels_key, parse_labels_key};
 use presage_events::{event_id, DerivedMetric, MetadataFragment, RawSample};
 use presage_template::{Selector, Template};
 
+use crate::admission::{check_sample, series_hash, shown, Limits, Refusal, SeriesBook};
 use crate::compile::{compile, CompileError, CompiledRecipe};
 use crate::engine::{EngineError, PreparedQuery, ResultRow, Runtime};
 use crate::fragments::render_fragment;
@@ -57,16 +65,18 @@ pub enum RecipeOutput {
         app: String,
         reason: String,
     },
-    /// The sample was not used: its event time is far ahead of the time it was received.
+    /// The sample was not used, for `kind`: its event time is far ahead of the time it was
+    /// received, its value is not finite, its labels are too many or too long, or it is a new
+    /// series past a series limit.
     Refused {
         app: String,
+        kind: Refusal,
         reason: String,
     },
 }
 
 /// How far ahead of the wall clock an event time may be. Further, it is a broken clock or a
-/// corrupt record, and letting it move the watermark (shared by the apps of a partition) would
-/// close their open windows early. Five minutes is far more than synchronised clocks drift.
+/// corrupt record, and letting it move the app's watermark would close its open windows early. Five minutes is far more than synchronised clocks drift.
 pub const MAX_FUTURE_MS: i64 = presage_events::time::MAX_AHEAD_MS;
 
 /// Hash maps on the per-sample path: keys are our own, so a fast hash beats SipHash's
@@ -107,8 +117,20 @@ struct AppState {
     signals: HashMap<String, BTreeMap<i64, (f64, i64)>>,
     /// Open windows: (recipe name, window start, window size) → the pane holding them.
     open: HashMap<(Arc<str>, i64, i64), PaneKey>,
+    /// The panes this app has rows in that its watermark has not passed, in close order.
+    unclosed: BTreeSet<PaneKey>,
+    /// Newest event time of the app's samples (or advanced to while idle, or restored).
+    watermark: Option<i64>,
+    /// The watermark and wall clock at the app's last sample, for idle advancement.
+    last_arrival: Option<(i64, i64)>,
+    /// How long a series stays counted after its last sample: the longest window of the
+    /// app's recipes plus the allowed lateness (after that, it is in no open window).
+    series_horizon_ms: i64,
+    series: SeriesBook,
+    recipe_series: HashMap<Arc<str>, SeriesBook>,
     partition: Option<i32>,
     late_samples: u64,
+    refused: BTreeMap<Refusal, u64>,
 }
 
 /// (close at, query, recipe name, window start, window size): panes close in this order.
@@ -119,20 +141,27 @@ type ClosingPane = (PaneKey, Pane);
 struct Pane {
     rows: SampleBuilder,
     apps: HashMap<Arc<str>, PaneApp>,
+    /// Apps in `apps` whose watermark has not passed the pane's close: it runs at 0.
+    waiting: usize,
 }
 
 struct PaneApp {
     run: Arc<RecipeRun>,
     first_offset: i64,
     last_offset: i64,
+    /// The joined signals' values, read when the app's watermark passed the pane's close (the
+    /// pane may wait for other apps, and this app's signal history moves on meanwhile).
+    signals: Option<Vec<Option<f64>>>,
 }
 
 #[derive(Default)]
 struct PartitionState {
-    /// Newest event time seen (or advanced to while idle).
-    watermark: Option<i64>,
-    /// The watermark and wall clock at the last sample, for idle advancement.
-    last_arrival: Option<(i64, i64)>,
+    /// Restored watermarks of apps not seen since the restore: each app takes its own at its
+    /// first sample.
+    restored: HashMap<String, i64>,
+    /// A watermark restored for every app (a checkpoint written when the watermark was the
+    /// partition's): apps with none of their own start from it.
+    floor: Option<i64>,
     /// Offsets below this were processed before a restart: their lateness is not news.
     replay_until: i64,
     /// The offset after the last sample read in this run (the resume offset after a restore).
@@ -149,11 +178,20 @@ pub struct RecipeProcessor {
     pane_rows: HashMap<(usize, Arc<str>), usize>,
     runtime: Runtime,
     failed_windows: u64,
+    limits: Limits,
+    series_hasher: ahash::RandomState,
 }
 
 impl RecipeProcessor {
+    /// A processor with the default [`Limits`].
     pub fn new() -> Result<Self, EngineError> {
+        Self::with_limits(Limits::default())
+    }
+
+    pub fn with_limits(limits: Limits) -> Result<Self, EngineError> {
         Ok(Self {
+            limits,
+            series_hasher: ahash::RandomState::new(),
             apps: HashMap::default(),
             partitions: HashMap::default(),
             queries: Vec::new(),
@@ -194,6 +232,12 @@ impl RecipeProcessor {
         let windowing = &template.dynamic_metadata.windowing;
         let lateness_ms = windowing.allowed_lateness.as_millis() as i64;
         let idle_timeout_ms = windowing.idle_timeout.as_millis() as i64;
+        let series_horizon_ms = recipes
+            .iter()
+            .map(|r| r.compiled.size_ms)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(lateness_ms);
         match self.apps.get_mut(&template.app) {
             Some(app) if *app.version == *version => {}
             Some(app) => {
@@ -205,6 +249,8 @@ impl RecipeProcessor {
                 app.lateness_ms = lateness_ms;
                 app.idle_timeout_ms = idle_timeout_ms;
                 app.joins = joins;
+                // Windows of the earlier version are still open: their series still count.
+                app.series_horizon_ms = app.series_horizon_ms.max(series_horizon_ms);
             }
             None => {
                 self.apps.insert(
@@ -219,8 +265,15 @@ impl RecipeProcessor {
                         joins,
                         signals: HashMap::default(),
                         open: HashMap::default(),
+                        unclosed: BTreeSet::new(),
+                        watermark: None,
+                        last_arrival: None,
+                        series_horizon_ms,
+                        series: SeriesBook::default(),
+                        recipe_series: HashMap::default(),
                         partition: None,
                         late_samples: 0,
+                        refused: BTreeMap::new(),
                     },
                 );
             }
@@ -266,6 +319,19 @@ impl RecipeProcessor {
         self.apps.get(app).map_or(0, |a| a.late_samples)
     }
 
+    /// Samples of this app refused for `kind`.
+    pub fn refused_samples(&self, app: &str, kind: Refusal) -> u64 {
+        self.apps
+            .get(app)
+            .and_then(|a| a.refused.get(&kind).copied())
+            .unwrap_or(0)
+    }
+
+    /// Distinct series of this app counted against its limit right now.
+    pub fn series_held(&self, app: &str) -> usize {
+        self.apps.get(app).map_or(0, |a| a.series.len())
+    }
+
     /// Windows whose query failed (logged with the error).
     pub fn failed_windows(&self) -> u64 {
         self.failed_windows
@@ -286,24 +352,69 @@ impl RecipeProcessor {
             .get_mut(&sample.app)
             .ok_or_else(|| RecipeError::UnknownApp(sample.app.clone()))?;
         let partition = self.partitions.entry(at.partition).or_default();
-        let pane_rows = &self.pane_rows;
         partition.position = at.offset + 1;
         let ts = sample.event_time_ms;
-        if at.received_ms > 0 && ts > at.received_ms.saturating_add(MAX_FUTURE_MS) {
-            return Ok(vec![RecipeOutput::Refused {
+        let refused = |app: &mut AppState, kind: Refusal, reason: String| {
+            *app.refused.entry(kind).or_default() += 1;
+            Ok(vec![RecipeOutput::Refused {
                 app: sample.app.clone(),
-                reason: format!(
-                    "event time {ts} is {} ms ahead of the time it was received ({}): more \
-                     than the {MAX_FUTURE_MS} ms a clock may be ahead",
-                    ts - at.received_ms,
-                    at.received_ms
-                ),
-            }]);
+                kind,
+                reason,
+            }])
+        };
+        if at.received_ms > 0 && ts > at.received_ms.saturating_add(MAX_FUTURE_MS) {
+            let reason = format!(
+                "event time {ts} is {} ms ahead of the time it was received ({}): more \
+                 than the {MAX_FUTURE_MS} ms a clock may be ahead",
+                ts - at.received_ms,
+                at.received_ms
+            );
+            return refused(app, Refusal::AheadOfClock, reason);
         }
-        app.partition = Some(at.partition);
+        if let Some((kind, reason)) = check_sample(sample, &self.limits) {
+            return refused(app, kind, reason);
+        }
+        if app.partition != Some(at.partition) {
+            app.partition = Some(at.partition);
+            if app.watermark.is_none() {
+                app.watermark = partition
+                    .restored
+                    .remove(sample.app.as_str())
+                    .or(partition.floor);
+            }
+        }
+
+        // The recipes the sample feeds, and on which side of a ratio.
+        let matches =
+            |selector: &Selector| selector.matches(&sample.source, &sample.metric, &sample.labels);
+        let fed: Vec<(usize, bool, bool)> = app
+            .recipes
+            .iter()
+            .chain(app.retiring.iter())
+            .enumerate()
+            .filter_map(|(i, run)| {
+                // A ratio's denominator usually includes its numerator (5xx over all
+                // requests): a sample matching both selectors is a row on each side.
+                let numerator = matches(&run.compiled.selector);
+                let denominator = run.compiled.over.as_ref().is_some_and(matches);
+                (numerator || denominator).then_some((i, numerator, denominator))
+            })
+            .collect();
+        if !fed.is_empty() {
+            if let Some(reason) = self.admit(sample, &fed) {
+                let app = self.apps.get_mut(&sample.app).expect("looked up above");
+                return refused(app, Refusal::Series, reason);
+            }
+        }
+        let app = self.apps.get_mut(&sample.app).expect("looked up above");
+        let partition = self
+            .partitions
+            .get_mut(&at.partition)
+            .expect("entered above");
+        let pane_rows = &self.pane_rows;
 
         for selector in &app.joins {
-            if selector.matches(&sample.source, &sample.metric, &sample.labels) {
+            if matches(selector) {
                 app.signals
                     .entry(selector.to_string())
                     .or_default()
@@ -311,7 +422,7 @@ impl RecipeProcessor {
             }
         }
 
-        let mut belongs = false;
+        let belongs = !fed.is_empty();
         let mut placed = false;
         // A window of this recipe name still owned by an earlier version: not late, just not
         // this version's to fill.
@@ -321,27 +432,20 @@ impl RecipeProcessor {
             recipes,
             retiring,
             open,
+            unclosed,
+            watermark,
             lateness_ms,
             ..
         } = app;
         let current = recipes.len();
-        for (i, run) in recipes.iter().chain(retiring.iter()).enumerate() {
+        let runs: Vec<&Arc<RecipeRun>> = recipes.iter().chain(retiring.iter()).collect();
+        for &(i, numerator, denominator) in &fed {
+            let run = runs[i];
             let compiled = &run.compiled;
-            let matches = |selector: &Selector| {
-                selector.matches(&sample.source, &sample.metric, &sample.labels)
-            };
-            // A ratio's denominator usually includes its numerator (5xx over all requests):
-            // a sample matching both selectors is a row on each side.
-            let numerator = matches(&compiled.selector);
-            let denominator = compiled.over.as_ref().is_some_and(matches);
-            if !numerator && !denominator {
-                continue;
-            }
-            belongs = true;
             for start in window_starts(ts, compiled.size_ms, compiled.slide_ms) {
                 let end = start.saturating_add(compiled.size_ms);
                 let close_at = end.saturating_add(*lateness_ms);
-                if partition.watermark.is_some_and(|wm| close_at <= wm) {
+                if watermark.is_some_and(|wm| close_at <= wm) {
                     continue;
                 }
                 let open_key = (Arc::clone(&run.name), start, compiled.size_ms);
@@ -367,16 +471,20 @@ impl RecipeProcessor {
                         let rows = pane_rows
                             .get(&(run.query, Arc::clone(&run.name)))
                             .map_or(64, |rows| rows + rows / 8);
-                        partition.panes.entry(pane_key).or_insert_with(|| Pane {
-                            rows: SampleBuilder::new(
-                                Arc::clone(&run.samples_schema),
-                                &compiled.label_columns,
-                                start,
-                                end,
-                                rows,
-                            ),
-                            apps: HashMap::default(),
-                        })
+                        partition
+                            .panes
+                            .entry(pane_key.clone())
+                            .or_insert_with(|| Pane {
+                                rows: SampleBuilder::new(
+                                    Arc::clone(&run.samples_schema),
+                                    &compiled.label_columns,
+                                    start,
+                                    end,
+                                    rows,
+                                ),
+                                apps: HashMap::default(),
+                                waiting: 0,
+                            })
                     }
                 };
                 if !pane.apps.contains_key(sample.app.as_str()) {
@@ -386,8 +494,11 @@ impl RecipeProcessor {
                             run: Arc::clone(run),
                             first_offset: at.offset,
                             last_offset: at.offset,
+                            signals: None,
                         },
                     );
+                    pane.waiting += 1;
+                    unclosed.insert(pane_key);
                 }
                 let owner = pane
                     .apps
@@ -421,71 +532,110 @@ impl RecipeProcessor {
             outputs.push(RecipeOutput::Late {
                 app: sample.app.clone(),
                 reason: format!(
-                    "late: {}.{} at {ts} arrived after its windows closed (watermark {}, \
-                     allowed lateness {} ms)",
+                    "late: {}.{} at {ts} arrived after its windows closed (watermark of app \
+                     {} {}, allowed lateness {} ms)",
                     sample.source,
                     sample.metric,
-                    partition.watermark.unwrap_or(i64::MIN),
+                    sample.app,
+                    app.watermark.unwrap_or(i64::MIN),
                     app.lateness_ms
                 ),
             });
         }
-        let watermark = partition.watermark.map_or(ts, |wm| wm.max(ts));
-        partition.watermark = Some(watermark);
-        partition.last_arrival = Some((watermark, at.received_ms));
-        self.close_ready(at.partition, &mut outputs);
+        let watermark = app.watermark.map_or(ts, |wm| wm.max(ts));
+        app.last_arrival = Some((watermark, at.received_ms));
+        self.advance_app(&sample.app, watermark, &mut outputs);
         Ok(outputs)
     }
 
+    /// Whether the sample's series has room in its app and in every recipe it feeds (`fed`:
+    /// indexes into the app's current then retiring recipes); if it has, it is counted. The
+    /// reason it has not, otherwise: the sample is then stored nowhere.
+    fn admit(&mut self, sample: &RawSample, fed: &[(usize, bool, bool)]) -> Option<String> {
+        let series = series_hash(&self.series_hasher, sample);
+        let limits = self.limits;
+        let app = self.apps.get_mut(&sample.app)?;
+        let now = app
+            .watermark
+            .map_or(sample.event_time_ms, |wm| wm.max(sample.event_time_ms));
+        let horizon = app.series_horizon_ms;
+        let names: Vec<Arc<str>> = {
+            let runs: Vec<&Arc<RecipeRun>> =
+                app.recipes.iter().chain(app.retiring.iter()).collect();
+            let mut names: Vec<Arc<str>> =
+                fed.iter().map(|f| Arc::clone(&runs[f.0].name)).collect();
+            names.dedup();
+            names
+        };
+        let refusal = |scope: String, held: usize, limit: usize| {
+            format!(
+                "new series {}.{} {} of app {}: {scope} already has {held} series, its limit \
+                 is {limit}",
+                sample.source,
+                sample.metric,
+                shown(&sample.labels),
+                sample.app
+            )
+        };
+        if !app
+            .series
+            .has_room(series, now, horizon, limits.series_per_app)
+        {
+            return Some(refusal(
+                format!("app {}", sample.app),
+                app.series.len(),
+                limits.series_per_app,
+            ));
+        }
+        for name in &names {
+            let book = app.recipe_series.entry(Arc::clone(name)).or_default();
+            if !book.has_room(series, now, horizon, limits.series_per_recipe) {
+                return Some(refusal(
+                    format!("recipe {name}"),
+                    book.len(),
+                    limits.series_per_recipe,
+                ));
+            }
+        }
+        app.series.note(series, sample.event_time_ms);
+        for name in &names {
+            if let Some(book) = app.recipe_series.get_mut(name) {
+                book.note(series, sample.event_time_ms);
+            }
+        }
+        None
+    }
+
     /// The broker was away for `away_ms`: that time was not quiet (nothing could arrive), so
-    /// every partition's last arrival moves forward by it. Without this, the first idle tick
-    /// after an outage would close the windows that samples spooled during it (arriving now)
-    /// belong to, and they would be dead-lettered as late.
+    /// every app's last arrival moves forward by it. Without this, the first idle tick after an
+    /// outage would close the windows that samples spooled during it (arriving now) belong
+    /// to, and they would be dead-lettered as late.
     pub fn broker_was_away(&mut self, away_ms: i64) {
-        for partition in self.partitions.values_mut() {
-            if let Some((_, arrival)) = partition.last_arrival.as_mut() {
+        for app in self.apps.values_mut() {
+            if let Some((_, arrival)) = app.last_arrival.as_mut() {
                 *arrival = arrival.saturating_add(away_ms.max(0));
             }
         }
     }
 
-    /// Advances the event time of partitions that have been quiet for their apps' idle
-    /// timeout, and closes the windows that passes.
+    /// Advances the event time of apps that have been quiet for their idle timeout, and
+    /// closes the windows that passes.
     pub fn on_idle(&mut self, now_ms: i64) -> Vec<RecipeOutput> {
-        let idle_timeout = |partition: i32| {
-            self.apps
-                .values()
-                .filter(|a| a.partition == Some(partition))
-                .map(|a| a.idle_timeout_ms)
-                .min()
-        };
-        let mut advanced = Vec::new();
-        for (&id, partition) in &self.partitions {
-            let (Some((base, arrival)), Some(timeout)) = (partition.last_arrival, idle_timeout(id))
-            else {
-                continue;
-            };
-            let quiet = now_ms.saturating_sub(arrival);
-            if quiet >= timeout && !partition.panes.is_empty() {
-                advanced.push((id, base.saturating_add(quiet)));
-            }
-        }
+        let advanced: Vec<(Arc<str>, i64)> = self
+            .apps
+            .values()
+            .filter(|app| !app.unclosed.is_empty())
+            .filter_map(|app| {
+                let (base, arrival) = app.last_arrival?;
+                let quiet = now_ms.saturating_sub(arrival);
+                (quiet >= app.idle_timeout_ms)
+                    .then(|| (Arc::clone(&app.name), base.saturating_add(quiet)))
+            })
+            .collect();
         let mut outputs = Vec::new();
-        for (id, watermark) in advanced {
-            let partition = self
-                .partitions
-                .get_mut(&id)
-                .expect("partition listed above");
-            if partition.watermark.is_some_and(|wm| wm >= watermark) {
-                continue;
-            }
-            tracing::debug!(
-                partition = id,
-                watermark,
-                "idle partition: event time advanced"
-            );
-            partition.watermark = Some(watermark);
-            self.close_ready(id, &mut outputs);
+        for (app, watermark) in advanced {
+            tracing::debug!(%app, watermark, "idle app: event time advanced");
+            self.advance_app(&app, watermark, &mut outputs);
         }
         outputs
     }
@@ -495,58 +645,87 @@ impl RecipeProcessor {
     /// app's windows close as they would have among all the others. Closes what that passes.
     pub fn advance_to(&mut self, partition: i32, event_time_ms: i64) -> Vec<RecipeOutput> {
         let mut outputs = Vec::new();
-        let Some(state) = self.partitions.get_mut(&partition) else {
-            return outputs;
-        };
-        if state.watermark.is_some_and(|wm| wm >= event_time_ms) {
-            return outputs;
+        let apps: Vec<Arc<str>> = self
+            .apps
+            .values()
+            .filter(|a| a.partition == Some(partition))
+            .map(|a| Arc::clone(&a.name))
+            .collect();
+        for app in apps {
+            self.advance_app(&app, event_time_ms, &mut outputs);
         }
-        state.watermark = Some(event_time_ms);
-        self.close_ready(partition, &mut outputs);
         outputs
     }
 
     /// The recovery point of a partition: the oldest offset still needed, and the metadata
-    /// that restores the watermark.
+    /// that restores its apps' watermarks.
     pub fn checkpoint(&self, partition: i32) -> Option<(i64, String)> {
         let state = self.partitions.get(&partition)?;
-        let watermark = state.watermark?;
+        let mut watermarks: BTreeMap<&str, i64> = state
+            .restored
+            .iter()
+            .map(|(app, wm)| (app.as_str(), *wm))
+            .collect();
+        let apps = || {
+            self.apps
+                .values()
+                .filter(move |a| a.partition == Some(partition))
+        };
+        for app in apps() {
+            if let Some(wm) = app.watermark {
+                watermarks.insert(&app.name, wm);
+            }
+        }
+        let top = watermarks.values().copied().max().or(state.floor)?;
         let panes = state
             .panes
             .values()
             .flat_map(|p| p.apps.values().map(|a| a.first_offset));
-        let signals = self
-            .apps
-            .values()
-            .filter(|a| a.partition == Some(partition))
+        let signals = apps()
             .flat_map(|a| a.signals.values())
             .flat_map(|s| s.values().map(|(_, offset)| *offset));
         let oldest = panes.chain(signals).min().unwrap_or(state.position);
+        // Each app's watermark as its distance below the newest: short numbers.
+        let behind = labels_key(
+            watermarks
+                .iter()
+                .map(|(app, wm)| (*app, top.saturating_sub(*wm).to_string())),
+        );
+        let floor = state
+            .floor
+            .map_or(String::new(), |floor| format!(" floor={floor}"));
         Some((
             oldest.min(state.position),
             format!(
-                "recipes/v1 watermark={watermark} next={}",
+                "recipes/v2 watermark={top} next={}{floor} behind={behind}",
                 state.position.max(state.replay_until)
             ),
         ))
     }
 
-    /// Drops everything held for a partition (it was revoked): its open windows, watermark and
-    /// the joined signals of its apps. If it comes back, `restore` and a replay rebuild them.
+    /// Drops everything held for a partition (it was revoked): its open windows, its apps'
+    /// watermarks, counted series and joined signals. If it comes back, `restore` and a
+    /// replay rebuild them.
     pub fn forget(&mut self, partition: i32) {
         self.partitions.remove(&partition);
         for app in self.apps.values_mut() {
             if app.partition == Some(partition) {
                 app.open.clear();
+                app.unclosed.clear();
                 app.signals.clear();
+                app.watermark = None;
+                app.last_arrival = None;
+                app.series = SeriesBook::default();
+                app.recipe_series.clear();
                 app.partition = None;
                 app.retiring.retain(|r| Arc::strong_count(r) > 1);
             }
         }
     }
 
-    /// Restores a partition's watermark from checkpoint metadata (ignored if not ours);
-    /// reading resumes at `resume_offset`.
+    /// Restores a partition's watermarks from checkpoint metadata (ignored if not ours);
+    /// reading resumes at `resume_offset`. A `recipes/v1` checkpoint (one watermark for the
+    /// partition) gives it to every app of the partition.
     pub fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {
         let field = |name: &str| {
             metadata
@@ -555,38 +734,110 @@ impl RecipeProcessor {
                 .and_then(|v| v.parse::<i64>().ok())
         };
         self.partitions.entry(partition).or_default().position = resume_offset;
-        if !metadata.starts_with("recipes/v1 ") {
+        let v2 = metadata.starts_with("recipes/v2 ");
+        if !metadata.starts_with("recipes/v1 ") && !v2 {
             return;
         }
         let (Some(watermark), Some(next)) = (field("watermark"), field("next")) else {
             return;
         };
+        let later = |old: Option<i64>, new: i64| Some(old.map_or(new, |old| old.max(new)));
         let state = self.partitions.entry(partition).or_default();
-        state.watermark = Some(state.watermark.map_or(watermark, |wm| wm.max(watermark)));
         state.replay_until = state.replay_until.max(next);
+        let per_app = v2
+            .then(|| metadata.split_once(" behind=").map(|(_, b)| b))
+            .flatten()
+            .and_then(parse_labels_key);
+        let Some(per_app) = per_app else {
+            // One watermark for the partition: written before watermarks were per app.
+            state.floor = later(state.floor, watermark);
+            for app in self.apps.values_mut() {
+                if app.partition == Some(partition) {
+                    app.watermark = later(app.watermark, watermark);
+                }
+            }
+            return;
+        };
+        if let Some(floor) = field("floor") {
+            state.floor = later(state.floor, floor);
+        }
+        for (app, behind) in per_app {
+            let Ok(behind) = behind.parse::<i64>() else {
+                continue;
+            };
+            let wm = watermark.saturating_sub(behind);
+            match self.apps.get_mut(&app) {
+                Some(state) if state.partition == Some(partition) => {
+                    state.watermark = later(state.watermark, wm);
+                }
+                _ => {
+                    let state = self.partitions.entry(partition).or_default();
+                    let kept = state.restored.entry(app).or_insert(wm);
+                    *kept = (*kept).max(wm);
+                }
+            }
+        }
     }
 
-    /// Closes every pane of the partition the watermark has passed, oldest first.
-    /// Closes every pane of the partition the watermark has passed, oldest first, appending
-    /// what they emit to `outputs` (one vector all the way down: events are large to move).
-    fn close_ready(&mut self, partition_id: i32, outputs: &mut Vec<RecipeOutput>) {
+    /// Moves an app's event time to `watermark` (never back), and closes the panes every app
+    /// in them has now passed, appending what they emit to `outputs` (one vector all the way
+    /// down: events are large to move).
+    fn advance_app(&mut self, app_name: &str, watermark: i64, outputs: &mut Vec<RecipeOutput>) {
+        let Some(app) = self.apps.get_mut(app_name) else {
+            return;
+        };
+        if app.watermark.is_some_and(|wm| wm > watermark) {
+            return;
+        }
+        app.watermark = Some(watermark);
+        let Some(partition_id) = app.partition else {
+            return;
+        };
         let Some(partition) = self.partitions.get_mut(&partition_id) else {
             return;
         };
-        let Some(watermark) = partition.watermark else {
-            return;
-        };
-        let mut closing = Vec::new();
-        while let Some(entry) = partition.panes.first_entry() {
-            if entry.key().0 > watermark {
+        let mut closing: Vec<ClosingPane> = Vec::new();
+        while let Some(first) = app.unclosed.first() {
+            if first.0 > watermark {
                 break;
             }
-            closing.push(entry.remove_entry());
+            let key = app.unclosed.pop_first().expect("first exists");
+            app.open.remove(&(Arc::clone(&key.2), key.3, key.4));
+            let Some(pane) = partition.panes.get_mut(&key) else {
+                continue;
+            };
+            pane.waiting = pane.waiting.saturating_sub(1);
+            if let Some(owner) = pane.apps.get_mut(app_name) {
+                if !owner.run.compiled.joins.is_empty() {
+                    let end = key.3.saturating_add(key.4);
+                    owner.signals = Some(joined_values(&app.signals, &owner.run, end));
+                }
+            }
+            if pane.waiting == 0 {
+                let pane = partition.panes.remove(&key).expect("found above");
+                closing.push((key, pane));
+            }
         }
-        if closing.is_empty() {
-            return;
+        if !closing.is_empty() {
+            self.close(partition_id, closing, outputs);
         }
-        // Windows that close together run together: one query per (query, recipe name).
+        // After the close: the windows closing now read their signals' values first.
+        if let Some(app) = self.apps.get_mut(app_name) {
+            let threshold = watermark.saturating_sub(app.lateness_ms);
+            for history in app.signals.values_mut() {
+                prune_signal(history, threshold);
+            }
+        }
+    }
+
+    /// Runs the panes that closed together, oldest first: one query per (query, recipe name).
+    fn close(
+        &mut self,
+        partition_id: i32,
+        mut closing: Vec<ClosingPane>,
+        outputs: &mut Vec<RecipeOutput>,
+    ) {
+        closing.sort_by(|a, b| a.0.cmp(&b.0));
         let mut groups: BTreeMap<(usize, Arc<str>), Vec<ClosingPane>> = BTreeMap::new();
         for (key, pane) in closing {
             for app in pane.apps.keys() {
@@ -613,12 +864,6 @@ impl RecipeProcessor {
         }
         for app in self.apps.values_mut() {
             app.retiring.retain(|r| Arc::strong_count(r) > 1);
-            if app.partition == Some(partition_id) {
-                let threshold = watermark.saturating_sub(app.lateness_ms);
-                for history in app.signals.values_mut() {
-                    prune_signal(history, threshold);
-                }
-            }
         }
     }
 
@@ -654,13 +899,11 @@ impl RecipeProcessor {
             for (app, owner) in &pane.apps {
                 owners.insert((app.as_ref(), *start), owner);
                 if !owner.run.compiled.joins.is_empty() {
-                    let values = owner
-                        .run
-                        .compiled
-                        .joins
-                        .iter()
-                        .map(|(selector, _)| self.signal_before(app, &selector.to_string(), end))
-                        .collect();
+                    let values = owner.signals.clone().unwrap_or_else(|| {
+                        self.apps
+                            .get(app.as_ref())
+                            .map_or_else(Vec::new, |a| joined_values(&a.signals, &owner.run, end))
+                    });
                     signal_rows.push((app.to_string(), *start, values));
                 }
             }
@@ -692,12 +935,22 @@ impl RecipeProcessor {
         }
         Ok(())
     }
+}
 
-    /// The newest value of a joined signal before `end`.
-    fn signal_before(&self, app: &str, signal: &str, end: i64) -> Option<f64> {
-        let history = self.apps.get(app)?.signals.get(signal)?;
-        history.range(..end).next_back().map(|(_, (v, _))| *v)
-    }
+/// Each joined signal's newest value before `end`, in the recipe's join order.
+fn joined_values(
+    signals: &HashMap<String, BTreeMap<i64, (f64, i64)>>,
+    run: &RecipeRun,
+    end: i64,
+) -> Vec<Option<f64>> {
+    run.compiled
+        .joins
+        .iter()
+        .map(|(selector, _)| {
+            let history = signals.get(&selector.to_string())?;
+            history.range(..end).next_back().map(|(_, (v, _))| *v)
+        })
+        .collect()
 }
 
 /// Drops signal values no open or future window can read: windows still to close end after

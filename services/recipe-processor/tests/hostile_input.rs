@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use presage_recipe_processor::{RecipeOutput, Refusal};
 
 const APP: &str = "shop";
 
@@ -56,4 +57,123 @@ fn counters_whose_labels_join_the_same_way_are_not_taken_for_one_series() {
     driver.flush();
     // Each counter rose by 4 over the window: 8 in all.
     assert_near(value(&driver.outputs, "increase", 0), 8.0, "increase");
+}
+
+/// The hourly sum of `api.departures`, no lateness.
+const HOURLY: &str =
+    "{ name: hourly, from: api.departures, aggregate: sum, window: { tumble: 1h } }";
+
+fn refusals(outputs: &[RecipeOutput]) -> Vec<(Refusal, &str)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            RecipeOutput::Refused { kind, reason, .. } => Some((*kind, reason.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_non_finite_sample_is_refused_and_its_window_keeps_the_others() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut driver = Driver::new("v1", &template(APP, STRICT, &[HOURLY]));
+        let samples = departure_samples(APP, "ewr", "06:00", "07:00");
+        let mut broken = samples[1].clone();
+        broken.value = bad;
+        driver.push(&samples[0]);
+        let refused = driver.push(&broken);
+        driver.push_all(&samples[1..]);
+        // 5+8+9+2 = 24: the window is there, with every finite sample.
+        assert_near(
+            value(&driver.outputs, "hourly", at("06:00")),
+            24.0,
+            "06:00 hour",
+        );
+        let found = refusals(&refused);
+        assert_eq!(found.len(), 1, "{refused:?}");
+        assert_eq!(found[0].0, Refusal::NonFinite);
+        assert!(
+            found[0]
+                .1
+                .contains("api.departures {airport=\"ewr\"} of app shop")
+                && found[0].1.contains(&format!("value {bad}")),
+            "{}",
+            found[0].1
+        );
+        assert_eq!(driver.processor.refused_samples(APP, Refusal::NonFinite), 1);
+    }
+}
+
+#[test]
+fn one_apps_clock_ahead_does_not_make_another_apps_samples_late() {
+    // Two apps on one partition. `ahead` reads an hour later than `behind` (its clock runs an
+    // hour fast, or `behind`'s collector is draining an hour of spool): their samples
+    // alternate, each received when the newer of them was read.
+    let mut processor = presage_recipe_processor::RecipeProcessor::new().unwrap();
+    for app in ["ahead", "behind"] {
+        processor
+            .set_template("v1", template(app, STRICT, &[HOURLY]))
+            .unwrap();
+    }
+    let mut driver = Driver::with(processor, 0);
+    let ahead = departure_samples("ahead", "jfk", "07:00", "08:00");
+    let behind = departure_samples("behind", "ewr", "06:00", "07:00");
+    for (a, b) in ahead.iter().zip(&behind) {
+        driver.push(a);
+        driver.push(b);
+    }
+    assert!(
+        late(&driver.outputs).is_empty(),
+        "{:?}",
+        late(&driver.outputs)
+    );
+    assert_eq!(driver.processor.late_samples("behind"), 0);
+    // behind's 06:00 hour has all four quarters: 5+8+9+2 = 24; ahead's 07:00 hour: 7+6+3+5.
+    let of_app = |app: &str| {
+        derived(&driver.outputs)
+            .into_iter()
+            .filter(|d| d.app == app)
+            .map(|d| (d.window_start_ms, d.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of_app("behind"), vec![(at("06:00"), 24.0)]);
+    assert_eq!(of_app("ahead"), vec![(at("07:00"), 21.0)]);
+}
+
+#[test]
+fn apps_in_step_still_close_together() {
+    // Several apps whose windows start and close together share one pane: it closes when the
+    // last of them passes its end, with every app's value.
+    let apps = ["a", "b", "c"];
+    let mut processor = presage_recipe_processor::RecipeProcessor::new().unwrap();
+    for app in apps {
+        processor
+            .set_template("v1", template(app, STRICT, &[HOURLY]))
+            .unwrap();
+    }
+    let mut driver = Driver::with(processor, 0);
+    let streams: Vec<_> = apps
+        .iter()
+        .zip(["ewr", "jfk", "lga"])
+        .map(|(app, airport)| departure_samples(app, airport, "06:00", "07:00"))
+        .collect();
+    let merged = merge(&streams);
+    let (last, before) = merged.split_last().unwrap();
+    driver.push_all(before);
+    // a and b passed 07:00; c has not yet: nothing closed.
+    assert!(
+        derived(&driver.outputs).is_empty(),
+        "{:?}",
+        summary(&driver.outputs)
+    );
+    let out = driver.push(last);
+    assert_eq!(derived(&out).len(), 3, "{out:?}");
+    // ewr 24, jfk 3+6+2+4 = 15, lga 3+9+2+9 = 23
+    for (app, expected) in [("a", 24.0), ("b", 15.0), ("c", 23.0)] {
+        let found = derived(&driver.outputs)
+            .into_iter()
+            .find(|d| d.app == app)
+            .unwrap_or_else(|| panic!("no window of {app}"));
+        assert_near(found.value, expected, app);
+    }
 }

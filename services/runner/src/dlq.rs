@@ -22,6 +22,12 @@ pub enum DeadKind {
     /// An output the broker refused for its size: kept here (truncated) instead of making the
     /// stage fail on the same input forever.
     Oversized,
+    /// A sample whose value is NaN or infinite (it would make its whole window's value one).
+    NonFinite,
+    /// A sample with more labels, or a longer label key or value, than a stage accepts.
+    LabelLimit,
+    /// A sample of a new series past its app's or recipe's series limit.
+    SeriesLimit,
 }
 
 impl DeadKind {
@@ -31,6 +37,9 @@ impl DeadKind {
             DeadKind::Unprocessable => "unprocessable",
             DeadKind::Late => "late",
             DeadKind::Oversized => "oversized",
+            DeadKind::NonFinite => "non_finite",
+            DeadKind::LabelLimit => "label_limit",
+            DeadKind::SeriesLimit => "series_limit",
         }
     }
 }
