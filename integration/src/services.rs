@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use presage_runner::KafkaArgs;
 use presage_runner::KafkaChild;
+use presage_template::authority::{Allow, ALLOW_ENV};
 
 /// `target/<profile>/`: the test binary runs from `target/<profile>/deps/`.
 pub fn binary_dir() -> PathBuf {
@@ -27,9 +28,23 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// Writes `file`, an allow-list granting exactly what the `templates` ask (relative hook paths
+/// resolved against `cwd`, where the services run), and returns its path: what an operator
+/// would grant the applier and the collector for these templates, and nothing more.
+pub fn allow_templates(templates: &[PathBuf], cwd: &Path, file: &Path) -> PathBuf {
+    let loaded: Vec<presage_template::Template> = templates
+        .iter()
+        .map(|path| presage_template::load(path).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    std::fs::write(file, Allow::covering(&loaded, cwd).to_yaml()).expect("write allow-list");
+    file.to_path_buf()
+}
+
 pub struct Services {
     children: Vec<(String, Child)>,
     pub log_dir: PathBuf,
+    /// The allow-list services started from now on run with (`PRESAGE_ALLOW`).
+    allow: Option<PathBuf>,
 }
 
 impl Services {
@@ -38,7 +53,14 @@ impl Services {
         Self {
             children: Vec::new(),
             log_dir: log_dir.to_path_buf(),
+            allow: None,
         }
+    }
+
+    /// Services started from now on run with this allow-list; without one they are granted
+    /// nothing (the applier rejects every hook needing authority, the collector reads no URL).
+    pub fn grant(&mut self, allow: &Path) {
+        self.allow = Some(allow.to_path_buf());
     }
 
     /// Starts a service the way an operator does, `presage run <service>`, against `kafka`,
@@ -51,7 +73,11 @@ impl Services {
             .open(self.log_dir.join(format!("{service}.log")))
             .expect("log file");
         binary(&format!("presage-{service}"));
-        let child = Command::new(binary("presage"))
+        let mut command = Command::new(binary("presage"));
+        if let Some(allow) = &self.allow {
+            command.env(ALLOW_ENV, allow);
+        }
+        let child = command
             .args(["run", service])
             .kafka(kafka)
             .current_dir(cwd)

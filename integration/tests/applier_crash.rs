@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use presage_events::{decode, event_id, ApplyOutcome, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::services::binary;
+use presage_integration::services::{allow_templates, binary};
 use presage_integration::topics::{produce, TopicReader};
 use presage_runner::templates::publish_templates;
 use presage_runner::KafkaArgs;
@@ -31,6 +31,8 @@ struct ApplierProcess {
 
 impl ApplierProcess {
     fn start(kafka: &KafkaArgs, log: &Path) -> Self {
+        // Granted what the scenario's template asks (see `broker_for`).
+        let allow = log.parent().expect("log dir").join("allow.yaml");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -38,6 +40,7 @@ impl ApplierProcess {
             .expect("log file");
         let child = Command::new(binary("presage-applier"))
             .kafka(kafka)
+            .env("PRESAGE_ALLOW", allow)
             .env("RUST_LOG", "info,presage=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -278,13 +281,13 @@ fn outcome_id(directive: &ScalingDirective, hook: &str) -> String {
 
 /// A broker with the scenario's template published, and a kafka config whose killed consumer
 /// leaves the group within seconds.
+/// The scenario's allow-list (granting what its template asks) is written beside its log, where
+/// [`ApplierProcess::start`] finds it.
 fn broker_for(scenario: &Scenario) -> (TestBroker, KafkaArgs) {
     let broker = TestBroker::start();
-    publish_templates(
-        &broker.kafka,
-        &[scenario.dir.join(format!("{}.yaml", scenario.app))],
-    )
-    .expect("publish template");
+    let template = scenario.dir.join(format!("{}.yaml", scenario.app));
+    publish_templates(&broker.kafka, std::slice::from_ref(&template)).expect("publish template");
+    allow_templates(&[template], &scenario.dir, &scenario.dir.join("allow.yaml"));
     let mut kafka = broker.kafka.clone();
     kafka.kafka_settings.push("session.timeout.ms=6000".into());
     (broker, kafka)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use presage_events::{decode, DeadLetter, RawSample};
-use presage_integration::services::binary;
+use presage_integration::services::{allow_templates, binary};
 use presage_integration::topics::TopicReader;
 use presage_runner::admin::create_topics;
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
@@ -179,8 +179,11 @@ impl Collector {
             .append(true)
             .open(log)
             .expect("log file");
+        // What `publish_template` granted, in the same directory as the spool.
+        let allow = spool.parent().expect("work dir").join("allow.yaml");
         let child = Command::new(binary("presage-collector"))
             .kafka(kafka)
+            .env("PRESAGE_ALLOW", allow)
             .args(["-X", &format!("message.timeout.ms={MESSAGE_TIMEOUT_MS}")])
             .arg("--spool-dir")
             .arg(spool)
@@ -233,7 +236,9 @@ fn publish_template(kafka: &KafkaArgs, dir: &Path, url: &str, every: &str) {
         "app: {APP}\ndynamic_metadata:\n  sources:\n    - {{ id: scrapes, kind: prometheus, url: \"{url}\", every: {every}, timeout: 5s }}\n"
     );
     std::fs::write(&path, template).unwrap();
-    publish_templates(kafka, &[path]).expect("publishing the template");
+    publish_templates(kafka, std::slice::from_ref(&path)).expect("publishing the template");
+    // Granted its URL; [`Collector::start`] finds the list beside its spool.
+    allow_templates(&[path], dir, &dir.join("allow.yaml"));
 }
 
 /// One sample as it lies in the topic.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use presage_events::{event_id, ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::services::Services;
+use presage_integration::services::{allow_templates, Services};
 use presage_integration::topics::{produce, TopicReader};
 use presage_runner::templates::publish_templates;
 
@@ -67,10 +67,15 @@ fn fragments_and_directives_on_the_broker_both_land_in_the_file_and_a_bad_fragme
     let workdir = tempfile::tempdir().expect("workdir");
     let config_path = workdir.path().join("app/config.yaml");
     let template = write_template(workdir.path(), &config_path);
-    publish_templates(&kafka, &[template]).expect("publish template");
+    publish_templates(&kafka, std::slice::from_ref(&template)).expect("publish template");
     let applied = TopicReader::open(&kafka, &topics.applied());
 
     let mut services = Services::new(&workdir.path().join("logs"));
+    services.grant(&allow_templates(
+        &[template],
+        workdir.path(),
+        &workdir.path().join("allow.yaml"),
+    ));
     services.start("applier", &kafka, workdir.path());
 
     let threads = fragment("threads", r#"{"config": {"worker_threads": 12}}"#);

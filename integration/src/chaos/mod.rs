@@ -83,6 +83,11 @@ pub fn run(options: &Options) -> anyhow::Result<Outcome> {
         paths.push(path);
     }
     publish_templates(&kafka, &paths).context("publishing the chaos templates")?;
+    stack.allow = Some(crate::services::allow_templates(
+        &paths,
+        &stack.workdir,
+        &options.out.join("allow.yaml"),
+    ));
 
     stack.start_instance("collector", 0)?;
     for &service in CONSUMING {

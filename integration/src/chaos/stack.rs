@@ -27,6 +27,8 @@ pub struct Stack {
     pub kafka: KafkaArgs,
     /// (service, instance number) → its process.
     instances: BTreeMap<(&'static str, usize), Child>,
+    /// The operator's allow-list every instance started from now on runs with.
+    pub allow: Option<PathBuf>,
 }
 
 impl Stack {
@@ -54,6 +56,7 @@ impl Stack {
             log_dir,
             kafka,
             instances: BTreeMap::new(),
+            allow: None,
         })
     }
 
@@ -79,7 +82,11 @@ impl Stack {
             .create(true)
             .append(true)
             .open(self.log_dir.join(format!("{service}-{instance}.log")))?;
-        let child = Command::new(self.bin_dir.join("presage"))
+        let mut command = Command::new(self.bin_dir.join("presage"));
+        if let Some(allow) = &self.allow {
+            command.env(presage_template::authority::ALLOW_ENV, allow);
+        }
+        let child = command
             .args(["run", service])
             .kafka(&self.kafka)
             .current_dir(&self.workdir)

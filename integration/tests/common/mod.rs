@@ -10,7 +10,7 @@ use std::sync::Arc;
 use presage_events::{event_id, ScalingDirective};
 use presage_integration::broker::TestBroker;
 use presage_integration::data::{repo_file, trace_slice};
-use presage_integration::services::Services;
+use presage_integration::services::{allow_templates, Services};
 use presage_runner::templates::publish_templates;
 
 /// Four half-hours of the Monday-morning ramp (06:00–07:30, 2000-06-05), in MW. Replayed as a
@@ -105,8 +105,14 @@ impl Pipeline {
         let workload = Workload::start();
         let config_path = workdir.path().join("app/config.yaml");
         let template_path = workload.write_template(workdir.path(), &config_path);
-        publish_templates(&broker.kafka, &[template_path]).expect("publish template");
-        let services = Services::new(&workdir.path().join("logs"));
+        publish_templates(&broker.kafka, std::slice::from_ref(&template_path))
+            .expect("publish template");
+        let mut services = Services::new(&workdir.path().join("logs"));
+        services.grant(&allow_templates(
+            &[template_path],
+            workdir.path(),
+            &workdir.path().join("allow.yaml"),
+        ));
         Self {
             broker,
             services,
