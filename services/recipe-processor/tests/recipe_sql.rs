@@ -260,3 +260,131 @@ fn queries_over_the_recipes_tables_still_plan() {
     }
     assert!(planned > 0);
 }
+
+/// Mutated queries, hostile and not: validation never panics or stalls on them, whatever it
+/// accepts the engine never refuses for authority (validation is at least as strict), and
+/// nothing ever writes the target file, even when the accepted plans run. A fixed seed, so a
+/// failure reproduces; `PRESAGE_SQL_CASES` sets how many (default 2,000).
+#[test]
+fn mutated_queries_never_get_past_validation_to_a_refusal_of_authority_or_a_file() {
+    let files = Files::new();
+    let (secret, target) = (path(&files.secret()), path(&files.target()));
+    let seeds = [
+        "SELECT app, window_start, avg(value) AS value FROM samples GROUP BY app, window_start"
+            .to_string(),
+        "WITH w AS (SELECT * FROM samples) SELECT app, window_start, max(value) AS value \
+         FROM w GROUP BY app, window_start"
+            .to_string(),
+        format!("COPY (SELECT 1 AS a) TO '{target}' STORED AS CSV"),
+        format!("SELECT app, 0 AS window_start, value FROM '{secret}'"),
+        format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{secret}'"),
+    ];
+    let pieces = [
+        "COPY ",
+        " TO ",
+        "(",
+        ")",
+        ";",
+        ",",
+        " SELECT ",
+        " FROM ",
+        " samples ",
+        " signals ",
+        " WITH x AS (SELECT 1) ",
+        " UNION ALL ",
+        " INSERT INTO samples ",
+        " SET a = 1 ",
+        " read_csv(",
+        " generate_series(1, 3) ",
+        " information_schema.tables ",
+        " AS t ",
+        " JOIN ",
+        " ON 1 = 1 ",
+        " WHERE ",
+        " EXPLAIN ",
+        " INTO t ",
+        " TABLE ",
+        " LATERAL ",
+        " CREATE TABLE t AS ",
+        " DROP TABLE samples ",
+        " x ",
+        "'",
+        "\"",
+        " 1 ",
+    ];
+    let pieces: Vec<String> = pieces
+        .iter()
+        .map(|p| p.to_string())
+        .chain([format!(" '{target}' "), format!(" '{secret}' ")])
+        .collect();
+    let cases: usize = std::env::var("PRESAGE_SQL_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000);
+    let runtime = Runtime::new().expect("runtime");
+    let mut random = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |bound: usize| {
+        // xorshift64: enough spread for picking edits, and no dependency.
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        (random % bound as u64) as usize
+    };
+    let (mut accepted, mut slowest) = (0, std::time::Duration::ZERO);
+    for case in 0..cases {
+        let mut sql: Vec<char> = seeds[next(seeds.len())].chars().collect();
+        for _ in 0..1 + next(4) {
+            let at = next(sql.len() + 1);
+            match next(3) {
+                0 => {
+                    let piece = &pieces[next(pieces.len())];
+                    sql.splice(at..at, piece.chars());
+                }
+                1 if at < sql.len() => {
+                    let end = (at + 1 + next(8)).min(sql.len());
+                    sql.drain(at..end);
+                }
+                _ => {
+                    let piece = &pieces[next(pieces.len())];
+                    let end = (at + next(12)).min(sql.len());
+                    sql.splice(at..end, piece.chars());
+                }
+            }
+        }
+        let sql: String = sql.into_iter().collect();
+        let started = std::time::Instant::now();
+        let valid = parse(&template(&sql), "fuzz.yaml").is_ok();
+        slowest = slowest.max(started.elapsed());
+        if valid {
+            accepted += 1;
+            let runs = PreparedQuery::prepare(
+                &runtime,
+                &sql,
+                samples_schema(&[]),
+                signals_schema(&[]),
+                &[],
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|q| {
+                q.run(&runtime, Vec::new(), Vec::new())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(refusal) = runs {
+                assert!(
+                    !refusal.contains("not supported") && !refusal.contains("the query reads"),
+                    "case {case}: validation accepted what the engine refuses for authority: \
+                     {sql}\n{refusal}"
+                );
+            }
+        }
+        assert!(
+            !files.target().exists(),
+            "case {case} wrote the file: {sql}"
+        );
+    }
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "validation took {slowest:?} on one case"
+    );
+    eprintln!("{cases} mutated queries, {accepted} accepted, slowest validation {slowest:?}");
+}
