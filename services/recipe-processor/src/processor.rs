@@ -27,7 +27,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use datafusion::arrow::array::{AsArray, BooleanArray};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::compute::kernels::boolean::not;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use presage_events::ids::{labels_key, parse_labels_key};
 use presage_events::{event_id, DerivedMetric, MetadataFragment, RawSample};
@@ -119,6 +123,8 @@ struct AppState {
     open: HashMap<(Arc<str>, i64, i64), PaneKey>,
     /// The panes this app has rows in that its watermark has not passed, in close order.
     unclosed: BTreeSet<PaneKey>,
+    /// Panes this app has passed that still wait for other apps, in close order.
+    passed: BTreeSet<PaneKey>,
     /// Newest event time of the app's samples (or advanced to while idle, or restored).
     watermark: Option<i64>,
     /// The watermark and wall clock at the app's last sample, for idle advancement.
@@ -140,15 +146,66 @@ type ClosingPane = (PaneKey, Pane);
 
 struct Pane {
     rows: SampleBuilder,
+    /// Rows taken out of `rows` when the apps ready before the others were split off: they
+    /// belong to the apps still waiting, and run with the rest at the close.
+    held: Vec<RecordBatch>,
     apps: HashMap<Arc<str>, PaneApp>,
     /// Apps in `apps` whose watermark has not passed the pane's close: it runs at 0.
     waiting: usize,
 }
 
+impl Pane {
+    /// Takes the apps whose watermark has passed the close out of the pane, with their rows,
+    /// as a pane of their own ready to run; the others stay, waiting. None if no app is ready.
+    fn split_ready(&mut self) -> Result<Option<Pane>, ArrowError> {
+        let ready: Vec<Arc<str>> = self
+            .apps
+            .iter()
+            .filter(|(_, a)| a.ready)
+            .map(|(name, _)| Arc::clone(name))
+            .collect();
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        let mut parts = std::mem::take(&mut self.held);
+        if !self.rows.is_empty() {
+            parts.push(self.rows.finish()?);
+        }
+        let mut taken = Vec::with_capacity(parts.len());
+        for batch in parts {
+            let apps = batch.column(0).as_string::<i32>();
+            let mask: BooleanArray = apps
+                .iter()
+                .map(|app| Some(app.is_some_and(|app| ready.iter().any(|r| **r == *app))))
+                .collect();
+            taken.push(filter_record_batch(&batch, &mask)?);
+            self.held.push(filter_record_batch(&batch, &not(&mask)?)?);
+        }
+        let apps = ready
+            .iter()
+            .filter_map(|name| self.apps.remove_entry(name))
+            .collect();
+        Ok(Some(Pane {
+            rows: self.rows.empty_like(),
+            held: taken,
+            apps,
+            waiting: 0,
+        }))
+    }
+}
+
+/// How far (event time) past a shared pane's close an app that has passed it waits for the
+/// pane's other apps before its windows run without them. Apps in step (scrapes at different
+/// phases of the same minute) close in one query; an app behind by more (a slow clock, a
+/// backlog) delays the others by at most this much.
+pub const PANE_GRACE_MS: i64 = 60_000;
+
 struct PaneApp {
     run: Arc<RecipeRun>,
     first_offset: i64,
     last_offset: i64,
+    /// The app's watermark has passed the pane's close: it adds no more rows.
+    ready: bool,
     /// The joined signals' values, read when the app's watermark passed the pane's close (the
     /// pane may wait for other apps, and this app's signal history moves on meanwhile).
     signals: Option<Vec<Option<f64>>>,
@@ -266,6 +323,7 @@ impl RecipeProcessor {
                         signals: HashMap::default(),
                         open: HashMap::default(),
                         unclosed: BTreeSet::new(),
+                        passed: BTreeSet::new(),
                         watermark: None,
                         last_arrival: None,
                         series_horizon_ms,
@@ -482,6 +540,7 @@ impl RecipeProcessor {
                                     end,
                                     rows,
                                 ),
+                                held: Vec::new(),
                                 apps: HashMap::default(),
                                 waiting: 0,
                             })
@@ -495,6 +554,7 @@ impl RecipeProcessor {
                             first_offset: at.offset,
                             last_offset: at.offset,
                             signals: None,
+                            ready: false,
                         },
                     );
                     pane.waiting += 1;
@@ -672,9 +732,21 @@ impl RecipeProcessor {
                 .filter(move |a| a.partition == Some(partition))
         };
         for app in apps() {
-            if let Some(wm) = app.watermark {
-                watermarks.insert(&app.name, wm);
-            }
+            let Some(wm) = app.watermark else { continue };
+            // A window the app has passed that still waits for the pane's other apps has not
+            // been emitted: restored past its close, the replay could not rebuild it.
+            let waiting = app
+                .passed
+                .iter()
+                .filter(|key| {
+                    state
+                        .panes
+                        .get(*key)
+                        .is_some_and(|p| p.apps.contains_key(&app.name))
+                })
+                .map(|key| key.0.saturating_sub(1))
+                .min();
+            watermarks.insert(&app.name, waiting.map_or(wm, |w| w.min(wm)));
         }
         let top = watermarks.values().copied().max().or(state.floor)?;
         let panes = state
@@ -712,6 +784,7 @@ impl RecipeProcessor {
             if app.partition == Some(partition) {
                 app.open.clear();
                 app.unclosed.clear();
+                app.passed.clear();
                 app.signals.clear();
                 app.watermark = None;
                 app.last_arrival = None;
@@ -808,6 +881,7 @@ impl RecipeProcessor {
             };
             pane.waiting = pane.waiting.saturating_sub(1);
             if let Some(owner) = pane.apps.get_mut(app_name) {
+                owner.ready = true;
                 if !owner.run.compiled.joins.is_empty() {
                     let end = key.3.saturating_add(key.4);
                     owner.signals = Some(joined_values(&app.signals, &owner.run, end));
@@ -816,6 +890,26 @@ impl RecipeProcessor {
             if pane.waiting == 0 {
                 let pane = partition.panes.remove(&key).expect("found above");
                 closing.push((key, pane));
+            } else {
+                app.passed.insert(key);
+            }
+        }
+        // Panes still waiting for other apps well past their close: this app's windows (and
+        // those of every other app that passed) run without them.
+        while let Some(first) = app.passed.first() {
+            if first.0.saturating_add(PANE_GRACE_MS) > watermark {
+                break;
+            }
+            let key = app.passed.pop_first().expect("first exists");
+            let Some(pane) = partition.panes.get_mut(&key) else {
+                continue;
+            };
+            match pane.split_ready() {
+                Ok(Some(ready)) => closing.push((key, ready)),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(recipe = %key.2, window_start_ms = key.3, error = %err, "pane not split: its windows wait for the pane's close")
+                }
             }
         }
         if !closing.is_empty() {
@@ -890,7 +984,11 @@ impl RecipeProcessor {
         };
         let mut batches: Vec<RecordBatch> = Vec::with_capacity(panes.len());
         for (_, pane) in panes.iter_mut() {
-            batches.push(pane.rows.finish().map_err(|e| run_error(e.into()))?);
+            let split = !pane.held.is_empty();
+            batches.append(&mut pane.held);
+            if !(split && pane.rows.is_empty()) {
+                batches.push(pane.rows.finish().map_err(|e| run_error(e.into()))?);
+            }
         }
         let mut signal_rows = Vec::new();
         let mut owners: HashMap<(&str, i64), &PaneApp> = HashMap::default();

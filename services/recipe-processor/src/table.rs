@@ -112,6 +112,18 @@ impl SampleBuilder {
         self.ts.len()
     }
 
+    /// An empty builder for the same window and columns.
+    pub fn empty_like(&self) -> Self {
+        let labels: Vec<String> = self.labels.iter().map(|(l, _)| l.clone()).collect();
+        Self::new(
+            Arc::clone(&self.schema),
+            &labels,
+            self.window_start,
+            self.window_end,
+            0,
+        )
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
