@@ -29,6 +29,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::DataFusionError;
 use datafusion::datasource::{source_as_provider, TableType};
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
@@ -103,20 +104,17 @@ impl PreparedQuery {
         signals_schema: SchemaRef,
         group_by: &[String],
     ) -> Result<Self, EngineError> {
-        // One partition: windows are small, and more would only add scheduling.
-        let config = SessionConfig::new().with_target_partitions(1);
         let aliases: Vec<String> = signals_schema
             .fields()
             .iter()
             .skip(2)
             .map(|f| f.name().clone())
             .collect();
-        let context = SessionContext::new_with_config(config);
+        let context = session()?;
         let samples = Slot::default();
         let signals = Slot::default();
         context.register_table(SAMPLES, Arc::new(SwapTable::new(samples_schema, &samples)))?;
         context.register_table(SIGNALS, Arc::new(SwapTable::new(signals_schema, &signals)))?;
-        forget_table_functions(&context);
         let (plan, optimized) = runtime.0.block_on(async {
             let frame = context.sql_with_options(sql, query_only()).await?;
             refuse_beyond_query(frame.logical_plan())?;
@@ -227,6 +225,20 @@ impl PreparedQuery {
         }
         Ok(())
     }
+}
+
+/// A session with nothing to read but the tables registered into it: no table functions, and no
+/// file system behind it (the swap tables are in memory, so no plan of a recipe needs one).
+fn session() -> Result<SessionContext, DataFusionError> {
+    // One partition: windows are small, and more would only add scheduling.
+    let config = SessionConfig::new().with_target_partitions(1);
+    let context = SessionContext::new_with_config(config);
+    forget_table_functions(&context);
+    let local = ObjectStoreUrl::local_filesystem();
+    context
+        .runtime_env()
+        .deregister_object_store(local.as_ref())?;
+    Ok(context)
 }
 
 /// Statements that change the session, its tables or files are refused before they run:
@@ -394,6 +406,18 @@ impl LazyBatchGenerator for SlotReader {
 mod tests {
     use super::*;
     use datafusion::datasource::MemTable;
+
+    #[test]
+    fn the_session_has_no_table_functions_and_no_file_system() {
+        let defaults = SessionContext::new();
+        let local = ObjectStoreUrl::local_filesystem();
+        // What is taken away is there by default.
+        assert!(defaults.runtime_env().object_store(&local).is_ok());
+        assert!(!defaults.state().table_functions().is_empty());
+        let ours = session().expect("session");
+        assert!(ours.runtime_env().object_store(&local).is_err());
+        assert!(ours.state().table_functions().is_empty());
+    }
 
     #[test]
     fn a_plan_scanning_any_table_but_the_swap_tables_is_refused() {
