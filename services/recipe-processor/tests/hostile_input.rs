@@ -287,3 +287,165 @@ fn a_checkpoint_from_before_per_app_watermarks_still_restores() {
         "{found:?}"
     );
 }
+
+/// Two recipes over `api.requests` (one per `kind` label value), with small limits.
+fn limited(limits: presage_recipe_processor::Limits) -> Driver {
+    let mut processor = presage_recipe_processor::RecipeProcessor::with_limits(limits).unwrap();
+    processor
+        .set_template(
+            "v1",
+            template(
+                APP,
+                STRICT,
+                &[
+                    r#"{ name: reads, from: 'api.requests{kind="read"}', aggregate: sum, window: { tumble: 1m } }"#,
+                    r#"{ name: writes, from: 'api.requests{kind="write"}', aggregate: sum, window: { tumble: 1m } }"#,
+                ],
+            ),
+        )
+        .unwrap();
+    processor
+        .set_template("v1", template("other", STRICT, &[HOURLY]))
+        .unwrap();
+    Driver::with(processor, 0)
+}
+
+fn request(kind: &str, id: &str, ts: i64) -> presage_events::RawSample {
+    raw(
+        APP,
+        "api",
+        "requests",
+        &[("id", id), ("kind", kind)],
+        ts,
+        1.0,
+    )
+}
+
+#[test]
+fn new_series_past_a_recipes_limit_are_refused_and_known_ones_and_other_recipes_keep_working() {
+    let limits = presage_recipe_processor::Limits {
+        series_per_app: 5,
+        series_per_recipe: 3,
+        ..Default::default()
+    };
+    let mut driver = limited(limits);
+    // Minute 0: reads from 5 series (3 fit), writes from 2.
+    for id in ["a", "b", "c", "d", "e"] {
+        driver.push(&request("read", id, 0));
+    }
+    for id in ["a", "b"] {
+        driver.push(&request("write", id, 1_000));
+    }
+    // The app now has 5 series: a third write series is past the app's limit.
+    driver.push(&request("write", "c", 2_000));
+    // Known series keep counting in the next minute; a new one there is still refused.
+    for id in ["a", "b", "c", "d"] {
+        driver.push(&request("read", id, MINUTE));
+    }
+    driver.push(&request("write", "a", MINUTE));
+    // Another app on the partition is not limited by this one's series.
+    driver.push_all(&departure_samples("other", "ewr", "06:00", "07:00"));
+    driver.push(&request("read", "a", 2 * MINUTE));
+    driver.push(&request("write", "a", 2 * MINUTE));
+
+    let found = refusals(&driver.outputs);
+    let reasons: Vec<&str> = found.iter().map(|(_, r)| *r).collect();
+    assert!(
+        found.iter().all(|(k, _)| *k == Refusal::Series),
+        "{found:?}"
+    );
+    assert_eq!(reasons.len(), 4, "{reasons:#?}");
+    assert!(
+        reasons[0].contains("id=\"d\"")
+            && reasons[0].contains("recipe reads already has 3 series, its limit is 3"),
+        "{}",
+        reasons[0]
+    );
+    assert!(
+        reasons[2].contains("id=\"c\"")
+            && reasons[2].contains("app shop already has 5 series, its limit is 5"),
+        "{}",
+        reasons[2]
+    );
+    assert!(reasons[3].contains("id=\"d\""), "{}", reasons[3]);
+    assert_eq!(driver.processor.refused_samples(APP, Refusal::Series), 4);
+    // reads: a, b, c in minute 0 and again in minute 1; writes: a, b then a.
+    assert_eq!(value(&driver.outputs, "reads", 0), 3.0);
+    assert_eq!(value(&driver.outputs, "reads", MINUTE), 3.0);
+    assert_eq!(value(&driver.outputs, "writes", 0), 2.0);
+    assert_eq!(value(&driver.outputs, "writes", MINUTE), 1.0);
+    assert_near(
+        value(&driver.outputs, "hourly", at("06:00")),
+        24.0,
+        "other app",
+    );
+}
+
+#[test]
+fn a_series_not_seen_for_a_window_no_longer_counts() {
+    let limits = presage_recipe_processor::Limits {
+        series_per_app: 2,
+        series_per_recipe: 2,
+        ..Default::default()
+    };
+    let mut driver = limited(limits);
+    driver.push(&request("read", "a", 0));
+    driver.push(&request("read", "b", 0));
+    assert_eq!(
+        refusals(&driver.push(&request("read", "c", 1_000))).len(),
+        1
+    );
+    // Two minutes on, a and b are in no open window: c has room.
+    assert!(refusals(&driver.push(&request("read", "c", 2 * MINUTE))).is_empty());
+    assert_eq!(driver.processor.series_held(APP), 1);
+}
+
+#[test]
+fn too_many_or_too_long_labels_are_refused_and_the_window_keeps_the_rest() {
+    let limits = presage_recipe_processor::Limits {
+        labels_per_sample: 3,
+        label_key_bytes: 8,
+        label_value_bytes: 16,
+        ..Default::default()
+    };
+    let mut driver = limited(limits);
+    driver.push(&request("read", "a", 0));
+    let long_value = "x".repeat(17);
+    let bad = [
+        raw(
+            APP,
+            "api",
+            "requests",
+            &[("id", "b"), ("kind", "read"), ("x", ""), ("y", "")],
+            0,
+            1.0,
+        ),
+        raw(
+            APP,
+            "api",
+            "requests",
+            &[("id", "b"), ("kind", "read"), ("very_long", "")],
+            0,
+            1.0,
+        ),
+        raw(
+            APP,
+            "api",
+            "requests",
+            &[("id", &long_value), ("kind", "read")],
+            0,
+            1.0,
+        ),
+    ];
+    for sample in &bad {
+        let out = driver.push(sample);
+        assert_eq!(
+            refusals(&out).first().map(|r| r.0),
+            Some(Refusal::Labels),
+            "{out:?}"
+        );
+    }
+    driver.push(&request("read", "a", MINUTE));
+    assert_eq!(value(&driver.outputs, "reads", 0), 1.0);
+    assert_eq!(driver.processor.refused_samples(APP, Refusal::Labels), 3);
+}
