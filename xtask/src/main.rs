@@ -6,6 +6,8 @@
 //!   end-to-end tests run, and runs the whole test suite.
 //! - `cargo xtask chaos [--minutes N] [--seed S]`: the same, then the chaos suite
 //!   (`presage-chaos`): the whole stack under seeded faults, reconciled from the topics.
+//! - `cargo xtask fuzz [--cases N] [--target NAME] [--seed S] [--list]`: the fuzz targets
+//!   (`presage-fuzz`), N cases each, with per-target cases, failures, peak allocation and time.
 //!
 //! Kept free of dependencies so it compiles in seconds.
 
@@ -26,9 +28,10 @@ fn main() {
         "up" => up(rest),
         "test" => test(rest),
         "chaos" => chaos(rest),
+        "fuzz" => fuzz(rest),
         "install-broker" => install_broker().map(|path| println!("{}", path.display())),
         _ => {
-            eprintln!("usage: cargo xtask <up|test|chaos|install-broker> [args...]\n  up              install the broker if missing, build, run `presage up --demo`\n  test            install the broker if missing, build, run every test\n  chaos           install the broker if missing, build, run the chaos suite (--minutes N --seed S)\n  install-broker  install the local broker (Nisshi {NISSHI_VERSION}) into the cache");
+            eprintln!("usage: cargo xtask <up|test|chaos|fuzz|install-broker> [args...]\n  up              install the broker if missing, build, run `presage up --demo`\n  test            install the broker if missing, build, run every test\n  chaos           install the broker if missing, build, run the chaos suite (--minutes N --seed S)\n  fuzz            run the fuzz targets (--cases N --target NAME --seed S --list)\n  install-broker  install the local broker (Nisshi {NISSHI_VERSION}) into the cache");
             exit(2);
         }
     };
@@ -149,6 +152,32 @@ fn chaos(extra: &[String]) -> Result<(), String> {
         extra,
         &nisshi,
     )
+}
+
+/// No broker needed: the fuzz targets are parsers. Built like the tests (debug, with overflow
+/// checks), so an overflow is found as the panic it is there.
+fn fuzz(extra: &[String]) -> Result<(), String> {
+    let status = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "presage-fuzz",
+            "--bin",
+            "presage-fuzz",
+            "--",
+        ])
+        .args(extra)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("running presage-fuzz: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "presage-fuzz found failing cases or could not run ({status})"
+        ))
+    }
 }
 
 fn up(extra: &[String]) -> Result<(), String> {
