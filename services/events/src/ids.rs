@@ -108,6 +108,51 @@ mod tests {
     }
 
     #[test]
+    fn every_small_label_set_over_the_separator_characters_has_its_own_key() {
+        // Every map of up to two labels whose keys and values are up to two characters from
+        // an alphabet of the encoding's own punctuation and digits: no two share a key, and
+        // each parses back.
+        let alphabet = ['a', '1', ',', '=', ':'];
+        let mut texts = vec![String::new()];
+        for c in alphabet {
+            texts.push(c.to_string());
+            for d in alphabet {
+                texts.push(format!("{c}{d}"));
+            }
+        }
+        let pairs: Vec<(&String, &String)> = texts
+            .iter()
+            .flat_map(|k| texts.iter().map(move |v| (k, v)))
+            .collect();
+        let mut maps: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+        for (i, (k1, v1)) in pairs.iter().enumerate() {
+            maps.push(BTreeMap::from([((*k1).clone(), (*v1).clone())]));
+            // Second labels from a stride of the pairs: all of them would be 1.3 M maps.
+            for (k2, v2) in pairs.iter().skip(i % 7).step_by(7) {
+                if k1 != k2 {
+                    maps.push(BTreeMap::from([
+                        ((*k1).clone(), (*v1).clone()),
+                        ((*k2).clone(), (*v2).clone()),
+                    ]));
+                }
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for map in &maps {
+            let key = labels_key(map);
+            if let Some(other) = seen.insert(key.clone(), map) {
+                assert_eq!(other, map, "{key:?} is the key of two label sets");
+            }
+            let parsed: BTreeMap<String, String> = parse_labels_key(&key)
+                .expect("parses")
+                .into_iter()
+                .collect();
+            assert_eq!(&parsed, map);
+        }
+        assert!(seen.len() > 50_000, "{} label sets", seen.len());
+    }
+
+    #[test]
     fn no_labels_is_the_empty_string() {
         assert_eq!(labels_key(BTreeMap::<String, String>::new()), "");
     }
