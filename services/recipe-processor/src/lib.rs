@@ -9,6 +9,7 @@ pub mod compile;
 pub mod engine;
 pub mod explain;
 pub mod fragments;
+mod pane;
 pub mod processor;
 pub mod table;
 pub mod windows;

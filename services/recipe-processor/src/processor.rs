@@ -27,11 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{AsArray, BooleanArray};
-use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::compute::kernels::boolean::not;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use presage_events::ids::{labels_key, parse_labels_key};
 use presage_events::{event_id, DerivedMetric, MetadataFragment, RawSample};
@@ -41,6 +37,8 @@ use crate::admission::{check_sample, series_hash, shown, Limits, Refusal, Series
 use crate::compile::{compile, CompileError, CompiledRecipe};
 use crate::engine::{EngineError, PreparedQuery, ResultRow, Runtime};
 use crate::fragments::render_fragment;
+pub use crate::pane::PANE_GRACE_MS;
+use crate::pane::{ClosingPane, Pane, PaneApp, PaneKey};
 use crate::table::{samples_schema, signals_batch, signals_schema, SampleBuilder};
 use crate::windows::window_starts;
 
@@ -98,8 +96,8 @@ pub struct Position {
 
 /// A recipe of one template version, with its planned query.
 #[derive(Debug)]
-struct RecipeRun {
-    compiled: CompiledRecipe,
+pub(crate) struct RecipeRun {
+    pub(crate) compiled: CompiledRecipe,
     name: Arc<str>,
     version: Arc<str>,
     query: usize,
@@ -137,78 +135,6 @@ struct AppState {
     partition: Option<i32>,
     late_samples: u64,
     refused: BTreeMap<Refusal, u64>,
-}
-
-/// (close at, query, recipe name, window start, window size): panes close in this order.
-type PaneKey = (i64, usize, Arc<str>, i64, i64);
-
-type ClosingPane = (PaneKey, Pane);
-
-struct Pane {
-    rows: SampleBuilder,
-    /// Rows taken out of `rows` when the apps ready before the others were split off: they
-    /// belong to the apps still waiting, and run with the rest at the close.
-    held: Vec<RecordBatch>,
-    apps: HashMap<Arc<str>, PaneApp>,
-    /// Apps in `apps` whose watermark has not passed the pane's close: it runs at 0.
-    waiting: usize,
-}
-
-impl Pane {
-    /// Takes the apps whose watermark has passed the close out of the pane, with their rows,
-    /// as a pane of their own ready to run; the others stay, waiting. None if no app is ready.
-    fn split_ready(&mut self) -> Result<Option<Pane>, ArrowError> {
-        let ready: Vec<Arc<str>> = self
-            .apps
-            .iter()
-            .filter(|(_, a)| a.ready)
-            .map(|(name, _)| Arc::clone(name))
-            .collect();
-        if ready.is_empty() {
-            return Ok(None);
-        }
-        let mut parts = std::mem::take(&mut self.held);
-        if !self.rows.is_empty() {
-            parts.push(self.rows.finish()?);
-        }
-        let mut taken = Vec::with_capacity(parts.len());
-        for batch in parts {
-            let apps = batch.column(0).as_string::<i32>();
-            let mask: BooleanArray = apps
-                .iter()
-                .map(|app| Some(app.is_some_and(|app| ready.iter().any(|r| **r == *app))))
-                .collect();
-            taken.push(filter_record_batch(&batch, &mask)?);
-            self.held.push(filter_record_batch(&batch, &not(&mask)?)?);
-        }
-        let apps = ready
-            .iter()
-            .filter_map(|name| self.apps.remove_entry(name))
-            .collect();
-        Ok(Some(Pane {
-            rows: self.rows.empty_like(),
-            held: taken,
-            apps,
-            waiting: 0,
-        }))
-    }
-}
-
-/// How far (event time) past a shared pane's close an app that has passed it waits for the
-/// pane's other apps before its windows run without them. Apps in step (scrapes at different
-/// phases of the same minute) close in one query; an app behind by more (a slow clock, a
-/// backlog) delays the others by at most this much.
-pub const PANE_GRACE_MS: i64 = 60_000;
-
-struct PaneApp {
-    run: Arc<RecipeRun>,
-    first_offset: i64,
-    last_offset: i64,
-    /// The app's watermark has passed the pane's close: it adds no more rows.
-    ready: bool,
-    /// The joined signals' values, read when the app's watermark passed the pane's close (the
-    /// pane may wait for other apps, and this app's signal history moves on meanwhile).
-    signals: Option<Vec<Option<f64>>>,
 }
 
 #[derive(Default)]
