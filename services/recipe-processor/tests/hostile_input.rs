@@ -449,3 +449,27 @@ fn too_many_or_too_long_labels_are_refused_and_the_window_keeps_the_rest() {
     assert_eq!(value(&driver.outputs, "reads", 0), 1.0);
     assert_eq!(driver.processor.refused_samples(APP, Refusal::Labels), 3);
 }
+
+#[test]
+fn the_app_left_waiting_in_a_split_pane_still_gets_its_whole_window() {
+    // ahead passes [07:00, 08:00) + 15 min at 08:15 while behind is at 07:00, inside that
+    // window: ahead's part runs alone a minute of its event time later (08:30), and behind's
+    // rows stay for its own close.
+    let (input, processor) = two_clocks();
+    let mut driver = Driver::with(processor, 0);
+    driver.push_all(&input);
+    assert!(
+        !by_window(&driver.outputs).contains_key(&("behind".to_string(), at("07:00"))),
+        "behind's 07:00 hour is still open"
+    );
+    assert!(
+        by_window(&driver.outputs).contains_key(&("ahead".to_string(), at("07:00"))),
+        "ahead's 07:00 hour ran without behind"
+    );
+    driver.push_all(&departure_samples("behind", "ewr", "08:00", "08:15"));
+    let found = by_window(&driver.outputs);
+    // ahead (jfk) 07:00: 7+6+3+5 = 21; behind (ewr) 07:00: 8+6+3+6 = 23
+    assert_eq!(found[&("ahead".to_string(), at("07:00"))].0, 21.0);
+    assert_eq!(found[&("behind".to_string(), at("07:00"))].0, 23.0);
+    assert!(late(&driver.outputs).is_empty());
+}
