@@ -158,13 +158,14 @@ pub fn fragment_at_http_hook(
 /// What went wrong reaching a server, without the URL (ureq's own message carries it whole,
 /// credentials included).
 fn transport_error(err: &ureq::Error) -> String {
-    match err {
+    // Its message may still quote a URL (a redirect's target, say).
+    presage_events::redact_text(&match err {
         ureq::Error::Status(code, _) => format!("HTTP {code}"),
         ureq::Error::Transport(t) => match t.message() {
             Some(message) => format!("{}: {message}", t.kind()),
             None => t.kind().to_string(),
         },
-    }
+    })
 }
 
 /// Polls `url` (which must be granted) until it answers `expect` or `limit` passes.
