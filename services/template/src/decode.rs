@@ -19,6 +19,12 @@ use crate::path::{Seg, YamlPath};
 /// Each round removes one node, so this only bounds pathological inputs.
 const MAX_ROUNDS: usize = 500;
 
+/// Each round after the first writes the document out and reads it again, so the rounds cost
+/// their number times the template's size: a 1 MiB template with 500 mistakes took minutes
+/// (199 s in a debug build), long enough to stall every service's template feed. Past this many
+/// bytes read again, the mistakes found so far are reported and the rest are not looked for.
+const MAX_REREAD_BYTES: usize = 4 << 20;
+
 #[derive(Debug, Default)]
 pub(crate) struct Decoded {
     /// The decoded template; partial when `findings` is not empty.
@@ -86,12 +92,30 @@ impl Decoded {
 pub(crate) fn decode(text: &str, original: &Value) -> Decoded {
     let mut doc = original.clone();
     let mut out = Decoded::default();
+    let mut reread = 0;
     for round in 0..MAX_ROUNDS {
         // The first round reads the text itself, so serde's own positions are exact.
         let attempt = if round == 0 {
             serde_yaml::from_str::<Template>(text)
         } else {
-            serde_yaml::to_string(&doc).and_then(|t| serde_yaml::from_str::<Template>(&t))
+            match serde_yaml::to_string(&doc) {
+                Ok(t) if reread + t.len() > MAX_REREAD_BYTES => {
+                    out.findings.push(Finding::at(
+                        YamlPath::root(),
+                        format!(
+                            "stopped after {round} mistakes: in a template of {} bytes no \
+                             more are looked for; fix these and validate again",
+                            text.len()
+                        ),
+                    ));
+                    return out;
+                }
+                Ok(t) => {
+                    reread += t.len();
+                    serde_yaml::from_str::<Template>(&t)
+                }
+                Err(e) => Err(e),
+            }
         };
         let err = match attempt {
             Ok(template) => {

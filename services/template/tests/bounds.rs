@@ -144,3 +144,33 @@ fn a_long_chain_of_operators_counts_toward_the_depth() {
     // "1 + " is 4 characters; the operator that makes the tree MAX + 1 high is the MAX-th.
     assert_eq!(err.column, (MAX_RULE_DEPTH - 1) * 4 + 3, "{err}");
 }
+
+/// Finding every mistake reads the document again once per mistake: a large template full of
+/// them must not hold a service's template feed for minutes (it took 199 s in a debug build).
+#[test]
+fn a_large_template_with_many_mistakes_reports_some_and_stops() {
+    let mut text = String::from("app: a\ndynamic_metadata:\n  sources:\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "    - {{ id: s{i}, kind: nope, every: bad, extra: 1 }}\n"
+        ));
+    }
+    text.push_str("  metric_recipes:\n");
+    let filler = "x".repeat(900);
+    while text.len() < MAX_TEMPLATE_BYTES - 2_000 {
+        text.push_str(&format!("    - {{ name: r, sql: \"{filler}\" }}\n"));
+    }
+    let started = std::time::Instant::now();
+    let errors = refused(&text);
+    // A hang detector, not a speed test: without the bound this took minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let stopped = errors
+        .iter()
+        .find(|e| e.message.starts_with("stopped after"))
+        .unwrap_or_else(|| panic!("no stop among {} errors", errors.len()));
+    assert_eq!((stopped.line, stopped.column), (1, 1), "{stopped}");
+    assert!(
+        errors.len() > 1,
+        "the mistakes found before stopping are reported"
+    );
+}
