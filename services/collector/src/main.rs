@@ -6,7 +6,6 @@
 //! sender thread drains the spool to Kafka in order. A broker that is away, at start or later,
 //! is waited for; reading goes on meanwhile, and the backlog is sent when the broker is back.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,14 +13,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use presage_collector::readers::Readers;
-use presage_collector::refusals::{self, DEFAULT_MAX_SCRAPE_SERIES};
+use presage_collector::refusals::{self, Ungranted, DEFAULT_MAX_SCRAPE_SERIES};
 use presage_collector::sender::Sender;
 use presage_collector::settings::SpoolArgs;
 use presage_collector::spool::{Limits, Spool};
 use presage_collector::{spooled, to_raw_samples, Refusal, Schedule, SourceReader};
 use presage_runner::patience::retry_until;
 use presage_runner::templates::TemplateFeed;
-use presage_runner::{KafkaArgs, LoadedTemplate, Outgoing, Shutdown, TemplateBook};
+use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
 use presage_template::authority::{Allow, ALLOW_ENV};
 
 /// Gathers host, application and external signals and publishes them as Avro events.
@@ -57,51 +56,6 @@ fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
             );
             Ok(Allow::none())
         }
-    }
-}
-
-/// The sources of each template version the allow-list does not grant: found once per version,
-/// each reported once (a dead letter) and then skipped.
-#[derive(Default)]
-struct Ungranted {
-    by_app: HashMap<String, (String, HashSet<String>)>,
-}
-
-impl Ungranted {
-    /// The ids not to read for `loaded`; on a version's first sight, its dead letters too.
-    fn of(
-        &mut self,
-        loaded: &LoadedTemplate,
-        allow: &Allow,
-        templates_topic: &str,
-        now: i64,
-        letters: &mut Vec<Outgoing>,
-        dlq: &str,
-    ) -> anyhow::Result<&HashSet<String>> {
-        let app = &loaded.template.app;
-        let fresh = self
-            .by_app
-            .get(app)
-            .is_none_or(|(version, _)| *version != loaded.version);
-        if fresh {
-            let mut ids = HashSet::new();
-            for (source, violation) in refusals::ungranted_sources(&loaded.template, allow) {
-                tracing::warn!(app = %app, version = %loaded.version, source = %source, refused = %violation, "source not granted: not read");
-                let letter = refusals::not_granted(
-                    app,
-                    &loaded.version,
-                    &source,
-                    &violation,
-                    templates_topic,
-                    now,
-                );
-                letters.push(Outgoing::event(dlq.to_string(), &letter)?);
-                ids.insert(source);
-            }
-            self.by_app
-                .insert(app.clone(), (loaded.version.clone(), ids));
-        }
-        Ok(&self.by_app[app].1)
     }
 }
 
@@ -168,8 +122,14 @@ fn main() -> anyhow::Result<()> {
         let mut letters = Vec::new();
         for loaded in book.all() {
             let template = &loaded.template;
-            let skipped =
-                ungranted.of(loaded, &allow, &templates_topic, now, &mut letters, &dlq)?;
+            let skipped = ungranted.of(
+                template,
+                &loaded.version,
+                &allow,
+                &templates_topic,
+                now,
+                &mut letters,
+            );
             for source in schedule.due(&template.app, &template.dynamic_metadata.sources, now) {
                 if skipped.contains(&source.id) {
                     continue;
@@ -187,7 +147,7 @@ fn main() -> anyhow::Result<()> {
                                 &topic,
                                 now,
                             );
-                            letters.push(Outgoing::event(dlq.clone(), &letter)?);
+                            letters.push(letter);
                         }
                         tracing::warn!(app = %template.app, source = %source.id, error = %err, "source read failed");
                         continue;
@@ -202,7 +162,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
         // Dead letters wait in the spool with the samples: sent once the broker acknowledges.
-        records.extend(letters.iter().map(spooled::encode));
+        for letter in &letters {
+            records.push(spooled::encode(&Outgoing::event(dlq.clone(), letter)?));
+        }
         if !records.is_empty() {
             spool_batch(&spool, &records, now);
         }

@@ -3,6 +3,8 @@
 //! template record), and a Prometheus page with more series than `--max-scrape-series`
 //! (`scrape_too_large`, one per refused scrape). Pure.
 
+use std::collections::{HashMap, HashSet};
+
 use presage_events::{event_id, DeadLetter};
 use presage_template::authority::{Allow, Violation};
 use presage_template::Template;
@@ -30,6 +32,47 @@ pub fn ungranted_sources(template: &Template, allow: &Allow) -> Vec<(String, Vio
                 .map(|v| (source.id.clone(), v))
         })
         .collect()
+}
+
+/// The sources of each app's template version the allow-list does not grant: found once per
+/// version, each reported once (a dead letter) and then skipped.
+#[derive(Debug, Default)]
+pub struct Ungranted {
+    by_app: HashMap<String, (String, HashSet<String>)>,
+}
+
+impl Ungranted {
+    /// The ids of `template`'s sources not to read; on a version's first sight, the dead
+    /// letters reporting them are pushed to `letters`.
+    pub fn of(
+        &mut self,
+        template: &Template,
+        version: &str,
+        allow: &Allow,
+        templates_topic: &str,
+        now_ms: i64,
+        letters: &mut Vec<DeadLetter>,
+    ) -> &HashSet<String> {
+        let app = &template.app;
+        let fresh = self.by_app.get(app).is_none_or(|(seen, _)| seen != version);
+        if fresh {
+            let mut ids = HashSet::new();
+            for (source, violation) in ungranted_sources(template, allow) {
+                tracing::warn!(app = %app, version, source = %source, refused = %violation, "source not granted: not read");
+                letters.push(not_granted(
+                    app,
+                    version,
+                    &source,
+                    &violation,
+                    templates_topic,
+                    now_ms,
+                ));
+                ids.insert(source);
+            }
+            self.by_app.insert(app.clone(), (version.to_string(), ids));
+        }
+        &self.by_app[app].1
+    }
 }
 
 /// The dead letter of a source not read because the allow-list does not grant its URL. Its id
@@ -137,6 +180,25 @@ mod tests {
             not_granted("shop", "v1", "api", &refused[0].1, "presage.templates", 5),
             "the same record every time"
         );
+    }
+
+    #[test]
+    fn a_source_not_granted_is_reported_once_per_template_version() {
+        let (t, allow) = (template(), Allow::none());
+        let mut ungranted = Ungranted::default();
+        let mut letters = Vec::new();
+        for now in 0..3 {
+            let skipped = ungranted.of(&t, "v1", &allow, "presage.templates", now, &mut letters);
+            assert_eq!(skipped.len(), 2, "{skipped:?}");
+        }
+        assert_eq!(
+            letters.len(),
+            2,
+            "one per source, not one per look: {letters:?}"
+        );
+        ungranted.of(&t, "v2", &allow, "presage.templates", 9, &mut letters);
+        assert_eq!(letters.len(), 4, "a new version is reported again");
+        assert_ne!(letters[0].event_id, letters[2].event_id);
     }
 
     #[test]
