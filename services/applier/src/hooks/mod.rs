@@ -23,8 +23,9 @@ use crate::outcome::{outcome, outcome_id, Details, Input, Status};
 use crate::plan::directive_patch;
 
 /// Applies `directive` through `hook` and says what became of it (retrying transient failures
-/// as the hook's `retry` says). Never panics on bad input: every failure is an outcome with a
-/// reason.
+/// as the hook's `retry` says). A hook asking for a command, path or URL `grant` does not hold
+/// is `rejected` before anything runs. Never panics on bad input: every failure is an outcome
+/// with a reason.
 pub fn apply(
     template: &Template,
     hook: &ConfigurationHook,
