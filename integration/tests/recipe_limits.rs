@@ -96,7 +96,35 @@ fn refused_samples_are_dead_lettered_by_kind_and_the_window_keeps_the_rest() {
     assert!(closed, "the hour never closed\n{}", services.logs());
     let mut letters: Vec<DeadLetter> = Vec::new();
     dlq.wait_until(&mut letters, Duration::from_secs(30), |l| l.len() >= 13);
+    // The refusals are counted in the log, once per interval (10 s) rather than once each.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !services
+        .logs()
+        .contains("samples refused and dead-lettered")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     services.stop("recipe-processor");
+    let logs = services.logs();
+    let counted = logs
+        .lines()
+        .find(|l| l.contains("samples refused and dead-lettered") && l.contains("series_limit"))
+        .unwrap_or_else(|| panic!("no count of refused series in the log\n{logs}"));
+    // Without the terminal's colour codes around field names.
+    let plain: String = counted
+        .split('\u{1b}')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once('m').map_or("", |(_, rest)| rest)
+            }
+        })
+        .collect();
+    assert!(plain.contains("samples=10 "), "{plain}");
+    assert!(plain.contains("series_held=5000"), "{plain}");
 
     assert_eq!(windows.len(), 1, "{windows:?}");
     assert_eq!(windows[0].window_start_ms, SIX);
