@@ -87,7 +87,7 @@ fn refused_samples_are_dead_lettered_by_kind_and_the_window_keeps_the_rest() {
     let publisher = Publisher::new(&kafka).unwrap();
     let records: Vec<Outgoing> = samples
         .iter()
-        .map(|s| Outgoing::event(&topics.raw(), s).unwrap())
+        .map(|s| Outgoing::event(topics.raw(), s).unwrap())
         .collect();
     publisher.send_all(&records).unwrap();
 
