@@ -35,6 +35,30 @@ pub(crate) fn check_size(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The first bound a YAML text breaks (its size, nesting or alias expansion), with the
+/// position where it breaks it; for YAML read outside a template, before serde_yaml reads it.
+pub(crate) fn first_breach(text: &str) -> Option<((usize, usize), String)> {
+    if let Err(message) = check_size(text) {
+        return Some(((1, 1), message));
+    }
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    let mut watch = Watch::default();
+    let at = |m: &yaml_rust2::scanner::Marker| (m.line(), m.col() + 1);
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => return None,
+            Ok((event, marker)) => {
+                if let Err(message) = watch.observe(&event) {
+                    return Some((at(&marker), message));
+                }
+            }
+            Err(e) if is_scanner_depth_limit(&e) => return Some((at(e.marker()), too_deep())),
+            // Not YAML: whoever reads it next says why.
+            Err(_) => return None,
+        }
+    }
+}
+
 /// The message for nesting past `MAX_YAML_DEPTH`.
 pub(crate) fn too_deep() -> String {
     format!(
@@ -118,23 +142,10 @@ impl Watch {
 
 #[cfg(test)]
 mod tests {
-    use yaml_rust2::parser::Parser;
-
     use super::*;
 
-    /// The first bound the text breaks, by driving the parser as `locate` does.
     fn first_breach(text: &str) -> Option<String> {
-        let mut parser = Parser::new_from_str(text);
-        let mut watch = Watch::default();
-        while let Ok((event, _)) = parser.next_token() {
-            if event == Event::StreamEnd {
-                return None;
-            }
-            if let Err(e) = watch.observe(&event) {
-                return Some(e);
-            }
-        }
-        None
+        super::first_breach(text).map(|(_, message)| message)
     }
 
     #[test]

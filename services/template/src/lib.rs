@@ -104,6 +104,18 @@ pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
     }
 }
 
+/// Holds any YAML text read from outside (a fragment body, a template read without `parse`)
+/// to the template's bounds before serde_yaml reads it: at most `MAX_TEMPLATE_BYTES`, nested at
+/// most `MAX_YAML_DEPTH` deep, aliases repeating at most `MAX_ALIAS_NODES` nodes. serde_yaml's
+/// own limit lets 30 KB of aliases of one anchor expand to 80 MB. A text that is not YAML
+/// passes: the parser that reads it next reports that.
+pub fn check_yaml_bounds(text: &str, file: &str) -> Result<(), TemplateErrors> {
+    match bounds::first_breach(text) {
+        None => Ok(()),
+        Some(((line, column), message)) => Err(single(file, Pos { line, column }, message)),
+    }
+}
+
 /// Reads and parses a template file; an unreadable file is reported like any other mistake.
 pub fn load(path: &Path) -> Result<Template, TemplateErrors> {
     let file = path.display().to_string();

@@ -174,3 +174,20 @@ fn a_large_template_with_many_mistakes_reports_some_and_stops() {
         "the mistakes found before stopping are reported"
     );
 }
+
+#[test]
+fn yaml_read_outside_a_template_can_be_held_to_the_same_bounds() {
+    use presage_template::check_yaml_bounds;
+    let items = vec!["1"; 500].join(", ");
+    let aliases = vec!["*big"; 5_000].join(", ");
+    let body = format!("big: &big [{items}]\nconfig:\n  many: [{aliases}]\n");
+    let errors = check_yaml_bounds(&body, "fragment").expect_err("2,500,000 nodes");
+    assert_eq!(errors.errors[0].line, 3, "{errors}");
+    assert!(errors.errors[0].message.contains("alias"), "{errors}");
+    let deep = format!("a: {}", "[".repeat(100_000));
+    assert!(check_yaml_bounds(&deep, "fragment").is_err());
+    assert!(check_yaml_bounds(&"x".repeat(MAX_TEMPLATE_BYTES + 1), "fragment").is_err());
+    check_yaml_bounds("config:\n  hosts: &h [a, b]\n  again: *h\n", "fragment")
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_yaml_bounds("{ not: yaml", "fragment").expect("left to the parser that reads it");
+}
