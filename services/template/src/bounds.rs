@@ -24,6 +24,17 @@ pub const MAX_ALIAS_NODES: usize = 10_000;
 /// operand of an operator and operator of a chain counts one level (see `rules::parser`).
 pub const MAX_RULE_DEPTH: usize = 64;
 
+/// The largest compiled regular expression of a selector's `=~`/`!~` matcher (the regex
+/// crate's own measure, which is about what it holds). The regex crate allows 10 MiB: one
+/// `\w{200}` held 11 MB and allocated 38 MB to compile, and a template may hold many selectors,
+/// each kept compiled by the services that match with it. Usual matchers hold a few KiB to
+/// 64 KiB (`\w+`); a bounded repeat of a Unicode class is what goes past this.
+pub const MAX_REGEX_BYTES: usize = 256 << 10;
+
+/// How many cache bytes one regex may use while matching (the regex crate's lazy DFA; 2 MiB
+/// by default). Past it the cache is cleared and matching goes on, slower.
+pub const MAX_REGEX_CACHE_BYTES: usize = 1 << 20;
+
 /// The template's size is refused before anything reads it.
 pub(crate) fn check_size(text: &str) -> Result<(), String> {
     if text.len() > MAX_TEMPLATE_BYTES {

@@ -31,7 +31,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use bounds::{MAX_ALIAS_NODES, MAX_RULE_DEPTH, MAX_TEMPLATE_BYTES, MAX_YAML_DEPTH};
+pub use bounds::{
+    MAX_ALIAS_NODES, MAX_REGEX_BYTES, MAX_REGEX_CACHE_BYTES, MAX_RULE_DEPTH, MAX_TEMPLATE_BYTES,
+    MAX_YAML_DEPTH,
+};
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
 pub use model::*;

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
+
+use crate::bounds::{MAX_REGEX_BYTES, MAX_REGEX_CACHE_BYTES, MAX_RULE_DEPTH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchOp {
@@ -68,6 +70,24 @@ pub struct Selector {
 pub struct SelectorError {
     pub column: usize,
     pub message: String,
+}
+
+/// A matcher's regex, anchored like Prometheus's, within the template's bounds: compiled size,
+/// matching cache and nesting (the same depth as a rule's).
+fn compile(value: &str) -> Result<Regex, String> {
+    RegexBuilder::new(&format!("^(?:{value})$"))
+        .size_limit(MAX_REGEX_BYTES)
+        .dfa_size_limit(MAX_REGEX_CACHE_BYTES)
+        .nest_limit(MAX_RULE_DEPTH as u32)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => format!(
+                "it compiles to more than {limit} bytes: expected a smaller pattern (a bounded \
+                 repeat of a Unicode class such as \\w{{20}} is large; \\w+ or an ASCII class \
+                 such as [a-z0-9_]{{20}} is not)"
+            ),
+            other => other.to_string(),
+        })
 }
 
 impl Selector {
@@ -132,7 +152,7 @@ impl Selector {
                 let value = quoted(&chars, &mut at).map_err(|m| err(at, m))?;
                 let regex = match op {
                     MatchOp::Matches | MatchOp::NotMatches => {
-                        Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                        Some(compile(&value).map_err(|e| {
                             err(at, format!("label {label:?}: bad regular expression: {e}"))
                         })?)
                     }

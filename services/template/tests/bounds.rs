@@ -191,3 +191,26 @@ fn yaml_read_outside_a_template_can_be_held_to_the_same_bounds() {
         .unwrap_or_else(|e| panic!("{e}"));
     check_yaml_bounds("{ not: yaml", "fragment").expect("left to the parser that reads it");
 }
+
+/// `\w{200}` compiles (within the regex crate's 10 MiB) to an automaton that held 11 MB, and a
+/// template may hold many selectors; the matchers people write hold a few KiB.
+#[test]
+fn a_selector_regex_that_compiles_too_large_is_refused_at_its_column() {
+    use presage_template::{Selector, MAX_REGEX_BYTES};
+    let err = Selector::parse(r#"api.m{path=~"\\w{200}"}"#).expect_err("11 MB of automaton");
+    assert!(
+        err.message.contains(&MAX_REGEX_BYTES.to_string()) && err.message.contains("path"),
+        "{err}"
+    );
+    assert!(err.column > 1, "{err}");
+    for usual in [
+        r#"api.m{code=~"5.."}"#,
+        r#"api.m{region=~"eu-.*", method!~"(GET|HEAD|OPTIONS)"}"#,
+        r#"api.m{pod=~"\\w+-[a-z0-9]{5}"}"#,
+        r#"api.m{id=~"(?i)checkout-[a-z]+-v[0-9]+"}"#,
+    ] {
+        Selector::parse(usual).unwrap_or_else(|e| panic!("{usual}: {e}"));
+    }
+    let nested = format!(r#"api.m{{x=~"{}a{}"}}"#, "(".repeat(100), ")".repeat(100));
+    assert!(Selector::parse(&nested).is_err(), "nested 100 deep");
+}
