@@ -422,9 +422,8 @@ impl RecipeProcessor {
             ..
         } = app;
         let current = recipes.len();
-        let runs: Vec<&Arc<RecipeRun>> = recipes.iter().chain(retiring.iter()).collect();
         for &(i, numerator, denominator) in &fed {
-            let run = runs[i];
+            let run = recipes.get(i).unwrap_or_else(|| &retiring[i - current]);
             let compiled = &run.compiled;
             for start in window_starts(ts, compiled.size_ms, compiled.slide_ms) {
                 let end = start.saturating_add(compiled.size_ms);
@@ -545,14 +544,19 @@ impl RecipeProcessor {
             .watermark
             .map_or(sample.event_time_ms, |wm| wm.max(sample.event_time_ms));
         let horizon = app.series_horizon_ms;
-        let names: Vec<Arc<str>> = {
-            let runs: Vec<&Arc<RecipeRun>> =
-                app.recipes.iter().chain(app.retiring.iter()).collect();
-            let mut names: Vec<Arc<str>> =
-                fed.iter().map(|f| Arc::clone(&runs[f.0].name)).collect();
-            names.dedup();
-            names
-        };
+        let current = app.recipes.len();
+        let mut names: Vec<Arc<str>> = fed
+            .iter()
+            .map(|&(i, _, _)| {
+                let run = app
+                    .recipes
+                    .get(i)
+                    .unwrap_or_else(|| &app.retiring[i - current]);
+                Arc::clone(&run.name)
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
         let refusal = |scope: String, held: usize, limit: usize| {
             format!(
                 "new series {}.{} {} of app {}: {scope} already has {held} series, its limit \
