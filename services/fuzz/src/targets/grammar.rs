@@ -60,6 +60,8 @@ const SELECTORS: &[&str] = &[
     "app.queue{region=~\"eu-.*\",status!=\"500\"}",
     "db.conns{pool!~\"(a|b)+\", env=\"prod\"}",
     "host.cpu{}",
+    "a.b{x=~\"\\\\w{20}\", y!~\"((a|b)*c){3}\"}",
+    "a.b{x=~\"(?i)[[:alpha:]]+|\\\\p{Greek}{2,9}\"}",
 ];
 const CRONS: &[&str] = &[
     "*/5 * * * *",
