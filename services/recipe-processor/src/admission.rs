@@ -45,6 +45,9 @@ pub struct Limits {
     pub labels_per_sample: usize,
     pub label_key_bytes: usize,
     pub label_value_bytes: usize,
+    /// Bytes of all of one sample's label keys and values together: what a row of a window
+    /// costs beyond its fixed columns (the series key holds them all once more).
+    pub label_bytes_per_sample: usize,
 }
 
 impl Default for Limits {
@@ -52,7 +55,8 @@ impl Default for Limits {
     /// hundred to a thousand series), and bounds an app's held rows to 10,000 per scrape
     /// interval of its longest window. Half of it per recipe. 64 labels, 256-byte keys and
     /// 4 KiB values are far past what exporters emit (Prometheus names are short identifiers;
-    /// values are routes, codes, versions) and bound one sample's labels to about 272 KiB.
+    /// values are routes, codes, versions); 16 KiB for all of a sample's labels together keeps
+    /// a row of a window under about 33 KiB however they are spread.
     fn default() -> Self {
         Self {
             series_per_app: 10_000,
@@ -60,6 +64,7 @@ impl Default for Limits {
             labels_per_sample: 64,
             label_key_bytes: 256,
             label_value_bytes: 4 * 1024,
+            label_bytes_per_sample: 16 * 1024,
         }
     }
 }
@@ -96,6 +101,16 @@ pub fn check_sample(sample: &RawSample, limits: &Limits) -> Option<(Refusal, Str
                 sample.app,
                 sample.labels.len(),
                 limits.labels_per_sample
+            ),
+        ));
+    }
+    let total: usize = sample.labels.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > limits.label_bytes_per_sample {
+        return Some((
+            Refusal::Labels,
+            format!(
+                "{}.{} of app {}: its labels are {total} bytes in all, more than {}",
+                sample.source, sample.metric, sample.app, limits.label_bytes_per_sample
             ),
         ));
     }
@@ -253,6 +268,21 @@ mod tests {
         let long_value = sample(1.0, &[("code", "123456789")]);
         let (_, reason) = check_sample(&long_value, &limits).unwrap();
         assert!(reason.contains("value is 9 bytes, more than 8"), "{reason}");
+        let total = Limits {
+            label_bytes_per_sample: 12,
+            ..limits
+        };
+        assert_eq!(
+            check_sample(&sample(1.0, &[("code", "12345678")]), &total),
+            None
+        );
+        let (kind, reason) =
+            check_sample(&sample(1.0, &[("code", "12345678"), ("b", "")]), &total).unwrap();
+        assert_eq!(kind, Refusal::Labels);
+        assert!(
+            reason.contains("labels are 13 bytes in all, more than 12"),
+            "{reason}"
+        );
     }
 
     #[test]

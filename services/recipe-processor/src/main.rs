@@ -37,6 +37,9 @@ struct Args {
     /// Bytes of one label value.
     #[arg(long, env = "PRESAGE_MAX_LABEL_VALUE_BYTES", default_value_t = Limits::default().label_value_bytes)]
     max_label_value_bytes: usize,
+    /// Bytes of all of one sample's label keys and values together.
+    #[arg(long, env = "PRESAGE_MAX_LABEL_BYTES", default_value_t = Limits::default().label_bytes_per_sample)]
+    max_label_bytes: usize,
 }
 
 impl Args {
@@ -47,6 +50,7 @@ impl Args {
             labels_per_sample: self.max_labels,
             label_key_bytes: self.max_label_key_bytes,
             label_value_bytes: self.max_label_value_bytes,
+            label_bytes_per_sample: self.max_label_bytes,
         }
     }
 }
