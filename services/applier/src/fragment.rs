@@ -50,10 +50,20 @@ pub fn parse_body(format: &str, body: &str) -> Result<Value, FragmentError> {
             format: "JSON",
             message: e.to_string(),
         })?,
-        "yaml" => serde_yaml::from_str::<Value>(body).map_err(|e| FragmentError::Unparsable {
-            format: "YAML",
-            message: e.to_string(),
-        })?,
+        "yaml" => {
+            // serde_yaml's own limit lets a few KB of aliases of one anchor expand to gigabytes:
+            // the template's size, nesting and alias bounds hold for fragment bodies too.
+            presage_template::check_yaml_bounds(body, "fragment body").map_err(|e| {
+                FragmentError::Unparsable {
+                    format: "YAML",
+                    message: e.to_string(),
+                }
+            })?;
+            serde_yaml::from_str::<Value>(body).map_err(|e| FragmentError::Unparsable {
+                format: "YAML",
+                message: e.to_string(),
+            })?
+        }
         other => return Err(FragmentError::UnknownFormat(other.to_string())),
     };
     let Value::Object(sections) = &parsed else {

@@ -278,6 +278,8 @@ pub fn rule_definition(template_body: &str, rule: &str) -> Option<String> {
         .0
         .parse()
         .ok()?;
+    // The body comes from the topic: held to the template's bounds before serde_yaml reads it.
+    presage_template::check_yaml_bounds(template_body, "template").ok()?;
     let doc: serde_yaml::Value = serde_yaml::from_str(template_body).ok()?;
     let policy = doc
         .get("dynamic_metadata")?

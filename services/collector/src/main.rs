@@ -62,6 +62,7 @@ fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.kafka.check_settings()?;
     let shutdown = Shutdown::on_signals()?;
     let topic = args.kafka.topics().raw();
 

@@ -1,6 +1,5 @@
 //! What fuzzing and its probes found in parsers this crate does not own, kept as tests of the
-//! behaviour the owner is asked for. Ignored while the owner's fix is pending, so that the
-//! suite stays green; `cargo test -p presage-fuzz --test findings -- --ignored` runs them.
+//! behaviour their owners now give.
 
 use presage_fuzz::alloc;
 
@@ -10,10 +9,9 @@ static ALLOC: alloc::Counting = alloc::Counting;
 /// serde_yaml's own limit counts alias jumps, not nodes: one anchored list repeated many times
 /// expands in memory (here 33 KB of body become 2,500,000 nodes, 83 MB). The applier reads fragment
 /// bodies with serde_yaml (`presage_applier::parse_body`), so a fragment record can ask for
-/// gigabytes. Owner: the applier (`fragment.rs`): calling `presage_template::check_yaml_bounds`
-/// on the body before serde_yaml reads it refuses this with its line and column.
+/// gigabytes. The applier (`fragment.rs`) now holds the body to `presage_template::check_yaml_bounds`
+/// before serde_yaml reads it.
 #[test]
-#[ignore = "pending in the applier: fragment bodies have no alias expansion bound"]
 fn a_fragment_body_whose_aliases_expand_is_refused_within_the_allocation_bound() {
     let items = vec!["1"; 500].join(", ");
     let aliases = vec!["*big"; 5_000].join(", ");
@@ -24,6 +22,13 @@ fn a_fragment_body_whose_aliases_expand_is_refused_within_the_allocation_bound()
     eprintln!(
         "{} bytes of body held {peak} bytes at once: {parsed:?}",
         body.len()
+    );
+    assert!(
+        matches!(
+            parsed,
+            Err(presage_applier::FragmentError::Unparsable { .. })
+        ),
+        "{parsed:?}"
     );
     assert!(
         peak < 64 << 20,
