@@ -161,7 +161,15 @@ pub struct RunArgs {
     pub service: String,
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    /// The operator's allow-list, handed to the services that act on the outside world (the
+    /// applier and the collector): which commands hooks may run, which paths they may write,
+    /// which URLs hooks, probes and scrapes may reach. The other services have no use for it.
+    #[arg(long, env = "PRESAGE_ALLOW")]
+    pub allow: Option<PathBuf>,
 }
+
+/// The services that take an allow-list.
+const GRANTED_SERVICES: [&str; 2] = ["applier", "collector"];
 
 /// The binary of a service: beside this executable (cargo builds and images put them together),
 /// else on PATH.
@@ -190,8 +198,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let binary = service_binary(&args.service)?;
     // Become the service (exec), so SIGTERM from a terminal, a supervisor or `docker stop`
     // reaches it directly and it can commit its offsets on the way out.
-    let err = std::process::Command::new(&binary)
-        .kafka(&args.kafka)
-        .exec();
+    let mut command = std::process::Command::new(&binary);
+    command.kafka(&args.kafka);
+    if let Some(allow) = &args.allow {
+        if GRANTED_SERVICES.contains(&args.service.as_str()) {
+            command.arg("--allow").arg(allow);
+        }
+    }
+    let err = command.exec();
     Err(err).with_context(|| format!("running {}", binary.display()))
 }

@@ -149,3 +149,40 @@ fn long_running_containers_restart_and_services_wait_for_a_healthy_kafka() {
         }
     }
 }
+
+/// The compose stack grants the applier and the collector exactly what the demo template needs,
+/// from the operator's file: without it they would reject every hook and read no source.
+#[test]
+fn the_applier_and_collector_get_an_allow_list_that_fits_the_demo_template() {
+    use presage_template::authority::Allow;
+
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let compose = compose();
+    for service in ["applier", "collector"] {
+        let path = compose["services"][service]["environment"]["PRESAGE_ALLOW"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{service} has no PRESAGE_ALLOW"));
+        let volumes = as_strings(&compose["services"][service]["volumes"]);
+        let mounted = volumes
+            .iter()
+            .find_map(|v| v.strip_suffix(":ro")?.strip_suffix(path)?.strip_suffix(':'))
+            .unwrap_or_else(|| panic!("{service}: {path} is not mounted: {volumes:?}"));
+        let file = std::path::Path::new(root).join(mounted);
+        let allow = Allow::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let demo =
+            presage_template::load(&std::path::Path::new(root).join("templates/grid-demand.yaml"))
+                .expect("the demo template");
+        // The image's working directory, where the applier resolves relative hook paths.
+        let violations = allow.check(&demo, std::path::Path::new("/app"));
+        assert!(violations.is_empty(), "{service}: {violations:?}");
+        let checkout =
+            presage_template::load(&std::path::Path::new(root).join("templates/checkout-api.yaml"))
+                .expect("the full example");
+        assert!(
+            !allow
+                .check(&checkout, std::path::Path::new("/app"))
+                .is_empty(),
+            "the compose list grants more than the demo needs"
+        );
+    }
+}
