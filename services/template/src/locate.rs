@@ -131,7 +131,10 @@ impl NodeIndex {
             TScalarStyle::Plain => None,
             TScalarStyle::DoubleQuoted => Some('"'),
             TScalarStyle::SingleQuoted => Some('\''),
-            TScalarStyle::Literal | TScalarStyle::Folded => return None,
+            TScalarStyle::Literal | TScalarStyle::Folded => {
+                let folded = *style == TScalarStyle::Folded;
+                return inside_block(&self.lines, node.value, folded, text, offset);
+            }
         };
         let line: Vec<char> = self
             .lines
@@ -300,4 +303,60 @@ impl MarkedEventReceiver for Builder {
             | Event::DocumentEnd => {}
         }
     }
+}
+
+/// Where character `offset` of a block scalar's text (`|` literal or `>` folded) is in the
+/// source; `first` is its first content character (the node's value position). Source lines map
+/// back by the block's indentation; the text rebuilt from them must agree with the scalar's, or
+/// there is no position (more-indented folded lines, tabs, …).
+fn inside_block(
+    lines: &[String],
+    first: Pos,
+    folded: bool,
+    text: &str,
+    offset: usize,
+) -> Option<Pos> {
+    let indent = first.column.checked_sub(1)?;
+    let text: Vec<char> = text.chars().collect();
+    // Characters of the text accounted for by the source lines before this one.
+    let mut cursor = 0;
+    let mut previous_content = false;
+    for (i, source) in lines.iter().enumerate().skip(first.line.checked_sub(1)?) {
+        let chars: Vec<char> = source.chars().collect();
+        let blank = chars.iter().all(|c| *c == ' ');
+        if !blank && chars.iter().take(indent).any(|c| *c != ' ') {
+            return None; // the block ended before the offset
+        }
+        if blank {
+            // An empty line is a line break of its own; in a literal block so is the end of
+            // the content line before it (folding drops that one).
+            cursor += if !folded && previous_content { 2 } else { 1 };
+            previous_content = false;
+            continue;
+        }
+        if previous_content {
+            // Between two content lines: a space when folded, a newline when literal.
+            let expected = if folded { ' ' } else { '\n' };
+            if text.get(cursor) != Some(&expected) {
+                return None;
+            }
+            cursor += 1;
+        }
+        let content = &chars[indent..];
+        if folded && content.first() == Some(&' ') {
+            return None; // more-indented lines keep their breaks: not mapped
+        }
+        if text.get(cursor..cursor + content.len())? != content {
+            return None;
+        }
+        if (cursor..cursor + content.len()).contains(&offset) {
+            return Some(Pos {
+                line: i + 1,
+                column: indent + (offset - cursor) + 1,
+            });
+        }
+        cursor += content.len();
+        previous_content = true;
+    }
+    None
 }

@@ -243,9 +243,8 @@ fn in_a_block_scalar_the_error_names_the_line_and_column_inside_the_sql() {
     let text = template("      sql: |\n        SELECT app, window_start, 1.0 AS value\n        FROM samples, read_csv('/etc/passwd')");
     let e = parse(&text, "t.yaml").expect_err("a table function");
     let e = &e.errors[0];
-    // The sql's first character (line 9, column 9): the node index does not map offsets
-    // inside block scalars.
-    assert_eq!((e.line, e.column), (9, 9), "{e}");
+    // `read_csv` itself: line 10 of the file, column 23 (8 of indentation, then "FROM samples, ").
+    assert_eq!((e.line, e.column), (10, 23), "{e}");
     assert!(
         e.message.contains("calls table function read_csv(…)")
             && e.message.contains("(line 2, column 15 of the sql)"),
