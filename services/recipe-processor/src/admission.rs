@@ -202,6 +202,18 @@ impl SeriesBook {
         self.last_seen.len() < limit
     }
 
+    /// Records a known series as seen at `ts`; false if the series is not known (one lookup:
+    /// the path every sample of an admitted series takes).
+    pub fn touch(&mut self, series: u64, ts: i64) -> bool {
+        match self.last_seen.get_mut(&series) {
+            Some(seen) => {
+                *seen = (*seen).max(ts);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Records the series as seen at `ts` (call only after [`Self::has_room`] said yes).
     pub fn note(&mut self, series: u64, ts: i64) {
         let seen = self.last_seen.entry(series).or_insert(ts);

@@ -545,16 +545,29 @@ impl RecipeProcessor {
             .map_or(sample.event_time_ms, |wm| wm.max(sample.event_time_ms));
         let horizon = app.series_horizon_ms;
         let current = app.recipes.len();
-        let mut names: Vec<Arc<str>> = fed
-            .iter()
-            .map(|&(i, _, _)| {
-                let run = app
-                    .recipes
-                    .get(i)
-                    .unwrap_or_else(|| &app.retiring[i - current]);
-                Arc::clone(&run.name)
-            })
-            .collect();
+        let name_of = |i: usize| {
+            let run = app
+                .recipes
+                .get(i)
+                .unwrap_or_else(|| &app.retiring[i - current]);
+            Arc::clone(&run.name)
+        };
+        let names_fed: Vec<Arc<str>> = fed.iter().map(|&(i, _, _)| name_of(i)).collect();
+        // A known series (every sample after a series' first): one lookup per book.
+        let mut known = app.series.touch(series, sample.event_time_ms);
+        for name in &names_fed {
+            if !known {
+                break;
+            }
+            known = app
+                .recipe_series
+                .get_mut(name)
+                .is_some_and(|book| book.touch(series, sample.event_time_ms));
+        }
+        if known {
+            return None;
+        }
+        let mut names = names_fed;
         names.sort_unstable();
         names.dedup();
         let refusal = |scope: String, held: usize, limit: usize| {
