@@ -545,29 +545,32 @@ impl RecipeProcessor {
             .map_or(sample.event_time_ms, |wm| wm.max(sample.event_time_ms));
         let horizon = app.series_horizon_ms;
         let current = app.recipes.len();
-        let name_of = |i: usize| {
-            let run = app
-                .recipes
+        let (recipes, retiring) = (&app.recipes, &app.retiring);
+        let name_of = |i: usize| -> &Arc<str> {
+            &recipes
                 .get(i)
-                .unwrap_or_else(|| &app.retiring[i - current]);
-            Arc::clone(&run.name)
+                .unwrap_or_else(|| &retiring[i - current])
+                .name
         };
-        let names_fed: Vec<Arc<str>> = fed.iter().map(|&(i, _, _)| name_of(i)).collect();
-        // A known series (every sample after a series' first): one lookup per book.
+        // A known series (every sample after a series' first): one lookup per book, and no
+        // allocation, on the path every sample takes.
         let mut known = app.series.touch(series, sample.event_time_ms);
-        for name in &names_fed {
+        for &(i, _, _) in fed {
             if !known {
                 break;
             }
             known = app
                 .recipe_series
-                .get_mut(name)
+                .get_mut(name_of(i))
                 .is_some_and(|book| book.touch(series, sample.event_time_ms));
         }
         if known {
             return None;
         }
-        let mut names = names_fed;
+        let mut names: Vec<Arc<str>> = fed
+            .iter()
+            .map(|&(i, _, _)| Arc::clone(name_of(i)))
+            .collect();
         names.sort_unstable();
         names.dedup();
         let refusal = |scope: String, held: usize, limit: usize| {
