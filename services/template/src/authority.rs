@@ -284,15 +284,7 @@ impl Allow {
 
     /// Reads and parses an allow-list file.
     pub fn load(path: &Path) -> Result<Allow, TemplateErrors> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            TemplateErrors::new(vec![TemplateError {
-                file: file.clone(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read the allow-list: {e}"),
-            }])
-        })?;
+        let (text, file) = crate::read_text(path, "the allow-list")?;
         Allow::parse(&text, &file)
     }
 

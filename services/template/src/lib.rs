@@ -121,16 +121,23 @@ pub fn check_yaml_bounds(text: &str, file: &str) -> Result<(), TemplateErrors> {
 
 /// Reads and parses a template file; an unreadable file is reported like any other mistake.
 pub fn load(path: &Path) -> Result<Template, TemplateErrors> {
+    let (text, file) = read_text(path, "the template")?;
+    parse(&text, &file)
+}
+
+/// A file's text and its name for error messages; a file that cannot be read is reported like
+/// any other mistake in it (`what` names it: "the template").
+pub(crate) fn read_text(path: &Path, what: &str) -> Result<(String, String), TemplateErrors> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        TemplateErrors::new(vec![TemplateError {
-            file: file.clone(),
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, file)),
+        Err(e) => Err(TemplateErrors::new(vec![TemplateError {
+            file,
             line: 0,
             column: 0,
-            message: format!("cannot read the template: {e}"),
-        }])
-    })?;
-    parse(&text, &file)
+            message: format!("cannot read {what}: {e}"),
+        }])),
+    }
 }
 
 /// The template version every event carries: the first 16 hex digits of the SHA-256 of the
