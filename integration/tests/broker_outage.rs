@@ -215,19 +215,7 @@ fn a_stage_started_before_its_broker_waits_for_it() {
     set_up(&kafka, dir.path());
     // Samples of an app whose template a stage has not read yet are dead-lettered: wait until
     // the waiting stage has read it, as an operator publishes templates before traffic.
-    let log = services.log_dir.join("recipe-processor.log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("template loaded")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the template never reached the stage\n{}",
-            services.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_template(&services);
     let mut rows = demand(24);
     let want = expected(&rows);
     rows.push((rows.last().unwrap().0 + 24 * HOUR, 0.0));
@@ -258,19 +246,7 @@ fn time_the_broker_is_away_does_not_close_windows_as_idle() {
     set_up_with(&kafka, dir.path(), LIVE_TEMPLATE);
     let mut services = Services::new(&dir.path().join("logs"));
     services.start("recipe-processor", &impatient(&kafka), dir.path());
-    let log = services.log_dir.join("recipe-processor.log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("template loaded")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no template\n{}",
-            services.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_template(&services);
 
     // A sample a second, stamped with the wall clock, as a collector scrapes; real demand.
     let values = trace_slice("taylor-demand.csv", "2000-06-05T00:00:00Z", 40);
@@ -326,5 +302,23 @@ fn time_the_broker_is_away_does_not_close_windows_as_idle() {
             got.sample_count,
             got.value
         );
+    }
+}
+
+/// Waits until the recipe-processor has read its template (samples of an app whose template a
+/// stage has not read yet are dead-lettered).
+fn wait_for_template(services: &Services) {
+    let log = services.log_dir.join("recipe-processor.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("template loaded")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the template never reached the recipe-processor\n{}",
+            services.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -47,9 +47,15 @@ fn a_secret_setting_reaches_the_service_but_never_its_command_line() {
         "the secret is on the command line: {line}"
     );
 
-    // It is running with the setting: still alive once it has joined its group.
+    // It runs with the setting: its loop starts (the settings were checked before it) and it
+    // is still alive.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !services.logs().contains("stage starting") && Instant::now() < deadline {
+    while !services.logs().contains("stage starting") {
+        assert!(
+            Instant::now() < deadline,
+            "the forecaster never started its loop\n{}",
+            services.logs()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(

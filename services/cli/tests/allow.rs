@@ -1,23 +1,12 @@
 //! `presage validate --allow` and `presage up`'s allow-list, as a user runs them.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn presage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presage"))
-        .args(args)
-        .output()
-        .expect("run presage")
-}
+mod common;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn templates_dir() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates").to_string()
-}
+use common::{presage, templates_dir, text};
 
 const ASKING: &str = "app: shop
 bootstrap: { resources: { replicas: 3 } }

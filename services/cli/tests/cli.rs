@@ -1,21 +1,8 @@
 //! The `presage` binary as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
-fn presage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presage"))
-        .args(args)
-        .output()
-        .expect("run presage")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn templates_dir() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates").to_string()
-}
+use common::{presage, templates_dir, text};
 
 #[test]
 fn validate_accepts_the_example_templates() {
