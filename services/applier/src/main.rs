@@ -26,15 +26,11 @@ use presage_runner::{
 use presage_template::authority::{Allow, ALLOW_ENV};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 /// How far back `presage.applied` is read when a partition is assigned: far beyond any input
 /// that can still be replayed (those after the committed offset) and any directive the planner
 /// can publish out of order.
 const APPLIED_SPAN_MS: i64 = 6 * 3_600_000;
-/// Tries at reading it back before the loop gives up (and the process exits, to be restarted):
-/// applying without knowing what was applied could publish an outcome twice.
-const READ_TRIES: u32 = 5;
 
 /// Applies scaling directives and metadata fragments through configuration hooks with a shadow
 /// configuration.
@@ -104,7 +100,9 @@ impl Shell {
         let mut outcomes: Vec<ApplyOutcome> = Vec::new();
         // Records from before the schema's last change have another fingerprint: skipped.
         let mut undecodable: u64;
-        let mut tries = 0;
+        // Applying without knowing what was applied could replay an older directive over a
+        // newer one: wait for the broker, however long it is away, as every stage does.
+        let mut backoff = presage_runner::patience::Backoff::for_broker();
         let read = loop {
             outcomes.clear();
             undecodable = 0;
@@ -118,17 +116,13 @@ impl Shell {
                     Err(_) => undecodable += 1,
                 },
             );
-            tries += 1;
             match read {
                 Ok(read) => break read,
-                Err(err) if tries < READ_TRIES => {
-                    tracing::warn!(stage, partition, error = %format!("{err:#}"), "reading back the outcomes failed; trying again");
-                    std::thread::sleep(Duration::from_secs(1));
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(stage, partition, error = %format!("{err:#}"), failures = backoff.failures(), retry_in_ms = delay.as_millis() as u64, "reading back the outcomes failed; retrying");
+                    std::thread::sleep(delay);
                 }
-                Err(err) => panic!(
-                    "{stage}: cannot read back {topic} partition {partition} after {tries} tries \
-                     (refusing to apply without knowing what was applied): {err:#}"
-                ),
             }
         };
         let apps = self.apps.entry(partition).or_default();
