@@ -21,6 +21,7 @@ pub mod run_loop;
 pub mod settings;
 pub mod shutdown;
 pub mod stage;
+pub mod telemetry;
 pub mod templates;
 pub mod topology;
 
@@ -33,5 +34,6 @@ pub use run_loop::run_stage;
 pub use settings::{KafkaArgs, KafkaChild};
 pub use shutdown::Shutdown;
 pub use stage::{Checkpoint, Outgoing, Stage, StageError};
+pub use telemetry::{telemetry, MetricsArgs};
 pub use templates::{LoadedTemplate, TemplateBook};
 pub use topology::{Topics, Topology};
