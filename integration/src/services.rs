@@ -45,6 +45,8 @@ pub struct Services {
     pub log_dir: PathBuf,
     /// The allow-list services started from now on run with (`PRESAGE_ALLOW`).
     allow: Option<PathBuf>,
+    /// Environment set for one service whenever it starts, by service name.
+    env: Vec<(String, String, String)>,
 }
 
 impl Services {
@@ -54,6 +56,7 @@ impl Services {
             children: Vec::new(),
             log_dir: log_dir.to_path_buf(),
             allow: None,
+            env: Vec::new(),
         }
     }
 
@@ -61,6 +64,12 @@ impl Services {
     /// nothing (the applier rejects every hook needing authority, the collector reads no URL).
     pub fn grant(&mut self, allow: &Path) {
         self.allow = Some(allow.to_path_buf());
+    }
+
+    /// `service` runs with `key=value` in its environment whenever it starts from now on.
+    pub fn set_env(&mut self, service: &str, key: &str, value: &str) {
+        self.env
+            .push((service.to_string(), key.to_string(), value.to_string()));
     }
 
     /// Starts a service the way an operator does, `presage run <service>`, against `kafka`,
@@ -76,6 +85,9 @@ impl Services {
         let mut command = Command::new(binary("presage"));
         if let Some(allow) = &self.allow {
             command.env(ALLOW_ENV, allow);
+        }
+        for (_, key, value) in self.env.iter().filter(|(name, ..)| name == service) {
+            command.env(key, value);
         }
         let child = command
             .args(["run", service])

@@ -120,7 +120,49 @@ fn has_nextest() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// What the tests run besides the broker, from Debian's packages: a real Prometheus server
+/// (`integration/tests/prometheus.rs`) and a headless browser (the dashboard's test).
+const TEST_PACKAGES: [(&str, &str); 2] = [
+    ("prometheus", "/usr/bin/prometheus"),
+    ("chromium", "/usr/bin/chromium"),
+];
+
+/// Installs the missing test packages with apt-get (the machines run as root). Without root or
+/// apt-get, says what to install and goes on: the tests that need them say so when they fail.
+fn install_test_packages() -> Result<(), String> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(_, binary)| !Path::new(binary).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing Debian packages the tests use: {}",
+        missing.join(" ")
+    );
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
+    if !(apt(&["update"]) && apt(&install)) {
+        eprintln!(
+            "xtask: could not install {} (run as root: apt-get install {})",
+            missing.join(" "),
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
 fn test(extra: &[String]) -> Result<(), String> {
+    install_test_packages()?;
     let nisshi = install_broker()?;
     // The end-to-end tests run the service binaries, so they must exist before any test runs.
     cargo(&["build", "--workspace", "--bins"], &[], &nisshi)?;

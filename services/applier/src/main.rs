@@ -39,6 +39,8 @@ const APPLIED_SPAN_MS: i64 = 6 * 3_600_000;
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    metrics: presage_runner::MetricsArgs,
     /// The operator's allow-list (YAML: `commands`, `paths`, `urls`): what hooks may run,
     /// write and reach. Read from this process's settings only, never from the templates
     /// topic; without it nothing is granted and every hook that needs authority is rejected.
@@ -147,12 +149,14 @@ impl Shell {
             .templates
             .get(app)
             .ok_or_else(|| StageError::new(format!("no template for app {app:?}")))?;
-        let outcomes = {
+        let (outcomes, timings) = {
             let mut applier = lock(&self.applier);
             // Taken once the writer is ours: the outcome says when the change was applied.
             let now = presage_runner::dlq::now_ms();
-            apply(&mut applier, loaded, now)
+            let outcomes = apply(&mut applier, loaded, now);
+            (outcomes, applier.take_hook_timings())
         };
+        record_outcomes(&outcomes, &timings);
         outcomes
             .iter()
             .map(|outcome| {
@@ -160,6 +164,23 @@ impl Shell {
                     .map_err(|e| StageError::new(e.to_string()))
             })
             .collect()
+    }
+}
+
+/// Outcomes by hook kind and status, and each hook run's duration (one timing per outcome, in
+/// the same order).
+fn record_outcomes(outcomes: &[ApplyOutcome], timings: &[(&'static str, std::time::Duration)]) {
+    use presage_runner::telemetry::labels;
+    let metrics = &presage_runner::telemetry().metrics;
+    for (outcome, (kind, took)) in outcomes.iter().zip(timings) {
+        metrics
+            .apply_outcomes
+            .get_or_create(&labels([("kind", kind), ("status", &outcome.status)]))
+            .inc();
+        metrics
+            .hook_seconds
+            .get_or_create(&labels([("kind", kind)]))
+            .observe(took.as_secs_f64());
     }
 }
 
@@ -272,6 +293,7 @@ impl Stage for FragmentStage {
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.metrics.start("applier")?;
     let shutdown = Shutdown::on_signals()?;
     let applier = Arc::new(Mutex::new(Applier::new(granted(args.allow.as_deref())?)));
     let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone()));

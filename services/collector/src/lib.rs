@@ -16,6 +16,7 @@ pub mod sender;
 pub mod settings;
 pub mod spool;
 pub mod spooled;
+pub mod watch;
 
 pub use samples::{to_raw_samples, Reading};
 pub use schedule::Schedule;

@@ -17,7 +17,7 @@ use presage_collector::refusals::{self, Ungranted, DEFAULT_MAX_SCRAPE_SERIES};
 use presage_collector::sender::Sender;
 use presage_collector::settings::SpoolArgs;
 use presage_collector::spool::{Limits, Spool};
-use presage_collector::{spooled, to_raw_samples, Refusal, Schedule, SourceReader};
+use presage_collector::{spooled, to_raw_samples, watch, Refusal, Schedule, SourceReader};
 use presage_runner::patience::retry_until;
 use presage_runner::templates::TemplateFeed;
 use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
@@ -29,6 +29,8 @@ use presage_template::authority::{Allow, ALLOW_ENV};
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    metrics: presage_runner::MetricsArgs,
     #[command(flatten)]
     spool: SpoolArgs,
     /// The operator's allow-list (YAML; its `urls` are what Prometheus and http_probe sources
@@ -62,6 +64,7 @@ fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.metrics.start("collector")?;
     args.kafka.check_settings()?;
     let shutdown = Shutdown::on_signals()?;
     let topic = args.kafka.topics().raw();
@@ -79,6 +82,8 @@ fn main() -> anyhow::Result<()> {
     if let Some(problem) = &opened.state_lost {
         tracing::warn!(problem = %problem, "spool state unreadable: every spooled sample is sent again, and drops not yet reported are lost");
     }
+    watch::spool(&spool);
+    let health = presage_runner::telemetry().health.register("collector");
     let spool = Arc::new(Mutex::new(spool));
     // The sender starts first: what an earlier run spooled goes out as soon as the broker answers,
     // whether or not the templates have been read yet.
@@ -105,6 +110,10 @@ fn main() -> anyhow::Result<()> {
             return stop(sender);
         }
     };
+    // The collector has no consumer group: it is ready once it has the templates (and so the
+    // broker answered); what it cannot send meanwhile waits in the spool.
+    health.templates_loaded();
+    health.joined();
     let allow = load_allow(args.allow.as_deref())?;
     let mut schedule = Schedule::default();
     let mut reader = Readers::new(allow.clone(), args.max_scrape_series);
@@ -135,7 +144,9 @@ fn main() -> anyhow::Result<()> {
                 if skipped.contains(&source.id) {
                     continue;
                 }
-                let readings = match reader.read(source, now) {
+                let read = reader.read(source, now);
+                count_read(source.kind.as_str(), &read);
+                let readings = match read {
                     Ok(readings) => readings,
                     Err(err) => {
                         if let Some(Refusal::TooManySeries { series, max }) = err.refusal {
@@ -179,7 +190,11 @@ fn spool_batch(spool: &Mutex<Spool>, records: &[Vec<u8>], now: i64) {
     let mut spool = spool
         .lock()
         .expect("the spool lock (a thread panicked holding it)");
-    match spool.append(records, now) {
+    let appended = spool.append(records, now);
+    if let Ok(dropped) = &appended {
+        watch::dropped(dropped);
+    }
+    match appended {
         Ok(dropped) if dropped.records > 0 => tracing::warn!(
             dropped_records = dropped.records,
             dropped_bytes = dropped.bytes,
@@ -191,6 +206,25 @@ fn spool_batch(spool: &Mutex<Spool>, records: &[Vec<u8>], now: i64) {
         Ok(_) => tracing::debug!(samples = records.len(), pending = spool.pending(), "spooled"),
         Err(err) => tracing::error!(samples = records.len(), error = %err, "could not spool samples: they are lost"),
     }
+    watch::spool(&spool);
+}
+
+/// One source read, by its kind and result: `ok`, `refused` (a page past the series bound) or
+/// `failed`.
+fn count_read<T>(kind: &str, read: &Result<T, presage_collector::SourceError>) {
+    let result = match read {
+        Ok(_) => "ok",
+        Err(err) if err.refusal.is_some() => "refused",
+        Err(_) => "failed",
+    };
+    presage_runner::telemetry()
+        .metrics
+        .source_reads
+        .get_or_create(&presage_runner::telemetry::labels([
+            ("kind", kind),
+            ("result", result),
+        ]))
+        .inc();
 }
 
 /// Waits for the sender (it stops at the shutdown flag, or has failed) and passes on its error.

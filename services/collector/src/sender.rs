@@ -83,7 +83,7 @@ impl Sender {
             Err(SendError::Interrupted { .. }) => return Ok(Round::Stopped),
             Err(SendError::Fatal(reason)) => return Err(Failure::Producer(reason)),
         };
-        for refusal in refused {
+        for refusal in &refused {
             let letter = oversized_output(
                 report::STAGE,
                 &records[refusal.index],
@@ -91,15 +91,28 @@ impl Sender {
                 now_ms(),
             );
             let dlq = self.kafka.topics().dlq();
-            let record = Outgoing::event(dlq, &letter).context("encoding a dead letter")?;
-            match publisher.send_reliably(&[record], &self.shutdown) {
-                Ok(_) => {}
+            let record = Outgoing::event(dlq.clone(), &letter).context("encoding a dead letter")?;
+            match publisher.send_reliably(std::slice::from_ref(&record), &self.shutdown) {
+                Ok(_) => presage_runner::telemetry::count_delivered(report::STAGE, &dlq, [&record]),
                 Err(SendError::Interrupted { .. }) => return Ok(Round::Stopped),
                 Err(SendError::Fatal(reason)) => return Err(Failure::Producer(reason)),
             }
         }
+        let topics = self.kafka.topics();
+        let refused_at: std::collections::HashSet<usize> =
+            refused.iter().map(|r| r.index).collect();
+        presage_runner::telemetry::count_delivered(
+            report::STAGE,
+            &topics.dlq(),
+            records
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| !refused_at.contains(index))
+                .map(|(_, record)| record),
+        );
         let mut spool = self.lock();
         spool.ack(&batch).context("acknowledging in the spool")?;
+        crate::watch::spool(&spool);
         tracing::debug!(
             records = batch.len(),
             pending = spool.pending(),
@@ -122,8 +135,10 @@ impl Sender {
         let topics = self.kafka.topics();
         let letter = report::dead_letter(&overflow, &topics.raw(), max_bytes);
         let record = Outgoing::event(topics.dlq(), &letter).context("encoding the drop report")?;
-        match publisher.send_reliably(&[record], &self.shutdown) {
-            Ok(_) => {}
+        match publisher.send_reliably(std::slice::from_ref(&record), &self.shutdown) {
+            Ok(_) => {
+                presage_runner::telemetry::count_delivered(report::STAGE, &topics.dlq(), [&record])
+            }
             Err(SendError::Interrupted { .. }) => return Ok(false),
             Err(SendError::Fatal(reason)) => return Err(Failure::Producer(reason)),
         }

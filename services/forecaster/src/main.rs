@@ -25,6 +25,8 @@ use presage_runner::{
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    metrics: presage_runner::MetricsArgs,
 }
 
 /// The stage's name: its consumer group is `presage-forecaster`.
@@ -115,10 +117,11 @@ impl Stage for ForecasterStage {
                 ahead,
             )));
         }
-        let forecasts = self
-            .core
-            .on_derived(&derived)
-            .map_err(|e| StageError::new(e.to_string()))?;
+        let refits_before = self.core.refits();
+        let started = std::time::Instant::now();
+        let forecasts = self.core.on_derived(&derived);
+        record_refits(self.core.refits() - refits_before, started.elapsed());
+        let forecasts = forecasts.map_err(|e| StageError::new(e.to_string()))?;
         forecasts
             .iter()
             .map(|forecast| {
@@ -155,9 +158,26 @@ impl Stage for ForecasterStage {
     }
 }
 
+/// Refits of one input, and their duration: an input refits at most a few series (its own
+/// app's), so the input's time is shared evenly between them.
+fn record_refits(refits: u64, took: std::time::Duration) {
+    if refits == 0 {
+        return;
+    }
+    let metrics = &presage_runner::telemetry().metrics;
+    let none = presage_runner::telemetry::Labels::new();
+    metrics.refits.get_or_create(&none).inc_by(refits);
+    let each = took.as_secs_f64() / refits as f64;
+    let histogram = metrics.refit_seconds.get_or_create(&none);
+    for _ in 0..refits {
+        histogram.observe(each);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.metrics.start("forecaster")?;
     let shutdown = Shutdown::on_signals()?;
     let stage = ForecasterStage {
         core: Forecaster::new(),

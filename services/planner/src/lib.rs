@@ -3,6 +3,7 @@
 
 pub mod planner;
 pub mod policy;
+pub mod watch;
 
 pub use planner::{scheduled_floor, PlanError, Planner, LIVE, SHADOW};
 pub use policy::{decide, forecast_value, point_at_lead, Decision, PolicyInput, PolicyState};

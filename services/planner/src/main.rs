@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clap::Parser;
 use presage_events::{decode, ApplyOutcome, DerivedMetric, Forecast, ScalingDirective};
-use presage_planner::{PlanError, Planner};
+use presage_planner::{watch, PlanError, Planner};
 use presage_runner::{
     read_partition_recent, run_three_stages, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown,
     Stage, StageError, Topics,
 };
+use presage_template::Template;
 
 /// Turns forecasts into scaling directives under the template's scaling policies.
 #[derive(Debug, Parser)]
@@ -31,6 +32,8 @@ use presage_runner::{
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    metrics: presage_runner::MetricsArgs,
 }
 
 #[derive(Clone)]
@@ -39,6 +42,8 @@ struct Shell {
     partitions: Arc<Mutex<Partitions>>,
     topics: Topics,
     kafka: KafkaArgs,
+    /// Each app's template, for what its per-app series show (see `presage_planner::watch`).
+    watched: Arc<Mutex<HashMap<String, Arc<Template>>>>,
 }
 
 /// Which loops hold each partition, and the apps seen on it.
@@ -98,6 +103,7 @@ impl Shell {
                     Ok(directive) => {
                         apps.insert(directive.app.clone());
                         core.remember_directive(&directive);
+                        watch_targets(&directive);
                     }
                     Err(_) => undecodable += 1,
                 },
@@ -148,11 +154,66 @@ impl Shell {
             "partition released: its apps' state dropped"
         );
         self.core().forget_apps(apps.iter().map(String::as_str));
+        let telemetry = presage_runner::telemetry();
+        for app in &apps {
+            telemetry.apps.forget(&telemetry.metrics, app);
+        }
     }
 
     fn on_template(&self, loaded: &LoadedTemplate) {
         self.core()
             .set_template(&loaded.version, loaded.template.clone());
+        self.watched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(loaded.template.app.clone(), loaded.template.clone());
+    }
+
+    fn template_of(&self, app: &str) -> Option<Arc<Template>> {
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        watched.get(app).cloned()
+    }
+
+    /// The forecast at the lead time and its model's score, as per-app series.
+    fn watch_forecast(&self, forecast: &Forecast) {
+        let Some(template) = self.template_of(&forecast.app) else {
+            return;
+        };
+        let Some(point) = watch::lead_point(&template, forecast) else {
+            return;
+        };
+        let telemetry = presage_runner::telemetry();
+        let (app, metric) = (&forecast.app, &forecast.metric);
+        telemetry.apps.forecast(
+            &telemetry.metrics,
+            app,
+            metric,
+            [point.point, point.lower, point.upper],
+        );
+        if let Some(mase) = forecast.score {
+            telemetry
+                .apps
+                .model(&telemetry.metrics, app, metric, &forecast.model, mase);
+        }
+    }
+
+    /// The observed value of a metric a live policy tracks, as a per-app series.
+    fn watch_observed(&self, observed: &DerivedMetric) {
+        if !observed.labels.is_empty() {
+            return;
+        }
+        let tracked = self
+            .template_of(&observed.app)
+            .is_some_and(|template| watch::tracked(&template, &observed.recipe));
+        if tracked {
+            let telemetry = presage_runner::telemetry();
+            telemetry.apps.observed(
+                &telemetry.metrics,
+                &observed.app,
+                &observed.recipe,
+                observed.value,
+            );
+        }
     }
 
     fn publish(
@@ -163,11 +224,46 @@ impl Shell {
             .map_err(|e| StageError::new(e.to_string()))?
             .iter()
             .map(|directive| {
+                watch_directive(directive);
                 tracing::info!(app = %directive.app, mode = %directive.mode, fallback = directive.fallback, resource = %directive.resource, target = directive.target, targets = directive.targets.len(), reason = %directive.reason, "directive");
                 Outgoing::event(self.topics.directives(), directive)
                     .map_err(|e| StageError::new(e.to_string()))
             })
             .collect()
+    }
+}
+
+/// A published directive: its latency from the end of the window it was decided on, and (if
+/// live) each resource's target as per-app series.
+fn watch_directive(directive: &ScalingDirective) {
+    let telemetry = presage_runner::telemetry();
+    let now = presage_runner::dlq::now_ms();
+    telemetry
+        .metrics
+        .sample_to_directive_seconds
+        .get_or_create(&presage_runner::telemetry::labels([(
+            "mode",
+            &directive.mode,
+        )]))
+        .observe((now - directive.issued_at_ms).max(0) as f64 / 1000.0);
+    watch_targets(directive);
+}
+
+/// A live directive's targets as per-app series (also for directives read back on start, so a
+/// restarted planner shows the targets in force before its next decision).
+fn watch_targets(directive: &ScalingDirective) {
+    let telemetry = presage_runner::telemetry();
+    if directive.mode != presage_planner::LIVE {
+        return;
+    }
+    for target in &directive.targets {
+        telemetry.apps.target(
+            &telemetry.metrics,
+            &directive.app,
+            &target.resource,
+            target.target as f64,
+            target.at_max,
+        );
     }
 }
 
@@ -190,6 +286,7 @@ impl Stage for ForecastStage {
 
     fn on_event(&mut self, forecast: Forecast) -> Result<Vec<Outgoing>, StageError> {
         not_ahead("forecast issued at", forecast.issued_at_ms)?;
+        self.0.watch_forecast(&forecast);
         let decided = self.0.core().on_forecast(&forecast);
         self.0.publish(decided)
     }
@@ -231,6 +328,7 @@ impl Stage for ObservedStage {
 
     fn on_event(&mut self, observed: DerivedMetric) -> Result<Vec<Outgoing>, StageError> {
         not_ahead("window ending at", observed.window_end_ms)?;
+        self.0.watch_observed(&observed);
         let decided = self.0.core().on_observed(&observed);
         self.0.publish(decided)
     }
@@ -311,12 +409,14 @@ const REMEMBERED_SPAN_MS: i64 = 7 * 24 * 3_600_000;
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.metrics.start("planner")?;
     let shutdown = Shutdown::on_signals()?;
     let shell = Shell {
         core: Arc::new(Mutex::new(Planner::new())),
         partitions: Arc::default(),
         topics: args.kafka.topics(),
         kafka: args.kafka.clone(),
+        watched: Arc::default(),
     };
     run_three_stages(
         &args.kafka,

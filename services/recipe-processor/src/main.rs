@@ -21,6 +21,8 @@ use presage_runner::{
 struct Args {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    metrics: presage_runner::MetricsArgs,
     /// Distinct series one app may have in its open windows, over all its recipes; samples of
     /// further series are dead-lettered (`series_limit`).
     #[arg(long, env = "PRESAGE_MAX_SERIES_PER_APP", default_value_t = Limits::default().series_per_app)]
@@ -64,6 +66,8 @@ struct RecipeStage {
     topics: Topics,
     refused: BTreeMap<(String, Refusal), u64>,
     reported_at: Instant,
+    /// Wall clock at a window's emission minus its end (`presage_window_close_delay_seconds`).
+    close_delay: presage_runner::telemetry::Histogram,
 }
 
 /// The dead-letter kind of a refused sample.
@@ -120,7 +124,12 @@ impl RecipeStage {
         origin: Option<&Origin<'_>>,
     ) -> Result<Vec<Outgoing>, StageError> {
         let mut records = Vec::with_capacity(outputs.len());
+        let now = presage_runner::dlq::now_ms();
         for output in outputs {
+            if let RecipeOutput::Derived(derived) = &output {
+                self.close_delay
+                    .observe((now - derived.window_end_ms).max(0) as f64 / 1000.0);
+            }
             let record = match output {
                 // Stamped with event time, the window's end: the forecaster finds where its
                 // history starts by looking the topic up by time.
@@ -226,6 +235,7 @@ impl Stage for RecipeStage {
 fn main() -> anyhow::Result<()> {
     presage_runner::logging::init();
     let args = Args::parse();
+    args.metrics.start("recipe-processor")?;
     let shutdown = Shutdown::on_signals()?;
     let limits = args.limits();
     tracing::info!(?limits, "recipe-processor limits");
@@ -234,6 +244,10 @@ fn main() -> anyhow::Result<()> {
         topics: args.kafka.topics(),
         refused: BTreeMap::new(),
         reported_at: Instant::now(),
+        close_delay: presage_runner::telemetry()
+            .metrics
+            .window_close_delay_seconds
+            .get_or_create_owned(&Vec::new()),
     };
     run_stage(&args.kafka, stage, &shutdown)
 }

@@ -12,6 +12,7 @@ pub mod dedupe;
 pub mod dlq;
 pub mod history;
 pub mod logging;
+mod loop_metrics;
 pub mod pair;
 pub mod patience;
 pub mod publisher;

@@ -27,6 +27,7 @@ use rdkafka::{Message, TopicPartitionList};
 use crate::checkpoints::{checkpoint_key, checkpoint_record, CheckpointReader};
 use crate::dedupe::SeenIds;
 use crate::dlq::{dead_letter, now_ms, oversized_output, DeadKind, Origin};
+use crate::loop_metrics::LoopMetrics;
 use crate::patience::{retry_until, QuietLog};
 use crate::publisher::{Publisher, SendError};
 use crate::rebalance::RevokeTracker;
@@ -43,6 +44,8 @@ const BATCH: usize = 500;
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle stage is told the time, to close windows of quiet partitions.
 const IDLE_EVERY: Duration = Duration::from_millis(200);
+/// How often librdkafka reports statistics (consumer lag per partition).
+const STATISTICS_EVERY_MS: &str = "5000";
 
 /// What became of one input record.
 #[derive(Debug)]
@@ -61,6 +64,7 @@ pub fn run_stage<S: Stage>(
     let name = stage.name();
     let input = stage.input_topic();
     let dlq_topic = kafka.topics().dlq();
+    let metrics = LoopMetrics::new(name, &input, &dlq_topic);
 
     // A service started before its broker (or its topics) waits for them.
     let mut book = TemplateBook::default();
@@ -80,6 +84,7 @@ pub fn run_stage<S: Stage>(
     for loaded in book.all() {
         stage.on_template(loaded);
     }
+    metrics.templates(book.len());
     tracing::info!(stage = name, templates = book.len(), input = %input, "stage starting");
 
     let group = format!("presage-{name}");
@@ -89,8 +94,9 @@ pub fn run_stage<S: Stage>(
             // Offsets are committed by hand: with the stage's checkpoint, not the last record.
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
+            ("statistics.interval.ms", STATISTICS_EVERY_MS),
         ])?
-        .create_with_context(RevokeTracker::default())
+        .create_with_context(RevokeTracker::reporting(name, metrics.health.clone()))
         .context("creating consumer")?;
     consumer
         .subscribe(&[&input])
@@ -124,12 +130,19 @@ pub fn run_stage<S: Stage>(
         publisher: &publisher,
         dlq_topic: &dlq_topic,
         shutdown,
+        metrics: &metrics,
     };
 
     while !shutdown.requested() {
+        let mut templates_changed = false;
         for loaded in feed.poll_new(&mut book) {
             stage.on_template(&loaded);
+            templates_changed = true;
         }
+        if templates_changed {
+            metrics.templates(book.len());
+        }
+        metrics.broker(broker.away().is_some());
         // Before anything is emitted or committed for a partition we may no longer own.
         revoke(&consumer, &mut stage, &mut offsets, &mut seen);
         if let Some(away_ms) = broker.probe(&consumer, &input) {
@@ -195,6 +208,7 @@ pub fn run_stage<S: Stage>(
                 // Every stage rebuilds a partition's state before its first record: from its
                 // checkpoint, or (stages that read their own output back) from the log.
                 let mut metadata = String::new();
+                let rebuilding = metrics.health.rebuilding();
                 if stage.keeps_checkpoints() {
                     let key = checkpoint_key(&group, &input, partition);
                     metadata = retry_until("reading a stage checkpoint", shutdown, || {
@@ -215,7 +229,9 @@ pub fn run_stage<S: Stage>(
                         }
                     })?;
                 }
+                drop(rebuilding);
                 tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
+                let _rebuilding = metrics.health.rebuilding();
                 stage.restore(partition, &metadata, message.offset());
             }
             let origin = Origin {
@@ -225,9 +241,13 @@ pub fn run_stage<S: Stage>(
                 key: message.key(),
                 payload: message.payload().unwrap_or_default(),
             };
-            let outputs = match handle(&mut stage, seen.of(partition), &message, &origin) {
+            let started = Instant::now();
+            let handled = handle(&mut stage, seen.of(partition), &message, &origin);
+            metrics.record_in(started.elapsed());
+            let outputs = match handled {
                 Handled::Outputs(outputs) => outputs,
                 Handled::Duplicate => {
+                    metrics.duplicate();
                     tracing::debug!(
                         stage = name,
                         offset = message.offset(),
@@ -254,7 +274,9 @@ pub fn run_stage<S: Stage>(
                         &c.metadata,
                     ));
                 }
+                let started = Instant::now();
                 commit_in_transaction(&publisher, &consumer, &message, checkpoint, &outputs)?;
+                metrics.delivered(&outputs, started.elapsed());
             } else {
                 batch_outputs.extend(outputs);
                 batch_positions.push((partition, message.offset()));
@@ -400,6 +422,7 @@ struct Delivery<'a> {
     publisher: &'a Publisher,
     dlq_topic: &'a str,
     shutdown: &'a Shutdown,
+    metrics: &'a LoopMetrics,
 }
 
 impl Delivery<'_> {
@@ -411,6 +434,7 @@ impl Delivery<'_> {
         if outputs.is_empty() {
             return Ok(true);
         }
+        let started = Instant::now();
         let refused = match self.publisher.send_reliably(outputs, self.shutdown) {
             Ok(refused) => refused,
             Err(SendError::Interrupted { unacked, last }) => {
@@ -419,6 +443,13 @@ impl Delivery<'_> {
             }
             Err(fatal) => return Err(fatal.into()),
         };
+        let refused_at: HashSet<usize> = refused.iter().map(|r| r.index).collect();
+        let acknowledged = outputs
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !refused_at.contains(index))
+            .map(|(_, output)| output);
+        self.metrics.delivered(acknowledged, started.elapsed());
         if refused.is_empty() {
             return Ok(true);
         }
@@ -429,8 +460,12 @@ impl Delivery<'_> {
             let letter = oversized_output(self.stage, record, &refusal.reason, now_ms());
             letters.push(Outgoing::event(self.dlq_topic.to_string(), &letter)?);
         }
+        let started = Instant::now();
         match self.publisher.send_reliably(&letters, self.shutdown) {
-            Ok(still) if still.is_empty() => Ok(true),
+            Ok(still) if still.is_empty() => {
+                self.metrics.delivered(&letters, started.elapsed());
+                Ok(true)
+            }
             Ok(still) => Err(anyhow::anyhow!(
                 "{} dead letter(s) of oversized outputs refused too: {}",
                 still.len(),

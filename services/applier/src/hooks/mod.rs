@@ -157,6 +157,8 @@ pub struct Applier {
     applied: Applied,
     /// What the operator granted; [`Applier::default`] grants nothing.
     grant: Granted,
+    /// How long each hook run took since the last [`Applier::take_hook_timings`], by kind.
+    hook_timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 impl Applier {
@@ -164,7 +166,13 @@ impl Applier {
         Self {
             applied: Applied::default(),
             grant,
+            hook_timings: Vec::new(),
         }
+    }
+
+    /// The hook runs timed since the last call: (hook kind, duration), one per outcome.
+    pub fn take_hook_timings(&mut self) -> Vec<(&'static str, std::time::Duration)> {
+        std::mem::take(&mut self.hook_timings)
     }
 
     /// One outcome read back from `presage.applied`.
@@ -222,14 +230,18 @@ impl Applier {
             .unpublished(template, &directive.event_id)
             .into_iter()
             .map(|hook| {
-                apply_unless_superseded(
+                let started = std::time::Instant::now();
+                let outcome = apply_unless_superseded(
                     template,
                     hook,
                     directive,
                     superseded.clone(),
                     &self.grant,
                     now_ms,
-                )
+                );
+                self.hook_timings
+                    .push((kind_name(hook.kind), started.elapsed()));
+                outcome
             })
             .collect();
         for outcome in &outcomes {
@@ -249,7 +261,13 @@ impl Applier {
         let outcomes: Vec<ApplyOutcome> = self
             .unpublished(template, &fragment.event_id)
             .into_iter()
-            .map(|hook| apply_fragment(template, hook, fragment, &self.grant, now_ms))
+            .map(|hook| {
+                let started = std::time::Instant::now();
+                let outcome = apply_fragment(template, hook, fragment, &self.grant, now_ms);
+                self.hook_timings
+                    .push((kind_name(hook.kind), started.elapsed()));
+                outcome
+            })
             .collect();
         for outcome in &outcomes {
             self.applied.learn(outcome);
@@ -276,6 +294,14 @@ impl Applier {
                 !published
             })
             .collect()
+    }
+}
+
+/// A hook's kind as metrics label it.
+pub fn kind_name(kind: HookKind) -> &'static str {
+    match kind {
+        HookKind::File => "file",
+        HookKind::Http => "http",
     }
 }
 

@@ -101,7 +101,7 @@ pub struct Metrics {
     /// `{mode}`: wall clock when a directive is published, minus the end of the window of
     /// samples it was decided from.
     pub sample_to_directive_seconds: Histograms,
-    /// `{reason}`: forecaster refits (scheduled, drift, first).
+    /// Forecaster refits (scheduled, on drift, while cold).
     pub refits: Counters,
     /// A refit's duration.
     pub refit_seconds: Histograms,
@@ -111,9 +111,9 @@ pub struct Metrics {
     pub spool_dropped: Counters,
     /// `{kind, result}`: the collector's reads of its sources.
     pub source_reads: Counters,
-    /// `{hook, status}`: what the applier did with directives and fragments.
+    /// `{kind, status}`: what the applier did with directives and fragments, by hook kind.
     pub apply_outcomes: Counters,
-    /// `{hook}`: one hook run, from the shadow copy to the outcome.
+    /// `{kind}`: one hook run, from the shadow copy to the outcome.
     pub hook_seconds: Histograms,
     /// `{app, metric}`: the newest observed value of a policy's metric.
     pub app_observed: Gauges,

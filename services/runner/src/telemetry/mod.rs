@@ -13,9 +13,11 @@ mod server;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
+pub use crate::loop_metrics::count_delivered;
 pub use apps::AppSeries;
 pub use catalog::{labels, Counters, Gauges, Histograms, Labels, Metrics, EXPORTED};
 pub use health::{Health, LoopHealth, Rebuilding};
+pub use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 
 /// The process's metrics, readiness and per-app series.
 pub struct Telemetry {
