@@ -5,6 +5,7 @@
 //! `ledger` and `state`) drained by the sender thread (`sender.rs`).
 
 pub mod calendar;
+pub mod failures;
 pub mod host;
 pub mod prometheus;
 pub mod readers;

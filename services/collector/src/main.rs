@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use presage_collector::failures::{FailureLog, Line};
 use presage_collector::readers::Readers;
 use presage_collector::refusals::{self, Ungranted, DEFAULT_MAX_SCRAPE_SERIES};
 use presage_collector::sender::Sender;
@@ -118,6 +119,7 @@ fn main() -> anyhow::Result<()> {
     let mut schedule = Schedule::default();
     let mut reader = Readers::new(allow.clone(), args.max_scrape_series);
     let mut ungranted = Ungranted::default();
+    let mut failures = FailureLog::default();
     let topics = args.kafka.topics();
     let (dlq, templates_topic) = (topics.dlq(), topics.templates());
     tracing::info!(templates = book.len(), topic = %topic, "collector starting");
@@ -147,7 +149,14 @@ fn main() -> anyhow::Result<()> {
                 let read = reader.read(source, now);
                 count_read(source.kind.as_str(), &read);
                 let readings = match read {
-                    Ok(readings) => readings,
+                    Ok(readings) => {
+                        if let Some(Line::Recovered { failures }) =
+                            failures.read(&template.app, &source.id)
+                        {
+                            tracing::info!(app = %template.app, source = %source.id, failures, "source reads again");
+                        }
+                        readings
+                    }
                     Err(err) => {
                         if let Some(Refusal::TooManySeries { series, max }) = err.refusal {
                             let letter = refusals::scrape_too_large(
@@ -161,7 +170,11 @@ fn main() -> anyhow::Result<()> {
                             );
                             letters.push(letter);
                         }
-                        tracing::warn!(app = %template.app, source = %source.id, error = %err, "source read failed");
+                        if let Some(Line::Failed { suppressed }) =
+                            failures.failed(&template.app, &source.id, now)
+                        {
+                            tracing::warn!(app = %template.app, source = %source.id, error = %err, suppressed, "source read failed (logged at most once a minute per source)");
+                        }
                         continue;
                     }
                 };
