@@ -1,8 +1,19 @@
-//! Calendar arithmetic on epoch milliseconds, in UTC: the hour, weekday and date of an instant,
-//! and `YYYY-MM-DD` dates as days since 1970-01-01. Templates name holidays by date; the
-//! forecaster and the collector's calendar signals need the same answers.
+//! Calendar arithmetic on epoch milliseconds: the hour, weekday and date of an instant, and
+//! `YYYY-MM-DD` dates as days since 1970-01-01. Templates name holidays by date; the forecaster
+//! and the collector's calendar signals need the same answers.
+//!
+//! These read a clock in UTC. For a template's own clock, pass them `Zone::local_ms` (or use
+//! `Zone::hour_of_day` and friends): the zone's rules come from chrono-tz. Dates are validated by
+//! chrono; turning a day count back into a date stays Hinnant's formula below, because it is
+//! exact for every i64 day while chrono's calendar ends at ±262,143 years and an event's
+//! timestamp may be any i64 (printing and cron matching must not fail on one).
+
+use chrono::{Datelike, NaiveDate};
 
 const MS_PER_DAY: i64 = 86_400_000;
+
+/// `NaiveDate::num_days_from_ce` of 1970-01-01.
+const DAYS_FROM_CE_TO_EPOCH: i64 = 719_163;
 
 /// Days since 1970-01-01 of the instant's UTC date.
 pub fn day_number(at_ms: i64) -> i64 {
@@ -23,14 +34,14 @@ pub fn weekday(at_ms: i64) -> u32 {
 pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    // Exactly four, two and two digits: chrono's own `%Y-%m-%d` also takes `2013-1-1`.
+    let digits =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
         return None;
     }
-    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
+    let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    Some(i64::from(date.num_days_from_ce()) - DAYS_FROM_CE_TO_EPOCH)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds) as epoch milliseconds, the form of the traces in
@@ -77,26 +88,6 @@ pub fn rfc3339(at_ms: i64) -> String {
     } else {
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{millis:03}Z")
     }
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Howard Hinnant's days-from-civil: exact for the proleptic Gregorian calendar.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Cron schedules for scheduled capacity floors, in UTC: the classic five fields
+//! Cron schedules for scheduled capacity floors: the classic five fields
 //! `minute hour day-of-month month day-of-week`, like `0 8 * * 1-5` or `*/15 * * * *`.
 //!
 //! Each field takes `*`, a value, a list `a,b`, a range `a-b` and a step `*/n` or `a-b/n`;
@@ -10,6 +10,15 @@
 //! on the 25th and on every Friday, and `0 12 */2 * FRI` only on Fridays with an odd date.
 //!
 //! Everything here is pure arithmetic on epoch milliseconds; a match is a whole UTC minute.
+//! `zoned` reads the same schedules on a time zone's local clock (`last_at_or_before_in`,
+//! `window_active_in`), through chrono-tz.
+//!
+//! The grammar is our own rather than a cron crate's: croner (the maintained one) ORs or ANDs
+//! the day fields for every schedule alike instead of Vixie's rule above, its errors carry no
+//! position for `file:line:column`, and its builder dependency (derive_builder → darling 0.20)
+//! would compile a second darling next to apache-avro's.
+
+mod zoned;
 
 use std::fmt;
 use std::str::FromStr;

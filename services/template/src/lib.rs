@@ -19,6 +19,7 @@ pub mod model;
 pub mod quantiles;
 pub mod rules;
 pub mod selector;
+pub mod zone;
 
 mod bounds;
 mod decode;
@@ -40,6 +41,7 @@ pub use errors::{TemplateError, TemplateErrors};
 pub use model::*;
 pub use rules::{Assignment, Rule, RuleEvalError, RuleSyntaxError};
 pub use selector::{MatchOp, Matcher, Selector, SelectorError};
+pub use zone::{Zone, ZoneError};
 
 use locate::{NodeIndex, Pos};
 use path::YamlPath;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
 use crate::rules::Rule;
+use crate::zone::Zone;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,9 +22,19 @@ pub struct Template {
     #[serde(default)]
     pub bootstrap: Bootstrap,
     pub dynamic_metadata: DynamicMetadata,
+    /// The IANA time zone of the app's clock, e.g. `Europe/London`; UTC when absent. Cron
+    /// floors, calendar signals, the linear model's hour and weekday features and holidays
+    /// follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Zone>,
 }
 
 impl Template {
+    /// The zone the app's clock reads: `timezone`, or UTC.
+    pub fn zone(&self) -> Zone {
+        self.timezone.unwrap_or_default()
+    }
+
     /// The metric recipe with this name.
     pub fn recipe(&self, name: &str) -> Option<&MetricRecipe> {
         self.dynamic_metadata
@@ -138,7 +149,7 @@ pub enum SourceKind {
     Prometheus,
     /// An HTTP GET whose status and response time become samples.
     HttpProbe,
-    /// Time of day and weekday as external signals.
+    /// Time of day and weekday as external signals, on the template's `timezone`.
     Calendar,
 }
 
@@ -488,7 +499,8 @@ pub struct PredictionAlgorithm {
     /// Rolling-origin folds used to score candidates and calibrate intervals.
     #[serde(default = "default_folds")]
     pub folds: usize,
-    /// Dates (`YYYY-MM-DD`) the `linear` model treats as holidays.
+    /// Dates (`YYYY-MM-DD`) the `linear` model treats as holidays: whole days of the
+    /// template's `timezone`.
     #[serde(default)]
     pub holidays: Vec<String>,
     /// Signals joined to the target recipe (`join: [{as: NAME}]`) that the `linear` model uses
@@ -623,7 +635,8 @@ pub struct ScalingPolicy {
     /// of the `down` window, a scale-up the lowest of the `up` window.
     #[serde(default)]
     pub stabilization: Stabilization,
-    /// Scheduled floors: from each match of `cron` (UTC), for `for`, at least `min`.
+    /// Scheduled floors: from each match of `cron` on the template's `timezone` (UTC by
+    /// default), for `for`, at least `min`.
     #[serde(default)]
     pub schedule: Vec<ScheduledFloor>,
     /// A shadow policy is evaluated and published with mode `shadow`; the applier ignores it.
