@@ -259,6 +259,8 @@ impl Stack {
             .arg("--data-dir")
             .arg(dir.path().join("var"))
             .args(["--port", &port.to_string()])
+            // Stacks run in parallel: no fixed port for the dashboard or the services' metrics.
+            .args(["--dashboard-listen", "off", "--metrics-port-base", "0"])
             .current_dir(dir.path())
             .env("PRESAGE_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")

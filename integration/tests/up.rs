@@ -29,6 +29,8 @@ fn presage_up_runs_the_whole_stack_until_interrupted_then_stops_cleanly() {
         .arg("--data-dir")
         .arg(dir.path().join("var"))
         .args(["--port", &port.to_string()])
+        // Stacks run in parallel: no fixed port for the dashboard or the services' metrics.
+        .args(["--dashboard-listen", "off", "--metrics-port-base", "0"])
         .current_dir(dir.path())
         .stdout(log.try_clone().unwrap())
         .stderr(log);

@@ -1,10 +1,12 @@
 //! The `presage` command line: validate templates, create topics, publish templates, follow
 //! directives (`tail`) and trace one back to its inputs (`explain`), backtest policies on
-//! recorded samples (`backtest`), run one service or the whole stack (with a local broker when no `--brokers` is given).
+//! recorded samples (`backtest`), run one service or the whole stack (with a local broker when no `--brokers` is given),
+//! and watch it live in a browser (`dashboard`, also served by `up`).
 
 pub mod backtest;
 pub mod check;
 pub mod commands;
+pub mod dashboard;
 pub mod demo;
 pub mod explain;
 pub mod rfc3339;
@@ -52,6 +54,9 @@ pub enum Command {
     Tail(tail::TailCommand),
     /// Trace a directive back: policy rule, forecast, derived windows, raw offsets, template.
     Explain(explain::ExplainArgs),
+    /// Serve the live web dashboard for a cluster: every app's observed metric, forecast band
+    /// and target, recent directives with their outcomes and explain chains, dead letters.
+    Dashboard(dashboard::DashboardArgs),
     /// Replay recorded samples through the recipe, forecaster and planner cores and score every
     /// policy against a reactive baseline and a perfect-foresight oracle.
     Backtest(backtest::BacktestArgs),
@@ -76,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::DemoWorkload(args) => demo::serve_forever(&args),
         Command::Tail(command) => tail::tail(command),
         Command::Explain(args) => explain::explain(&args),
+        Command::Dashboard(args) => dashboard::dashboard(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

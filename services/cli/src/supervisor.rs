@@ -3,16 +3,21 @@
 //! and runs the five services as child processes, restarting any that exits (with backoff, the
 //! broker too), until SIGINT or SIGTERM; then it stops the services and, last, the broker.
 //!
+//! It also serves the live dashboard (`--dashboard-listen`, see [`crate::dashboard`]) and gives
+//! each service its own metrics address (`PRESAGE_METRICS_LISTEN`, from `--metrics-port-base`).
+//!
 //! Every child runs in its own process group, so a terminal's Ctrl-C reaches only `presage up`,
 //! which decides the order of the stop.
 
 mod backoff;
 mod broker;
 mod decision;
+mod ports;
 mod process;
 mod stop;
 mod supervised;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -25,12 +30,22 @@ use presage_runner::{KafkaArgs, Shutdown};
 use presage_template::authority::{Allow, ALLOW_ENV};
 
 use crate::commands::{create_all_topics, service_binary, SERVICES};
+use crate::dashboard::{self, Dashboard, Listen};
 use crate::demo;
 use backoff::Backoff;
 use broker::LocalBroker;
 use supervised::Supervised;
 
+/// The variable the services read their metrics address from (`--metrics-listen`).
+const METRICS_LISTEN_ENV: &str = "PRESAGE_METRICS_LISTEN";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    presage up --demo --demo-data ../shared/data/taylor-demand.csv\n  \
+    presage up --brokers kafka:9092 --templates templates/ --dashboard-listen 0.0.0.0:9460\n  \
+    presage up --dashboard-listen off --metrics-port-base 0\n\n\
+    The dashboard is then at http://127.0.0.1:9460/; each service's /metrics, /healthz and\n\
+    /readyz at 127.0.0.1:9465 (collector) to 9469 (applier).")]
 pub struct UpArgs {
     /// An existing Kafka cluster; without it a local broker is started.
     #[arg(long, env = "PRESAGE_BROKERS")]
@@ -63,6 +78,16 @@ pub struct UpArgs {
     pub demo: bool,
     #[command(flatten)]
     pub demo_args: demo::DemoSettings,
+    /// Serve the live web dashboard on this address, or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = dashboard::DEFAULT_LISTEN)]
+    pub dashboard_listen: Listen,
+    #[command(flatten)]
+    pub dashboard_view: dashboard::ViewArgs,
+    /// Each service serves /metrics, /healthz and /readyz on 127.0.0.1 at consecutive ports
+    /// from this one, in pipeline order: collector, recipe-processor, forecaster, planner,
+    /// applier (handed down as PRESAGE_METRICS_LISTEN). 0 turns them off.
+    #[arg(long, value_name = "PORT", default_value_t = ports::DEFAULT_METRICS_PORT_BASE)]
+    pub metrics_port_base: u16,
 }
 
 /// Expands directories into their `*.yaml` files, sorted.
@@ -86,6 +111,8 @@ pub fn template_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn up(args: &UpArgs) -> anyhow::Result<()> {
     let shutdown = Shutdown::on_signals()?;
+    let metrics = metrics_addresses(args)?;
+    let dashboard_limits = args.dashboard_view.limits()?;
     let files = template_files(&args.templates)?;
     // The same checks as `presage validate`, DataFusion planning included: a template the
     // recipe-processor would refuse is refused here, before anything runs.
@@ -160,13 +187,27 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         println!("demo workload: http://{}/metrics", server.address());
         std::mem::forget(server); // serves until the process exits
     }
+    // Started before the services, so the page shows them from their first record; dropped
+    // (its consumer closed) before the broker stops.
+    let dashboard = match args.dashboard_listen {
+        Listen::Off => None,
+        Listen::At(addr) => {
+            let dashboard = Dashboard::start(&kafka, addr, dashboard_limits)
+                .context("pass another --dashboard-listen ADDR, or `off`")?;
+            println!("dashboard at {}", dashboard.url());
+            Some(dashboard)
+        }
+    };
     let mut services = Vec::new();
-    for service in SERVICES {
+    for (service, metrics) in SERVICES.into_iter().zip(metrics) {
         let kafka = kafka.clone();
         let allow_file = allow_file.clone();
+        if let Some(addr) = metrics {
+            println!("{service}: metrics at http://{addr}/metrics");
+        }
         services.push(Supervised::start(
             service,
-            Box::new(move || spawn(service, &kafka, &allow_file)),
+            Box::new(move || spawn(service, &kafka, &allow_file, metrics)),
         )?);
     }
     println!(
@@ -183,8 +224,24 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
         }
         shutdown.sleep(Duration::from_millis(200));
     }
+    drop(dashboard);
     stop::stop_in_order(&mut services, broker.as_mut(), &backoff, stop::GRACE);
     Ok(())
+}
+
+/// Each service's metrics address, refused when the demo workload or the dashboard would take
+/// one of those ports (the service would fail to bind it and be restarted forever).
+fn metrics_addresses(args: &UpArgs) -> anyhow::Result<Vec<Option<SocketAddr>>> {
+    let addresses = ports::metrics_addresses(args.metrics_port_base, &SERVICES)?;
+    if args.demo {
+        if let Ok(demo) = args.demo_args.listen.parse::<SocketAddr>() {
+            ports::check_no_overlap(&addresses, "the demo workload (--demo-listen)", demo)?;
+        }
+    }
+    if let Listen::At(addr) = args.dashboard_listen {
+        ports::check_no_overlap(&addresses, "the dashboard (--dashboard-listen)", addr)?;
+    }
+    Ok(addresses)
 }
 
 /// The operator's allow-list, checked against the templates (a template asking for more stops
@@ -224,11 +281,23 @@ fn allow_list(
 }
 
 /// Starts `service`; the allow-list goes to every service by environment (the applier and the
-/// collector read it), never from the templates topic.
-fn spawn(service: &str, kafka: &KafkaArgs, allow: &std::path::Path) -> anyhow::Result<Child> {
+/// collector read it), never from the templates topic. So does its metrics address; without
+/// one the variable is removed, so an operator's own setting cannot make five services fight
+/// over one port.
+fn spawn(
+    service: &str,
+    kafka: &KafkaArgs,
+    allow: &std::path::Path,
+    metrics: Option<SocketAddr>,
+) -> anyhow::Result<Child> {
     let binary = service_binary(service)?;
-    process::spawn_isolated(Command::new(&binary).kafka(kafka).env(ALLOW_ENV, allow))
-        .with_context(|| format!("starting {}", binary.display()))
+    let mut command = Command::new(&binary);
+    command.kafka(kafka).env(ALLOW_ENV, allow);
+    match metrics {
+        Some(addr) => command.env(METRICS_LISTEN_ENV, addr.to_string()),
+        None => command.env_remove(METRICS_LISTEN_ENV),
+    };
+    process::spawn_isolated(&mut command).with_context(|| format!("starting {}", binary.display()))
 }
 
 fn retry(

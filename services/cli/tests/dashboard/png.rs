@@ -1,0 +1,180 @@
+//! Just enough PNG to read a browser's screenshot: 8-bit RGB or RGBA, not interlaced (what
+//! Chromium writes). Inflate is miniz_oxide, already in the lock file through the standard
+//! library's backtrace support, so the test adds no crate.
+
+use miniz_oxide::inflate::decompress_to_vec_zlib;
+
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
+    /// RGB, row by row.
+    pub rgb: Vec<[u8; 3]>,
+}
+
+impl Image {
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        self.rgb[y * self.width + x]
+    }
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Image, String> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let mut rest = bytes
+        .strip_prefix(SIGNATURE)
+        .ok_or("not a PNG (signature)")?;
+    let (mut width, mut height, mut channels) = (0usize, 0usize, 0usize);
+    let mut compressed = Vec::new();
+    while rest.len() >= 12 {
+        let length = u32::from_be_bytes(rest[0..4].try_into().unwrap()) as usize;
+        let kind = &rest[4..8];
+        let data = rest.get(8..8 + length).ok_or("truncated chunk")?;
+        match kind {
+            b"IHDR" => {
+                width = u32::from_be_bytes(data[0..4].try_into().unwrap()) as usize;
+                height = u32::from_be_bytes(data[4..8].try_into().unwrap()) as usize;
+                let (depth, colour, interlace) = (data[8], data[9], data[12]);
+                channels = match colour {
+                    2 => 3,
+                    6 => 4,
+                    other => return Err(format!("colour type {other} not supported")),
+                };
+                if depth != 8 || interlace != 0 {
+                    return Err(format!(
+                        "bit depth {depth}, interlace {interlace}: not supported"
+                    ));
+                }
+            }
+            b"IDAT" => compressed.extend_from_slice(data),
+            b"IEND" => break,
+            _ => {}
+        }
+        rest = &rest[12 + length..];
+    }
+    if width == 0 || height == 0 {
+        return Err("no IHDR".into());
+    }
+    let raw = decompress_to_vec_zlib(&compressed).map_err(|e| format!("inflate: {e:?}"))?;
+    let stride = width * channels;
+    if raw.len() != height * (stride + 1) {
+        return Err(format!(
+            "{} bytes of image data for {width}x{height}x{channels}",
+            raw.len()
+        ));
+    }
+    let mut pixels = vec![0u8; height * stride];
+    for y in 0..height {
+        let filter = raw[y * (stride + 1)];
+        let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
+        for i in 0..stride {
+            let left = if i >= channels {
+                pixels[y * stride + i - channels]
+            } else {
+                0
+            };
+            let up = if y > 0 {
+                pixels[(y - 1) * stride + i]
+            } else {
+                0
+            };
+            let up_left = if y > 0 && i >= channels {
+                pixels[(y - 1) * stride + i - channels]
+            } else {
+                0
+            };
+            let predicted = match filter {
+                0 => 0,
+                1 => left,
+                2 => up,
+                3 => ((u16::from(left) + u16::from(up)) / 2) as u8,
+                4 => paeth(left, up, up_left),
+                other => return Err(format!("filter {other} on row {y}")),
+            };
+            pixels[y * stride + i] = line[i].wrapping_add(predicted);
+        }
+    }
+    let rgb = pixels
+        .chunks_exact(channels)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Ok(Image { width, height, rgb })
+}
+
+fn paeth(a: u8, b: u8, c: u8) -> u8 {
+    let p = i16::from(a) + i16::from(b) - i16::from(c);
+    let (pa, pb, pc) = (
+        (p - i16::from(a)).abs(),
+        (p - i16::from(b)).abs(),
+        (p - i16::from(c)).abs(),
+    );
+    if pa <= pb && pa <= pc {
+        a
+    } else if pb <= pc {
+        b
+    } else {
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&[0; 4]); // the CRC is not checked
+        out
+    }
+
+    #[test]
+    fn every_filter_is_undone() {
+        // 2x3 RGB; rows filtered None, Sub, Up... each row's bytes chosen so the result is known.
+        let want: [[u8; 6]; 5] = [
+            [10, 20, 30, 40, 50, 60],
+            [11, 21, 31, 41, 51, 61],
+            [12, 22, 32, 42, 52, 62],
+            [13, 23, 33, 43, 53, 63],
+            [200, 100, 0, 250, 5, 9],
+        ];
+        let mut raw = Vec::new();
+        for (y, row) in want.iter().enumerate() {
+            let filter = y as u8; // 0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth
+            raw.push(filter);
+            for i in 0..6 {
+                let left = if i >= 3 { row[i - 3] } else { 0 };
+                let up = if y > 0 { want[y - 1][i] } else { 0 };
+                let up_left = if y > 0 && i >= 3 {
+                    want[y - 1][i - 3]
+                } else {
+                    0
+                };
+                let predicted = match filter {
+                    0 => 0,
+                    1 => left,
+                    2 => up,
+                    3 => ((u16::from(left) + u16::from(up)) / 2) as u8,
+                    _ => paeth(left, up, up_left),
+                };
+                raw.push(row[i].wrapping_sub(predicted));
+            }
+        }
+        let mut ihdr = 2u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&5u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(
+            b"IDAT",
+            &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
+        ));
+        png.extend(chunk(b"IEND", &[]));
+        let image = decode(&png).unwrap();
+        assert_eq!((image.width, image.height), (2, 5));
+        for (y, row) in want.iter().enumerate() {
+            assert_eq!(image.pixel(0, y), [row[0], row[1], row[2]], "row {y}");
+            assert_eq!(image.pixel(1, y), [row[3], row[4], row[5]], "row {y}");
+        }
+        assert!(decode(b"GIF89a").is_err());
+    }
+}
