@@ -505,7 +505,7 @@ fn the_plain_prometheus_scrape_configuration_keeps_every_service() {
     let job = &config["scrape_configs"][0];
     assert_eq!(
         job["kubernetes_sd_configs"][0]["role"].as_str(),
-        Some("endpoints")
+        Some("endpointslice")
     );
     let keeps: Vec<(String, String)> = job["relabel_configs"]
         .as_sequence()
@@ -537,7 +537,7 @@ fn the_plain_prometheus_scrape_configuration_keeps_every_service() {
             );
         }
         discovered.insert(
-            "__meta_kubernetes_endpoint_port_name".into(),
+            "__meta_kubernetes_endpointslice_port_name".into(),
             "metrics".into(),
         );
         for (source, regex) in &keeps {
