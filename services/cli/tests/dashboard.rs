@@ -35,6 +35,13 @@ const APP: &str = "grid-demand";
 #[test]
 fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
     let chromium = browser::chromium();
+    let services = Path::new(env!("CARGO_BIN_EXE_presage")).with_file_name("presage-planner");
+    assert!(
+        services.is_file(),
+        "{} is missing: build the services first (`cargo build --workspace --bins`; `cargo \
+         xtask test` does it)",
+        services.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let workload = workload();
     let template = write_template(dir.path(), &workload);
@@ -152,6 +159,18 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
     assert!(
         dom.contains("applied</span>"),
         "an outcome is shown:\n{dom}"
+    );
+
+    // A directive opens its explain chain (the page's address for it: a click sets it).
+    let dom = browser::dump_dom(&chromium, &format!("{url}#explain={id}"));
+    let panel = dom
+        .split("id=\"explain-text\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_default();
+    assert!(
+        panel.contains(&id) && panel.contains("demand_mw"),
+        "the explain panel shows the chain:\n{panel}\n---\n{dom}"
     );
 
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
