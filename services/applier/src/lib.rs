@@ -9,12 +9,13 @@ pub mod journal;
 pub mod outcome;
 pub mod plan;
 pub mod retry;
+pub mod yaml_edit;
 
 pub use fragment::{fragment_patch, parse_body, FragmentError};
 pub use outcome::{outcome, outcome_id, Details, Input, Status};
 pub use plan::{
     check_rules, directive_patch, format_of, parse_config, plan_change, plan_patch, render,
-    PlanError,
+    render_over, PlanError,
 };
 
 /// The I/O edge: hooks that write files, run tests and reload processes. Kept in the library so

@@ -113,6 +113,23 @@ pub fn render(doc: &Value, format: ConfigFormat) -> Result<String, PlanError> {
     }
 }
 
+/// The candidate as the text to write over the live file's `previous` text: a YAML file keeps
+/// its comments, key order and layout where the change is a few scalars (see
+/// [`crate::yaml_edit`]); otherwise the whole document is written, keys in the order the live
+/// file had them (new keys after).
+pub fn render_over(
+    previous: Option<&str>,
+    doc: &Value,
+    format: ConfigFormat,
+) -> Result<String, PlanError> {
+    if format == ConfigFormat::Yaml {
+        if let Some(text) = previous.and_then(|text| crate::yaml_edit::edit_in_place(text, doc)) {
+            return Ok(text);
+        }
+    }
+    render(doc, format)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

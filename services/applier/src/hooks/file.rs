@@ -25,7 +25,7 @@ use super::lock::FileLock;
 use super::process::{read_pid_file, run_command, signal_number, signal_pid_file};
 use crate::journal::{recover, Intent, Journal, Phase, Recovery};
 use crate::outcome::{outcome, outcome_id, Details, Input, Status};
-use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render};
+use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render_over};
 use crate::retry::{wait_before, Try};
 
 const DEFAULT_TEST_LIMIT: Duration = Duration::from_secs(10);
@@ -224,7 +224,7 @@ fn try_once(
     if !violations.is_empty() {
         return Try::permanent(Status::Rejected, violations.join("; "));
     }
-    let text = match render(&candidate, format) {
+    let text = match render_over(previous.as_deref(), &candidate, format) {
         Ok(text) => text,
         Err(e) => return Try::permanent(Status::Failed, e.to_string()),
     };
