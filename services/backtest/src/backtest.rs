@@ -331,14 +331,14 @@ fn score_series(
         REACTIVE.to_string(),
         ContenderKind::Reactive,
         false,
-        reactive(policy, &demand),
+        reactive(policy, template.zone(), &demand),
         (policy.per_unit, delay_ms, initial),
     ));
     contenders.push(contender(
         ORACLE.to_string(),
         ContenderKind::Oracle,
         false,
-        oracle(policy, &demand),
+        oracle(policy, template.zone(), &demand),
         (policy.per_unit, 0, initial),
     ));
     SeriesReport {

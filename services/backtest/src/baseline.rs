@@ -13,7 +13,7 @@
 
 use presage_planner::policy::{decide_reactive, PolicyState};
 use presage_planner::scheduled_floor;
-use presage_template::{Duration, ScalingPolicy, Stabilization};
+use presage_template::{Duration, ScalingPolicy, Stabilization, Zone};
 
 use crate::capacity::Action;
 use crate::report::DemandStep;
@@ -22,8 +22,9 @@ use crate::score::demand_pieces;
 /// Kubernetes HPA's default scale-down stabilization window.
 pub const HPA_SCALE_DOWN_STABILIZATION_MS: u64 = 5 * 60_000;
 
-/// The reactive baseline's targets, decided at each window's end.
-pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
+/// The reactive baseline's targets, decided at each window's end (scheduled floors on `zone`,
+/// the template's clock).
+pub fn reactive(policy: &ScalingPolicy, zone: Zone, demand: &[DemandStep]) -> Vec<Action> {
     let hpa = ScalingPolicy {
         lead_time: None,
         max_step_up: None,
@@ -40,7 +41,7 @@ pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
     let mut actions = Vec::new();
     for step in demand {
         let now = step.end_ms;
-        let floor = scheduled_floor(&hpa, now);
+        let floor = scheduled_floor(&hpa, zone, now);
         let Some(decision) = decide_reactive(
             &hpa,
             &mut state,
@@ -62,13 +63,14 @@ pub fn reactive(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
     actions
 }
 
-/// The oracle's targets: each window's need, from the window's start.
-pub fn oracle(policy: &ScalingPolicy, demand: &[DemandStep]) -> Vec<Action> {
+/// The oracle's targets: each window's need, from the window's start (scheduled floors on
+/// `zone`, the template's clock).
+pub fn oracle(policy: &ScalingPolicy, zone: Zone, demand: &[DemandStep]) -> Vec<Action> {
     let mut actions: Vec<Action> = Vec::new();
     // Each window's need from where it starts counting (see `demand_pieces`).
     for step in demand_pieces(demand) {
         let start = step.start_ms;
-        let floor = scheduled_floor(policy, start)
+        let floor = scheduled_floor(policy, zone, start)
             .map_or(policy.min, |f| f.max(policy.min))
             .min(policy.max);
         let need = (step.value / policy.per_unit)

@@ -22,7 +22,7 @@ pub mod watch;
 pub use samples::{to_raw_samples, Reading};
 pub use schedule::Schedule;
 
-use presage_template::Source;
+use presage_template::{Source, Zone};
 
 #[derive(Debug, thiserror::Error)]
 #[error("source {source_id}: {message}")]
@@ -45,5 +45,17 @@ pub enum Refusal {
 /// Reads one source now. Implementations do the I/O (HTTP, /proc); `now_ms` stamps readings
 /// that carry no time of their own.
 pub trait SourceReader {
-    fn read(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError>;
+    /// Reads `source` of a template whose clock is `zone` (its `timezone`): calendar signals
+    /// are local hours and weekdays.
+    fn read_in(
+        &mut self,
+        source: &Source,
+        zone: Zone,
+        now_ms: i64,
+    ) -> Result<Vec<Reading>, SourceError>;
+
+    /// [`SourceReader::read_in`] on UTC, the clock of a template without `timezone`.
+    fn read(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        self.read_in(source, Zone::UTC, now_ms)
+    }
 }

@@ -9,7 +9,7 @@ use crate::{calendar, host, prometheus, Reading, Refusal, SourceError, SourceRea
 use presage_events::{redact_text, redact_url};
 use presage_template::authority::Allow;
 use presage_template::metric_names as names;
-use presage_template::{Source, SourceKind};
+use presage_template::{Source, SourceKind, Zone};
 
 /// Reads every kind of source; keeps the previous CPU snapshot to turn jiffies into a share.
 /// Reaches only the URLs its allow-list grants, and reads a Prometheus page only when it has
@@ -66,9 +66,14 @@ fn timeout_of(source: &Source) -> Duration {
 }
 
 impl SourceReader for Readers {
-    fn read(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+    fn read_in(
+        &mut self,
+        source: &Source,
+        zone: Zone,
+        now_ms: i64,
+    ) -> Result<Vec<Reading>, SourceError> {
         match source.kind {
-            SourceKind::Calendar => Ok(calendar::readings(now_ms)),
+            SourceKind::Calendar => Ok(calendar::readings(zone, now_ms)),
             SourceKind::Host => self.read_host(source, now_ms),
             SourceKind::Prometheus => {
                 let url = self.granted_url(source)?;

@@ -201,3 +201,21 @@ fn a_page_with_more_series_than_the_bound_is_refused_whole() {
         .unwrap();
     assert_eq!(readings.len(), 101, "at the bound, read whole");
 }
+
+#[test]
+fn a_calendar_source_reads_the_clock_of_the_template_s_zone() {
+    let mut readers = Readers::new(Allow::default(), 100);
+    let clock = source(SourceKind::Calendar, None);
+    // 2026-07-03T23:30:00Z: Friday 23:30 in UTC, Saturday 00:30 in London (BST).
+    let at = presage_template::calendar::parse_timestamp("2026-07-03T23:30:00Z").unwrap();
+    let london = "Europe/London".parse().unwrap();
+    let values = |readings: Vec<presage_collector::Reading>| {
+        readings.iter().map(|r| r.value).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        values(readers.read_in(&clock, london, at).unwrap()),
+        [0.5, 5.0, 1.0]
+    );
+    // `read` is the clock of a template without a zone: UTC.
+    assert_eq!(values(readers.read(&clock, at).unwrap()), [23.5, 4.0, 0.0]);
+}

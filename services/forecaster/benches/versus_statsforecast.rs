@@ -10,7 +10,7 @@
 //! `bench/forecast/setup_venv.sh` creates from PyPI. Without it (or with
 //! `PRESAGE_BENCH_NO_PEER=1`), Presage's side is printed alone.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -18,7 +18,7 @@ use std::time::Instant;
 use presage_forecaster::evaluate::mase_scale;
 use presage_forecaster::intervals::coverage;
 use presage_forecaster::models::{Ets, HoltWinters, Model, Mstl, Training};
-use presage_forecaster::{fit, FitSettings, Grid};
+use presage_forecaster::{fit, Calendar, FitSettings, Grid};
 use presage_template::{calendar, ModelKind};
 use serde_json::{json, Value};
 
@@ -115,11 +115,11 @@ fn grid_of(case: &Case) -> Grid {
 
 fn run_model(model: &dyn Model, case: &Case) -> Forecasted {
     let grid = grid_of(case);
-    let holidays = HashSet::new();
+    let calendar = Calendar::default();
     let training = Training {
         grid: &grid,
         periods: &case.periods,
-        holidays: &holidays,
+        calendar: &calendar,
         ridge: 1.0,
     };
     let path = model
@@ -146,7 +146,7 @@ fn run_mstl(case: &Case) -> Forecasted {
 /// two when that scored better), calibrate its bounds.
 fn run_auto(case: &Case) -> Forecasted {
     let grid = grid_of(case);
-    let holidays = HashSet::new();
+    let calendar = Calendar::default();
     let models = [
         ModelKind::Mstl,
         ModelKind::Ets,
@@ -162,7 +162,7 @@ fn run_auto(case: &Case) -> Forecasted {
         path_len: case.horizon,
         level: LEVEL,
         folds: 5,
-        holidays: &holidays,
+        calendar: &calendar,
         ridge: 1.0,
     };
     let outcome = fit(&grid, &settings).map_err(|e| e.to_string())?;

@@ -70,7 +70,7 @@ pub fn evaluate(
         let fold = Training {
             grid: &prefix,
             periods: training.periods,
-            holidays: training.holidays,
+            calendar: training.calendar,
             ridge: training.ridge,
         };
         let path = model.fit_predict(&fold, horizon, level)?;

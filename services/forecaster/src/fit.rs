@@ -2,11 +2,10 @@
 //! rolling-origin evaluation, keep the lowest MASE, forecast a path with it, and choose honest
 //! bounds (the model's own if they held in evaluation, else conformal ones from its residuals).
 
-use std::collections::HashSet;
-
 use augurs::seasons::PeriodogramDetector;
 use presage_template::ModelKind;
 
+use crate::calendar::Calendar;
 use crate::evaluate::{evaluate, evaluate_mean, mase_scale, origins, Evaluation};
 use crate::grid::Grid;
 use crate::intervals::{conformal_half_widths, width_at};
@@ -38,7 +37,7 @@ pub struct FitSettings<'a> {
     pub path_len: usize,
     pub level: f64,
     pub folds: usize,
-    pub holidays: &'a HashSet<i64>,
+    pub calendar: &'a Calendar,
     pub ridge: f64,
 }
 
@@ -130,7 +129,7 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
     let training = Training {
         grid,
         periods: &usable,
-        holidays: settings.holidays,
+        calendar: settings.calendar,
         ridge: settings.ridge,
     };
 
@@ -482,7 +481,7 @@ fn notes(candidates: &[Candidate]) -> String {
 mod tests {
     use super::*;
 
-    fn settings(holidays: &HashSet<i64>) -> FitSettings<'_> {
+    fn settings(calendar: &Calendar) -> FitSettings<'_> {
         FitSettings {
             models: &[],
             periods: Vec::new(),
@@ -491,7 +490,7 @@ mod tests {
             path_len: 2,
             level: 0.9,
             folds: 5,
-            holidays,
+            calendar,
             ridge: 1.0,
         }
     }
@@ -515,7 +514,7 @@ mod tests {
     }
 
     fn finish_with(evaluation: Option<Evaluation>, cold: bool) -> FitOutcome {
-        let holidays = HashSet::new();
+        let calendar = Calendar::default();
         finish(
             Choice::Model(ModelKind::Ets),
             path(),
@@ -523,7 +522,7 @@ mod tests {
             Vec::new(),
             cold,
             Vec::new(),
-            &settings(&holidays),
+            &settings(&calendar),
         )
     }
 

@@ -11,8 +11,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use presage_events::{event_id, DerivedMetric, Forecast, ForecastPoint, ModelScore};
-use presage_template::{calendar, PredictionAlgorithm, Template};
+use presage_template::{PredictionAlgorithm, Template, Zone};
 
+use crate::calendar::Calendar;
 use crate::fit::{fit, FitError, FitOutcome, FitSettings};
 use crate::grid::Grid;
 use crate::history::{History, Observation};
@@ -95,11 +96,11 @@ struct Plan<'a> {
     /// recomputed after a restart.
     kept_points: usize,
     periods: Vec<usize>,
-    holidays: HashSet<i64>,
+    calendar: Calendar,
 }
 
 impl<'a> Plan<'a> {
-    fn new(algorithm: &'a PredictionAlgorithm, step_ms: i64) -> Self {
+    fn new(algorithm: &'a PredictionAlgorithm, zone: Zone, step_ms: i64) -> Self {
         let step = step_ms.max(1) as u64;
         let horizon =
             (algorithm.horizon.as_millis().div_ceil(step).max(1) as usize).min(MAX_HORIZON_POINTS);
@@ -124,11 +125,6 @@ impl<'a> Plan<'a> {
         }
         .clamp(8, MAX_HISTORY_POINTS);
         let kept_points = fit_points + (refit_ms as u64 / step) as usize + 1;
-        let holidays = algorithm
-            .holidays
-            .iter()
-            .filter_map(|d| calendar::parse_date(d))
-            .collect();
         Self {
             algorithm,
             step_ms: step as i64,
@@ -137,7 +133,7 @@ impl<'a> Plan<'a> {
             fit_points,
             kept_points,
             periods,
-            holidays,
+            calendar: Calendar::of(algorithm, zone),
         }
     }
 
@@ -174,7 +170,7 @@ impl Forecaster {
                     .filter_map(|a| {
                         let recipe = template.recipe(&a.target)?;
                         let (_, slide_ms) = recipe.window.size_and_slide_ms();
-                        let plan = Plan::new(a, slide_ms as i64);
+                        let plan = Plan::new(a, template.zone(), slide_ms as i64);
                         Some(plan.kept_points as i64 * plan.step_ms)
                     })
                     .collect::<Vec<_>>()
@@ -328,7 +324,7 @@ fn plans_for<'t>(template: &'t Template, derived: &DerivedMetric) -> Vec<(usize,
         .iter()
         .enumerate()
         .filter(|(_, a)| a.target == derived.recipe)
-        .map(|(i, a)| (i, Plan::new(a, slide_ms as i64)))
+        .map(|(i, a)| (i, Plan::new(a, template.zone(), slide_ms as i64)))
         .collect()
 }
 
@@ -436,7 +432,7 @@ fn refit(
         path_len: plan.path_len(),
         level: plan.algorithm.interval,
         folds: plan.algorithm.folds,
-        holidays: &plan.holidays,
+        calendar: &plan.calendar,
         ridge: plan.algorithm.ridge,
     };
     let outcome = fit(&grid, &settings);

@@ -2,6 +2,7 @@
 //! History is kept per app and prediction algorithm on the recipe's window grid; models are
 //! chosen by rolling-origin evaluation; time comes from the events.
 
+pub mod calendar;
 pub mod evaluate;
 pub mod fit;
 pub mod forecaster;
@@ -11,6 +12,7 @@ pub mod intervals;
 pub mod models;
 pub mod schedule;
 
+pub use calendar::Calendar;
 pub use fit::{fit, Choice, FitOutcome, FitSettings, IntervalMethod};
 pub use forecaster::{ForecastError, Forecaster};
 pub use grid::Grid;

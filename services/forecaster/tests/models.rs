@@ -2,17 +2,15 @@
 
 mod common;
 
-use std::collections::HashSet;
-
 use common::*;
 use presage_forecaster::models::{Ets, Linear, Model, Mstl, SeasonalNaive, Training};
-use presage_forecaster::Grid;
+use presage_forecaster::{Calendar, Grid};
 
-fn training<'a>(grid: &'a Grid, periods: &'a [usize], holidays: &'a HashSet<i64>) -> Training<'a> {
+fn training<'a>(grid: &'a Grid, periods: &'a [usize], calendar: &'a Calendar) -> Training<'a> {
     Training {
         grid,
         periods,
-        holidays,
+        calendar,
         ridge: 1.0,
     }
 }
@@ -21,7 +19,7 @@ fn training<'a>(grid: &'a Grid, periods: &'a [usize], holidays: &'a HashSet<i64>
 fn mstl_recovers_a_daily_and_weekly_season_to_within_the_noise() {
     let (clean, noisy, sd) = seasonal_weeks(4, 1);
     let g = grid(0, 1_800_000, noisy);
-    let none = HashSet::new();
+    let none = Calendar::default();
     let path = Mstl
         .fit_predict(&training(&g, &[48, 336], &none), 48, 0.9)
         .unwrap();
@@ -34,7 +32,7 @@ fn mstl_recovers_a_daily_and_weekly_season_to_within_the_noise() {
 fn seasonal_naive_repeats_the_week_before_with_twice_the_noise_at_most() {
     let (clean, noisy, sd) = seasonal_weeks(3, 2);
     let g = grid(0, 1_800_000, noisy);
-    let none = HashSet::new();
+    let none = Calendar::default();
     let path = SeasonalNaive
         .fit_predict(&training(&g, &[336], &none), 48, 0.9)
         .unwrap();
@@ -52,7 +50,7 @@ fn ets_recovers_a_linear_trend_and_extends_it() {
         .map(|t| 500.0 + 2.5 * t as f64 + noise.next(5.0))
         .collect();
     let g = grid(0, HOUR_MS, values);
-    let none = HashSet::new();
+    let none = Calendar::default();
     let path = Ets.fit_predict(&training(&g, &[], &none), 24, 0.9).unwrap();
     let truth: Vec<f64> = (400..424).map(|t| 500.0 + 2.5 * t as f64).collect();
     let error = mean_abs(&path.point, &truth);
@@ -101,7 +99,7 @@ fn linear_recovers_the_effect_of_a_known_driver() {
         regressors: vec![driver],
         filled: 0,
     };
-    let none = HashSet::new();
+    let none = Calendar::default();
     let fit = Linear::fit(&training(&g, &[24], &none)).unwrap();
     let coefficient = fit.coefficients[Linear::regressor_column(0)];
     assert!(

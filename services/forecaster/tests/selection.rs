@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::collections::HashSet;
-
 use common::*;
-use presage_forecaster::{fit, Choice, Grid};
+use presage_forecaster::{fit, Calendar, Choice, Grid};
 use presage_template::ModelKind::{self, *};
 
 fn seasonal_weeks_noisy(weeks: usize, seed: u64) -> Vec<f64> {
@@ -24,7 +22,7 @@ fn scores(outcome: &presage_forecaster::FitOutcome) -> Vec<(ModelKind, Option<f6
 #[test]
 fn a_daily_and_weekly_season_picks_mstl() {
     let g = grid(0, 1_800_000, seasonal_weeks_noisy(4, 7));
-    let none = HashSet::new();
+    let none = Calendar::default();
     let models = [Ets, SeasonalNaive, Linear, Mstl];
     let outcome = fit(&g, &settings(&models, &[48, 336], 48, &none)).unwrap();
     assert_eq!(outcome.model, Choice::Model(Mstl), "{:?}", scores(&outcome));
@@ -51,7 +49,7 @@ fn a_trend_picks_ets() {
         .map(|t| 500.0 + 2.5 * t as f64 + noise.next(5.0))
         .collect();
     let g = grid(0, HOUR_MS, values);
-    let none = HashSet::new();
+    let none = Calendar::default();
     let outcome = fit(
         &g,
         &settings(&[SeasonalNaive, Linear, Ets], &[24], 24, &none),
@@ -106,7 +104,7 @@ fn calendar_and_driver_series() -> Grid {
 #[test]
 fn a_calendar_shape_with_a_known_driver_ranks_linear_first() {
     let g = calendar_and_driver_series();
-    let none = HashSet::new();
+    let none = Calendar::default();
     let outcome = fit(
         &g,
         &settings(&[SeasonalNaive, Ets, Mstl, Linear], &[24, 168], 24, &none),
@@ -132,7 +130,7 @@ fn a_calendar_shape_with_a_known_driver_ranks_linear_first() {
 #[test]
 fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
     let g = grid(0, 1_800_000, seasonal_weeks_noisy(4, 12));
-    let none = HashSet::new();
+    let none = Calendar::default();
     let outcome = fit(
         &g,
         &settings(&[Ets, SeasonalNaive, Mstl], &[48, 336], 48, &none),
@@ -154,7 +152,7 @@ fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
 fn with_less_than_two_seasons_the_seasons_the_data_cannot_support_are_dropped() {
     // 100 hours: a day fits twice, a week does not
     let g = grid(0, HOUR_MS, seasonal_weeks_noisy(1, 10)[..100].to_vec());
-    let none = HashSet::new();
+    let none = Calendar::default();
     let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 12, &none)).unwrap();
     assert_eq!(outcome.periods, vec![24]);
     assert!(outcome.cold_start);
@@ -169,7 +167,7 @@ fn with_less_than_two_seasons_the_seasons_the_data_cannot_support_are_dropped() 
 fn when_no_listed_model_fits_the_data_it_falls_back_and_says_why() {
     // 30 hours: not even two days
     let g = grid(0, HOUR_MS, seasonal_weeks_noisy(1, 11)[..30].to_vec());
-    let none = HashSet::new();
+    let none = Calendar::default();
     let outcome = fit(&g, &settings(&[Mstl, SeasonalNaive], &[24, 168], 6, &none)).unwrap();
     assert_eq!(
         outcome.model,
@@ -198,7 +196,7 @@ fn auto_seasonality_finds_the_daily_cycle_of_real_demand() {
         .map(|(_, v)| *v)
         .collect();
     let g = grid(0, 1_800_000, values);
-    let none = HashSet::new();
+    let none = Calendar::default();
     let mut s = settings(&[Mstl, SeasonalNaive], &[], 48, &none);
     s.detect_periods = true;
     let outcome = fit(&g, &s).unwrap();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use presage_events::{event_id, DerivedMetric, Forecast, ResourceTarget, ScalingDirective};
 use presage_template::cron::Cron;
-use presage_template::{PolicyKind, ScalingPolicy, Template};
+use presage_template::{PolicyKind, ScalingPolicy, Template, Zone};
 
 use crate::policy::{decide, decide_reactive, Decision, PolicyInput, PolicyState};
 
@@ -153,7 +153,11 @@ impl Planner {
                     issued_at_ms: forecast.issued_at_ms,
                     points: &forecast.points,
                     interval_level: forecast.interval_level,
-                    scheduled_floor: scheduled_floor(policy, forecast.issued_at_ms),
+                    scheduled_floor: scheduled_floor(
+                        policy,
+                        template.zone(),
+                        forecast.issued_at_ms,
+                    ),
                 };
                 let decision = match policy.kind {
                     PolicyKind::TargetTracking => decide(policy, state, &input),
@@ -250,7 +254,7 @@ impl Planner {
                     .states
                     .entry(key_of(&observed.app, policy))
                     .or_default();
-                let floor = scheduled_floor(policy, now);
+                let floor = scheduled_floor(policy, template.zone(), now);
                 if let Some(decision) = decide_reactive(
                     policy,
                     state,
@@ -420,16 +424,16 @@ fn fallback_directive(
     d
 }
 
-/// The highest `min` of the schedule windows open at `at_ms`.
-pub fn scheduled_floor(policy: &ScalingPolicy, at_ms: i64) -> Option<f64> {
+/// The highest `min` of the schedule windows open at `at_ms`, their crons read on the local
+/// clock of `zone` (the template's `timezone`).
+pub fn scheduled_floor(policy: &ScalingPolicy, zone: Zone, at_ms: i64) -> Option<f64> {
     policy
         .schedule
         .iter()
         .filter(|floor| {
-            floor
-                .cron
-                .parse::<Cron>()
-                .is_ok_and(|cron| cron.window_active(at_ms, floor.duration.as_millis() as i64))
+            floor.cron.parse::<Cron>().is_ok_and(|cron| {
+                cron.window_active_in(zone, at_ms, floor.duration.as_millis() as i64)
+            })
         })
         .map(|floor| floor.min)
         .reduce(f64::max)

@@ -231,9 +231,8 @@ fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, start: Vec<f64>, iterations: usize) ->
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
+    use crate::calendar::Calendar;
     use crate::grid::Grid;
 
     #[test]
@@ -247,11 +246,11 @@ mod tests {
             regressors: Vec::new(),
             filled: 0,
         };
-        let none = HashSet::new();
+        let none = Calendar::default();
         let t = Training {
             grid: &grid,
             periods: &[4],
-            holidays: &none,
+            calendar: &none,
             ridge: 1.0,
         };
         let path = HoltWinters.fit_predict(&t, 6, 0.9).unwrap();

@@ -8,10 +8,9 @@ mod naive;
 mod ridge;
 mod statistical;
 
-use std::collections::HashSet;
-
 use presage_template::ModelKind;
 
+use crate::calendar::Calendar;
 use crate::grid::Grid;
 
 pub use holt_winters::HoltWinters;
@@ -24,8 +23,8 @@ pub struct Training<'a> {
     pub grid: &'a Grid,
     /// Seasonal periods in grid steps, ascending.
     pub periods: &'a [usize],
-    /// Holidays as days since 1970-01-01.
-    pub holidays: &'a HashSet<i64>,
+    /// The template's zone and the algorithm's holidays (the linear model's features).
+    pub calendar: &'a Calendar,
     /// Ridge penalty of the linear model.
     pub ridge: f64,
 }

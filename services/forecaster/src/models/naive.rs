@@ -65,20 +65,15 @@ fn repeat_lag(y: &[f64], lag: usize, horizon: usize, level: f64) -> Result<Path,
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
+    use crate::calendar::Calendar;
     use crate::grid::Grid;
 
-    fn training<'a>(
-        grid: &'a Grid,
-        periods: &'a [usize],
-        holidays: &'a HashSet<i64>,
-    ) -> Training<'a> {
+    fn training<'a>(grid: &'a Grid, periods: &'a [usize], calendar: &'a Calendar) -> Training<'a> {
         Training {
             grid,
             periods,
-            holidays,
+            calendar,
             ridge: 1.0,
         }
     }
@@ -96,7 +91,7 @@ mod tests {
     #[test]
     fn seasonal_naive_repeats_the_last_season_with_zero_width_on_a_perfect_cycle() {
         let g = grid(&[1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0]);
-        let none = HashSet::new();
+        let none = Calendar::default();
         let p = SeasonalNaive
             .fit_predict(&training(&g, &[3], &none), 4, 0.9)
             .unwrap();
@@ -108,7 +103,7 @@ mod tests {
     fn naive_bounds_are_the_quantile_of_past_steps_widened_by_root_k() {
         // one-step errors: 2, 4 → the 0.9 quantile (nearest rank) is 4
         let g = grid(&[10.0, 12.0, 16.0]);
-        let none = HashSet::new();
+        let none = Calendar::default();
         let p = Naive
             .fit_predict(&training(&g, &[], &none), 4, 0.9)
             .unwrap();
@@ -121,7 +116,7 @@ mod tests {
     #[test]
     fn seasonal_naive_needs_a_season_and_two_more_points() {
         let g = grid(&[1.0, 2.0, 3.0, 4.0]);
-        let none = HashSet::new();
+        let none = Calendar::default();
         assert_eq!(
             SeasonalNaive.fit_predict(&training(&g, &[], &none), 1, 0.9),
             Err(ModelError::NoSeason)

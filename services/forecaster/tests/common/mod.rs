@@ -2,12 +2,12 @@
 //! a deterministic noise source for series of known structure.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use presage_events::DerivedMetric;
-use presage_forecaster::{FitSettings, Grid};
+use presage_forecaster::{Calendar, FitSettings, Grid};
 use presage_template::{calendar, ModelKind, Template};
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -85,7 +85,7 @@ pub fn settings<'a>(
     models: &'a [ModelKind],
     periods: &[usize],
     horizon: usize,
-    holidays: &'a HashSet<i64>,
+    calendar: &'a Calendar,
 ) -> FitSettings<'a> {
     FitSettings {
         models,
@@ -95,7 +95,7 @@ pub fn settings<'a>(
         path_len: horizon,
         level: 0.9,
         folds: 5,
-        holidays,
+        calendar,
         ridge: 1.0,
     }
 }
