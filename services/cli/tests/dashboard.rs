@@ -31,6 +31,14 @@ use serde_json::Value;
 /// template's four-second season.
 const DEMAND: [f64; 4] = [21_000.0, 27_500.0, 33_000.0, 25_000.0];
 const APP: &str = "grid-demand";
+/// In the order `presage up` numbers their metrics ports.
+const SERVICES: [&str; 5] = [
+    "collector",
+    "recipe-processor",
+    "forecaster",
+    "planner",
+    "applier",
+];
 
 #[test]
 fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
@@ -47,6 +55,7 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
     let template = write_template(dir.path(), &workload);
     let broker_port = free_port().unwrap();
     let dashboard: SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
+    let metrics_base = consecutive_free_ports(SERVICES.len());
     let log_path = dir.path().join("up.log");
     let log = File::create(&log_path).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_presage"));
@@ -58,8 +67,8 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         .arg(dir.path().join("var"))
         .args(["--port", &broker_port.to_string()])
         .args(["--dashboard-listen", &dashboard.to_string()])
-        // Other stacks run in parallel: no fixed ports for the services' metrics.
-        .args(["--metrics-port-base", "0"])
+        // Other stacks run in parallel: five ports found free, not the default ones.
+        .args(["--metrics-port-base", &metrics_base.to_string()])
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -97,6 +106,23 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
     assert!(
         observed.iter().all(|v| DEMAND.contains(v)),
         "observed values are the served demand: {observed:?}"
+    );
+    // `up` gave each service its metrics address, in pipeline order from the base.
+    for (i, service) in SERVICES.iter().enumerate() {
+        let addr: SocketAddr = ([127, 0, 0, 1], metrics_base + i as u16).into();
+        let (status, body) = get(addr, "/metrics").unwrap_or_default();
+        assert!(
+            status == 200 && body.contains(&format!("service=\"{service}\"")),
+            "{service}'s /metrics on {addr}: {status}\n{body}\n{}",
+            logs()
+        );
+    }
+    assert!(
+        logs().contains(&format!(
+            "collector: metrics at http://127.0.0.1:{metrics_base}/metrics"
+        )),
+        "{}",
+        logs()
     );
     let applied = applied_directive(&state).unwrap();
     let id = applied["id"].as_str().unwrap().to_string();
@@ -259,6 +285,11 @@ fn wait_for<T>(
 
 /// GET `path` from `addr` as JSON; `None` while it does not answer with some.
 fn get_json(addr: SocketAddr, path: &str) -> Option<Value> {
+    serde_json::from_str(&get(addr, path)?.1).ok()
+}
+
+/// GET `path` from `addr`: status and body, `None` while nothing answers.
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
@@ -270,8 +301,21 @@ fn get_json(addr: SocketAddr, path: &str) -> Option<Value> {
     .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
+    let status = text.get(9..12)?.parse().ok()?;
     let (_, body) = text.split_once("\r\n\r\n")?;
-    serde_json::from_str(body).ok()
+    Some((status, body.to_string()))
+}
+
+/// The first of `n` consecutive ports nobody listens on, below the kernel's ephemeral range
+/// (32768 up), so the ports other tests are handed meanwhile (port 0) cannot be among them.
+fn consecutive_free_ports(n: usize) -> u16 {
+    let start = 20_000 + (std::process::id() % 1_000) as u16 * 10;
+    (0..1_000u16)
+        .map(|k| 20_000 + (start - 20_000 + k * 10) % 10_000)
+        .find(|&base| {
+            (0..n as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        })
+        .expect("five free consecutive ports")
 }
 
 /// A Prometheus page serving [`DEMAND`], one value per wall-clock second.
