@@ -96,7 +96,7 @@ pub struct Metrics {
     pub processing_seconds: Histograms,
     /// `{stage}`: producing a batch's outputs until the broker acknowledged every one.
     pub delivery_seconds: Histograms,
-    /// `{stage}`: wall clock when a window's result is emitted, minus the window's end.
+    /// The recipe-processor: wall clock when a window's result is emitted, minus the window's end.
     pub window_close_delay_seconds: Histograms,
     /// `{mode}`: wall clock when a directive is published, minus the end of the window of
     /// samples it was decided from.

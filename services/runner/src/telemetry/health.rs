@@ -47,7 +47,10 @@ impl Health {
         }
         let mut ready = true;
         let mut report = String::new();
-        for one in loops.iter() {
+        // By name: loops register from their own threads, in no fixed order.
+        let mut sorted: Vec<&Arc<LoopHealth>> = loops.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        for one in sorted {
             let waits = one.waiting_for();
             ready &= waits.is_empty();
             let state = if waits.is_empty() {

@@ -1,0 +1,114 @@
+//! `/readyz` says what an orchestrator needs to know before it sends a service work or counts
+//! it in a rollout: a service started before its broker is alive but not ready, becomes ready
+//! once it has read the templates and joined its group, and is not ready while its broker is
+//! away, and ready again when it is back. `/healthz` answers all along.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use presage_integration::services::Services;
+use presage_runner::admin::create_topics;
+use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
+use presage_runner::templates::publish_templates;
+use presage_runner::{KafkaArgs, Topology};
+
+const TEMPLATE: &str = r#"
+app: grid-ew
+dynamic_metadata:
+  sources:
+    - { id: grid, kind: prometheus, url: "http://127.0.0.1:1/metrics" }
+  metric_recipes:
+    - { name: hourly_mw, from: grid.demand_mw, aggregate: sum, window: { tumble: 1h } }
+"#;
+
+const PATIENCE: Duration = Duration::from_secs(90);
+
+#[test]
+fn readiness_follows_the_templates_the_group_and_the_broker() {
+    let nisshi = find_nisshi().expect("the local broker (cargo xtask install-broker)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("broker");
+    let port = free_port().unwrap();
+    let kafka = KafkaArgs::for_brokers(format!("127.0.0.1:{port}"));
+    let metrics = format!("127.0.0.1:{}", free_port().unwrap());
+    let mut services = Services::new(&dir.path().join("logs"));
+    services.set_env("planner", "PRESAGE_METRICS_LISTEN", &metrics);
+    services.start("planner", &kafka, dir.path());
+    let logs = || services.logs();
+
+    // No broker yet: alive, not ready, and saying what it waits for.
+    wait_for("the planner to answer /healthz", &logs, || {
+        get(&metrics, "/healthz").is_some_and(|(status, _)| status == 200)
+    });
+    let (status, body) = get(&metrics, "/readyz").expect("/readyz answers");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("waiting for the templates topic"), "{body}");
+
+    let mut broker = LocalBroker::start(&nisshi, &data, port).unwrap();
+    set_up(&kafka, dir.path());
+    wait_for("the planner to be ready", &logs, || ready(&metrics));
+    let (_, body) = get(&metrics, "/readyz").unwrap();
+    assert_eq!(
+        body, "planner: ready\nplanner-observed: ready\nplanner-outcomes: ready\n",
+        "each of the planner's three loops is ready"
+    );
+
+    // The broker goes away: not ready, and the metric says why.
+    broker.stop();
+    wait_for("the planner to see the broker away", &logs, || {
+        get(&metrics, "/readyz")
+            .is_some_and(|(status, body)| status == 503 && body.contains("waiting for the broker"))
+    });
+    assert!(scrape(&metrics).contains("presage_ready{service=\"planner\"} 0"));
+    assert!(scrape(&metrics).contains("presage_broker_reachable{stage=\"planner\"} 0"));
+    assert_eq!(
+        get(&metrics, "/healthz").map(|(status, _)| status),
+        Some(200)
+    );
+
+    // And back: ready again, without a restart.
+    let _broker = LocalBroker::start(&nisshi, &data, port).unwrap();
+    wait_for("the planner to be ready again", &logs, || ready(&metrics));
+    assert!(scrape(&metrics).contains("presage_ready{service=\"planner\"} 1"));
+    assert_eq!(services.exit_status("planner"), None, "{}", services.logs());
+}
+
+fn set_up(kafka: &KafkaArgs, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(err) = create_topics(kafka, &Topology::default_topology()) {
+        assert!(Instant::now() < deadline, "creating topics: {err:#}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let template = dir.join("grid.yaml");
+    std::fs::write(&template, TEMPLATE).unwrap();
+    publish_templates(kafka, &[template]).unwrap();
+}
+
+fn ready(addr: &str) -> bool {
+    get(addr, "/readyz").is_some_and(|(status, _)| status == 200)
+}
+
+fn scrape(addr: &str) -> String {
+    get(addr, "/metrics").expect("/metrics answers").1
+}
+
+/// Status and body, or `None` while nothing answers.
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    match ureq::get(&format!("http://{addr}{path}")).call() {
+        Ok(response) => Some((response.status(), response.into_string().ok()?)),
+        Err(ureq::Error::Status(status, response)) => Some((status, response.into_string().ok()?)),
+        Err(_) => None,
+    }
+}
+
+fn wait_for(what: &str, logs: &dyn Fn() -> String, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "no sign of {what} within {PATIENCE:?}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
