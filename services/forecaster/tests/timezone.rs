@@ -1,0 +1,74 @@
+//! The linear model reads the template's `timezone`: a demand that follows office hours on the
+//! London clock is forecast at the right UTC hours after the clocks go forward, from history
+//! that was all in GMT; read in UTC, the same history puts the morning rise an hour late.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{derived, HOUR_MS};
+use presage_events::Forecast;
+use presage_forecaster::Forecaster;
+use presage_template::calendar::parse_timestamp;
+use presage_template::Zone;
+
+fn at(text: &str) -> i64 {
+    parse_timestamp(text).unwrap_or_else(|| panic!("bad timestamp {text}"))
+}
+
+/// 100 at night and at weekends, 150 from 08:00 to 18:00 on London weekdays.
+fn office_demand(t: i64) -> f64 {
+    let london: Zone = "Europe/London".parse().unwrap();
+    let (hour, weekday) = (london.hour_of_day(t), london.weekday(t));
+    if weekday < 5 && (8..18).contains(&hour) {
+        150.0
+    } else {
+        100.0
+    }
+}
+
+/// The forecasts a forecaster issues on hourly windows from `from` to `to`, the template
+/// naming `timezone` or not.
+fn forecasts(timezone: Option<&str>, from: &str, to: &str) -> Vec<Forecast> {
+    let zone = timezone.map_or(String::new(), |z| format!("timezone: {z}\n"));
+    let yaml = format!(
+        "app: shop\n{zone}dynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, aggregate: sum, window: {{ tumble: 1h }} }}]\n  prediction_algorithms:\n    - {{ target: demand, horizon: 3h, models: [linear], history: 14d, refit: 1h }}\n"
+    );
+    let template = presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut f = Forecaster::new();
+    f.set_template("v1", Arc::new(template));
+    (at(from)..=at(to))
+        .step_by(HOUR_MS as usize)
+        .flat_map(|t| {
+            f.on_derived(&derived(t, HOUR_MS, office_demand(t)))
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The point forecast for the window starting at `window`, from the newest forecast.
+fn point_for(forecasts: &[Forecast], window: &str) -> f64 {
+    let newest = forecasts.last().expect("a forecast");
+    assert_eq!(newest.model, "linear", "{newest:?}");
+    newest
+        .points
+        .iter()
+        .find(|p| p.at_ms == at(window))
+        .unwrap_or_else(|| panic!("no point at {window}: {:?}", newest.points))
+        .point
+}
+
+#[test]
+fn office_hours_on_the_london_clock_are_forecast_after_the_clocks_go_forward() {
+    // Two weeks of GMT history, then Monday 2026-03-30, the first weekday of BST: the window
+    // 06:00-07:00 UTC is the last one (its forecast reaches 07:00, 08:00 and 09:00 UTC).
+    let (from, to) = ("2026-03-16T00:00:00Z", "2026-03-30T06:00:00Z");
+    let london = forecasts(Some("Europe/London"), from, to);
+    // 07:00 UTC is 08:00 BST: the office is open.
+    assert!((point_for(&london, "2026-03-30T07:00:00Z") - 150.0).abs() < 10.0);
+    assert!((point_for(&london, "2026-03-30T08:00:00Z") - 150.0).abs() < 10.0);
+    // Read in UTC, the history says 07:00 is before opening time.
+    let utc = forecasts(None, from, to);
+    assert!((point_for(&utc, "2026-03-30T07:00:00Z") - 100.0).abs() < 10.0);
+    assert!((point_for(&utc, "2026-03-30T08:00:00Z") - 150.0).abs() < 10.0);
+}
