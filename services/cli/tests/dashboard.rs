@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use presage_runner::broker::free_port;
+use presage_runner::KafkaArgs;
 use serde_json::Value;
 
 /// The demand the workload page serves, one value per wall-clock second, repeating: the
@@ -73,15 +74,19 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
-    let external = std::env::var("PRESAGE_TEST_BROKERS").ok();
-    if let Some(brokers) = &external {
-        command.args([
-            "--brokers",
-            brokers,
-            "--topic-prefix",
-            &format!("dash{broker_port}."),
-        ]);
-    }
+    // The stack's cluster: the local broker `up` starts, or an external one under a prefix.
+    let kafka = match std::env::var("PRESAGE_TEST_BROKERS") {
+        Ok(brokers) => {
+            let kafka = KafkaArgs {
+                topic_prefix: format!("dash{broker_port}."),
+                ..KafkaArgs::for_brokers(brokers)
+            };
+            command.args(["--brokers", &kafka.brokers]);
+            command.args(["--topic-prefix", &kafka.topic_prefix]);
+            kafka
+        }
+        Err(_) => KafkaArgs::for_brokers(format!("127.0.0.1:{broker_port}")),
+    };
     let mut up = Stopped(command.spawn().unwrap());
     let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
 
@@ -136,18 +141,24 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         (newest(&state)? > before).then_some(())
     });
 
+    // A record no stage can read is dead-lettered, and shown by kind.
+    send_garbage(&kafka, &kafka.topics().derived());
+    wait_for(&mut up.0, &logs, Duration::from_secs(60), || {
+        let state = get_json(dashboard, "/api/state")?;
+        (state["dead_letters"]["by_kind"]["undecodable"].as_u64()? >= 1).then_some(())
+    });
+
     // `presage dashboard` for the same cluster reads the same back from the topics.
-    let bootstrap = external.unwrap_or(format!("127.0.0.1:{broker_port}"));
     let standalone: SocketAddr = ([127, 0, 0, 1], free_port().unwrap()).into();
     let mut dashboard_command = Command::new(env!("CARGO_BIN_EXE_presage"));
     dashboard_command
-        .args(["dashboard", "--brokers", &bootstrap])
+        .args(["dashboard", "--brokers", &kafka.brokers])
         .args(["--listen", &standalone.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if std::env::var("PRESAGE_TEST_BROKERS").is_ok() {
-        dashboard_command.args(["--topic-prefix", &format!("dash{broker_port}.")]);
+    if !kafka.topic_prefix.is_empty() {
+        dashboard_command.args(["--topic-prefix", &kafka.topic_prefix]);
     }
     let mut read_back = Stopped(dashboard_command.spawn().unwrap());
     let again = wait_for(&mut read_back.0, &logs, Duration::from_secs(60), || {
@@ -185,6 +196,10 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
     assert!(
         dom.contains("applied</span>"),
         "an outcome is shown:\n{dom}"
+    );
+    assert!(
+        dom.contains("data-kind=\"undecodable\""),
+        "dead letters are shown by kind:\n{dom}"
     );
 
     // A directive opens its explain chain (the page's address for it: a click sets it).
@@ -316,6 +331,17 @@ fn consecutive_free_ports(n: usize) -> u16 {
             (0..n as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
         })
         .expect("five free consecutive ports")
+}
+
+/// One record on `topic` that is no event at all, keyed by the app.
+fn send_garbage(kafka: &KafkaArgs, topic: &str) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = kafka.client_config(&[]).unwrap().create().unwrap();
+    producer
+        .send(BaseRecord::to(topic).key(APP).payload("not an event"))
+        .map_err(|(err, _)| err)
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
 }
 
 /// A Prometheus page serving [`DEMAND`], one value per wall-clock second.

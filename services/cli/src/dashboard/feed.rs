@@ -54,6 +54,8 @@ fn event_of(kind: Kind, payload: &[u8]) -> Option<Event> {
 pub struct Shared {
     pub state: Arc<Mutex<State>>,
     pub status: Arc<Mutex<FeedStatus>>,
+    /// Explains running now (the server bounds them).
+    pub explains: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Reads until `stop` is raised: assigns (retrying while the broker or the topics are away),

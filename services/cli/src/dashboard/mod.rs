@@ -111,6 +111,7 @@ impl Dashboard {
                 phase: "starting".into(),
                 ..FeedStatus::default()
             })),
+            explains: Arc::default(),
         };
         let stop = Shutdown::default();
         let (address, workers) =

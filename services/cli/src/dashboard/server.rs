@@ -3,6 +3,7 @@
 //! beginning) does not hold up the page's polling.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ use crate::explain::{collect, render_chain, MIN_PREFIX};
 /// The page: HTML, CSS and JS in one file, no outside resource.
 pub const PAGE: &str = include_str!("page.html");
 const WORKERS: usize = 4;
+/// Explains at once: each reads topics from their beginning, and the page's polling must keep
+/// a worker.
+const EXPLAINS: usize = 2;
 /// How long an explain may read any one topic.
 const EXPLAIN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -104,7 +108,13 @@ fn handle(request: Request, kafka: &KafkaArgs, shared: &Shared) {
             (200, "application/json", view.to_string())
         }
         Route::Explain(id) => {
-            let (status, body) = explain(kafka, &id);
+            let (status, body) = match Slot::take(&shared.explains, EXPLAINS) {
+                Some(_slot) => explain(kafka, &id),
+                None => (
+                    503,
+                    json!({"id": id, "error": "busy explaining others: try again shortly"}),
+                ),
+            };
             (status, "application/json", body.to_string())
         }
         Route::BadId => (
@@ -143,6 +153,26 @@ fn explain(kafka: &KafkaArgs, id: &str) -> (u16, Value) {
     }
 }
 
+/// One of a bounded number of concurrent uses, given back when dropped.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(in_use: &'a AtomicUsize, max: usize) -> Option<Self> {
+        in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(in_use))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
 }
@@ -164,6 +194,18 @@ mod tests {
         assert_eq!(route("/api/explain/3f2a9c1e/../x"), Route::BadId);
         assert_eq!(route("/api/explain/%2e%2e%2fetc"), Route::BadId);
         assert_eq!(route("/favicon.ico"), Route::NotFound);
+    }
+
+    #[test]
+    fn explains_at_once_are_bounded_and_a_finished_one_frees_its_slot() {
+        let in_use = AtomicUsize::new(0);
+        let first = Slot::take(&in_use, 2).unwrap();
+        let second = Slot::take(&in_use, 2).unwrap();
+        assert!(Slot::take(&in_use, 2).is_none());
+        drop(first);
+        assert!(Slot::take(&in_use, 2).is_some());
+        drop(second);
+        assert_eq!(in_use.load(Ordering::Acquire), 0);
     }
 
     #[test]

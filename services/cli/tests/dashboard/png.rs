@@ -1,6 +1,6 @@
 //! Just enough PNG to read a browser's screenshot: 8-bit RGB or RGBA, not interlaced (what
-//! Chromium writes). Inflate is miniz_oxide, already in the lock file through the standard
-//! library's backtrace support, so the test adds no crate.
+//! Chromium writes). Inflate is miniz_oxide, already in the lock file (apache-avro uses it), so
+//! the test adds no crate.
 
 use miniz_oxide::inflate::decompress_to_vec_zlib;
 
