@@ -13,10 +13,11 @@
 //! `zoned` reads the same schedules on a time zone's local clock (`last_at_or_before_in`,
 //! `window_active_in`), through chrono-tz.
 //!
-//! The grammar is our own rather than a cron crate's: croner (the maintained one) ORs or ANDs
-//! the day fields for every schedule alike instead of Vixie's rule above, its errors carry no
-//! position for `file:line:column`, and its builder dependency (derive_builder → darling 0.20)
-//! would compile a second darling next to apache-avro's.
+//! The grammar is our own rather than a cron crate's: croner (the maintained one) takes only a
+//! bare `*` as unrestricted, so `0 12 */2 * FRI` would fire on odd dates or Fridays rather than
+//! Vixie's odd Fridays above; its errors carry no position for `file:line:column`; and its
+//! builder dependency (derive_builder → darling 0.20) would compile a second darling next to
+//! apache-avro's.
 
 mod zoned;
 
