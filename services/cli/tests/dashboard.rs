@@ -201,6 +201,14 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         dom.contains("data-kind=\"undecodable\""),
         "dead letters are shown by kind:\n{dom}"
     );
+    // It polls: within the browser's budget the page redrew from fresh state more than once.
+    let updates: u32 = dom
+        .split("data-updates=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(updates >= 2, "the page redrew {updates} times:\n{dom}");
 
     // A directive opens its explain chain (the page's address for it: a click sets it).
     let dom = browser::dump_dom(&chromium, &format!("{url}#explain={id}"));
