@@ -146,7 +146,7 @@ fn main() -> anyhow::Result<()> {
                 if skipped.contains(&source.id) {
                     continue;
                 }
-                let read = reader.read(source, now);
+                let read = reader.read_in(source, template.zone(), now);
                 count_read(source.kind.as_str(), &read);
                 let readings = match read {
                     Ok(readings) => {
