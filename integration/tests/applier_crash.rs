@@ -203,7 +203,7 @@ impl Scenario {
 }
 
 fn replicas(text: &str) -> Option<i64> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
     doc["resources"]["replicas"].as_i64()
 }
 
@@ -443,7 +443,7 @@ fn crash_at(point: Point) {
     for config in std::iter::once(&scenario.config).chain(scenario.second.as_ref()) {
         let live = read(config);
         assert_eq!(replicas(&live), Some(7), "{}: {live}", config.display());
-        let doc: serde_json::Value = serde_yaml::from_str(&live).unwrap();
+        let doc: serde_json::Value = yaml_serde::from_str(&live).unwrap();
         for rule in scenario.template.rules() {
             assert!(matches!(rule.check(&doc), Ok(true)), "{}", rule.source());
         }

@@ -110,8 +110,8 @@ fn fragments_and_directives_on_the_broker_both_land_in_the_file_and_a_bad_fragme
         .is_some_and(|r| r.contains("config.cache_mb <= resources.memory_mb / 2")));
     assert_eq!(outcome_of(&scale.event_id).status, "applied");
 
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&config_path).expect("config file"))
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&config_path).expect("config file"))
             .expect("config yaml");
     assert_eq!(doc["config"]["worker_threads"].as_i64(), Some(12));
     assert_eq!(doc["config"]["cache_mb"].as_i64(), Some(256));

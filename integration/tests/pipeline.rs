@@ -142,8 +142,8 @@ fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {
     let body: serde_json::Value = serde_json::from_str(&last_fragment.body).unwrap();
     let threads = body["config"]["worker_threads"].as_i64().unwrap();
     assert!((2..=32).contains(&threads), "{body}");
-    let on_disk: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(pipeline.config_file()).unwrap()).unwrap();
+    let on_disk: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(pipeline.config_file()).unwrap()).unwrap();
     assert_eq!(
         on_disk["config"]["worker_threads"].as_i64(),
         Some(threads),

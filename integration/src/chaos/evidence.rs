@@ -151,9 +151,9 @@ pub fn app_files(config: &Path) -> AppFiles {
 
 fn replicas_in(path: &Path) -> Result<i64, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).map_err(|e| e.to_string())?;
     doc.get("resources")
         .and_then(|r| r.get("replicas"))
-        .and_then(serde_yaml::Value::as_i64)
+        .and_then(yaml_serde::Value::as_i64)
         .ok_or_else(|| format!("no resources.replicas in {text:?}"))
 }

@@ -93,7 +93,7 @@ pub fn expected_target(demand: &[f64], at_ms: i64) -> i64 {
 
 pub fn replicas_in(config_path: &Path) -> Option<i64> {
     let text = std::fs::read_to_string(config_path).ok()?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
     doc.get("resources")?.get("replicas")?.as_i64()
 }
 

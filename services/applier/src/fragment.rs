@@ -51,7 +51,7 @@ pub fn parse_body(format: &str, body: &str) -> Result<Value, FragmentError> {
             message: e.to_string(),
         })?,
         "yaml" => {
-            // serde_yaml's own limit lets a few KB of aliases of one anchor expand to gigabytes:
+            // yaml_serde's own limit lets a few KB of aliases of one anchor expand to gigabytes:
             // the template's size, nesting and alias bounds hold for fragment bodies too.
             presage_template::check_yaml_bounds(body, "fragment body").map_err(|e| {
                 FragmentError::Unparsable {
@@ -59,7 +59,7 @@ pub fn parse_body(format: &str, body: &str) -> Result<Value, FragmentError> {
                     message: e.to_string(),
                 }
             })?;
-            serde_yaml::from_str::<Value>(body).map_err(|e| FragmentError::Unparsable {
+            yaml_serde::from_str::<Value>(body).map_err(|e| FragmentError::Unparsable {
                 format: "YAML",
                 message: e.to_string(),
             })?

@@ -99,7 +99,7 @@ pub fn parse_config(text: &str, format: ConfigFormat) -> Result<Value, PlanError
     let unreadable = |message: String| PlanError::Unreadable { format, message };
     match format {
         ConfigFormat::Json => serde_json::from_str(text).map_err(|e| unreadable(e.to_string())),
-        ConfigFormat::Yaml => serde_yaml::from_str(text).map_err(|e| unreadable(e.to_string())),
+        ConfigFormat::Yaml => yaml_serde::from_str(text).map_err(|e| unreadable(e.to_string())),
     }
 }
 
@@ -109,7 +109,7 @@ pub fn render(doc: &Value, format: ConfigFormat) -> Result<String, PlanError> {
         ConfigFormat::Json => serde_json::to_string_pretty(doc)
             .map(|s| s + "\n")
             .map_err(|e| unwritable(e.to_string())),
-        ConfigFormat::Yaml => serde_yaml::to_string(doc).map_err(|e| unwritable(e.to_string())),
+        ConfigFormat::Yaml => yaml_serde::to_string(doc).map_err(|e| unwritable(e.to_string())),
     }
 }
 

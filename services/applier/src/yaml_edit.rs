@@ -26,7 +26,7 @@ type Path = Vec<Step>;
 
 /// The candidate written over `old_text`, or `None` when it cannot be done as in-place edits.
 pub fn edit_in_place(old_text: &str, candidate: &Value) -> Option<String> {
-    let old: Value = serde_yaml::from_str(old_text).ok()?;
+    let old: Value = yaml_serde::from_str(old_text).ok()?;
     let mut changes = Vec::new();
     diff(&old, candidate, &mut Vec::new(), &mut changes)?;
     if changes.is_empty() {
@@ -45,7 +45,7 @@ pub fn edit_in_place(old_text: &str, candidate: &Value) -> Option<String> {
     for (start, end, replacement) in edits {
         text.replace_range(start..end, &replacement);
     }
-    let reread: Value = serde_yaml::from_str(&text).ok()?;
+    let reread: Value = yaml_serde::from_str(&text).ok()?;
     (reread == *candidate).then_some(text)
 }
 
@@ -93,7 +93,7 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(_) => serde_yaml::to_string(value).ok()?.trim_end().to_string(),
+        Value::String(_) => yaml_serde::to_string(value).ok()?.trim_end().to_string(),
         Value::Array(_) | Value::Object(_) => return None,
     };
     (!text.contains('\n')).then_some(text)
@@ -244,7 +244,7 @@ config:
 ";
 
     fn candidate(edit: impl FnOnce(&mut Value)) -> Value {
-        let mut doc: Value = serde_yaml::from_str(LIVE).unwrap();
+        let mut doc: Value = yaml_serde::from_str(LIVE).unwrap();
         edit(&mut doc);
         doc
     }
@@ -281,7 +281,7 @@ config:
     fn a_string_that_needs_quotes_is_written_quoted() {
         let new = candidate(|doc| doc["resources"]["memory_mb"] = "2048 MB: big".into());
         let text = edit_in_place(LIVE, &new).unwrap();
-        let reread: Value = serde_yaml::from_str(&text).unwrap();
+        let reread: Value = yaml_serde::from_str(&text).unwrap();
         assert_eq!(reread, new);
         assert!(text.contains("# Presage keeps this in step with demand"));
     }

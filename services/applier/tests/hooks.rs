@@ -75,8 +75,8 @@ fn a_valid_directive_is_swapped_in_and_the_previous_version_kept() {
     let outcome = apply_through(&file_hook(&path), 7, 42);
     assert_eq!(outcome.status, "applied", "{outcome:?}");
     assert_eq!(outcome.applied_at_ms, 42);
-    let now: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(now["resources"]["replicas"].as_i64(), Some(7));
     assert_eq!(
         now["config"]["cache_mb"].as_i64(),
@@ -288,8 +288,8 @@ fn apply_fragment_through(hook: &str, fragment: &MetadataFragment, now_ms: i64) 
     )
 }
 
-fn yaml_of(path: &Path) -> serde_yaml::Value {
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+fn yaml_of(path: &Path) -> yaml_serde::Value {
+    yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
@@ -563,8 +563,8 @@ fn every_target_of_a_multi_resource_directive_is_written_in_one_swap() {
         5,
     );
     assert_eq!(outcome.status, "applied", "{outcome:?}");
-    let now: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(now["resources"]["replicas"].as_i64(), Some(6));
     assert_eq!(now["resources"]["memory_mb"].as_i64(), Some(2048));
 }
@@ -587,8 +587,8 @@ fn a_directive_decided_before_one_already_applied_is_superseded_not_written() {
         .as_deref()
         .unwrap()
         .contains("decided at 200"));
-    let now: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(now["resources"]["replicas"].as_i64(), Some(9));
     // a later decision is applied as usual
     let mut latest = directive(5);

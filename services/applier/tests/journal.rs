@@ -48,7 +48,7 @@ fn live_config(dir: &Path) -> PathBuf {
 }
 
 fn replicas(path: &Path) -> Option<i64> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     doc["resources"]["replicas"].as_i64()
 }
 
@@ -337,8 +337,8 @@ fn two_applier_processes_on_one_file_lose_no_change() {
         let status = child.wait().unwrap();
         assert!(status.success(), "a child failed: {status}");
     }
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let missing: Vec<String> = ["a", "b"]
         .iter()
         .flat_map(|who| (0..ROUNDS).map(move |n| format!("{who}_{n}")))

@@ -51,7 +51,7 @@ fn live_config(dir: &Path) -> PathBuf {
 }
 
 fn replicas(path: &Path) -> Option<i64> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     doc["resources"]["replicas"].as_i64()
 }
 

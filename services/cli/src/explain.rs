@@ -278,9 +278,9 @@ pub fn rule_definition(template_body: &str, rule: &str) -> Option<String> {
         .0
         .parse()
         .ok()?;
-    // The body comes from the topic: held to the template's bounds before serde_yaml reads it.
+    // The body comes from the topic: held to the template's bounds before yaml_serde reads it.
     presage_template::check_yaml_bounds(template_body, "template").ok()?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(template_body).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(template_body).ok()?;
     let policy = doc
         .get("dynamic_metadata")?
         .get("scaling_policies")?
@@ -288,8 +288,8 @@ pub fn rule_definition(template_body: &str, rule: &str) -> Option<String> {
     Some(flow_yaml(policy))
 }
 
-fn flow_yaml(value: &serde_yaml::Value) -> String {
-    use serde_yaml::Value;
+fn flow_yaml(value: &yaml_serde::Value) -> String {
+    use yaml_serde::Value;
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::{Args as _, Command};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 /// The image every Presage container runs, built once by the compose file.
@@ -20,7 +20,7 @@ fn read(path: &str) -> String {
 }
 
 fn yaml(path: &str) -> Value {
-    let mut value: Value = serde_yaml::from_str(&read(path)).expect("valid YAML");
+    let mut value: Value = yaml_serde::from_str(&read(path)).expect("valid YAML");
     // `<<: *anchor` is how the file shares settings: resolve it as Compose does.
     value.apply_merge().expect("merge keys");
     value
@@ -58,7 +58,7 @@ fn env_of(service: &Value) -> BTreeMap<String, String> {
                 .map(|(k, v)| {
                     let value = match v {
                         Value::String(s) => s.clone(),
-                        other => serde_yaml::to_string(other).unwrap().trim().to_string(),
+                        other => yaml_serde::to_string(other).unwrap().trim().to_string(),
                     };
                     (k.as_str().unwrap().to_string(), value)
                 })
@@ -563,14 +563,14 @@ fn grafana_is_provisioned_with_prometheus_and_the_presage_dashboard() {
         repository_file(&format!("/etc/grafana/provisioning/{file}"), &mounts, false)
             .unwrap_or_else(|| panic!("provisioning/{file} is not mounted"))
     };
-    let datasources: Value = serde_yaml::from_str(
+    let datasources: Value = yaml_serde::from_str(
         &std::fs::read_to_string(provisioning("datasources/prometheus.yaml")).unwrap(),
     )
     .unwrap();
     let source = &datasources["datasources"][0];
     assert_eq!(source["type"].as_str(), Some("prometheus"));
     assert_eq!(source["url"].as_str(), Some("http://prometheus:9090"));
-    let dashboards: Value = serde_yaml::from_str(
+    let dashboards: Value = yaml_serde::from_str(
         &std::fs::read_to_string(provisioning("dashboards/presage.yaml")).unwrap(),
     )
     .unwrap();

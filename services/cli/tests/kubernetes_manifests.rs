@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::{Args as _, Command};
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const MANIFESTS: &str = "deploy/kubernetes";
@@ -40,7 +40,7 @@ fn read_documents() -> Vec<(PathBuf, Value)> {
         let text = std::fs::read_to_string(&file).unwrap();
         // Documents are separated by a `---` line (what kubectl splits on).
         for document in text.split("\n---\n") {
-            let value: Value = serde_yaml::from_str(document)
+            let value: Value = yaml_serde::from_str(document)
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             if !value.is_null() {
                 documents.push((file.clone(), value));
@@ -76,7 +76,7 @@ fn as_strings(value: &Value) -> Vec<String> {
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap().trim().to_string(),
+        other => yaml_serde::to_string(other).unwrap().trim().to_string(),
     }
 }
 
@@ -501,7 +501,7 @@ fn the_service_monitor_scrapes_every_service() {
 fn the_plain_prometheus_scrape_configuration_keeps_every_service() {
     let file =
         std::fs::read_to_string(Path::new(ROOT).join("deploy/prometheus/kubernetes.yml")).unwrap();
-    let config: Value = serde_yaml::from_str(&file).unwrap();
+    let config: Value = yaml_serde::from_str(&file).unwrap();
     let job = &config["scrape_configs"][0];
     assert_eq!(
         job["kubernetes_sd_configs"][0]["role"].as_str(),
@@ -648,7 +648,7 @@ fn every_file_a_container_names_is_in_the_image() {
 fn the_kustomization_lists_every_manifest_in_one_namespace() {
     let dir = Path::new(ROOT).join(MANIFESTS);
     let kustomization: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+        yaml_serde::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
             .unwrap();
     let listed: BTreeSet<String> = as_strings(&kustomization["resources"])
         .into_iter()

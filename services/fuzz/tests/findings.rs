@@ -6,11 +6,11 @@ use presage_fuzz::alloc;
 #[global_allocator]
 static ALLOC: alloc::Counting = alloc::Counting;
 
-/// serde_yaml's own limit counts alias jumps, not nodes: one anchored list repeated many times
+/// yaml_serde's own limit counts alias jumps, not nodes: one anchored list repeated many times
 /// expands in memory (here 33 KB of body become 2,500,000 nodes, 83 MB). The applier reads fragment
-/// bodies with serde_yaml (`presage_applier::parse_body`), so a fragment record can ask for
+/// bodies with yaml_serde (`presage_applier::parse_body`), so a fragment record can ask for
 /// gigabytes. The applier (`fragment.rs`) now holds the body to `presage_template::check_yaml_bounds`
-/// before serde_yaml reads it.
+/// before yaml_serde reads it.
 #[test]
 fn a_fragment_body_whose_aliases_expand_is_refused_within_the_allocation_bound() {
     let items = vec!["1"; 500].join(", ");

@@ -298,7 +298,7 @@ mod tests {
     use super::*;
 
     fn policy(extra: &str) -> ScalingPolicy {
-        serde_yaml::from_str(&format!(
+        yaml_serde::from_str(&format!(
             "{{ resource: replicas, metric: rps, per_unit: 100, use: mean, min: 1, max: 20{extra} }}"
         ))
         .unwrap()

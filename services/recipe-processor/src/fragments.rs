@@ -48,7 +48,7 @@ pub fn render_fragment(
         FragmentFormat::Json => ("json", document.to_string()),
         FragmentFormat::Yaml => (
             "yaml",
-            serde_yaml::to_string(&document).map_err(|e| e.to_string())?,
+            yaml_serde::to_string(&document).map_err(|e| e.to_string())?,
         ),
     };
     Ok(MetadataFragment {

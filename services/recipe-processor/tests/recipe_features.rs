@@ -186,7 +186,7 @@ fn fragments_in_yaml_read_join_aliases_and_the_sample_count() {
         .iter()
         .map(|f| {
             assert_eq!(f.format, "yaml");
-            serde_yaml::from_str(&f.body).unwrap_or_else(|e| panic!("body {:?}: {e}", f.body))
+            yaml_serde::from_str(&f.body).unwrap_or_else(|e| panic!("body {:?}: {e}", f.body))
         })
         .collect();
     assert_eq!(

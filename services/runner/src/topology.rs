@@ -18,7 +18,7 @@ pub struct TopicSpec {
     pub name: String,
     pub partitions: i32,
     /// `-1` (keep forever) or a duration such as `7d`.
-    pub retention: serde_yaml::Value,
+    pub retention: yaml_serde::Value,
     pub cleanup: Cleanup,
     #[serde(default)]
     pub writers: Vec<String>,
@@ -38,7 +38,7 @@ pub enum TopologyError {
     #[error("topology {file}: {source}")]
     Yaml {
         file: String,
-        source: serde_yaml::Error,
+        source: yaml_serde::Error,
     },
     #[error("topology {file}: topic {topic}: {message}")]
     Invalid {
@@ -51,7 +51,7 @@ pub enum TopologyError {
 impl Topology {
     pub fn parse(text: &str, file: &str) -> Result<Self, TopologyError> {
         let topology: Topology =
-            serde_yaml::from_str(text).map_err(|source| TopologyError::Yaml {
+            yaml_serde::from_str(text).map_err(|source| TopologyError::Yaml {
                 file: file.to_string(),
                 source,
             })?;
@@ -79,8 +79,8 @@ impl TopicSpec {
     /// `retention.ms` as Kafka wants it: -1 for forever.
     pub fn retention_ms(&self) -> Result<i64, String> {
         match &self.retention {
-            serde_yaml::Value::Number(n) if n.as_i64() == Some(-1) => Ok(-1),
-            serde_yaml::Value::String(s) => s
+            yaml_serde::Value::Number(n) if n.as_i64() == Some(-1) => Ok(-1),
+            yaml_serde::Value::String(s) => s
                 .parse::<presage_template::Duration>()
                 .map(|d| d.as_millis() as i64)
                 .map_err(|e| format!("retention: {e}")),

@@ -234,7 +234,7 @@ impl Allow {
         let raw: AllowFile = if text.trim().is_empty() {
             AllowFile::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| {
+            yaml_serde::from_str(text).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
                 TemplateErrors::new(vec![at(line, column, format!("invalid allow-list: {e}"))])
             })?
@@ -305,7 +305,7 @@ impl Allow {
                 .collect(),
             urls: self.urls.iter().map(ToString::to_string).collect(),
         };
-        serde_yaml::to_string(&file).unwrap_or_default()
+        yaml_serde::to_string(&file).unwrap_or_default()
     }
 
     /// Whether `argv0` may be run: it equals a granted command exactly.

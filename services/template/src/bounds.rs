@@ -9,13 +9,13 @@ use yaml_rust2::parser::Event;
 /// templates are a few KiB.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
 
-/// How deep mappings and sequences may nest. serde_yaml gives up at 128 levels; yaml-rust2's
+/// How deep mappings and sequences may nest. yaml_serde gives up at 128 levels; yaml-rust2's
 /// loader recurses once per level, so a bound is needed before either reads the text.
 pub const MAX_YAML_DEPTH: usize = 64;
 
 /// How many nodes aliases (`*name`) may repeat in total, counting every node of each anchored
 /// value they stand for (nested aliases included). Without it a few hundred bytes of anchors
-/// that name each other ten times ("billion laughs") expand to billions of nodes; serde_yaml
+/// that name each other ten times ("billion laughs") expand to billions of nodes; yaml_serde
 /// stops repeating after 100 jumps per event of the document, which still lets one anchored
 /// list of a thousand items be repeated a hundred thousand times.
 pub const MAX_ALIAS_NODES: usize = 10_000;
@@ -47,7 +47,7 @@ pub(crate) fn check_size(text: &str) -> Result<(), String> {
 }
 
 /// The first bound a YAML text breaks (its size, nesting or alias expansion), with the
-/// position where it breaks it; for YAML read outside a template, before serde_yaml reads it.
+/// position where it breaks it; for YAML read outside a template, before yaml_serde reads it.
 pub(crate) fn first_breach(text: &str) -> Option<((usize, usize), String)> {
     if let Err(message) = check_size(text) {
         return Some(((1, 1), message));
@@ -79,7 +79,7 @@ pub(crate) fn too_deep() -> String {
 }
 
 /// yaml-rust2's scanner refuses deep flow collections (`[[[[...`) itself, before any event of
-/// them; that refusal is this bound too. It must not be left to serde_yaml, whose parser takes
+/// them; that refusal is this bound too. It must not be left to yaml_serde, whose parser takes
 /// time quadratic in that depth to refuse it (5 s for 20,000 `[`).
 pub(crate) fn is_scanner_depth_limit(error: &yaml_rust2::ScanError) -> bool {
     error.info().contains("recursion limit exceeded")

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use crate::finding::Finding;
 use crate::locate::Pos;
@@ -96,9 +96,9 @@ pub(crate) fn decode(text: &str, original: &Value) -> Decoded {
     for round in 0..MAX_ROUNDS {
         // The first round reads the text itself, so serde's own positions are exact.
         let attempt = if round == 0 {
-            serde_yaml::from_str::<Template>(text)
+            yaml_serde::from_str::<Template>(text)
         } else {
-            match serde_yaml::to_string(&doc) {
+            match yaml_serde::to_string(&doc) {
                 Ok(t) if reread + t.len() > MAX_REREAD_BYTES => {
                     out.findings.push(Finding::at(
                         YamlPath::root(),
@@ -112,7 +112,7 @@ pub(crate) fn decode(text: &str, original: &Value) -> Decoded {
                 }
                 Ok(t) => {
                     reread += t.len();
-                    serde_yaml::from_str::<Template>(&t)
+                    yaml_serde::from_str::<Template>(&t)
                 }
                 Err(e) => Err(e),
             }
@@ -159,9 +159,9 @@ pub(crate) fn decode(text: &str, original: &Value) -> Decoded {
     out
 }
 
-/// Splits serde_yaml's `path: problem at line L column C` into the path's node in `doc` and the
+/// Splits yaml_serde's `path: problem at line L column C` into the path's node in `doc` and the
 /// problem. The path is only taken as one if it names a node, since problems contain `: ` too.
-fn split_error(err: &serde_yaml::Error, doc: &Value) -> (YamlPath, String) {
+fn split_error(err: &yaml_serde::Error, doc: &Value) -> (YamlPath, String) {
     let mut text = err.to_string();
     if let Some(loc) = err.location() {
         let suffix = format!(" at line {} column {}", loc.line(), loc.column());

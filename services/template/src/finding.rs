@@ -23,7 +23,7 @@ pub(crate) struct Finding {
     /// The nodes the check read. When one of them was dropped for a structural error, the
     /// finding is only an echo of that error and is not reported. Defaults to `path`.
     pub reads: Vec<YamlPath>,
-    /// serde_yaml's own position, used when the node index has no entry for `path`.
+    /// yaml_serde's own position, used when the node index has no entry for `path`.
     pub fallback: Option<Pos>,
 }
 

@@ -3,7 +3,7 @@
 //!
 //! A template goes through three passes, each in its own module:
 //! 1. `locate`: yaml-rust2 events → a node index (path → line and column);
-//! 2. `decode`: serde_yaml → the typed `model`, retrying past each structural error so that all
+//! 2. `decode`: yaml_serde → the typed `model`, retrying past each structural error so that all
 //!    of them are reported;
 //! 3. `validate`: cross-field checks on the model, located through the node index.
 //!
@@ -56,7 +56,7 @@ pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
     if let Some((pos, message)) = index.breach() {
         return Err(single(file, *pos, message.clone()));
     }
-    let doc: serde_yaml::Value = match serde_yaml::from_str(text) {
+    let doc: yaml_serde::Value = match yaml_serde::from_str(text) {
         Ok(doc) => doc,
         Err(e) => return Err(syntax_errors(&e, &index, file)),
     };
@@ -110,8 +110,8 @@ pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
 }
 
 /// Holds any YAML text read from outside (a fragment body, a template read without `parse`)
-/// to the template's bounds before serde_yaml reads it: at most `MAX_TEMPLATE_BYTES`, nested at
-/// most `MAX_YAML_DEPTH` deep, aliases repeating at most `MAX_ALIAS_NODES` nodes. serde_yaml's
+/// to the template's bounds before yaml_serde reads it: at most `MAX_TEMPLATE_BYTES`, nested at
+/// most `MAX_YAML_DEPTH` deep, aliases repeating at most `MAX_ALIAS_NODES` nodes. yaml_serde's
 /// own limit lets 30 KB of aliases of one anchor expand to 80 MB. A text that is not YAML
 /// passes: the parser that reads it next reports that.
 pub fn check_yaml_bounds(text: &str, file: &str) -> Result<(), TemplateErrors> {
@@ -174,7 +174,7 @@ pub fn position_of(text: &str, path: &str) -> Option<(usize, usize)> {
     if index.breach().is_some() {
         return None;
     }
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let doc: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
     let path = YamlPath::resolve(path, &doc)?;
     let pos = index.value_pos(&path)?;
     Some((pos.line, pos.column))
@@ -182,7 +182,7 @@ pub fn position_of(text: &str, path: &str) -> Option<(usize, usize)> {
 
 /// A text that is not YAML at all, or repeats a key, stops before decoding: there is no
 /// document to recover with.
-fn syntax_errors(err: &serde_yaml::Error, index: &NodeIndex, file: &str) -> TemplateErrors {
+fn syntax_errors(err: &yaml_serde::Error, index: &NodeIndex, file: &str) -> TemplateErrors {
     let message = err.to_string();
     if message.contains("duplicate entry with key") && !index.duplicates().is_empty() {
         return TemplateErrors::new(

@@ -2,7 +2,7 @@
 //!
 //! serde gives a typed model but forgets positions, and the semantic checks run on that model.
 //! So the text is read a second time with yaml-rust2's event parser, whose events carry markers,
-//! and every node is recorded under the same path the model and serde_yaml use. A semantic error
+//! and every node is recorded under the same path the model and yaml_serde use. A semantic error
 //! then names its node by path and gets its line and column from here.
 //!
 //! The same walk watches the bounds of `bounds::Watch` (nesting, alias expansion), since it is
@@ -59,7 +59,7 @@ pub(crate) struct NodeIndex {
 
 impl NodeIndex {
     /// Indexes as much of the first document as parses. A syntax error is reported by
-    /// serde_yaml, which reads the same text; here it only ends the index early. A broken
+    /// yaml_serde, which reads the same text; here it only ends the index early. A broken
     /// bound ends it too, and is kept for `breach`.
     pub(crate) fn build(text: &str) -> NodeIndex {
         let mut builder = Builder::default();

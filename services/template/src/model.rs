@@ -2,7 +2,7 @@
 //! template can be parsed once, hashed, published and handed to each core.
 //!
 //! The structs are deliberately flat (no internally tagged or untagged enums, no `flatten`):
-//! serde_yaml can then report the exact line and column of any type error or unknown field.
+//! yaml_serde can then report the exact line and column of any type error or unknown field.
 //! Cross-field rules (a prometheus source needs a `url`, a recipe must name a known source) are
 //! checked afterwards by `validate`, which locates its errors through the YAML node index.
 
@@ -343,7 +343,7 @@ impl Serialize for Aggregate {
 
 impl<'de> Deserialize<'de> for Aggregate {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a visitor, so that the error is raised while serde_yaml is at the scalar and
+        // Through a visitor, so that the error is raised while yaml_serde is at the scalar and
         // carries its path and position (an error after `String::deserialize` returns is
         // placed at the enclosing recipe).
         deserializer.deserialize_str(AggregateVisitor)

@@ -1,13 +1,13 @@
 //! Paths to nodes of a template, like `dynamic_metadata.metric_recipes[1].from`.
 //!
-//! They are the common language of the three passes: serde_yaml names the node of an error by
+//! They are the common language of the three passes: yaml_serde names the node of an error by
 //! such a path, the validator names the node of a semantic mistake by one, and the node index
 //! turns either into a line and column. Paths are kept as segments rather than strings because
 //! keys may contain dots (label names in a recipe's `filter`, for instance).
 
 use std::fmt;
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Seg {
@@ -66,7 +66,7 @@ impl YamlPath {
         self.starts_with(other) || other.starts_with(self)
     }
 
-    /// Reads serde_yaml's rendering of a path back into segments, using the document to decide
+    /// Reads yaml_serde's rendering of a path back into segments, using the document to decide
     /// where keys end (a key may itself contain `.` or `[`). None if it names no node.
     pub(crate) fn resolve(text: &str, doc: &Value) -> Option<YamlPath> {
         if text == "." {
@@ -164,7 +164,7 @@ fn resolve_in(rest: &str, node: &Value, first: bool, segs: &mut Vec<Seg>) -> boo
     false
 }
 
-/// The same rendering serde_yaml uses, so messages read alike whichever pass found them.
+/// The same rendering yaml_serde uses, so messages read alike whichever pass found them.
 impl fmt::Display for YamlPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {

@@ -152,7 +152,7 @@ impl serde::Serialize for Zone {
 
 impl<'de> serde::Deserialize<'de> for Zone {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a visitor, so that serde_yaml raises the error at the scalar and the template
+        // Through a visitor, so that yaml_serde raises the error at the scalar and the template
         // error points at the zone's line and column.
         deserializer.deserialize_str(ZoneVisitor)
     }

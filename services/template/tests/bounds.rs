@@ -65,7 +65,7 @@ fn an_alias_bomb_is_refused_at_the_alias_that_exceeds_the_expansion_bound() {
     assert!(e.line >= 2, "expected the position of an alias, got {e}");
 }
 
-/// serde_yaml's own limit counts alias jumps (100 per event of the document), not nodes: one
+/// yaml_serde's own limit counts alias jumps (100 per event of the document), not nodes: one
 /// anchored list of 2,000 items repeated 20,000 times is 40 million nodes in 100 KB of text.
 #[test]
 fn one_large_anchor_repeated_many_times_is_refused_too() {

@@ -40,10 +40,10 @@ fn displays_the_canonical_form() {
 
 #[test]
 fn serializes_to_and_from_the_string_form() {
-    let d: Duration = serde_yaml::from_str("90m").expect("90m");
+    let d: Duration = yaml_serde::from_str("90m").expect("90m");
     assert_eq!(d.as_millis(), 5_400_000);
     assert_eq!(
-        serde_yaml::to_string(&d).expect("serialize").trim(),
+        yaml_serde::to_string(&d).expect("serialize").trim(),
         "1h30m"
     );
     assert_eq!(serde_json::to_string(&d).expect("json"), "\"1h30m\"");

@@ -91,7 +91,7 @@ fn checkout_api_rules_hold_for_its_bootstrap() {
 #[test]
 fn a_template_survives_a_serialization_round_trip() {
     let t = load(&templates_dir().join("checkout-api.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let text = serde_yaml::to_string(&t).expect("serialize");
+    let text = yaml_serde::to_string(&t).expect("serialize");
     let again = parse(&text, "round-trip.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(again, t);
 }

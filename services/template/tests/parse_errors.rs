@@ -34,7 +34,7 @@ fn positions(all: &[TemplateError]) -> Vec<(usize, usize)> {
     all.iter().map(|e| (e.line, e.column)).collect()
 }
 
-// ------------------------------------------------------------------ structure (serde_yaml)
+// ------------------------------------------------------------------ structure (yaml_serde)
 
 #[test]
 fn bad_yaml_syntax() {
