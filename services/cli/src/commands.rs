@@ -74,6 +74,7 @@ pub fn validate(args: &ValidateArgs) -> ExitCode {
 #[derive(Debug, clap::Subcommand)]
 pub enum TopicsCommand {
     /// Create every topic of the topology (existing topics are left alone).
+    #[command(after_help = crate::examples::TOPICS_CREATE)]
     Create(TopicsCreateArgs),
 }
 
@@ -118,6 +119,7 @@ pub fn topics(command: TopicsCommand) -> anyhow::Result<()> {
 #[derive(Debug, clap::Subcommand)]
 pub enum TemplatesCommand {
     /// Validate and publish template files, keyed by app id.
+    #[command(after_help = crate::examples::TEMPLATES_PUBLISH)]
     Publish(PublishArgs),
 }
 

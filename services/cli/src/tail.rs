@@ -20,6 +20,7 @@ const REASON_CHARS: usize = 60;
 #[derive(Debug, clap::Subcommand)]
 pub enum TailCommand {
     /// Print each planner directive on one line as it is published, until Ctrl-C.
+    #[command(after_help = crate::examples::TAIL)]
     Directives(TailDirectivesArgs),
 }
 
