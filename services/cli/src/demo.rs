@@ -12,7 +12,7 @@ pub struct DemoSettings {
     #[arg(long = "demo-listen", default_value = "127.0.0.1:9464")]
     pub listen: String,
     /// The demand trace to replay.
-    #[arg(long = "demo-data", default_value = "../shared/data/taylor-demand.csv")]
+    #[arg(long = "demo-data", default_value = "deploy/demo/taylor-demand.csv")]
     pub data: PathBuf,
     /// Wall-clock seconds each row of the trace is served for.
     #[arg(long = "demo-seconds-per-row", default_value_t = 1)]

@@ -41,7 +41,7 @@ const METRICS_LISTEN_ENV: &str = "PRESAGE_METRICS_LISTEN";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    presage up --demo --demo-data ../shared/data/taylor-demand.csv\n  \
+    presage up --demo --demo-data deploy/demo/taylor-demand.csv\n  \
     presage up --brokers kafka:9092 --templates templates/ --dashboard-listen 0.0.0.0:9460\n  \
     presage up --dashboard-listen off --metrics-port-base 0\n\n\
     The dashboard is then at http://127.0.0.1:9460/; each service's /metrics, /healthz and\n\
