@@ -29,6 +29,11 @@ pub struct Journal {
     /// recorded here before it is handed to the runner to publish, so a replayed input gets the
     /// very same outcome (same bytes, `applied_at_ms` included), never a second one.
     pub outcomes: Vec<ApplyOutcome>,
+    /// A command hook's values last applied (the candidate document as JSON text), recorded in
+    /// the same write as the outcome that applied them: its current state when it has no
+    /// `read` command. File and env hooks read their live file instead and leave it empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
 }
 
 /// An apply between "about to touch the live file" and "outcome recorded".
@@ -100,6 +105,33 @@ pub fn recover(intent: &Intent, live: Option<&str>) -> Recovery {
         Phase::Swapping if is_candidate => Recovery::Verify,
         Phase::Swapping if is_previous => Recovery::Swap,
         _ => Recovery::LeaveAlone,
+    }
+}
+
+/// What to do about a command hook's interrupted apply. A command leaves nothing to compare
+/// (unlike a live file), so what the intent says is all there is: the `apply` may or may not
+/// have run, or run halfway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRecovery {
+    /// Run the hook's `check` with the candidate's values: passing, the candidate is applied;
+    /// failing, roll back.
+    Check,
+    /// No check to tell: run `apply` again with the candidate's values (a directive is a target,
+    /// so applying it twice is applying it once), then roll back if it fails.
+    Apply,
+    /// A rollback was under way: run `rollback` with the previous values again.
+    RollBack { reason: String },
+}
+
+/// Decides how to converge a command hook's interrupted apply; `has_check`: the hook has a
+/// `check` command.
+pub fn recover_commands(intent: &Intent, has_check: bool) -> CommandRecovery {
+    match &intent.phase {
+        Phase::RollingBack { reason } => CommandRecovery::RollBack {
+            reason: reason.clone(),
+        },
+        Phase::Swapping if has_check => CommandRecovery::Check,
+        Phase::Swapping => CommandRecovery::Apply,
     }
 }
 
@@ -211,10 +243,27 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_command_is_checked_applied_again_or_rolled_back() {
+        let swapping = intent(Some(OLD), Phase::Swapping);
+        assert_eq!(recover_commands(&swapping, true), CommandRecovery::Check);
+        assert_eq!(recover_commands(&swapping, false), CommandRecovery::Apply);
+        let rolling = intent(Some(OLD), rolling_back());
+        for has_check in [true, false] {
+            assert_eq!(
+                recover_commands(&rolling, has_check),
+                CommandRecovery::RollBack {
+                    reason: "check after swap failed: HTTP 503".into()
+                }
+            );
+        }
+    }
+
+    #[test]
     fn finishing_clears_the_intent_and_keeps_the_latest_outcomes() {
         let mut journal = Journal {
             intent: Some(intent(Some(OLD), Phase::Swapping)),
             outcomes: Vec::new(),
+            applied: None,
         };
         for n in 0..LEDGER + 5 {
             journal.finish(applied(&format!("hook-{n}")));

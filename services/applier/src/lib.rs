@@ -3,6 +3,7 @@
 //! in the binary's hooks, which call these functions for every decision.
 
 pub mod applied;
+pub mod argv;
 pub mod document;
 pub mod fragment;
 pub mod journal;

@@ -148,6 +148,7 @@ fn crashed(dir: &Path, live: Option<&str>, candidate: &str, phase: Phase, input:
             phase,
         }),
         outcomes: Vec::new(),
+        applied: None,
     };
     std::fs::write(
         dir.join(".config.yaml.presage-journal"),

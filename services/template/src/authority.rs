@@ -359,7 +359,7 @@ impl Allow {
             out.extend(self.check_source(source, i));
         }
         for (i, hook) in dm.configuration_hooks.iter().enumerate() {
-            out.extend(self.check_hook(hook, i, cwd));
+            out.extend(self.check_hook(&template.app, hook, i, cwd));
         }
         out
     }
@@ -376,13 +376,29 @@ impl Allow {
     }
 
     /// What the applier's hook at index `i` needs: the file it writes (and the files beside
-    /// it), the pid file it reads, the commands it runs and the URLs it reaches.
-    pub fn check_hook(&self, hook: &ConfigurationHook, i: usize, cwd: &Path) -> Vec<Violation> {
+    /// it), the pid file it reads, the commands it runs and the URLs it reaches. `app` names a
+    /// command hook's state files (see [`ConfigurationHook::state_base`]).
+    pub fn check_hook(
+        &self,
+        app: &str,
+        hook: &ConfigurationHook,
+        i: usize,
+        cwd: &Path,
+    ) -> Vec<Violation> {
         let base = format!("dynamic_metadata.configuration_hooks[{i}]");
         let mut out = Vec::new();
-        if hook.kind == HookKind::File {
+        if matches!(hook.kind, HookKind::File | HookKind::Env) {
             if let Some(path) = &hook.path {
                 out.extend(self.path_violation(path, format!("{base}.path"), cwd));
+            }
+        }
+        if hook.kind == HookKind::Command {
+            for (field, argv) in hook.commands() {
+                out.extend(self.command_violation(argv, format!("{base}.{field}")));
+            }
+            if let Some(state) = hook.state_base(app) {
+                let state = state.to_string_lossy();
+                out.extend(self.path_violation(&state, format!("{base}.state_dir"), cwd));
             }
         }
         if hook.kind == HookKind::Http {
@@ -479,9 +495,17 @@ impl Allow {
             }
             for hook in &dm.configuration_hooks {
                 match hook.kind {
-                    HookKind::File => {
+                    HookKind::File | HookKind::Env => {
                         if let Some(path) = &hook.path {
                             grant_path(&mut allow, path);
+                        }
+                    }
+                    HookKind::Command => {
+                        for (_, argv) in hook.commands() {
+                            grant_command(&mut allow, argv);
+                        }
+                        if let Some(state) = hook.state_base(&template.app) {
+                            grant_path(&mut allow, &state.to_string_lossy());
                         }
                     }
                     HookKind::Http => {
@@ -670,6 +694,40 @@ mod tests {
             .permits_path(Path::new("/srv/presage/var/app/other.yaml"), cwd)
             .is_err());
         assert!(covering.permits_url("http://127.0.0.1:9000/other").is_err());
+        assert!(covering.permits_command("sh").is_err());
+    }
+
+    #[test]
+    fn command_and_env_hooks_need_every_command_their_state_dir_and_their_env_file() {
+        let t = template(
+            "{ name: scale, kind: command, state_dir: /var/lib/presage/, apply: [kubectl, \"--replicas={replicas}\"], check: [curl, -f, x], rollback: [kubectl, \"--replicas={replicas}\"], read: [cat, /run/v] }, { name: env, kind: env, path: /etc/shop/app.env, vars: { REPLICAS: \"{replicas}\" }, reload: { command: [systemctl, restart, shop] } }",
+            "",
+        );
+        let found = Allow::none().check(&t, Path::new("/"));
+        let at: Vec<&str> = found.iter().map(|v| v.at.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "dynamic_metadata.configuration_hooks[0].apply",
+                "dynamic_metadata.configuration_hooks[0].check",
+                "dynamic_metadata.configuration_hooks[0].rollback",
+                "dynamic_metadata.configuration_hooks[0].read",
+                "dynamic_metadata.configuration_hooks[0].state_dir",
+                "dynamic_metadata.configuration_hooks[1].path",
+                "dynamic_metadata.configuration_hooks[1].reload.command",
+            ]
+        );
+        assert!(
+            found[4].why.contains("/var/lib/presage/shop.scale"),
+            "{}",
+            found[4]
+        );
+        let granted = allow(
+            "commands: [kubectl, curl, cat, systemctl]\npaths: [/var/lib/presage/, /etc/shop/app.env]\n",
+        );
+        assert!(granted.check(&t, Path::new("/")).is_empty());
+        let covering = Allow::covering([&t], Path::new("/"));
+        assert!(covering.check(&t, Path::new("/")).is_empty());
         assert!(covering.permits_command("sh").is_err());
     }
 }

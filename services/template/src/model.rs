@@ -812,7 +812,36 @@ pub struct ConfigurationHook {
     /// How a failed apply is tried again; absent means [`Retry::default`].
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// `command` hooks: the argv that applies the candidate's values, each element with
+    /// placeholders (`--replicas={replicas}`, see [`placeholders`]); run without a shell.
+    #[serde(default)]
+    pub apply: Option<Vec<String>>,
+    /// `command` hooks: run after `apply` with the candidate's values; failing, the previous
+    /// values are put back with `rollback`.
+    #[serde(default)]
+    pub check: Option<Vec<String>>,
+    /// `command` hooks: run with the previous values when the check fails.
+    #[serde(default)]
+    pub rollback: Option<Vec<String>>,
+    /// `command` hooks: prints the current values (a JSON object, or `name=value` lines, each
+    /// name a placeholder name); no placeholders.
+    #[serde(default)]
+    pub read: Option<Vec<String>>,
+    /// `command` hooks: the directory holding the hook's journal and lock (granted by the
+    /// operator like a file hook's path), named `<state_dir>/.<app>.<hook>.presage-journal`.
+    #[serde(default)]
+    pub state_dir: Option<String>,
+    /// `command` hooks: how long each command may run (default [`DEFAULT_COMMAND_TIMEOUT`]).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// `env` hooks: the variables written to the env file at `path`, each value a text with
+    /// placeholders (`JAVA_OPTS: "-Xmx{memory_mb}m"`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
 }
+
+/// How long a command hook's command may run when the hook gives no `timeout`.
+pub const DEFAULT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl ConfigurationHook {
     /// The hook's retry setting, or the defaults when the template gives none.
@@ -827,6 +856,125 @@ impl ConfigurationHook {
             .cloned()
             .unwrap_or_else(|| format!("resources.{resource}"))
     }
+
+    /// The document path a placeholder name reads: a dotted name (`config.worker_threads`) is a
+    /// path; a bare one (`replicas`) is a resource, where the hook's `keys` put it.
+    pub fn placeholder_path(&self, name: &str) -> String {
+        if name.contains('.') {
+            name.to_string()
+        } else {
+            self.key_for(name)
+        }
+    }
+
+    /// A command hook's own commands, by field: `apply`, `check`, `rollback`, `read` (the test
+    /// command is in `test`, as for every hook).
+    pub fn commands(&self) -> Vec<(&'static str, &Vec<String>)> {
+        [
+            ("apply", &self.apply),
+            ("check", &self.check),
+            ("rollback", &self.rollback),
+            ("read", &self.read),
+        ]
+        .into_iter()
+        .filter_map(|(field, argv)| argv.as_ref().map(|argv| (field, argv)))
+        .collect()
+    }
+
+    /// How long each of a command hook's commands may run.
+    pub fn command_timeout(&self) -> std::time::Duration {
+        self.timeout
+            .map(|d| d.as_std())
+            .unwrap_or(DEFAULT_COMMAND_TIMEOUT)
+    }
+
+    /// A command hook's state base, `<state_dir>/<app>.<hook>` (names kept to `[A-Za-z0-9._-]`,
+    /// anything else `_`, so neither can climb out of the directory): its journal and lock are
+    /// the files beside it, as a file hook's are beside its live file.
+    pub fn state_base(&self, app: &str) -> Option<std::path::PathBuf> {
+        let tidy = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        let dir = self.state_dir.as_deref()?;
+        let name = format!("{}.{}", tidy(app), tidy(&self.name)).replace("..", "__");
+        Some(std::path::Path::new(dir).join(name))
+    }
+}
+
+/// One `{name}` in a hook's text: its name and the byte offset of its `{`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    pub name: String,
+    pub offset: usize,
+}
+
+/// A piece of a hook's text: literal text (`{{` and `}}` already read as `{` and `}`) or a
+/// placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Hole(Placeholder),
+}
+
+/// Splits a hook's text into literal text and `{name}` placeholders (names of letters, digits,
+/// `_` and `.`); `{{` and `}}` stand for literal braces. Err: the byte offset and why.
+pub fn placeholders(text: &str) -> Result<Vec<Piece>, (usize, String)> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|&(_, c)| c) == Some('{') => {
+                chars.next();
+                literal.push('{');
+            }
+            '}' if chars.peek().map(|&(_, c)| c) == Some('}') => {
+                chars.next();
+                literal.push('}');
+            }
+            '{' => {
+                let rest = &text[i + 1..];
+                let Some(end) = rest.find('}') else {
+                    return Err((i, "unclosed `{`: write `{{` for a literal brace".into()));
+                };
+                let name = &rest[..end];
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                if !valid {
+                    return Err((
+                        i,
+                        format!("`{{{name}}}` is not a placeholder: expected {{resource}} or {{config.path}}"),
+                    ));
+                }
+                if !literal.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                }
+                pieces.push(Piece::Hole(Placeholder {
+                    name: name.to_string(),
+                    offset: i,
+                }));
+                for _ in 0..name.chars().count() + 1 {
+                    chars.next();
+                }
+            }
+            '}' => return Err((i, "lone `}`: write `}}` for a literal brace".into())),
+            c => literal.push(c),
+        }
+    }
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(pieces)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -834,6 +982,10 @@ impl ConfigurationHook {
 pub enum HookKind {
     File,
     Http,
+    /// Runs argv templates (`apply`, `test`, `check`, `rollback`, `read`), never a shell.
+    Command,
+    /// Writes variables (`vars`) into an env file at `path` with the file hook's shadow flow.
+    Env,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! and says what was expected; `lib.rs` turns paths into lines and columns. Recipes have the
 //! most to check and get their own modules.
 
+mod actuation;
 mod expressions;
 mod recipes;
 mod selectors;
@@ -397,8 +398,16 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                 )
                 .reading([p.key("url")]),
             ),
+            HookKind::Env if missing(&h.path) => out.push(
+                Finding::at(
+                    p.clone(),
+                    format!("env hook {name:?} has no path: expected path: /etc/myapp/app.env"),
+                )
+                .reading([p.key("path")]),
+            ),
             _ => {}
         }
+        actuation::check(t, h, &p, out);
         if let Some(command) = h.reload.as_ref().and_then(|r| r.command.as_ref()) {
             if command.is_empty() {
                 out.push(Finding::at(

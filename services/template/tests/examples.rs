@@ -75,6 +75,9 @@ fn checkout_api_has_what_the_design_sketches() {
         .as_ref()
         .is_some_and(|test| test.command.is_some()));
     assert!(t.hook("scale").is_some());
+    let deployment = t.hook("deployment").expect("command hook");
+    assert_eq!(deployment.kind, presage_template::HookKind::Command);
+    assert!(deployment.rollback.is_some() && deployment.check.is_some());
 }
 
 #[test]

@@ -45,7 +45,7 @@ impl Granted {
             .iter()
             .position(|h| h.name == hook.name)
             .unwrap_or(0);
-        let violations = self.allow.check_hook(hook, index, &self.cwd);
+        let violations = self.allow.check_hook(&template.app, hook, index, &self.cwd);
         if violations.is_empty() {
             return None;
         }

@@ -1,5 +1,6 @@
 //! Hooks apply a directive or a metadata fragment to the running application.
 
+mod command;
 mod file;
 mod files;
 mod grant;
@@ -48,7 +49,7 @@ fn apply_unless_superseded(
         return refused;
     }
     match hook.kind {
-        HookKind::File => file::apply_patch_to_file(
+        HookKind::File | HookKind::Env => file::apply_patch_to_file(
             template,
             hook,
             directive.into(),
@@ -60,6 +61,15 @@ fn apply_unless_superseded(
         HookKind::Http => {
             http::post_directive(template, hook, directive, superseded, grant, now_ms)
         }
+        HookKind::Command => command::apply_commands(
+            template,
+            hook,
+            directive.into(),
+            &directive_patch(hook, directive),
+            superseded,
+            grant,
+            now_ms,
+        ),
     }
 }
 
@@ -91,8 +101,10 @@ fn refused(
 /// Where a hook acts, as an outcome names it: its file, or its URL without credentials.
 pub(crate) fn location(hook: &ConfigurationHook) -> Option<String> {
     match hook.kind {
-        HookKind::File => hook.path.clone(),
+        HookKind::File | HookKind::Env => hook.path.clone(),
         HookKind::Http => hook.url.as_deref().map(presage_events::redact_url),
+        // The command as the template writes it, placeholders and all.
+        HookKind::Command => hook.apply.as_ref().map(|argv| argv.join(" ")),
     }
 }
 
@@ -131,10 +143,13 @@ pub fn apply_fragment(
         }
     };
     match hook.kind {
-        HookKind::File => {
+        HookKind::File | HookKind::Env => {
             file::apply_patch_to_file(template, hook, fragment.into(), &patch, None, grant, now_ms)
         }
         HookKind::Http => fragment_at_http_hook(hook, fragment, now_ms),
+        HookKind::Command => {
+            command::apply_commands(template, hook, fragment.into(), &patch, None, grant, now_ms)
+        }
     }
 }
 
@@ -189,11 +204,14 @@ impl Applier {
     /// whenever a template arrives), before anything else is applied to those files.
     pub fn recover(&mut self, template: &Template, now_ms: i64) {
         for hook in &template.dynamic_metadata.configuration_hooks {
-            if hook.kind != HookKind::File {
+            if hook.kind == HookKind::Http {
                 continue;
             }
             // A file the operator does not grant is neither read nor written, recovery included.
             match self.grant.refusal(template, hook) {
+                None if hook.kind == HookKind::Command => {
+                    command::recover_command_hook(template, hook, &self.grant, now_ms)
+                }
                 None => file::recover_file(hook, &self.grant, now_ms),
                 Some(reason) => {
                     tracing::warn!(app = %template.app, hook = %hook.name, %reason, "not recovering a hook the allow-list does not grant")
@@ -302,6 +320,8 @@ pub fn kind_name(kind: HookKind) -> &'static str {
     match kind {
         HookKind::File => "file",
         HookKind::Http => "http",
+        HookKind::Command => "command",
+        HookKind::Env => "env",
     }
 }
 

@@ -73,6 +73,44 @@ pub fn run_command(
     ))
 }
 
+/// Runs `argv` as given (already substituted; `argv[0]` exactly as the template wrote it, which
+/// the grant is checked on) and returns its stdout. Err names the command, its exit status or
+/// time limit, and the tails of its stderr and stdout: what a failing command's outcome says.
+pub fn run_capturing(argv: &[String], limit: Duration, grant: &Granted) -> Result<String, String> {
+    let (program, args) = argv.split_first().ok_or("empty command")?;
+    grant.command(program)?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let status = wait_within(&mut child, program, limit);
+    let stdout = stdout.map(finish_reading).unwrap_or_default();
+    let stderr = stderr.map(finish_reading).unwrap_or_default();
+    let shown = argv.join(" ");
+    let streams = format!(
+        "stderr: {:?}; stdout: {:?}",
+        tail(&stderr, STDERR_TAIL_CHARS),
+        tail(&stdout, STDERR_TAIL_CHARS)
+    );
+    match status {
+        Ok(status) if status.success() => Ok(stdout),
+        Ok(status) => Err(format!("`{shown}` exited with {status}; {streams}")),
+        Err(why) => Err(format!("`{shown}`: {why}; {streams}")),
+    }
+}
+
+/// The last `chars` characters of `text`, trimmed.
+fn tail(text: &str, chars: usize) -> String {
+    let trimmed = text.trim();
+    let skip = trimmed.chars().count().saturating_sub(chars);
+    trimmed.chars().skip(skip).collect()
+}
+
 fn wait_within(
     child: &mut Child,
     program: &str,

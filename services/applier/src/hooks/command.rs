@@ -1,0 +1,362 @@
+//! The command hook: a directive's values handed to programs as argv, never through a shell.
+//!
+//! The flow, under the hook's lock: converge what a crash left (below); the current values
+//! (`read`'s output, else the values this hook last applied as its journal records them, else
+//! the bootstrap); the candidate (the change merged into them); the rules on the candidate;
+//! every command's argv substituted up front (a value that cannot be passed safely refuses the
+//! change before anything runs); `test` with the candidate's values; the intent journaled;
+//! `apply`; `check`; on a failing apply or check, the phase `rolling_back` journaled and
+//! `rollback` run with the previous values; one outcome, recorded in the journal (with the
+//! values now applied) before it is returned.
+//!
+//! Crash semantics. The journal (`<state_dir>/.<app>.<hook>.presage-journal`) is written whole
+//! by rename, so after SIGKILL it holds either no intent (nothing of this input ran but `read`
+//! and `test`, which change nothing: the input is applied afresh when replayed) or the intent
+//! with the candidate and previous values. An intent found at start (or before the next apply)
+//! means `apply` may or may not have run, or run halfway: the hook's `check` is run with the
+//! candidate's values, and if it fails the previous values are rolled back; a hook without a
+//! `check` runs `apply` again (a directive is a target: applying it twice is applying it once).
+//! An intent in phase `rolling_back` runs `rollback` again. Either way the input's outcome is
+//! recorded, and a replayed input gets it back instead of running again.
+
+use std::fs;
+use std::path::PathBuf;
+
+use presage_events::ApplyOutcome;
+use presage_template::{ConfigurationHook, Template};
+use serde_json::Value;
+
+use super::files::Beside;
+use super::grant::Granted;
+use super::lock::FileLock;
+use super::process::run_capturing;
+use crate::argv::{substitute_argv, values_from_read};
+use crate::journal::{recover_commands, CommandRecovery, Intent, Journal, Phase};
+use crate::outcome::{outcome, outcome_id, Details, Input, Status};
+use crate::plan::{check_rules, plan_patch};
+use crate::retry::{wait_before, Try};
+
+/// The shadow flow of a command hook for any change, given as a patch (see
+/// [`crate::plan::directive_patch`]); `superseded` as in the file hook.
+pub(crate) fn apply_commands(
+    template: &Template,
+    hook: &ConfigurationHook,
+    input: Input,
+    patch: &Value,
+    superseded: Option<String>,
+    grant: &Granted,
+    now_ms: i64,
+) -> ApplyOutcome {
+    let done = |input: Input, t: Try, attempts: u32| finish(input, hook, t, attempts, now_ms);
+    let beside = match state_files(hook, &input.app, grant) {
+        Ok(beside) => beside,
+        Err(t) => return done(input, t, 1),
+    };
+    let (_lock, mut journal) = match lock_and_converge(&beside, hook, grant, now_ms) {
+        Ok(held) => held,
+        Err(reason) => return done(input, Try::transient(Status::Failed, reason, None), 1),
+    };
+    if let Some(recorded) = journal.recorded(&outcome_id(&input.event_id, &hook.name)) {
+        tracing::info!(input = %input.event_id, hook = %hook.name, status = %recorded.status, "outcome already recorded in the journal: not applied again");
+        return recorded.clone();
+    }
+    if let Some(reason) = superseded {
+        return done(input, Try::permanent(Status::Superseded, reason), 1);
+    }
+    let policy = hook.retry();
+    let mut attempt = 1;
+    let last = loop {
+        let t = try_once(
+            template,
+            hook,
+            patch,
+            &beside,
+            &input,
+            attempt,
+            &mut journal,
+            grant,
+        );
+        match wait_before(&policy, &t, attempt + 1) {
+            Some(wait) => {
+                // The try is over (nothing applied, or the previous values rolled back).
+                if journal.intent.take().is_some() {
+                    if let Err(reason) = beside.store_journal(&journal) {
+                        tracing::error!(hook = %hook.name, %reason, "could not clear the journal's intent");
+                    }
+                }
+                tracing::warn!(input = %input.event_id, hook = %hook.name, attempt, status = t.status.as_str(), reason = ?t.reason, wait_ms = wait.as_millis() as u64, "apply failed; trying again");
+                std::thread::sleep(wait);
+                attempt += 1;
+            }
+            None => break t,
+        }
+    };
+    let outcome = done(input, last, attempt);
+    journal.finish(outcome.clone());
+    if let Err(reason) = beside.store_journal(&journal) {
+        tracing::error!(hook = %hook.name, %reason, "could not record the outcome in the journal");
+    }
+    outcome
+}
+
+/// Converges what a crash left of this hook's last apply, at start.
+pub(crate) fn recover_command_hook(
+    template: &Template,
+    hook: &ConfigurationHook,
+    grant: &Granted,
+    now_ms: i64,
+) {
+    let converged = state_files(hook, &template.app, grant)
+        .map_err(|t| t.reason.unwrap_or_default())
+        .and_then(|beside| lock_and_converge(&beside, hook, grant, now_ms));
+    if let Err(reason) = converged {
+        tracing::error!(hook = %hook.name, %reason, "could not recover the command hook");
+    }
+}
+
+/// The journal and lock of `hook` for `app`, if the operator granted its state directory.
+fn state_files(hook: &ConfigurationHook, app: &str, grant: &Granted) -> Result<Beside, Try> {
+    let base: PathBuf = hook
+        .state_base(app)
+        .ok_or_else(|| Try::permanent(Status::Failed, "command hook has no state_dir".into()))?;
+    Beside::granted(&base, grant).map_err(|reason| Try::permanent(Status::Rejected, reason))
+}
+
+fn lock_and_converge(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    grant: &Granted,
+    now_ms: i64,
+) -> Result<(FileLock, Journal), String> {
+    fs::create_dir_all(&beside.dir)
+        .map_err(|e| format!("creating {}: {e}", beside.dir.display()))?;
+    let lock = FileLock::acquire(&beside.lock)
+        .map_err(|e| format!("locking {}: {e}", beside.lock.display()))?;
+    let mut journal = beside.load_journal()?;
+    beside.remove_stale();
+    if let Some(intent) = journal.intent.clone() {
+        let decision = recover_commands(&intent, hook.check.is_some());
+        tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging a command apply a crash interrupted");
+        let limit = hook.command_timeout();
+        let candidate = parse_values(&intent.candidate);
+        let t = match decision {
+            CommandRecovery::Check | CommandRecovery::Apply => {
+                let argv = match decision {
+                    CommandRecovery::Check => hook.check.as_ref(),
+                    _ => hook.apply.as_ref(),
+                };
+                let ran = match (argv, &candidate) {
+                    (Some(argv), Ok(doc)) => substitute_argv(hook, argv, doc)
+                        .and_then(|argv| run_capturing(&argv, limit, grant)),
+                    (None, _) => Err("the hook has no such command any more".into()),
+                    (_, Err(e)) => Err(e.clone()),
+                };
+                match ran {
+                    Ok(_) => {
+                        journal.applied = Some(intent.candidate.clone());
+                        Try::applied(None)
+                    }
+                    Err(why) => {
+                        let reason = format!("interrupted by a crash; then {why}");
+                        roll_back(beside, hook, &mut journal, &intent, reason, grant)
+                    }
+                }
+            }
+            CommandRecovery::RollBack { reason } => {
+                roll_back(beside, hook, &mut journal, &intent, reason, grant)
+            }
+        };
+        let recovered = finish(intent.input.clone(), hook, t, intent.attempt, now_ms);
+        tracing::warn!(input = %intent.input.event_id, hook = %recovered.hook, status = %recovered.status, reason = ?recovered.reason, "interrupted command apply converged");
+        journal.finish(recovered);
+        beside.store_journal(&journal)?;
+    }
+    Ok((lock, journal))
+}
+
+fn parse_values(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("journaled values are unreadable: {e}"))
+}
+
+/// The values in force before the change: what `read` prints, else what this hook last
+/// applied, else the bootstrap.
+fn current_values(
+    template: &Template,
+    hook: &ConfigurationHook,
+    journal: &Journal,
+    grant: &Granted,
+) -> Result<Value, String> {
+    let bootstrap = template.bootstrap_doc();
+    if let Some(argv) = &hook.read {
+        let stdout = run_capturing(argv, hook.command_timeout(), grant)
+            .map_err(|e| format!("reading the current values: {e}"))?;
+        return values_from_read(hook, &stdout, &bootstrap);
+    }
+    match journal.applied.as_deref().map(parse_values) {
+        Some(Ok(values)) => Ok(values),
+        Some(Err(e)) => {
+            tracing::warn!(hook = %hook.name, error = %e, "starting from the bootstrap");
+            Ok(bootstrap)
+        }
+        None => Ok(bootstrap),
+    }
+}
+
+/// Every command of one try, substituted before any runs.
+struct Prepared {
+    test: Option<Vec<String>>,
+    apply: Vec<String>,
+    check: Option<Vec<String>>,
+}
+
+fn prepare(
+    hook: &ConfigurationHook,
+    candidate: &Value,
+    previous: &Value,
+) -> Result<Prepared, String> {
+    let with = |argv: Option<&Vec<String>>, doc: &Value| {
+        argv.map(|argv| substitute_argv(hook, argv, doc))
+            .transpose()
+    };
+    let apply = with(hook.apply.as_ref(), candidate)?.ok_or("command hook has no apply")?;
+    // Substituted now only to refuse a rollback that could not run before anything runs.
+    with(hook.rollback.as_ref(), previous)?;
+    Ok(Prepared {
+        test: with(
+            hook.test.as_ref().and_then(|t| t.command.as_ref()),
+            candidate,
+        )?,
+        apply,
+        check: with(hook.check.as_ref(), candidate)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one try's whole context, as the file hook's
+fn try_once(
+    template: &Template,
+    hook: &ConfigurationHook,
+    patch: &Value,
+    beside: &Beside,
+    input: &Input,
+    attempt: u32,
+    journal: &mut Journal,
+    grant: &Granted,
+) -> Try {
+    let limit = hook.command_timeout();
+    let current = match current_values(template, hook, journal, grant) {
+        Ok(values) => values,
+        Err(reason) => return Try::transient(Status::Failed, reason, None),
+    };
+    let candidate = plan_patch(Some(&current), template, patch);
+    let violations = check_rules(&candidate, template);
+    if !violations.is_empty() {
+        return Try::permanent(Status::Rejected, violations.join("; "));
+    }
+    let prepared = match prepare(hook, &candidate, &current) {
+        Ok(prepared) => prepared,
+        Err(why) => {
+            let reason = format!("refused before anything ran: {why}");
+            return Try::permanent(Status::Rejected, reason);
+        }
+    };
+    if let Some(test) = &prepared.test {
+        if let Err(why) = run_capturing(test, limit, grant) {
+            let reason = format!("test failed, nothing applied: {why}");
+            return Try::transient(Status::Failed, reason, None);
+        }
+    }
+    // From here on the application may change: record what is about to happen first.
+    let intent = Intent {
+        input: input.clone(),
+        hook: hook.name.clone(),
+        previous: Some(current.to_string()),
+        candidate: candidate.to_string(),
+        attempt,
+        phase: Phase::Swapping,
+    };
+    journal.intent = Some(intent.clone());
+    if let Err(reason) = beside.store_journal(journal) {
+        journal.intent = None;
+        return Try::transient(Status::Failed, reason, None);
+    }
+    if let Err(why) = run_capturing(&prepared.apply, limit, grant) {
+        let reason = format!("apply failed: {why}");
+        return roll_back(beside, hook, journal, &intent, reason, grant);
+    }
+    if let Some(check) = &prepared.check {
+        if let Err(why) = run_capturing(check, limit, grant) {
+            let reason = format!("check after apply failed: {why}");
+            return roll_back(beside, hook, journal, &intent, reason, grant);
+        }
+    }
+    journal.applied = Some(intent.candidate);
+    Try::applied(None)
+}
+
+/// Journals the rollback, then runs `rollback` with the previous values. Without a rollback
+/// command the previous values cannot be put back: the outcome says so (`failed`).
+fn roll_back(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    journal: &mut Journal,
+    intent: &Intent,
+    reason: String,
+    grant: &Granted,
+) -> Try {
+    journal.intent = Some(Intent {
+        phase: Phase::RollingBack {
+            reason: reason.clone(),
+        },
+        ..intent.clone()
+    });
+    if let Err(e) = beside.store_journal(journal) {
+        tracing::error!(hook = %hook.name, error = %e, "could not record the rollback in the journal; rolling back anyway");
+    }
+    let Some(argv) = &hook.rollback else {
+        let reason =
+            format!("{reason}; no rollback command: the previous values were not put back");
+        return Try::transient(Status::Failed, reason, None);
+    };
+    let previous = intent
+        .previous
+        .as_deref()
+        .ok_or_else(|| "no previous values journaled".to_string())
+        .and_then(parse_values);
+    let ran = previous.and_then(|doc| {
+        let argv = substitute_argv(hook, argv, &doc)?;
+        run_capturing(&argv, hook.command_timeout(), grant)
+    });
+    match ran {
+        Ok(_) => {
+            journal.applied = intent.previous.clone();
+            let reason = format!("{reason}; previous values restored by rollback");
+            Try::transient(Status::RolledBack, reason, None)
+        }
+        Err(e) => Try::transient(
+            Status::Failed,
+            format!("{reason}; ROLLBACK FAILED: {e}"),
+            None,
+        ),
+    }
+}
+
+fn finish(
+    input: Input,
+    hook: &ConfigurationHook,
+    t: Try,
+    attempts: u32,
+    now_ms: i64,
+) -> ApplyOutcome {
+    outcome(
+        input,
+        &hook.name,
+        t.status,
+        Details {
+            reason: t.reason,
+            config_path: super::location(hook),
+            backup_path: t.backup_path,
+            attempts,
+        },
+        now_ms,
+    )
+}

@@ -1,0 +1,133 @@
+//! Mistakes in `command` and `env` hooks, each at its line and column (snippets one line per
+//! element, so an element's index + 1 is its line), and the hooks' fields read back.
+
+use presage_template::{parse, HookKind, TemplateError};
+
+fn doc(lines: &[&str]) -> String {
+    lines.join("\n") + "\n"
+}
+
+fn errors(lines: &[&str]) -> Vec<TemplateError> {
+    match parse(&doc(lines), "t.yaml") {
+        Ok(t) => panic!("accepted a bad template: {t:#?}"),
+        Err(e) => e.errors,
+    }
+}
+
+const HEAD: [&str; 4] = [
+    "app: shop",
+    "bootstrap: { resources: { replicas: 3, memory_mb: 1024 }, config: { tier: gold } }",
+    "dynamic_metadata:",
+    "  configuration_hooks:",
+];
+
+fn with(hooks: &[&str]) -> Vec<String> {
+    HEAD.iter().chain(hooks).map(|s| s.to_string()).collect()
+}
+
+fn lines(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[track_caller]
+fn at(e: &TemplateError, line: usize, column: usize, part: &str) {
+    assert_eq!((e.line, e.column), (line, column), "position of: {e}");
+    assert!(e.message.contains(part), "{e}\n  should contain: {part}");
+}
+
+#[test]
+fn a_command_hook_is_read_with_its_commands_and_timeout() {
+    let text = doc(&lines(&with(&[
+        "    - name: scale",
+        "      kind: command",
+        "      apply: [kubectl, scale, deployment/api, \"--replicas={replicas}\"]",
+        "      test: { command: [kubectl, scale, --dry-run=server, \"--replicas={replicas}\"] }",
+        "      check: [kubectl, rollout, status, deployment/api]",
+        "      rollback: [kubectl, scale, deployment/api, \"--replicas={replicas}\"]",
+        "      read: [cat, /run/api.values]",
+        "      state_dir: /var/lib/presage/",
+        "      timeout: 5s",
+    ])));
+    let t = parse(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let hook = &t.dynamic_metadata.configuration_hooks[0];
+    assert_eq!(hook.kind, HookKind::Command);
+    assert_eq!(hook.apply.as_ref().map(Vec::len), Some(4));
+    assert_eq!(hook.command_timeout(), std::time::Duration::from_secs(5));
+    assert_eq!(
+        hook.state_base("shop").unwrap(),
+        std::path::Path::new("/var/lib/presage/shop.scale")
+    );
+    assert_eq!(
+        hook.commands().iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+        ["apply", "check", "rollback", "read"]
+    );
+}
+
+#[test]
+fn command_hook_mistakes_are_found_where_they_are() {
+    let all = errors(&lines(&with(&[
+        "    - name: scale",
+        "      kind: command",
+        "      apply: [kubectl, \"--replicas={replica}\", \"{config.tier\", \"--x={resources}\"]",
+        "      check: []",
+        "      read: [\"{replicas}\"]",
+        "      timeout: 0s",
+        "    - { name: bare, kind: command, vars: { A: b } }",
+    ])));
+    let found: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 10, "{found:#?}");
+    at(&all[0], 5, 7, "command hook \"scale\" has no state_dir");
+    at(
+        &all[1],
+        7,
+        36,
+        "unknown placeholder `{replica}`: resources.replica is not in the bootstrap",
+    );
+    at(&all[2], 7, 49, "unclosed `{`");
+    at(&all[3], 7, 69, "unknown placeholder `{resources}`");
+    at(&all[4], 8, 14, "check of hook \"scale\" is empty");
+    at(
+        &all[5],
+        9,
+        14,
+        "the program \"{replicas}\" cannot hold a placeholder",
+    );
+    at(&all[6], 10, 16, "timeout of hook \"scale\" is 0s");
+    at(&all[7], 11, 7, "command hook \"bare\" has no apply");
+    at(&all[8], 11, 7, "command hook \"bare\" has no state_dir");
+    at(&all[9], 11, 36, "vars does not apply to a command hook");
+}
+
+#[test]
+fn env_hook_mistakes_are_found_where_they_are() {
+    let all = errors(&lines(&with(&[
+        "    - name: env",
+        "      kind: env",
+        "      path: /etc/shop/app.env",
+        "      vars:",
+        "        REPLICAS: \"{replicas}\"",
+        "        JAVA_OPTS: \"-Xmx{memory_mb}m -Dtier={config.tier}\"",
+        "        9LIVES: \"{cpu}\"",
+        "        BAD-NAME: x",
+        "      apply: [true]",
+        "    - { name: nopath, kind: env }",
+    ])));
+    let found: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 6, "{found:#?}");
+    at(
+        &all[0],
+        11,
+        9,
+        "\"9LIVES\" of hook \"env\" is not an environment variable name",
+    );
+    at(&all[1], 11, 18, "unknown placeholder `{cpu}`");
+    at(
+        &all[2],
+        12,
+        9,
+        "\"BAD-NAME\" of hook \"env\" is not an environment variable name",
+    );
+    at(&all[3], 13, 7, "apply does not apply to an env hook");
+    at(&all[4], 14, 7, "env hook \"nopath\" has no path");
+    at(&all[5], 14, 7, "env hook \"nopath\" has no vars");
+}
