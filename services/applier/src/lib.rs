@@ -5,6 +5,7 @@
 pub mod applied;
 pub mod argv;
 pub mod document;
+pub mod envfile;
 pub mod fragment;
 pub mod journal;
 pub mod outcome;

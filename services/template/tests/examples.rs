@@ -78,6 +78,9 @@ fn checkout_api_has_what_the_design_sketches() {
     let deployment = t.hook("deployment").expect("command hook");
     assert_eq!(deployment.kind, presage_template::HookKind::Command);
     assert!(deployment.rollback.is_some() && deployment.check.is_some());
+    let environment = t.hook("environment").expect("env hook");
+    assert_eq!(environment.kind, presage_template::HookKind::Env);
+    assert!(environment.vars.contains_key("JAVA_OPTS"));
 }
 
 #[test]
