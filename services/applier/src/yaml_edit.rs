@@ -108,10 +108,12 @@ fn plain_scalar_spans(text: &str) -> Option<HashMap<Path, (usize, usize)>> {
     if walker.unsupported {
         return None;
     }
-    let bytes_at = char_to_byte(text);
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
     let mut spans = HashMap::new();
-    for (path, start_char, value) in walker.plain {
-        let start = *bytes_at.get(start_char)?;
+    for (path, (line, column), value) in walker.plain {
+        let start = byte_at(text, &line_starts, line, column)?;
         let end = start + value.len();
         // Only where the source is the value itself: no escapes, no folding.
         if text.get(start..end) == Some(value.as_str()) {
@@ -121,12 +123,17 @@ fn plain_scalar_spans(text: &str) -> Option<HashMap<Path, (usize, usize)>> {
     Some(spans)
 }
 
-/// Byte offset of each char index (and of the end).
-fn char_to_byte(text: &str) -> Vec<usize> {
-    text.char_indices()
+/// The byte offset of a marker's line (1-based) and column (chars, 0-based). Not its
+/// `index`: yaml-rust2 advances that by bytes over block scalars, so after a `|` block holding
+/// `é` every later index would be off.
+fn byte_at(text: &str, line_starts: &[usize], line: usize, column: usize) -> Option<usize> {
+    let start = *line_starts.get(line.checked_sub(1)?)?;
+    let rest = text.get(start..)?;
+    rest.char_indices()
         .map(|(byte, _)| byte)
-        .chain(std::iter::once(text.len()))
-        .collect()
+        .chain(std::iter::once(rest.len()))
+        .nth(column)
+        .map(|byte| start + byte)
 }
 
 /// Where each collection is in its walk: a mapping waits for a key or a value, a sequence
@@ -142,7 +149,7 @@ struct Walker {
     stack: Vec<Frame>,
     /// The path of each collection on the stack, and of the node being read.
     path: Path,
-    plain: Vec<(Path, usize, String)>,
+    plain: Vec<(Path, (usize, usize), String)>,
     /// Anchors, aliases or collections as mapping keys: spans would not map to one path.
     unsupported: bool,
 }
@@ -178,7 +185,7 @@ impl Walker {
         if style == TScalarStyle::Plain {
             let mut path = self.path.clone();
             path.push(step);
-            self.plain.push((path, mark.index(), value));
+            self.plain.push((path, (mark.line(), mark.col()), value));
         }
     }
 
@@ -260,6 +267,19 @@ config:
             text,
             LIVE.replace("replicas: 12 ", "replicas: 14 ")
                 .replace("cache_mb: 512", "cache_mb: 1024")
+        );
+    }
+
+    #[test]
+    fn text_outside_ascii_before_a_scalar_does_not_move_its_span() {
+        // A block scalar with accents, then a line with several multi-byte characters before
+        // the value.
+        let live = "note: |\n  café crème — à emporter\nname: Zoë # née\nreplicas: 12 # ✓\n";
+        let mut new: Value = yaml_serde::from_str(live).unwrap();
+        new["replicas"] = 13.into();
+        assert_eq!(
+            edit_in_place(live, &new).unwrap(),
+            live.replace("replicas: 12", "replicas: 13")
         );
     }
 

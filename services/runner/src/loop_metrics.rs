@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use presage_events::{decode, DeadLetter};
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::stage::Outgoing;
@@ -19,6 +22,7 @@ pub struct LoopMetrics {
     dlq_topic: String,
     pub health: Arc<LoopHealth>,
     records_in: Counter,
+    reachable: Gauge<f64, AtomicU64>,
     duplicates: Counter,
     processing: Histogram,
     delivery: Histogram,
@@ -39,6 +43,7 @@ impl LoopMetrics {
             dlq_topic: dlq_topic.to_string(),
             health: telemetry.health.register(stage),
             records_in,
+            reachable: metrics.broker_reachable.get_or_create_owned(&of_stage),
             duplicates: metrics.duplicates_dropped.get_or_create_owned(&of_stage),
             processing: metrics.processing_seconds.get_or_create_owned(&of_stage),
             delivery: metrics.delivery_seconds.get_or_create_owned(&of_stage),
@@ -57,11 +62,18 @@ impl LoopMetrics {
 
     pub fn broker(&self, away: bool) {
         self.health.broker_away(away);
-        self.telemetry
-            .metrics
-            .broker_reachable
-            .get_or_create(&labels([("stage", self.stage)]))
-            .set(if away { 0.0 } else { 1.0 });
+        self.reachable.set(if away { 0.0 } else { 1.0 });
+    }
+
+    /// What the publisher calls when a send starts and stops waiting for the broker: a loop
+    /// blocked delivering its outputs through an outage is not ready either.
+    pub fn wait_reporter(&self) -> Box<dyn Fn(bool) + Send + Sync> {
+        let health = self.health.clone();
+        let reachable = self.reachable.clone();
+        Box::new(move |away| {
+            health.broker_away(away);
+            reachable.set(if away { 0.0 } else { 1.0 });
+        })
     }
 
     pub fn record_in(&self, processing: Duration) {

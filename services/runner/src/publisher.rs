@@ -27,6 +27,9 @@ pub struct Publisher {
     /// Milliseconds `send_reliably` spent waiting for the broker since the last
     /// [`Publisher::take_waited_ms`].
     waited_ms: AtomicU64,
+    /// Told `true` when a send starts waiting for the broker and `false` when it is
+    /// acknowledged again: a loop blocked in a send is not ready (see `telemetry::health`).
+    on_wait: std::sync::OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
 }
 
 /// Settings every Presage producer starts from (the user may override them with `-X`).
@@ -87,6 +90,7 @@ impl Publisher {
         Ok(Self {
             producer,
             waited_ms: AtomicU64::new(0),
+            on_wait: std::sync::OnceLock::new(),
         })
     }
 
@@ -144,6 +148,7 @@ impl Publisher {
             }
             if again.is_empty() {
                 if backoff.failures() > 0 {
+                    self.waiting(false);
                     self.waited_ms
                         .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                     tracing::info!(
@@ -164,12 +169,27 @@ impl Publisher {
                     last,
                 });
             }
+            if backoff.failures() == 0 {
+                self.waiting(true);
+            }
             let delay = backoff.next_delay();
             if log.due() {
                 tracing::warn!(unacked = again.len(), error = %last, failures = backoff.failures(), retry_in_ms = delay.as_millis() as u64, "outputs not acknowledged; waiting for the broker");
             }
             shutdown.sleep(delay);
             pending = again;
+        }
+    }
+
+    /// `report(true)` when a send starts waiting for the broker, `report(false)` when it is
+    /// acknowledged again. Set once; later calls are ignored.
+    pub fn report_waits(&self, report: Box<dyn Fn(bool) + Send + Sync>) {
+        let _ = self.on_wait.set(report);
+    }
+
+    fn waiting(&self, waiting: bool) {
+        if let Some(report) = self.on_wait.get() {
+            report(waiting);
         }
     }
 

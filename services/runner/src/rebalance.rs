@@ -5,6 +5,7 @@
 //! partition comes back later, another instance may have processed it meanwhile, and the stage
 //! must restore from the checkpoint again instead of trusting what it held.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
@@ -19,6 +20,9 @@ pub struct RevokeTracker {
     revoked: Mutex<Vec<i32>>,
     /// The loop's readiness and name, when it reports them.
     watched: Option<(&'static str, Arc<LoopHealth>)>,
+    /// Partitions held now: statistics gathered before a revoke but delivered after it must
+    /// not bring back the lag series the revoke removed.
+    assigned: Mutex<HashSet<i32>>,
 }
 
 impl RevokeTracker {
@@ -28,6 +32,7 @@ impl RevokeTracker {
         Self {
             revoked: Mutex::default(),
             watched: Some((stage, health)),
+            assigned: Mutex::default(),
         }
     }
 
@@ -44,9 +49,10 @@ impl ClientContext for RevokeTracker {
             return;
         };
         let lag = &telemetry().metrics.consumer_lag;
+        let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
         for (topic, detail) in &statistics.topics {
             for (partition, p) in &detail.partitions {
-                if *partition < 0 || p.consumer_lag < 0 {
+                if *partition < 0 || p.consumer_lag < 0 || !assigned.contains(partition) {
                     continue;
                 }
                 let series = labels([
@@ -65,7 +71,14 @@ impl ConsumerContext for RevokeTracker {
         if let Rebalance::Revoke(list) = rebalance {
             let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
             tracing::info!(?partitions, "partitions revoked");
-            if let Some((stage, _)) = &self.watched {
+            {
+                let mut assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+                for partition in &partitions {
+                    assigned.remove(partition);
+                }
+            }
+            if let Some((stage, health)) = &self.watched {
+                health.revoked(partitions.iter().copied());
                 let lag = &telemetry().metrics.consumer_lag;
                 for element in list.elements() {
                     lag.remove(&labels([
@@ -83,8 +96,15 @@ impl ConsumerContext for RevokeTracker {
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let (Rebalance::Assign(_), Some((_, health))) = (rebalance, &self.watched) {
-            health.joined();
+        if let Rebalance::Assign(list) = rebalance {
+            let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            self.assigned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(partitions.iter().copied());
+            if let Some((_, health)) = &self.watched {
+                health.assigned(partitions);
+            }
         }
     }
 }

@@ -95,6 +95,8 @@ pub fn run_stage<S: Stage>(
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
             ("statistics.interval.ms", STATISTICS_EVERY_MS),
+            // A partition read to its end with nothing to restore is settled for readiness.
+            ("enable.partition.eof", "true"),
         ])?
         .create_with_context(RevokeTracker::reporting(name, metrics.health.clone()))
         .context("creating consumer")?;
@@ -114,6 +116,7 @@ pub fn run_stage<S: Stage>(
     } else {
         Publisher::new(kafka)?
     };
+    publisher.report_waits(metrics.wait_reporter());
     let mut seen = PartitionSeen::default();
     let mut offsets = Offsets {
         group: group.clone(),
@@ -154,10 +157,12 @@ pub fn run_stage<S: Stage>(
             last_idle = Instant::now();
             match stage.on_idle(now_ms()) {
                 Ok(outputs) if kafka.transactions && !outputs.is_empty() => {
+                    let started = Instant::now();
                     let producer = publisher.producer();
                     producer.begin_transaction()?;
                     publisher.send_all(&outputs)?;
                     producer.commit_transaction(Duration::from_secs(30))?;
+                    metrics.delivered(&outputs, started.elapsed());
                 }
                 Ok(outputs) => {
                     let delivered = out.deliver(&outputs)?;
@@ -180,6 +185,10 @@ pub fn run_stage<S: Stage>(
                     stage.on_broker_back(away_ms);
                 }
                 message
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                metrics.health.settled(partition);
+                continue;
             }
             Some(Err(err)) => {
                 broker.error(&err);
@@ -231,8 +240,10 @@ pub fn run_stage<S: Stage>(
                 }
                 drop(rebuilding);
                 tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
-                let _rebuilding = metrics.health.rebuilding();
+                let rebuilding = metrics.health.rebuilding();
                 stage.restore(partition, &metadata, message.offset());
+                metrics.health.settled(partition);
+                drop(rebuilding);
             }
             let origin = Origin {
                 topic: message.topic(),
@@ -286,6 +297,10 @@ pub fn run_stage<S: Stage>(
             }
             next = match consumer.poll(Duration::ZERO) {
                 Some(Ok(message)) => Some(message),
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    metrics.health.settled(partition);
+                    None
+                }
                 Some(Err(err)) => {
                     if consumer_errors.due() {
                         tracing::warn!(stage = name, error = %err, "consumer error");

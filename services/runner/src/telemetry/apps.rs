@@ -53,27 +53,26 @@ impl AppSeries {
 
     /// The model chosen for `metric` and its MASE; a model replaced by another loses its series.
     pub fn model(&self, metrics: &Metrics, app: &str, metric: &str, model: &str, mase: f64) {
-        if !self.admit(metrics, app) {
+        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(known) = self.admit(&mut admitted, metrics, app) else {
             return;
-        }
-        let stale: Vec<Labels> = self
-            .series_of(app)
-            .into_iter()
+        };
+        let stale: Vec<(Family, Labels)> = known
+            .iter()
             .filter(|(family, series)| {
                 *family == Family::ForecastMase
                     && series.get(1).is_some_and(|(_, m)| m == metric)
                     && series.get(2).is_some_and(|(_, m)| m != model)
             })
-            .map(|(_, series)| series)
+            .cloned()
             .collect();
-        for series in stale {
-            metrics.app_forecast_mase.remove(&series);
-            self.admitted_mut(app, |known| {
-                known.remove(&(Family::ForecastMase, series));
-            });
+        for entry in stale {
+            metrics.app_forecast_mase.remove(&entry.1);
+            known.remove(&entry);
         }
         let series = labels([("app", app), ("metric", metric), ("model", model)]);
-        self.set(metrics, Family::ForecastMase, app, series, mase);
+        metrics.app_forecast_mase.get_or_create(&series).set(mase);
+        known.insert((Family::ForecastMase, series));
     }
 
     /// A resource's newest live target, and whether it is held at the policy's max.
@@ -101,47 +100,35 @@ impl AppSeries {
         }
     }
 
+    /// Sets one series with the book held, so a concurrent `forget` cannot leave a series
+    /// exported but untracked (never removed, not counted against the bound).
     fn set(&self, metrics: &Metrics, family: Family, app: &str, series: Labels, value: f64) {
-        if !self.admit(metrics, app) {
+        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(known) = self.admit(&mut admitted, metrics, app) else {
             return;
-        }
+        };
         gauges(metrics, family).get_or_create(&series).set(value);
-        self.admitted_mut(app, |known| {
-            known.insert((family, series));
-        });
+        known.insert((family, series));
     }
 
-    /// Whether `app` has (or now gets) per-app series; a refusal is counted.
-    fn admit(&self, metrics: &Metrics, app: &str) -> bool {
+    /// `app`'s series, if it has (or now gets) per-app series; a refusal is counted.
+    fn admit<'b>(
+        &self,
+        admitted: &'b mut HashMap<String, HashSet<(Family, Labels)>>,
+        metrics: &Metrics,
+        app: &str,
+    ) -> Option<&'b mut HashSet<(Family, Labels)>> {
         if !self.enabled {
-            return false;
+            return None;
         }
-        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
-        if admitted.contains_key(app) {
-            return true;
+        if !admitted.contains_key(app) {
+            if admitted.len() >= self.max_apps {
+                metrics.app_series_refused.get_or_create(&Vec::new()).inc();
+                return None;
+            }
+            admitted.insert(app.to_string(), HashSet::new());
         }
-        if admitted.len() >= self.max_apps {
-            drop(admitted);
-            metrics.app_series_refused.get_or_create(&Vec::new()).inc();
-            return false;
-        }
-        admitted.insert(app.to_string(), HashSet::new());
-        true
-    }
-
-    fn series_of(&self, app: &str) -> Vec<(Family, Labels)> {
-        let admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
-        admitted
-            .get(app)
-            .map(|known| known.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn admitted_mut(&self, app: &str, change: impl FnOnce(&mut HashSet<(Family, Labels)>)) {
-        let mut admitted = self.admitted.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = admitted.get_mut(app) {
-            change(known);
-        }
+        admitted.get_mut(app)
     }
 }
 

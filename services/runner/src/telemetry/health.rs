@@ -6,6 +6,7 @@
 //! record), and its consumer does not report the broker away. Liveness (`/healthz`) is only
 //! that the process answers: a broker outage is no reason for an orchestrator to restart it.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -23,6 +24,9 @@ pub struct LoopHealth {
     joined: AtomicBool,
     rebuilding: AtomicUsize,
     broker_away: AtomicBool,
+    /// Assigned partitions whose state is not known to be rebuilt: neither restored (a stage
+    /// restores before a partition's first record) nor read to its end with nothing to restore.
+    unsettled: Mutex<BTreeSet<i32>>,
 }
 
 impl Health {
@@ -69,9 +73,39 @@ impl LoopHealth {
         self.templates_loaded.store(true, Ordering::Relaxed);
     }
 
-    /// The group gave the loop an assignment (possibly empty).
+    /// The group gave the loop an assignment (possibly empty): each partition is unsettled
+    /// until [`LoopHealth::settled`].
+    pub fn assigned(&self, partitions: impl IntoIterator<Item = i32>) {
+        self.unsettled().extend(partitions);
+        self.joined.store(true, Ordering::Relaxed);
+    }
+
+    /// The group took the assignment away (an eager rebalance revokes all of it before the
+    /// next assignment): not a member until the next one.
+    pub fn revoked(&self, partitions: impl IntoIterator<Item = i32>) {
+        let mut unsettled = self.unsettled();
+        for partition in partitions {
+            unsettled.remove(&partition);
+        }
+        self.joined.store(false, Ordering::Relaxed);
+    }
+
+    /// A partition's state is rebuilt (restored), or it was read to its end before any record
+    /// needed it.
+    pub fn settled(&self, partition: i32) {
+        self.unsettled().remove(&partition);
+    }
+
+    /// The group gave the loop an assignment with nothing to rebuild (the collector, which has
+    /// no group, and tests).
     pub fn joined(&self) {
         self.joined.store(true, Ordering::Relaxed);
+    }
+
+    fn unsettled(&self) -> std::sync::MutexGuard<'_, BTreeSet<i32>> {
+        self.unsettled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Rebuilding a partition's state; not ready until the guard is dropped.
@@ -95,7 +129,7 @@ impl LoopHealth {
         if !self.joined.load(Ordering::Relaxed) {
             waits.push("a partition assignment");
         }
-        if self.rebuilding.load(Ordering::Relaxed) > 0 {
+        if self.rebuilding.load(Ordering::Relaxed) > 0 || !self.unsettled().is_empty() {
             waits.push("a partition's state to be rebuilt");
         }
         waits
@@ -133,6 +167,33 @@ mod tests {
         one.templates_loaded();
         one.joined();
         assert_eq!(health.readiness(), (true, "planner: ready\n".to_string()));
+    }
+
+    #[test]
+    fn assigned_partitions_wait_until_each_is_restored_or_read_to_its_end() {
+        let health = Health::default();
+        let one = health.register("forecaster");
+        one.templates_loaded();
+        one.assigned([0, 1]);
+        assert!(!health.readiness().0, "no partition settled yet");
+        one.settled(0);
+        assert!(!health.readiness().0, "partition 1 still unsettled");
+        one.settled(1);
+        assert!(health.readiness().0);
+        // A rebalance takes everything away: not a member until the next assignment.
+        one.revoked([0, 1]);
+        assert_eq!(
+            health.readiness(),
+            (
+                false,
+                "forecaster: waiting for a partition assignment\n".to_string()
+            )
+        );
+        one.assigned([]);
+        assert!(
+            health.readiness().0,
+            "an empty assignment has nothing to rebuild"
+        );
     }
 
     #[test]

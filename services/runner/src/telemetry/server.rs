@@ -6,6 +6,9 @@ use anyhow::Context;
 
 use super::Telemetry;
 
+/// Threads answering requests.
+const WORKERS: usize = 4;
+
 /// The OpenMetrics text format, which Prometheus asks for and reads.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -19,22 +22,28 @@ pub fn serve(addr: SocketAddr, telemetry: &'static Telemetry) -> anyhow::Result<
         .server_addr()
         .to_ip()
         .context("the metrics server is not on an IP address")?;
-    std::thread::Builder::new()
-        .name("metrics-http".into())
-        .spawn(move || {
-            for request in server.incoming_requests() {
-                let (status, content_type, body) = answer(request.url(), telemetry);
-                let header = tiny_http::Header::from_bytes("Content-Type", content_type)
-                    .expect("a valid header");
-                let response = tiny_http::Response::from_string(body)
-                    .with_status_code(status)
-                    .with_header(header);
-                if let Err(err) = request.respond(response) {
-                    tracing::debug!(error = %err, "metrics client went away");
+    // A few threads: a scraper that stops reading a large /metrics holds one of them, not
+    // the liveness probe.
+    let server = std::sync::Arc::new(server);
+    for worker in 0..WORKERS {
+        let server = server.clone();
+        std::thread::Builder::new()
+            .name(format!("metrics-http-{worker}"))
+            .spawn(move || {
+                for request in server.incoming_requests() {
+                    let (status, content_type, body) = answer(request.url(), telemetry);
+                    let header = tiny_http::Header::from_bytes("Content-Type", content_type)
+                        .expect("a valid header");
+                    let response = tiny_http::Response::from_string(body)
+                        .with_status_code(status)
+                        .with_header(header);
+                    if let Err(err) = request.respond(response) {
+                        tracing::debug!(error = %err, "metrics client went away");
+                    }
                 }
-            }
-        })
-        .context("starting the metrics thread")?;
+            })
+            .context("starting the metrics threads")?;
+    }
     Ok(bound)
 }
 
