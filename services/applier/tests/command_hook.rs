@@ -5,7 +5,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use presage_applier::hooks::{apply, Applier, Granted};
 use presage_applier::journal::{Intent, Journal, Phase};
@@ -15,13 +17,21 @@ use presage_template::Template;
 
 /// A directory standing for the application: its replicas, and a log of every call.
 struct App {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
 }
 
 impl App {
+    /// The application another process of this test set up in `dir`.
+    fn at(dir: PathBuf) -> Self {
+        App { dir, _owned: None }
+    }
+
     fn new() -> Self {
+        let owned = tempfile::tempdir().unwrap();
         let app = App {
-            dir: tempfile::tempdir().unwrap(),
+            dir: owned.path().to_path_buf(),
+            _owned: Some(owned),
         };
         std::fs::write(app.path("replicas"), "3\n").unwrap();
         std::fs::create_dir(app.path("state")).unwrap();
@@ -31,12 +41,14 @@ impl App {
             r#"printf '%s|' "$0" "$@" | sed "s|$D/||" >> "$D/calls"; echo >> "$D/calls"
 for a in "$@"; do case "$a" in --replicas=*) echo "${a#--replicas=}" > "$D/replicas";; esac; done
 [ -e "$D/scale-fails" ] && { echo "scale: quota exceeded" >&2; exit 3; }
+if [ -e "$D/hang-in-apply" ] && [ "$1" = deployment/api ]; then rm "$D/hang-in-apply"; echo $$ > "$D/reached"; exec sleep 60; fi
 exit 0"#,
         );
         // check: fails while `check-fails` exists, saying so on stderr and stdout.
         app.script(
             "check",
             r#"printf '%s|' "$0" "$@" | sed "s|$D/||" >> "$D/calls"; echo >> "$D/calls"
+if [ -e "$D/hang-in-check" ]; then rm "$D/hang-in-check"; echo $$ > "$D/reached"; exec sleep 60; fi
 if [ -e "$D/check-fails" ]; then echo "pods not ready" >&2; echo "0/7 ready"; exit 1; fi"#,
         );
         app.script(
@@ -48,12 +60,12 @@ if [ -e "$D/check-fails" ]; then echo "pods not ready" >&2; echo "0/7 ready"; ex
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
     }
 
     fn script(&self, name: &str, body: &str) {
         let path = self.path(name);
-        let text = format!("#!/bin/sh\nD={:?}\n{body}\n", self.dir.path());
+        let text = format!("#!/bin/sh\nD={:?}\n{body}\n", self.dir);
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -442,4 +454,114 @@ fn a_command_or_state_dir_the_operator_did_not_grant_is_rejected_and_nothing_run
     );
     let o = apply(&t, hook, &directive(7), &granted(&all), 1);
     assert_eq!(o.status, "applied", "{o:?}");
+}
+
+// ------------------------------------------------- a real applier process killed mid-apply
+
+const CHILD_ENV: &str = "PRESAGE_TEST_COMMAND_HOOK_APP";
+
+/// Applies `d-killed` (7 replicas) through the usual hook; killed by the test before it ends.
+#[test]
+#[ignore = "a child process of an_applier_killed_in_apply_or_check_converges_at_restart"]
+fn child_applies_until_killed() {
+    let app = App::at(PathBuf::from(
+        std::env::var(CHILD_ENV).expect("run by the SIGKILL test"),
+    ));
+    let t = template(&app.hook(""), "");
+    let d = ScalingDirective {
+        event_id: "d-killed".into(),
+        ..directive(7)
+    };
+    apply_to(&t, &d);
+    unreachable!("the test kills this process inside the hook");
+}
+
+/// Starts the child applier, waits until a command of it reached `hang-in-<stage>`, and kills
+/// the applier with SIGKILL (and the hanging command, whose id it wrote), as a crash would.
+fn kill_applier_in(app: &App, stage: &str) {
+    std::fs::write(app.path(&format!("hang-in-{stage}")), "").unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_applies_until_killed", "--ignored"])
+        .env(CHILD_ENV, &app.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let hanging = loop {
+        if let Ok(pid) = std::fs::read_to_string(app.path("reached")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "the child never reached {stage}");
+        assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // SAFETY: kill(2) on the id of the command this test's child started, which is still ours
+    // to end (it sleeps in `exec sleep 60`).
+    unsafe { libc::kill(hanging, libc::SIGKILL) };
+    std::fs::remove_file(app.path("reached")).unwrap();
+}
+
+#[test]
+fn an_applier_killed_in_apply_or_check_converges_at_restart() {
+    // Killed while apply runs (the application already took 7): the intent is in the journal;
+    // a restarted applier runs the check, which passes: applied.
+    let app = App::new();
+    let t = template(&app.hook(""), "");
+    kill_applier_in(&app, "apply");
+    let j = journal(&app);
+    assert!(j.intent.is_some(), "the intent was journaled before apply");
+    assert_eq!(j.outcomes.len(), 0);
+    assert_eq!(app.replicas(), "7");
+    let recovered = recover(&t);
+    assert_eq!(recovered.intent, None);
+    assert_eq!(
+        recovered.outcomes[0].status, "applied",
+        "{:?}",
+        recovered.outcomes
+    );
+    assert_eq!(app.calls().last().unwrap(), "check|7|");
+    // The input, replayed (its offset was never committed), gets that outcome: nothing runs.
+    let calls = app.calls().len();
+    let d = ScalingDirective {
+        event_id: "d-killed".into(),
+        ..directive(7)
+    };
+    assert_eq!(apply_to(&t, &d), recovered.outcomes[0]);
+    assert_eq!(app.calls().len(), calls);
+
+    // Killed while check runs, and the check fails after the restart: the previous values
+    // (the bootstrap's 3) are rolled back.
+    let app = App::new();
+    let t = template(&app.hook(""), "");
+    kill_applier_in(&app, "check");
+    assert_eq!(app.replicas(), "7");
+    std::fs::write(app.path("check-fails"), "").unwrap();
+    let recovered = recover(&t);
+    assert_eq!(
+        recovered.outcomes[0].status, "rolled_back",
+        "{:?}",
+        recovered.outcomes
+    );
+    assert_eq!(app.replicas(), "3");
+    assert_eq!(
+        app.calls()[app.calls().len() - 2..],
+        ["check|7|", "scale|deployment/api|--replicas=3|"]
+    );
+}
+
+#[test]
+fn recovery_at_start_creates_nothing_for_a_hook_that_never_applied() {
+    let app = App::new();
+    let t = template(&app.hook(""), "");
+    Applier::new(Granted::covering(&t)).recover(&t, 1);
+    assert!(std::fs::read_dir(app.path("state"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(app.calls().is_empty());
 }

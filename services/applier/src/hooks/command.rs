@@ -106,9 +106,19 @@ pub(crate) fn recover_command_hook(
     grant: &Granted,
     now_ms: i64,
 ) {
-    let converged = state_files(hook, &template.app, grant)
-        .map_err(|t| t.reason.unwrap_or_default())
-        .and_then(|beside| lock_and_converge(&beside, hook, grant, now_ms));
+    let beside = match state_files(hook, &template.app, grant) {
+        Ok(beside) => beside,
+        Err(t) => {
+            let reason = t.reason.unwrap_or_default();
+            tracing::error!(hook = %hook.name, %reason, "could not recover the command hook");
+            return;
+        }
+    };
+    // No journal: this hook never started an apply here, so nothing is created at start.
+    if !beside.journal.exists() {
+        return;
+    }
+    let converged = lock_and_converge(&beside, hook, grant, now_ms);
     if let Err(reason) = converged {
         tracing::error!(hook = %hook.name, %reason, "could not recover the command hook");
     }
