@@ -112,3 +112,48 @@ fn wait_for(what: &str, logs: &dyn Fn() -> String, done: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A loop that has outputs in hand when the broker goes away blocks in its send, not at the
+/// poll where it would notice: the publisher itself says it is waiting, and says so again when
+/// the broker took everything.
+#[test]
+fn a_send_waiting_for_the_broker_reports_it_and_reports_the_end_of_the_wait() {
+    use presage_runner::publisher::Publisher;
+    use presage_runner::{Outgoing, Shutdown};
+    use std::sync::{Arc, Mutex};
+
+    let nisshi = find_nisshi().expect("the local broker (cargo xtask install-broker)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("broker");
+    let port = free_port().unwrap();
+    let mut kafka = KafkaArgs::for_brokers(format!("127.0.0.1:{port}"));
+    kafka.kafka_settings.push("message.timeout.ms=2000".into());
+    let reports: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let publisher = Publisher::new(&kafka).unwrap();
+    let seen = reports.clone();
+    publisher.report_waits(Box::new(move |waiting| seen.lock().unwrap().push(waiting)));
+
+    // No broker yet: the send waits, and says so.
+    let record = Outgoing {
+        topic: kafka.topics().dlq(),
+        key: "k".into(),
+        event_id: "e".into(),
+        payload: b"x".to_vec(),
+        timestamp_ms: None,
+    };
+    let shutdown = Shutdown::default();
+    let sending = std::thread::spawn(move || publisher.send_reliably(&[record], &shutdown));
+    wait_for("the send to report waiting", &String::new, || {
+        reports.lock().unwrap().first() == Some(&true)
+    });
+
+    // The broker arrives: the send completes and reports the wait over.
+    let _broker = LocalBroker::start(&nisshi, &data, port).unwrap();
+    set_up(&kafka, dir.path());
+    let refused = sending
+        .join()
+        .unwrap()
+        .expect("delivered once the broker is there");
+    assert!(refused.is_empty());
+    assert_eq!(*reports.lock().unwrap(), vec![true, false]);
+}
