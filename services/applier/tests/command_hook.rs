@@ -565,3 +565,36 @@ fn recovery_at_start_creates_nothing_for_a_hook_that_never_applied() {
         .is_none());
     assert!(app.calls().is_empty());
 }
+
+#[test]
+fn a_metadata_fragment_sets_a_setting_the_commands_pass_on() {
+    let app = App::new();
+    let hook = format!(
+        "{{ name: scale, kind: command, state_dir: {:?}, apply: [{:?}, \"--tier={{config.tier}}\", \"--replicas={{replicas}}\"] }}",
+        app.path("state"),
+        app.cmd("scale")
+    );
+    let t = template(&hook, "tier: gold");
+    let fragment = presage_events::MetadataFragment {
+        event_id: "f-1".into(),
+        app: "shop".into(),
+        template_version: "v1".into(),
+        recipe: "r".into(),
+        format: "json".into(),
+        body: r#"{"config":{"tier":"silver"}}"#.into(),
+        window_end_ms: 1,
+        lineage: vec![],
+    };
+    let o = presage_applier::hooks::apply_fragment(
+        &t,
+        &t.dynamic_metadata.configuration_hooks[0],
+        &fragment,
+        &Granted::covering(&t),
+        1,
+    );
+    assert_eq!(o.status, "applied", "{o:?}");
+    assert_eq!(app.calls(), ["scale|--tier=silver|--replicas=3|"]);
+    // The next directive starts from the values the fragment left (the journal's).
+    assert_eq!(apply_to(&t, &directive(6)).status, "applied");
+    assert_eq!(app.calls()[1], "scale|--tier=silver|--replicas=6|");
+}
