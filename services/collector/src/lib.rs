@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod failures;
 pub mod host;
+pub mod lag;
 pub mod prometheus;
 pub mod readers;
 pub mod refusals;

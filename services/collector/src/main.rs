@@ -117,7 +117,8 @@ fn main() -> anyhow::Result<()> {
     health.joined();
     let allow = load_allow(args.allow.as_deref())?;
     let mut schedule = Schedule::default();
-    let mut reader = Readers::new(allow.clone(), args.max_scrape_series);
+    let mut reader =
+        Readers::new(allow.clone(), args.max_scrape_series).with_lag(args.kafka.clone());
     let mut ungranted = Ungranted::default();
     let mut failures = FailureLog::default();
     let topics = args.kafka.topics();

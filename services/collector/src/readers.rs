@@ -18,6 +18,8 @@ pub struct Readers {
     last_cpu: Option<host::CpuTimes>,
     allow: Allow,
     max_scrape_series: usize,
+    /// `kafka_lag` sources, read on the collector's own cluster; `None` reads none.
+    lag: Option<crate::lag::LagReader>,
 }
 
 impl Readers {
@@ -26,7 +28,14 @@ impl Readers {
             last_cpu: None,
             allow,
             max_scrape_series,
+            lag: None,
         }
+    }
+
+    /// `kafka_lag` sources are read on this cluster.
+    pub fn with_lag(mut self, kafka: presage_runner::KafkaArgs) -> Self {
+        self.lag = Some(crate::lag::LagReader::new(kafka));
+        self
     }
 
     /// No URL granted; the default scrape bound. Host and calendar sources need no grant.
@@ -74,6 +83,17 @@ impl SourceReader for Readers {
     ) -> Result<Vec<Reading>, SourceError> {
         match source.kind {
             SourceKind::Calendar => Ok(calendar::readings(zone, now_ms)),
+            SourceKind::KafkaLag => {
+                let Some(lag) = self.lag.as_mut() else {
+                    return Err(failed(
+                        source,
+                        "kafka_lag needs the collector's Kafka settings",
+                    ));
+                };
+                let group = source.group.as_deref().unwrap_or_default();
+                lag.read(group, &source.topics, timeout_of(source), now_ms)
+                    .map_err(|e| failed(source, format!("{e:#}")))
+            }
             SourceKind::Host => self.read_host(source, now_ms),
             SourceKind::Prometheus => {
                 let url = self.granted_url(source)?;

@@ -39,16 +39,14 @@ mod tests {
     use super::*;
 
     fn source(id: &str, every: &str) -> Source {
-        serde_yaml_source(id, every)
-    }
-
-    fn serde_yaml_source(id: &str, every: &str) -> Source {
         Source {
             id: id.to_string(),
             kind: presage_template::SourceKind::Calendar,
             url: None,
             every: Some(every.parse().unwrap()),
             timeout: None,
+            group: None,
+            topics: Vec::new(),
         }
     }
 

@@ -41,6 +41,8 @@ fn source(kind: SourceKind, url: Option<String>) -> Source {
         url,
         every: Some("1s".parse().unwrap()),
         timeout: Some("500ms".parse().unwrap()),
+        group: None,
+        topics: Vec::new(),
     }
 }
 

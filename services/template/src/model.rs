@@ -138,6 +138,12 @@ pub struct Source {
     /// Per-read timeout; defaults to the smaller of `every` and 5s.
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// `kafka_lag`: the consumer group whose lag is read (on the cluster Presage runs on).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// `kafka_lag`: the topics the group consumes; every partition of each is read.
+    #[serde(default)]
+    pub topics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +157,9 @@ pub enum SourceKind {
     HttpProbe,
     /// Time of day and weekday as external signals, on the template's `timezone`.
     Calendar,
+    /// A consumer group's lag per topic and partition: the partition's end minus the group's
+    /// committed offset.
+    KafkaLag,
 }
 
 impl SourceKind {
@@ -161,6 +170,7 @@ impl SourceKind {
             SourceKind::Prometheus => "prometheus",
             SourceKind::HttpProbe => "http_probe",
             SourceKind::Calendar => "calendar",
+            SourceKind::KafkaLag => "kafka_lag",
         }
     }
 
@@ -172,6 +182,7 @@ impl SourceKind {
             SourceKind::Host => Some(&metric_names::HOST),
             SourceKind::HttpProbe => Some(&metric_names::HTTP_PROBE),
             SourceKind::Calendar => Some(&metric_names::CALENDAR),
+            SourceKind::KafkaLag => Some(&metric_names::KAFKA_LAG),
             SourceKind::Prometheus => None,
         }
     }
@@ -201,6 +212,10 @@ pub mod metric_names {
     pub const DAY_OF_WEEK: &str = "day_of_week";
     pub const IS_WEEKEND: &str = "is_weekend";
     pub const CALENDAR: [&str; 3] = [HOUR_OF_DAY, DAY_OF_WEEK, IS_WEEKEND];
+
+    /// Per partition, labelled `group`, `topic` and `partition`.
+    pub const CONSUMER_LAG: &str = "consumer_lag";
+    pub const KAFKA_LAG: [&str; 1] = [CONSUMER_LAG];
 }
 
 // ---------------------------------------------------------------- recipes (recipe-processor)

@@ -103,6 +103,30 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                 .reading([p.key("url")]),
             );
         }
+        if s.kind == SourceKind::KafkaLag {
+            if s.group.as_deref().is_none_or(|g| g.trim().is_empty()) {
+                out.push(
+                    Finding::at(
+                        p.key("group"),
+                        format!(
+                            "kafka_lag source {id:?} has no group: expected group: <consumer group id>"
+                        ),
+                    )
+                    .reading([p.key("group")]),
+                );
+            }
+            if s.topics.is_empty() || s.topics.iter().any(|t| t.trim().is_empty()) {
+                out.push(
+                    Finding::at(
+                        p.key("topics"),
+                        format!(
+                            "kafka_lag source {id:?} names no topics: expected topics: [<topic the group consumes>, ...]"
+                        ),
+                    )
+                    .reading([p.key("topics")]),
+                );
+            }
+        }
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(
                 value,
