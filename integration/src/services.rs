@@ -121,6 +121,12 @@ impl Services {
     }
 
     /// The tail of every service log, for failure messages.
+    /// The whole log of one service (its runs appended), for assertions on what it said; the
+    /// tails of [`Services::logs`] are for failure messages.
+    pub fn log_of(&self, service: &str) -> String {
+        std::fs::read_to_string(self.log_dir.join(format!("{service}.log"))).unwrap_or_default()
+    }
+
     pub fn logs(&self) -> String {
         let mut text = String::new();
         for entry in std::fs::read_dir(&self.log_dir)

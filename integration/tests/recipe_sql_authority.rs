@@ -118,7 +118,7 @@ fn a_hostile_recipe_sql_from_the_templates_topic_is_refused_and_writes_nothing()
     );
 
     // The refusal names the first character of the sql (line 9, column 13: inside the quotes).
-    let logs = services.logs();
+    let logs = services.log_of("recipe-processor");
     assert!(logs.contains("skipping unusable template"), "{logs}");
     for (at, says) in [
         ("copier.yaml:9:13", "is a COPY statement"),

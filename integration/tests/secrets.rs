@@ -92,6 +92,6 @@ fn settings_handed_down_by_the_environment_are_applied_by_the_service() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!status.success());
-    let log = std::fs::read_to_string(services.log_dir.join("forecaster.log")).unwrap();
+    let log = services.log_of("forecaster");
     assert!(log.contains("presage.no.such.setting"), "{log}");
 }

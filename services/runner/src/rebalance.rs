@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use crate::telemetry::{labels, telemetry, LoopHealth};
@@ -43,6 +45,17 @@ impl RevokeTracker {
 }
 
 impl ClientContext for RevokeTracker {
+    /// librdkafka reports every partition end (`enable.partition.eof`, which readiness uses)
+    /// as an error event too; the run loop acts on it from `poll`, so it is not logged as an
+    /// error here. Every other error is logged as the default context does.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::trace!(%reason, "partition read to its end");
+            return;
+        }
+        tracing::error!("librdkafka: {}: {}", error, reason);
+    }
+
     /// Lag per assigned partition; -1 (not known yet) is left out.
     fn stats(&self, statistics: Statistics) {
         let Some((stage, _)) = &self.watched else {
