@@ -129,7 +129,7 @@ fn the_applier_rejects_hooks_asking_for_more_than_its_allow_list_and_runs_writes
     );
     assert_eq!(scale_hits.load(Ordering::SeqCst), 0, "the URL was reached");
     assert!(
-        services.logs().contains("hook refused"),
+        services.log_of("applier").contains("hook refused"),
         "the refusal is logged\n{}",
         services.logs()
     );

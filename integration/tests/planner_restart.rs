@@ -141,7 +141,7 @@ fn a_restarted_planner_reads_back_its_directives_and_decides_as_if_never_stopped
     let got: Vec<_> = second_run.iter().map(key).collect();
     assert_eq!(got, expected_after, "{}", services.logs());
     assert!(
-        services.logs().contains("directives read back"),
+        services.log_of("planner").contains("directives read back"),
         "{}",
         services.logs()
     );

@@ -99,14 +99,14 @@ fn refused_samples_are_dead_lettered_by_kind_and_the_window_keeps_the_rest() {
     // The refusals are counted in the log, once per interval (10 s) rather than once each.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !services
-        .logs()
+        .log_of("recipe-processor")
         .contains("samples refused and dead-lettered")
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(500));
     }
     services.stop("recipe-processor");
-    let logs = services.logs();
+    let logs = services.log_of("recipe-processor");
     let counted = logs
         .lines()
         .find(|l| l.contains("samples refused and dead-lettered") && l.contains("series_limit"))

@@ -50,7 +50,7 @@ fn a_secret_setting_reaches_the_service_but_never_its_command_line() {
     // It runs with the setting: its loop starts (the settings were checked before it) and it
     // is still alive.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !services.logs().contains("stage starting") {
+    while !services.log_of("forecaster").contains("stage starting") {
         assert!(
             Instant::now() < deadline,
             "the forecaster never started its loop\n{}",
