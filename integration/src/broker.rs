@@ -3,9 +3,8 @@
 //! the `docker` feature, where a Docker engine answers) Apache Kafka through testcontainers.
 //! With none of them the test fails loudly: an end-to-end test never passes without a broker.
 
-use presage_runner::admin::create_topics;
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
-use presage_runner::{KafkaArgs, Topology};
+use presage_runner::KafkaArgs;
 
 pub struct TestBroker {
     pub kafka: KafkaArgs,
@@ -60,24 +59,8 @@ impl TestBroker {
     }
 
     fn create_topics(&self) {
-        let kafka = &self.kafka;
-        let topology = Topology::default_topology();
-        let mut last_error = None;
-        for _ in 0..40 {
-            match create_topics(kafka, &topology) {
-                Ok(_) => {
-                    last_error = None;
-                    break;
-                }
-                Err(err) => {
-                    last_error = Some(err);
-                    std::thread::sleep(std::time::Duration::from_millis(250));
-                }
-            }
-        }
-        if let Some(err) = last_error {
-            panic!("creating topics: {err:#}");
-        }
+        crate::topics::create_topology(&self.kafka, std::time::Duration::from_secs(10))
+            .unwrap_or_else(|err| panic!("{err:#}"));
     }
 }
 

@@ -40,6 +40,15 @@ pub fn allow_templates(templates: &[PathBuf], cwd: &Path, file: &Path) -> PathBu
     file.to_path_buf()
 }
 
+/// The five services, in pipeline order.
+pub const ALL: [&str; 5] = [
+    "collector",
+    "recipe-processor",
+    "forecaster",
+    "planner",
+    "applier",
+];
+
 pub struct Services {
     children: Vec<(String, Child)>,
     pub log_dir: PathBuf,

@@ -112,3 +112,31 @@ pub fn produce<E: Event>(kafka: &KafkaArgs, topic: &str, event: &E) {
         .send_all(&[Outgoing::event(topic, event).expect("encode")])
         .expect("produce");
 }
+
+/// Creates every topic of the topology, retrying while the broker is still starting; fails
+/// with the last error after `patience`.
+pub fn create_topology(kafka: &KafkaArgs, patience: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match presage_runner::admin::create_topics(
+            kafka,
+            &presage_runner::Topology::default_topology(),
+        ) {
+            Ok(_) => return Ok(()),
+            Err(err) if Instant::now() >= deadline => {
+                return Err(err.context(format!("creating topics (tried for {patience:?})")))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// The topology created and one template, written to `dir/<file>`, published: what a test
+/// needs before it starts a service.
+pub fn set_up_with_template(kafka: &KafkaArgs, dir: &std::path::Path, file: &str, text: &str) {
+    create_topology(kafka, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e:#}"));
+    let template = dir.join(file);
+    std::fs::write(&template, text).expect("writing the template");
+    presage_runner::templates::publish_templates(kafka, &[template])
+        .expect("publishing the template");
+}

@@ -12,12 +12,10 @@ use std::time::{Duration, Instant};
 use presage_events::{event_id, DerivedMetric, RawSample};
 use presage_integration::data::trace_slice;
 use presage_integration::services::Services;
-use presage_integration::topics::TopicReader;
-use presage_runner::admin::create_topics;
+use presage_integration::topics::{set_up_with_template, TopicReader};
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
 use presage_runner::publisher::Publisher;
-use presage_runner::templates::publish_templates;
-use presage_runner::{KafkaArgs, Outgoing, Topology};
+use presage_runner::{KafkaArgs, Outgoing};
 
 const APP: &str = "grid-ew";
 const HALF_HOUR: i64 = 1_800_000;
@@ -83,14 +81,7 @@ fn set_up(kafka: &KafkaArgs, dir: &Path) {
 }
 
 fn set_up_with(kafka: &KafkaArgs, dir: &Path, template_text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(err) = create_topics(kafka, &Topology::default_topology()) {
-        assert!(Instant::now() < deadline, "creating topics: {err:#}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let template = dir.join("grid.yaml");
-    std::fs::write(&template, template_text).unwrap();
-    publish_templates(kafka, &[template]).unwrap();
+    set_up_with_template(kafka, dir, "grid.yaml", template_text);
 }
 
 /// Settings that make an outage bite quickly: deliveries time out after 3 s (so outputs fail

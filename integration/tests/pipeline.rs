@@ -8,13 +8,7 @@ use common::Pipeline;
 use presage_events::{ApplyOutcome, DeadLetter, Forecast, MetadataFragment, ScalingDirective};
 use presage_integration::topics::{produce_raw, TopicReader};
 
-const ALL: [&str; 5] = [
-    "collector",
-    "recipe-processor",
-    "forecaster",
-    "planner",
-    "applier",
-];
+use presage_integration::services::ALL;
 
 #[test]
 fn a_demand_trace_becomes_directives_outcomes_and_a_changed_config_file() {

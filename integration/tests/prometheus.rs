@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::Pipeline;
 
-const ALL: [&str; 5] = [
-    "collector",
-    "recipe-processor",
-    "forecaster",
-    "planner",
-    "applier",
-];
+use presage_integration::services::ALL;
 
 /// Long enough for warm forecasts and applied directives on a loaded two-core machine.
 const PATIENCE: Duration = Duration::from_secs(180);

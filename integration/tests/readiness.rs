@@ -7,10 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use presage_integration::services::Services;
-use presage_runner::admin::create_topics;
+use presage_integration::topics::set_up_with_template;
 use presage_runner::broker::{find_nisshi, free_port, LocalBroker};
-use presage_runner::templates::publish_templates;
-use presage_runner::{KafkaArgs, Topology};
+use presage_runner::KafkaArgs;
 
 const TEMPLATE: &str = r#"
 app: grid-ew
@@ -74,14 +73,7 @@ fn readiness_follows_the_templates_the_group_and_the_broker() {
 }
 
 fn set_up(kafka: &KafkaArgs, dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Err(err) = create_topics(kafka, &Topology::default_topology()) {
-        assert!(Instant::now() < deadline, "creating topics: {err:#}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let template = dir.join("grid.yaml");
-    std::fs::write(&template, TEMPLATE).unwrap();
-    publish_templates(kafka, &[template]).unwrap();
+    set_up_with_template(kafka, dir, "grid.yaml", TEMPLATE);
 }
 
 fn ready(addr: &str) -> bool {

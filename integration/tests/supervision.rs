@@ -200,13 +200,7 @@ fn every_child_dies_with_presage_up_even_when_it_is_killed_with_sigkill() {
 }
 
 /// The services `presage up` runs (`presage_cli::SERVICES`).
-const SERVICES: [&str; 5] = [
-    "collector",
-    "recipe-processor",
-    "forecaster",
-    "planner",
-    "applier",
-];
+const SERVICES: [&str; 5] = presage_integration::services::ALL;
 
 fn kill(pid: i32, signal: libc::c_int) {
     // SAFETY: kill(2) with a valid signal on a pid (or group) this test started.

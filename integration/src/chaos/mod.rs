@@ -18,10 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use presage_events::{ApplyOutcome, DerivedMetric, Forecast, RawSample, ScalingDirective};
-use presage_runner::admin::create_topics;
 use presage_runner::broker::{find_nisshi, free_port};
 use presage_runner::templates::publish_templates;
-use presage_runner::Topology;
 
 use plan::{Fault, CONSUMING, INSTANCES};
 use reconcile::{Evidence, Expectations};
@@ -66,11 +64,7 @@ pub fn run(options: &Options) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&options.out)?;
     let mut stack = Stack::start(&nisshi, &options.out, free_port()?, &options.bin_dir)?;
     let kafka = stack.kafka.clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while let Err(err) = create_topics(&kafka, &Topology::default_topology()) {
-        anyhow::ensure!(Instant::now() < deadline, "creating topics: {err:#}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    crate::topics::create_topology(&kafka, Duration::from_secs(60))?;
 
     let apps = Arc::new(apps::apps(options.apps)?);
     let feed_port = apps::serve(apps.clone())?;
