@@ -42,8 +42,6 @@ struct Shell {
     partitions: Arc<Mutex<Partitions>>,
     topics: Topics,
     kafka: KafkaArgs,
-    /// Each app's template, for what its per-app series show (see `presage_planner::watch`).
-    watched: Arc<Mutex<HashMap<String, Arc<Template>>>>,
 }
 
 /// Which loops hold each partition, and the apps seen on it.
@@ -163,15 +161,11 @@ impl Shell {
     fn on_template(&self, loaded: &LoadedTemplate) {
         self.core()
             .set_template(&loaded.version, loaded.template.clone());
-        self.watched
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(loaded.template.app.clone(), loaded.template.clone());
     }
 
+    /// The app's template as the core holds it, for what its per-app series show.
     fn template_of(&self, app: &str) -> Option<Arc<Template>> {
-        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
-        watched.get(app).cloned()
+        self.core().template(app)
     }
 
     /// The forecast at the lead time and its model's score, as per-app series.
@@ -416,7 +410,6 @@ fn main() -> anyhow::Result<()> {
         partitions: Arc::default(),
         topics: args.kafka.topics(),
         kafka: args.kafka.clone(),
-        watched: Arc::default(),
     };
     run_three_stages(
         &args.kafka,

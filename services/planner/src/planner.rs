@@ -61,6 +61,13 @@ impl Planner {
         Self::default()
     }
 
+    /// The template `app` is planned under, if one was set.
+    pub fn template(&self, app: &str) -> Option<Arc<Template>> {
+        self.templates
+            .get(app)
+            .map(|(_, template)| template.clone())
+    }
+
     pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
         self.templates
             .insert(template.app.clone(), (Arc::from(version), template));
