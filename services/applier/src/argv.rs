@@ -11,7 +11,7 @@
 use presage_template::{placeholders, ConfigurationHook, Piece};
 use serde_json::Value;
 
-use crate::document::set_path;
+use crate::document::{get_path, set_path};
 
 /// `argv` with `doc`'s values in place of its placeholders. argv[0] is taken as written: it
 /// is what the operator's allow-list grants, so no value may choose the program.
@@ -48,7 +48,7 @@ pub fn substitute(
             Piece::Text(literal) => out.push_str(literal),
             Piece::Hole(hole) => {
                 let path = hook.placeholder_path(&hole.name);
-                let value = lookup(doc, &path)
+                let value = get_path(doc, &path)
                     .ok_or_else(|| format!("`{{{}}}`: {path} has no value", hole.name))?;
                 let value = scalar(value)
                     .ok_or_else(|| format!("`{{{}}}`: {path} is not a single value", hole.name))?;
@@ -86,8 +86,12 @@ fn scalar(value: &Value) -> Option<String> {
     }
 }
 
-pub fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(doc, |v, key| v.get(key))
+/// A value read back as text (a `read` line, an env variable): a number when it reads as one,
+/// else the text.
+pub fn value_of_text(text: &str) -> Value {
+    serde_json::from_str::<serde_json::Number>(text)
+        .map(Value::Number)
+        .unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 /// The values a `read` command printed, set over `base` (the bootstrap document): a JSON object
@@ -114,11 +118,7 @@ pub fn values_from_read(
             let (name, value) = line
                 .split_once('=')
                 .ok_or_else(|| format!("read printed line {} without `=`: {line:?}", n + 1))?;
-            let value = value.trim();
-            let value = serde_json::from_str::<serde_json::Number>(value)
-                .map(Value::Number)
-                .unwrap_or_else(|_| Value::String(value.to_string()));
-            pairs.push((name.trim().to_string(), value));
+            pairs.push((name.trim().to_string(), value_of_text(value.trim())));
         }
         pairs
     };

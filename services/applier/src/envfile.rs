@@ -18,7 +18,7 @@
 use presage_template::{placeholders, ConfigurationHook, Piece, Template};
 use serde_json::Value;
 
-use crate::argv::substitute;
+use crate::argv::{substitute, value_of_text};
 use crate::document::set_path;
 
 /// The variables `text` sets, in file order (a later line for the same name wins, as in both
@@ -161,10 +161,7 @@ pub fn document_of(hook: &ConfigurationHook, template: &Template, text: &str) ->
         else {
             continue;
         };
-        let parsed = serde_json::from_str::<serde_json::Number>(inner)
-            .map(Value::Number)
-            .unwrap_or_else(|_| Value::String(inner.to_string()));
-        set_path(&mut doc, &hook.placeholder_path(name), parsed);
+        set_path(&mut doc, &hook.placeholder_path(name), value_of_text(inner));
     }
     doc
 }
