@@ -5,15 +5,14 @@
 //! reachable from the host; every service is health-checked on /readyz and scraped by the
 //! provisioned Prometheus, which Grafana reads with the Presage dashboard.
 
+#[path = "common/deploy.rs"]
+mod deploy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use clap::{Args as _, Command};
+use deploy::{as_strings, assert_cli_reads, image_copies, port_of, text, IMAGE, ROOT};
 use yaml_serde::Value;
-
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-/// The image every Presage container runs, built once by the compose file.
-const IMAGE: &str = "presage:local";
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -39,29 +38,12 @@ fn services(compose: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn as_strings(value: &Value) -> Vec<String> {
-    value
-        .as_sequence()
-        .map(|s| {
-            s.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn env_of(service: &Value) -> BTreeMap<String, String> {
     service["environment"]
         .as_mapping()
         .map(|vars| {
             vars.iter()
-                .map(|(k, v)| {
-                    let value = match v {
-                        Value::String(s) => s.clone(),
-                        other => yaml_serde::to_string(other).unwrap().trim().to_string(),
-                    };
-                    (k.as_str().unwrap().to_string(), value)
-                })
+                .map(|(k, v)| (k.as_str().unwrap().to_string(), text(v)))
                 .collect()
         })
         .unwrap_or_default()
@@ -75,96 +57,6 @@ fn presage_service(service: &Value) -> Option<String> {
     .then(|| argv[2].clone())
 }
 
-/// The port of a `host:port` listen address.
-fn port_of(listen: &str) -> u16 {
-    listen
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok())
-        .unwrap_or_else(|| panic!("{listen} has no port"))
-}
-
-/// The long flags and environment variables a command line reads.
-#[derive(Default)]
-struct Accepted {
-    command: String,
-    flags: BTreeSet<String>,
-    env: BTreeSet<String>,
-}
-
-impl Accepted {
-    fn add(&mut self, command: &Command) {
-        for arg in command.get_arguments() {
-            if let Some(name) = arg.get_env() {
-                self.env.insert(name.to_string_lossy().into_owned());
-            }
-            if let Some(long) = arg.get_long() {
-                self.flags.insert(format!("--{long}"));
-            }
-        }
-    }
-}
-
-/// What `presage ARGS…` reads: its (sub)command's flags and variables, and for `presage run
-/// SERVICE` also the settings every service binary has (`presage run` execs the service with the
-/// same environment): the metrics settings, `presage_runner::MetricsArgs`.
-fn accepted(argv: &[String]) -> Accepted {
-    assert_eq!(
-        argv.first().map(String::as_str),
-        Some("presage"),
-        "{argv:?}"
-    );
-    let cli = presage_cli::command();
-    let mut command = &cli;
-    let mut path = vec!["presage".to_string()];
-    for word in argv.iter().skip(1).take_while(|w| !w.starts_with('-')) {
-        match command.find_subcommand(word) {
-            Some(sub) => {
-                command = sub;
-                path.push(word.clone());
-            }
-            None => break,
-        }
-    }
-    assert!(
-        path.len() > 1,
-        "`{}` is not a presage command",
-        argv.join(" ")
-    );
-    let mut accepted = Accepted {
-        command: path.join(" "),
-        ..Accepted::default()
-    };
-    accepted.add(command);
-    if path == ["presage", "run"] {
-        let service = &argv[2];
-        assert!(
-            presage_cli::SERVICES.contains(&service.as_str()),
-            "unknown service {service}"
-        );
-        accepted.add(&presage_runner::MetricsArgs::augment_args(Command::new(
-            "service",
-        )));
-    }
-    accepted
-}
-
-/// Where the Dockerfile's final stage copies files from the repository: (image path, repository
-/// path).
-fn image_copies() -> Vec<(String, String)> {
-    let dockerfile = read("Dockerfile");
-    let final_stage = dockerfile.rsplit("\nFROM ").next().unwrap();
-    final_stage
-        .lines()
-        .filter_map(|line| line.strip_prefix("COPY "))
-        .filter(|rest| !rest.starts_with("--from"))
-        .map(|rest| {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            assert_eq!(words.len(), 2, "COPY {rest}: one source, one destination");
-            (words[1].to_string(), words[0].to_string())
-        })
-        .collect()
-}
-
 /// The repository file behind a path inside a container: a bind mount or, in a container of the
 /// Presage image, a file the Dockerfile copied.
 fn repository_file(
@@ -172,26 +64,15 @@ fn repository_file(
     mounts: &[(String, String)],
     presage_image: bool,
 ) -> Option<PathBuf> {
-    let beneath = |dest: &str, src: &str| {
-        let rest = container_path.strip_prefix(dest)?;
-        (rest.is_empty() || rest.starts_with('/'))
-            .then(|| Path::new(ROOT).join(format!("{src}{rest}")))
-    };
-    mounts
-        .iter()
-        .find_map(|(src, dest)| beneath(dest, src))
-        .or_else(|| {
-            let copies = if presage_image {
-                image_copies()
-            } else {
-                Vec::new()
-            };
-            copies.iter().find_map(|(dest, src)| beneath(dest, src))
-        })
+    deploy::repository_file(container_path, mounts).or_else(|| {
+        presage_image
+            .then(image_copies)
+            .and_then(|copies| deploy::repository_file(container_path, &copies))
+    })
 }
 
-/// A service's bind mounts from the repository: (source relative to the repository, container
-/// path).
+/// A service's bind mounts from the repository: (container path, source relative to the
+/// repository).
 fn bind_mounts(service: &Value) -> Vec<(String, String)> {
     as_strings(&service["volumes"])
         .iter()
@@ -199,7 +80,7 @@ fn bind_mounts(service: &Value) -> Vec<(String, String)> {
         .map(|v| {
             let mut parts = v.split(':');
             let source = parts.next().unwrap().trim_start_matches("./").to_string();
-            (source, parts.next().expect("a container path").to_string())
+            (parts.next().expect("a container path").to_string(), source)
         })
         .collect()
 }
@@ -212,28 +93,10 @@ fn every_presage_command_service_flag_and_variable_in_compose_exists_in_the_cli(
         if argv.first().map(String::as_str) != Some("presage") {
             continue;
         }
-        let accepted = accepted(&argv);
         if let Some(service_name) = presage_service(&service) {
             run.insert(service_name);
         }
-        for flag in argv.iter().filter(|a| a.starts_with("--")) {
-            assert!(
-                accepted.flags.contains(flag),
-                "{name}: `{}` has no flag {flag}",
-                accepted.command
-            );
-        }
-        for key in env_of(&service)
-            .keys()
-            .filter(|k| k.starts_with("PRESAGE_"))
-        {
-            assert!(
-                accepted.env.contains(key),
-                "{name}: `{}` does not read {key}; it reads {:?}",
-                accepted.command,
-                accepted.env
-            );
-        }
+        assert_cli_reads(&name, &argv, &env_of(&service));
     }
     let all: BTreeSet<String> = presage_cli::SERVICES
         .iter()
@@ -516,8 +379,8 @@ fn prometheus_scrapes_every_service() {
     let prometheus = &compose["services"]["prometheus"];
     assert!(
         bind_mounts(prometheus).contains(&(
-            "deploy/prometheus/prometheus.yml".into(),
-            "/etc/prometheus/prometheus.yml".into()
+            "/etc/prometheus/prometheus.yml".into(),
+            "deploy/prometheus/prometheus.yml".into()
         )),
         "the scrape configuration is mounted where prometheus reads it"
     );

@@ -5,15 +5,18 @@
 //! configuration both find; the applier and the collector read the operator's allow-list from a
 //! ConfigMap, and every file a container names is in the image or mounted.
 
+#[path = "common/deploy.rs"]
+mod deploy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use clap::{Args as _, Command};
+use deploy::{
+    as_strings, assert_cli_reads, image_copies, port_of, repository_file, text, IMAGE, ROOT,
+};
 use yaml_serde::Value;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const MANIFESTS: &str = "deploy/kubernetes";
-const IMAGE: &str = "presage:local";
 
 /// Every YAML document under deploy/kubernetes, with the file it is in (read once).
 fn documents() -> Vec<(PathBuf, Value)> {
@@ -60,24 +63,6 @@ fn of_kind(kind: &str) -> Vec<Value> {
 
 fn name(object: &Value) -> &str {
     object["metadata"]["name"].as_str().expect("a name")
-}
-
-fn as_strings(value: &Value) -> Vec<String> {
-    value
-        .as_sequence()
-        .map(|s| {
-            s.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => yaml_serde::to_string(other).unwrap().trim().to_string(),
-    }
 }
 
 fn config_map(name: &str) -> BTreeMap<String, String> {
@@ -175,74 +160,6 @@ fn deployment_of(service: &str) -> (Value, Value) {
     panic!("no Deployment runs `presage run {service}`")
 }
 
-/// The long flags and environment variables a command line reads.
-#[derive(Default)]
-struct Accepted {
-    command: String,
-    flags: BTreeSet<String>,
-    env: BTreeSet<String>,
-}
-
-impl Accepted {
-    fn add(&mut self, command: &Command) {
-        for arg in command.get_arguments() {
-            if let Some(name) = arg.get_env() {
-                self.env.insert(name.to_string_lossy().into_owned());
-            }
-            if let Some(long) = arg.get_long() {
-                self.flags.insert(format!("--{long}"));
-            }
-        }
-    }
-}
-
-/// What `presage ARGS…` reads: its (sub)command's flags and variables, and for `presage run
-/// SERVICE` also the settings every service binary has (`presage run` execs the service with the
-/// same environment): the metrics settings, `presage_runner::MetricsArgs`. (The compose test
-/// holds each service binary to flattening them.)
-fn accepted(argv: &[String]) -> Accepted {
-    let cli = presage_cli::command();
-    let mut command = &cli;
-    let mut path = vec!["presage".to_string()];
-    for word in argv.iter().skip(1).take_while(|w| !w.starts_with('-')) {
-        match command.find_subcommand(word) {
-            Some(sub) => {
-                command = sub;
-                path.push(word.clone());
-            }
-            None => break,
-        }
-    }
-    assert!(
-        path.len() > 1,
-        "`{}` is not a presage command",
-        argv.join(" ")
-    );
-    let mut accepted = Accepted {
-        command: path.join(" "),
-        ..Accepted::default()
-    };
-    accepted.add(command);
-    if path == ["presage", "run"] {
-        assert!(
-            presage_cli::SERVICES.contains(&argv[2].as_str()),
-            "unknown service {}",
-            argv[2]
-        );
-        accepted.add(&presage_runner::MetricsArgs::augment_args(Command::new(
-            "service",
-        )));
-    }
-    accepted
-}
-
-fn port_of(listen: &str) -> u16 {
-    listen
-        .rsplit_once(':')
-        .and_then(|(_, port)| port.parse().ok())
-        .unwrap_or_else(|| panic!("{listen} has no port"))
-}
-
 /// The container port a probe or a Service names, by name or number.
 fn container_port(container: &Value, port: &Value) -> u16 {
     if let Some(number) = port.as_u64() {
@@ -283,22 +200,7 @@ fn every_presage_command_flag_and_variable_exists_in_the_cli() {
         for container in containers(&pod) {
             let env = environment(&container);
             for argv in presage_command_lines(&container) {
-                let accepted = accepted(&argv);
-                for flag in argv.iter().filter(|a| a.starts_with("--")) {
-                    assert!(
-                        accepted.flags.contains(flag),
-                        "{workload}: `{}` has no flag {flag}",
-                        accepted.command
-                    );
-                }
-                for key in env.keys().filter(|k| k.starts_with("PRESAGE_")) {
-                    assert!(
-                        accepted.env.contains(key),
-                        "{workload}: `{}` does not read {key}; it reads {:?}",
-                        accepted.command,
-                        accepted.env
-                    );
-                }
+                assert_cli_reads(&workload, &argv, &env);
                 checked += 1;
             }
         }
@@ -593,22 +495,6 @@ fn config_map_file(deployment: &Value, container: &Value, path: &str) -> Option<
         })
 }
 
-/// Where the Dockerfile's final stage copies files from the repository: (image path, repository
-/// path).
-fn image_copies() -> Vec<(String, String)> {
-    let dockerfile = std::fs::read_to_string(Path::new(ROOT).join("Dockerfile")).unwrap();
-    let final_stage = dockerfile.rsplit("\nFROM ").next().unwrap().to_string();
-    final_stage
-        .lines()
-        .filter_map(|line| line.strip_prefix("COPY "))
-        .filter(|rest| !rest.starts_with("--from"))
-        .map(|rest| {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            (words[1].to_string(), words[0].to_string())
-        })
-        .collect()
-}
-
 /// Every file under /app a container's command or environment names is in the image.
 #[test]
 fn every_file_a_container_names_is_in_the_image() {
@@ -624,13 +510,7 @@ fn every_file_a_container_names_is_in_the_image() {
                 .collect();
             named.extend(environment(&container).into_values());
             for path in named.iter().filter(|p| p.starts_with("/app/")) {
-                let file = copies
-                    .iter()
-                    .find_map(|(dest, src)| {
-                        let rest = path.strip_prefix(dest.as_str())?;
-                        (rest.is_empty() || rest.starts_with('/'))
-                            .then(|| Path::new(ROOT).join(format!("{src}{rest}")))
-                    })
+                let file = repository_file(path, &copies)
                     .unwrap_or_else(|| panic!("{workload}: {path} is not in the image"));
                 assert!(
                     file.exists(),
