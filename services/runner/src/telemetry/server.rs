@@ -113,10 +113,8 @@ mod tests {
         let one = telemetry.health.register("stage");
         one.templates_loaded();
         one.joined();
-        assert_eq!(
-            get(addr, "/readyz"),
-            (200, get(addr, "/readyz").1, "stage: ready\n".into())
-        );
+        let (status, _, body) = get(addr, "/readyz");
+        assert_eq!((status, body.as_str()), (200, "stage: ready\n"));
         assert!(get(addr, "/metrics")
             .2
             .contains(r#"presage_ready{service="test"} 1"#));
