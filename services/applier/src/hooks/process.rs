@@ -58,18 +58,10 @@ pub fn run_command(
     if status.success() {
         return Ok(());
     }
-    let tail: String = stderr
-        .trim()
-        .chars()
-        .rev()
-        .take(STDERR_TAIL_CHARS)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
     Err(format!(
-        "`{}` exited with {status}: {tail}",
-        substituted.join(" ")
+        "`{}` exited with {status}: {}",
+        substituted.join(" "),
+        tail(&stderr, STDERR_TAIL_CHARS)
     ))
 }
 
