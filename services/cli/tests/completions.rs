@@ -1,22 +1,19 @@
 //! `presage completions SHELL` and `presage man`, run as a user runs them: the scripts and pages
 //! come out of the built binary and are handed to the real bash and groff.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn presage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_presage"))
-        .args(args)
-        .output()
-        .expect("run presage")
-}
+use std::path::Path;
+use std::process::Command;
+
+use common::{presage, text};
 
 fn stdout_of(args: &[&str]) -> String {
     let output = presage(args);
     assert!(
         output.status.success(),
         "presage {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
+        text(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("UTF-8 on stdout")
 }

@@ -1,5 +1,8 @@
 //! The `presage` binary run as a user runs it, shared by the CLI's test files.
 
+// Each test file uses the helpers it needs; the others are not dead code.
+#![allow(dead_code)]
+
 use std::process::{Command, Output};
 
 pub fn presage(args: &[&str]) -> Output {
