@@ -24,6 +24,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use presage_cli::SERVICES;
 use presage_runner::broker::free_port;
 use presage_runner::KafkaArgs;
 use serde_json::Value;
@@ -32,14 +33,6 @@ use serde_json::Value;
 /// template's four-second season.
 const DEMAND: [f64; 4] = [21_000.0, 27_500.0, 33_000.0, 25_000.0];
 const APP: &str = "grid-demand";
-/// In the order `presage up` numbers their metrics ports.
-const SERVICES: [&str; 5] = [
-    "collector",
-    "recipe-processor",
-    "forecaster",
-    "planner",
-    "applier",
-];
 
 #[test]
 fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
@@ -112,7 +105,8 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         observed.iter().all(|v| DEMAND.contains(v)),
         "observed values are the served demand: {observed:?}"
     );
-    // `up` gave each service its metrics address, in pipeline order from the base.
+    // `up` gave each service its metrics address, in the order it starts them (SERVICES) from
+    // the base.
     for (i, service) in SERVICES.iter().enumerate() {
         let addr: SocketAddr = ([127, 0, 0, 1], metrics_base + i as u16).into();
         let (status, body) = get(addr, "/metrics").unwrap_or_default();
