@@ -2,10 +2,12 @@
 //! Pure (no Kafka, no clock): the feed hands events in, the view reads it out.
 //!
 //! Memory is bounded whatever the traffic: at most [`Limits::apps`] apps (later apps are
-//! counted, not kept), [`Limits::metrics`] metrics per app, [`Limits::points`] points per
-//! series and nothing older than [`Limits::span_ms`] before the series' newest point, the
-//! [`Limits::directives`] newest directives, outcomes only for about four times as many
-//! directive ids, and the [`Limits::dead_letters`] newest dead letters (plus a count per kind).
+//! counted, not kept), [`Limits::metrics`] metrics and as many target resources per app,
+//! [`Limits::points`] points per series and nothing older than [`Limits::span_ms`] before the
+//! series' newest point, the [`Limits::directives`] newest directives, outcomes only for about
+//! four times as many directive ids, and the [`Limits::dead_letters`] newest dead letters (plus
+//! a count per kind and per stage and kind, for at most [`DEAD_KINDS`] of each: the rest are
+//! counted under [`OTHER`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -19,6 +21,11 @@ use crate::tail::{model_text, shorten, targets_of};
 const REASON_CHARS: usize = 300;
 /// Points of the newest forecast's horizon kept per metric.
 const HORIZON_POINTS: usize = 512;
+/// Dead-letter kinds (and stage-and-kind pairs) counted apart. The services write about ten,
+/// but the topic is outside input: kinds past these are counted under [`OTHER`].
+pub const DEAD_KINDS: usize = 64;
+/// What dead letters of kinds (or stages) past [`DEAD_KINDS`] are counted as.
+pub const OTHER: &str = "other";
 
 /// The bounds on what the dashboard keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +36,7 @@ pub struct Limits {
     pub points: usize,
     /// Apps shown; events of further apps are counted in [`State::refused_apps`].
     pub apps: usize,
-    /// Metrics (recipes and label sets) per app.
+    /// Metrics (recipes and label sets) per app, and target resources per app.
     pub metrics: usize,
     /// Newest directives listed.
     pub directives: usize,
@@ -339,6 +346,11 @@ impl State {
         if directive.mode == "live" {
             if let Some(app) = self.app(&directive.app) {
                 for target in targets_of(&directive) {
+                    if !app.targets.contains_key(&target.resource)
+                        && app.targets.len() >= limits.metrics
+                    {
+                        continue;
+                    }
                     app.targets.entry(target.resource.clone()).or_default().put(
                         directive.effective_at_ms,
                         TargetPoint {
@@ -398,11 +410,12 @@ impl State {
     fn dead_letter(&mut self, letter: DeadLetter) {
         self.count("dead_letter");
         let dead = &mut self.dead_letters;
-        *dead.by_kind.entry(letter.kind.clone()).or_default() += 1;
-        *dead
-            .by_stage
-            .entry((letter.stage.clone(), letter.kind.clone()))
-            .or_default() += 1;
+        count_bounded(&mut dead.by_kind, letter.kind.clone(), || OTHER.into());
+        count_bounded(
+            &mut dead.by_stage,
+            (letter.stage.clone(), letter.kind.clone()),
+            || (OTHER.into(), OTHER.into()),
+        );
         dead.recent.push_back(DeadRow {
             failed_at_ms: letter.failed_at_ms,
             stage: letter.stage,
@@ -415,6 +428,16 @@ impl State {
             dead.recent.pop_front();
         }
     }
+}
+
+/// Counts one under `key`, or under `other()` once [`DEAD_KINDS`] keys are counted apart.
+fn count_bounded<K: Ord>(counts: &mut BTreeMap<K, u64>, key: K, other: impl FnOnce() -> K) {
+    let key = if counts.contains_key(&key) || counts.len() < DEAD_KINDS {
+        key
+    } else {
+        other()
+    };
+    *counts.entry(key).or_default() += 1;
 }
 
 /// `recipe`, or `recipe{k=v,…}` when the recipe groups by labels (sorted, as the map is).
@@ -498,6 +521,24 @@ mod tests {
             decided_at_ms: 0,
             resources: vec!["replicas".into()],
         })
+    }
+
+    fn dead_letter() -> DeadLetter {
+        DeadLetter {
+            event_id: String::new(),
+            app: String::new(),
+            template_version: String::new(),
+            stage: "collector".into(),
+            source_topic: "presage.metrics.raw".into(),
+            source_partition: 0,
+            source_offset: 0,
+            key: None,
+            payload: Vec::new(),
+            kind: "late".into(),
+            reason: String::new(),
+            failed_at_ms: 0,
+            lineage: "presage.metrics.raw/0@0".into(),
+        }
     }
 
     fn values(series: &Series<f64>) -> Vec<(i64, f64)> {
@@ -630,6 +671,33 @@ mod tests {
     }
 
     #[test]
+    fn target_resources_per_app_are_bounded_like_its_metrics() {
+        let mut state = State::new(Limits {
+            metrics: 2,
+            ..Limits::default()
+        });
+        for (k, resource) in ["replicas", "workers", "shards", "replicas"]
+            .iter()
+            .enumerate()
+        {
+            state.fold(Event::Directive(ScalingDirective {
+                event_id: format!("d{k}"),
+                app: "shop".into(),
+                mode: "live".into(),
+                issued_at_ms: k as i64 * 1000,
+                effective_at_ms: k as i64 * 1000,
+                resource: (*resource).into(),
+                target: 3,
+                ..Default::default()
+            }));
+        }
+        let targets = &state.apps["shop"].targets;
+        assert_eq!(targets.keys().collect::<Vec<_>>(), ["replicas", "workers"]);
+        assert_eq!(targets["replicas"].len(), 2, "a kept resource still grows");
+        assert_eq!(state.directives.len(), 4, "every directive is still listed");
+    }
+
+    #[test]
     fn outcomes_join_their_directive_once_each_and_stay_bounded() {
         let mut state = State::new(Limits {
             directives: 1,
@@ -663,19 +731,10 @@ mod tests {
             ("recipe-processor", "late"),
         ] {
             state.fold(Event::DeadLetter(DeadLetter {
-                event_id: String::new(),
-                app: String::new(),
-                template_version: String::new(),
                 stage: stage.into(),
-                source_topic: "presage.metrics.raw".into(),
-                source_partition: 0,
-                source_offset: 0,
-                key: None,
-                payload: Vec::new(),
                 kind: kind.into(),
                 reason: "x ".repeat(400),
-                failed_at_ms: 0,
-                lineage: "presage.metrics.raw/0@0".into(),
+                ..dead_letter()
             }));
         }
         let dead = &state.dead_letters;
@@ -688,5 +747,37 @@ mod tests {
         assert_eq!(dead.recent.len(), 2);
         assert!(dead.recent[0].reason.chars().count() <= REASON_CHARS + 2);
         assert_eq!(state.events["dead_letter"], 3);
+    }
+
+    #[test]
+    fn made_up_dead_letter_kinds_cannot_grow_the_counts_without_bound() {
+        let mut state = State::default();
+        let total = DEAD_KINDS as u64 * 3;
+        for k in 0..total {
+            state.fold(Event::DeadLetter(DeadLetter {
+                stage: format!("stage-{k}"),
+                kind: format!("kind-{k}"),
+                ..dead_letter()
+            }));
+        }
+        let dead = &state.dead_letters;
+        assert_eq!(dead.by_kind.len(), DEAD_KINDS + 1);
+        assert_eq!(dead.by_stage.len(), DEAD_KINDS + 1);
+        assert_eq!(
+            dead.by_kind.values().sum::<u64>(),
+            total,
+            "every letter counted"
+        );
+        assert_eq!(dead.by_kind[OTHER], total - DEAD_KINDS as u64);
+        assert_eq!(
+            dead.by_stage[&(OTHER.into(), OTHER.into())],
+            total - DEAD_KINDS as u64
+        );
+        // A kind counted apart before the limit was reached keeps being counted apart.
+        state.fold(Event::DeadLetter(DeadLetter {
+            kind: "kind-0".into(),
+            ..dead_letter()
+        }));
+        assert_eq!(state.dead_letters.by_kind["kind-0"], 2);
     }
 }
