@@ -19,7 +19,6 @@
 //! An intent in phase `rolling_back` runs `rollback` again. Either way the input's outcome is
 //! recorded, and a replayed input gets it back instead of running again.
 
-use std::fs;
 use std::path::PathBuf;
 
 use presage_events::ApplyOutcome;
@@ -27,14 +26,14 @@ use presage_template::{ConfigurationHook, Template};
 use serde_json::Value;
 
 use super::files::Beside;
+use super::flow;
 use super::grant::Granted;
-use super::lock::FileLock;
 use super::process::run_capturing;
 use crate::argv::{substitute_argv, values_from_read};
 use crate::journal::{recover_commands, CommandRecovery, Intent, Journal, Phase};
-use crate::outcome::{outcome, outcome_id, Details, Input, Status};
+use crate::outcome::{Input, Status};
 use crate::plan::{check_rules, plan_patch};
-use crate::retry::{wait_before, Try};
+use crate::retry::Try;
 
 /// The shadow flow of a command hook for any change, given as a patch (see
 /// [`crate::plan::directive_patch`]); `superseded` as in the file hook.
@@ -47,56 +46,23 @@ pub(crate) fn apply_commands(
     grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
-    let done = |input: Input, t: Try, attempts: u32| finish(input, hook, t, attempts, now_ms);
     let beside = match state_files(hook, &input.app, grant) {
         Ok(beside) => beside,
-        Err(t) => return done(input, t, 1),
+        Err(t) => return flow::finish(input, hook, t, 1, now_ms),
     };
-    let (_lock, mut journal) = match lock_and_converge(&beside, hook, grant, now_ms) {
-        Ok(held) => held,
-        Err(reason) => return done(input, Try::transient(Status::Failed, reason, None), 1),
-    };
-    if let Some(recorded) = journal.recorded(&outcome_id(&input.event_id, &hook.name)) {
-        tracing::info!(input = %input.event_id, hook = %hook.name, status = %recorded.status, "outcome already recorded in the journal: not applied again");
-        return recorded.clone();
-    }
-    if let Some(reason) = superseded {
-        return done(input, Try::permanent(Status::Superseded, reason), 1);
-    }
-    let policy = hook.retry();
-    let mut attempt = 1;
-    let last = loop {
-        let t = try_once(
-            template,
-            hook,
-            patch,
-            &beside,
-            &input,
-            attempt,
-            &mut journal,
-            grant,
-        );
-        match wait_before(&policy, &t, attempt + 1) {
-            Some(wait) => {
-                // The try is over (nothing applied, or the previous values rolled back).
-                if journal.intent.take().is_some() {
-                    if let Err(reason) = beside.store_journal(&journal) {
-                        tracing::error!(hook = %hook.name, %reason, "could not clear the journal's intent");
-                    }
-                }
-                tracing::warn!(input = %input.event_id, hook = %hook.name, attempt, status = t.status.as_str(), reason = ?t.reason, wait_ms = wait.as_millis() as u64, "apply failed; trying again");
-                std::thread::sleep(wait);
-                attempt += 1;
-            }
-            None => break t,
-        }
-    };
-    let outcome = done(input, last, attempt);
-    journal.finish(outcome.clone());
-    if let Err(reason) = beside.store_journal(&journal) {
-        tracing::error!(hook = %hook.name, %reason, "could not record the outcome in the journal");
-    }
-    outcome
+    flow::run(
+        &beside,
+        hook,
+        input,
+        superseded,
+        now_ms,
+        |journal, intent| Ok(converge(&beside, hook, journal, intent, grant)),
+        |input, attempt, journal| {
+            try_once(
+                template, hook, patch, &beside, input, attempt, journal, grant,
+            )
+        },
+    )
 }
 
 /// Converges what a crash left of this hook's last apply, at start.
@@ -118,7 +84,9 @@ pub(crate) fn recover_command_hook(
     if !beside.journal.exists() {
         return;
     }
-    let converged = lock_and_converge(&beside, hook, grant, now_ms);
+    let converged = flow::lock_and_converge(&beside, hook, now_ms, |journal, intent| {
+        Ok(converge(&beside, hook, journal, intent, grant))
+    });
     if let Err(reason) = converged {
         tracing::error!(hook = %hook.name, %reason, "could not recover the command hook");
     }
@@ -132,56 +100,46 @@ fn state_files(hook: &ConfigurationHook, app: &str, grant: &Granted) -> Result<B
     Beside::granted(&base, grant).map_err(|reason| Try::permanent(Status::Rejected, reason))
 }
 
-fn lock_and_converge(
+/// Converges an apply a crash interrupted, as [`recover_commands`] decides: `check` (or
+/// `apply` again) with the candidate's values, `rollback` with the previous ones.
+fn converge(
     beside: &Beside,
     hook: &ConfigurationHook,
+    journal: &mut Journal,
+    intent: &Intent,
     grant: &Granted,
-    now_ms: i64,
-) -> Result<(FileLock, Journal), String> {
-    fs::create_dir_all(&beside.dir)
-        .map_err(|e| format!("creating {}: {e}", beside.dir.display()))?;
-    let lock = FileLock::acquire(&beside.lock)
-        .map_err(|e| format!("locking {}: {e}", beside.lock.display()))?;
-    let mut journal = beside.load_journal()?;
-    beside.remove_stale();
-    if let Some(intent) = journal.intent.clone() {
-        let decision = recover_commands(&intent, hook.check.is_some());
-        tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging a command apply a crash interrupted");
-        let limit = hook.command_timeout();
-        let candidate = parse_values(&intent.candidate);
-        let t = match decision {
-            CommandRecovery::Check | CommandRecovery::Apply => {
-                let argv = match decision {
-                    CommandRecovery::Check => hook.check.as_ref(),
-                    _ => hook.apply.as_ref(),
-                };
-                let ran = match (argv, &candidate) {
-                    (Some(argv), Ok(doc)) => substitute_argv(hook, argv, doc)
-                        .and_then(|argv| run_capturing(&argv, limit, grant)),
-                    (None, _) => Err("the hook has no such command any more".into()),
-                    (_, Err(e)) => Err(e.clone()),
-                };
-                match ran {
-                    Ok(_) => {
-                        journal.applied = Some(intent.candidate.clone());
-                        Try::applied(None)
-                    }
-                    Err(why) => {
-                        let reason = format!("interrupted by a crash; then {why}");
-                        roll_back(beside, hook, &mut journal, &intent, reason, grant)
-                    }
+) -> Try {
+    let decision = recover_commands(intent, hook.check.is_some());
+    tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging a command apply a crash interrupted");
+    let limit = hook.command_timeout();
+    let candidate = parse_values(&intent.candidate);
+    match decision {
+        CommandRecovery::Check | CommandRecovery::Apply => {
+            let argv = match decision {
+                CommandRecovery::Check => hook.check.as_ref(),
+                _ => hook.apply.as_ref(),
+            };
+            let ran = match (argv, &candidate) {
+                (Some(argv), Ok(doc)) => substitute_argv(hook, argv, doc)
+                    .and_then(|argv| run_capturing(&argv, limit, grant)),
+                (None, _) => Err("the hook has no such command any more".into()),
+                (_, Err(e)) => Err(e.clone()),
+            };
+            match ran {
+                Ok(_) => {
+                    journal.applied = Some(intent.candidate.clone());
+                    Try::applied(None)
+                }
+                Err(why) => {
+                    let reason = format!("interrupted by a crash; then {why}");
+                    roll_back(beside, hook, journal, intent, reason, grant)
                 }
             }
-            CommandRecovery::RollBack { reason } => {
-                roll_back(beside, hook, &mut journal, &intent, reason, grant)
-            }
-        };
-        let recovered = finish(intent.input.clone(), hook, t, intent.attempt, now_ms);
-        tracing::warn!(input = %intent.input.event_id, hook = %recovered.hook, status = %recovered.status, reason = ?recovered.reason, "interrupted command apply converged");
-        journal.finish(recovered);
-        beside.store_journal(&journal)?;
+        }
+        CommandRecovery::RollBack { reason } => {
+            roll_back(beside, hook, journal, intent, reason, grant)
+        }
     }
-    Ok((lock, journal))
 }
 
 fn parse_values(text: &str) -> Result<Value, String> {
@@ -348,25 +306,4 @@ fn roll_back(
             None,
         ),
     }
-}
-
-fn finish(
-    input: Input,
-    hook: &ConfigurationHook,
-    t: Try,
-    attempts: u32,
-    now_ms: i64,
-) -> ApplyOutcome {
-    outcome(
-        input,
-        &hook.name,
-        t.status,
-        Details {
-            reason: t.reason,
-            config_path: super::location(hook),
-            backup_path: t.backup_path,
-            attempts,
-        },
-        now_ms,
-    )
 }

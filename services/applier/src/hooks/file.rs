@@ -20,15 +20,15 @@ use presage_template::{ConfigurationHook, HookKind, Reload, Template};
 use serde_json::Value;
 
 use super::files::{sync_dir, Beside};
+use super::flow;
 use super::grant::Granted;
 use super::http::wait_for_status;
-use super::lock::FileLock;
 use super::process::{read_pid_file, run_command, signal_number, signal_pid_file};
 use crate::envfile;
 use crate::journal::{recover, Intent, Journal, Phase, Recovery};
-use crate::outcome::{outcome, outcome_id, Details, Input, Status};
+use crate::outcome::{Input, Status};
 use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render_over};
-use crate::retry::{wait_before, Try};
+use crate::retry::Try;
 
 const DEFAULT_TEST_LIMIT: Duration = Duration::from_secs(10);
 
@@ -62,66 +62,30 @@ pub(crate) fn apply_patch_to_file(
     grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
-    let config_path = hook.path.clone();
-    let done = |input: Input, t: Try, attempts: u32| {
-        finish(input, hook, t, config_path.clone(), attempts, now_ms)
-    };
     let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
         let t = Try::permanent(Status::Failed, "file hook has no path".into());
-        return done(input, t, 1);
+        return flow::finish(input, hook, t, 1, now_ms);
     };
     let beside = match Beside::granted(&path, grant) {
         Ok(beside) => beside,
-        Err(reason) => return done(input, Try::permanent(Status::Rejected, reason), 1),
-    };
-    let (_lock, mut journal) = match lock_and_converge(&beside, hook, grant, now_ms) {
-        Ok(held) => held,
-        Err(reason) => return done(input, Try::transient(Status::Failed, reason, None), 1),
-    };
-    if let Some(recorded) = journal.recorded(&outcome_id(&input.event_id, &hook.name)) {
-        tracing::info!(input = %input.event_id, hook = %hook.name, status = %recorded.status, "outcome already recorded in the journal: not applied again");
-        return recorded.clone();
-    }
-    if let Some(reason) = superseded {
-        return done(input, Try::permanent(Status::Superseded, reason), 1);
-    }
-
-    let policy = hook.retry();
-    let mut attempt = 1;
-    let last = loop {
-        let t = try_once(
-            template,
-            hook,
-            patch,
-            &beside,
-            &input,
-            attempt,
-            &mut journal,
-            grant,
-        );
-        match wait_before(&policy, &t, attempt + 1) {
-            Some(wait) => {
-                // The try is over (nothing swapped, or the previous version restored).
-                if journal.intent.take().is_some() {
-                    if let Err(reason) = beside.store_journal(&journal) {
-                        tracing::error!(hook = %hook.name, %reason, "could not clear the journal's intent");
-                    }
-                }
-                tracing::warn!(input = %input.event_id, hook = %hook.name, attempt, status = t.status.as_str(), reason = ?t.reason, wait_ms = wait.as_millis() as u64, "apply failed; trying again");
-                std::thread::sleep(wait);
-                attempt += 1;
-            }
-            None => break t,
+        Err(reason) => {
+            let t = Try::permanent(Status::Rejected, reason);
+            return flow::finish(input, hook, t, 1, now_ms);
         }
     };
-    let outcome = done(input, last, attempt);
-    journal.finish(outcome.clone());
-    if let Err(reason) = beside.store_journal(&journal) {
-        // The files are settled (applied or restored); only the record of it is missing, so a
-        // replay would run the flow again on the settled file.
-        tracing::error!(hook = %hook.name, %reason, "could not record the outcome in the journal");
-    }
-    outcome
+    flow::run(
+        &beside,
+        hook,
+        input,
+        superseded,
+        now_ms,
+        |journal, intent| converge(&beside, hook, journal, intent, grant),
+        |input, attempt, journal| {
+            try_once(
+                template, hook, patch, &beside, input, attempt, journal, grant,
+            )
+        },
+    )
 }
 
 /// Converges what a crashed flow on this file left, at start, before anything else is applied
@@ -131,64 +95,48 @@ pub(crate) fn recover_file(hook: &ConfigurationHook, grant: &Granted, now_ms: i6
     let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
         return;
     };
-    let converged = Beside::granted(&path, grant)
-        .and_then(|beside| lock_and_converge(&beside, hook, grant, now_ms));
+    let converged = Beside::granted(&path, grant).and_then(|beside| {
+        flow::lock_and_converge(&beside, hook, now_ms, |journal, intent| {
+            converge(&beside, hook, journal, intent, grant)
+        })
+    });
     if let Err(reason) = converged {
         tracing::error!(hook = %hook.name, %reason, "could not recover the configuration");
     }
 }
 
-/// Takes the file's lock, then finishes or undoes an apply a crash interrupted.
-fn lock_and_converge(
+/// Finishes or undoes an apply a crash interrupted, as the intent and the live file say.
+fn converge(
     beside: &Beside,
     hook: &ConfigurationHook,
+    journal: &mut Journal,
+    intent: &Intent,
     grant: &Granted,
-    now_ms: i64,
-) -> Result<(FileLock, Journal), String> {
-    fs::create_dir_all(&beside.dir)
-        .map_err(|e| format!("creating {}: {e}", beside.dir.display()))?;
-    let lock = FileLock::acquire(&beside.lock)
-        .map_err(|e| format!("locking {}: {e}", beside.lock.display()))?;
-    let mut journal = beside.load_journal()?;
-    beside.remove_stale();
-    if let Some(intent) = journal.intent.clone() {
-        let live = beside
-            .read_live()
-            .map_err(|e| format!("reading {}: {e}", beside.live.display()))?;
-        let decision = recover(&intent, live.as_deref());
-        tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging an apply a crash interrupted");
-        let t = match decision {
-            Recovery::Swap => match swap(beside, &intent) {
-                Ok(()) => verify_or_roll_back(beside, hook, &mut journal, grant),
-                Err(reason) => Try::transient(
-                    Status::Failed,
-                    format!("finishing an interrupted swap: {reason}"),
-                    None,
-                ),
-            },
-            Recovery::Verify => verify_or_roll_back(beside, hook, &mut journal, grant),
-            Recovery::RollBack { reason } => roll_back(beside, hook, &intent, reason, grant),
-            Recovery::LeaveAlone => Try::permanent(
+) -> Result<Try, String> {
+    let live = beside
+        .read_live()
+        .map_err(|e| format!("reading {}: {e}", beside.live.display()))?;
+    let decision = recover(intent, live.as_deref());
+    tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, attempt = intent.attempt, ?decision, "converging an apply a crash interrupted");
+    Ok(match decision {
+        Recovery::Swap => match swap(beside, intent) {
+            Ok(()) => verify_or_roll_back(beside, hook, journal, grant),
+            Err(reason) => Try::transient(
                 Status::Failed,
-                format!(
-                    "interrupted by a crash; {} was since written by someone else, and is left as it is",
-                    beside.live.display()
-                ),
+                format!("finishing an interrupted swap: {reason}"),
+                None,
             ),
-        };
-        let recovered = finish(
-            intent.input.clone(),
-            hook,
-            t,
-            hook.path.clone(),
-            intent.attempt,
-            now_ms,
-        );
-        tracing::warn!(input = %intent.input.event_id, hook = %recovered.hook, status = %recovered.status, reason = ?recovered.reason, "interrupted apply converged");
-        journal.finish(recovered);
-        beside.store_journal(&journal)?;
-    }
-    Ok((lock, journal))
+        },
+        Recovery::Verify => verify_or_roll_back(beside, hook, journal, grant),
+        Recovery::RollBack { reason } => roll_back(beside, hook, intent, reason, grant),
+        Recovery::LeaveAlone => Try::permanent(
+            Status::Failed,
+            format!(
+                "interrupted by a crash; {} was since written by someone else, and is left as it is",
+                beside.live.display()
+            ),
+        ),
+    })
 }
 
 /// One try of the flow, up to the swapped, reloaded and checked file or its restored previous
@@ -438,26 +386,4 @@ fn reload_and_check(
         }
     }
     Ok(())
-}
-
-fn finish(
-    input: Input,
-    hook: &ConfigurationHook,
-    t: Try,
-    config_path: Option<String>,
-    attempts: u32,
-    now_ms: i64,
-) -> ApplyOutcome {
-    outcome(
-        input,
-        &hook.name,
-        t.status,
-        Details {
-            reason: t.reason,
-            config_path,
-            backup_path: t.backup_path,
-            attempts,
-        },
-        now_ms,
-    )
 }

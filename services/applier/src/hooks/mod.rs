@@ -3,6 +3,7 @@
 mod command;
 mod file;
 mod files;
+mod flow;
 mod grant;
 mod http;
 mod lock;
