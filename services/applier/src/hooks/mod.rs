@@ -50,19 +50,10 @@ fn apply_unless_superseded(
         return refused;
     }
     match hook.kind {
-        HookKind::File | HookKind::Env => file::apply_patch_to_file(
-            template,
-            hook,
-            directive.into(),
-            &directive_patch(hook, directive),
-            superseded,
-            grant,
-            now_ms,
-        ),
         HookKind::Http => {
             http::post_directive(template, hook, directive, superseded, grant, now_ms)
         }
-        HookKind::Command => command::apply_commands(
+        HookKind::File | HookKind::Env | HookKind::Command => apply_patch(
             template,
             hook,
             directive.into(),
@@ -71,6 +62,35 @@ fn apply_unless_superseded(
             grant,
             now_ms,
         ),
+    }
+}
+
+/// A change, given as a patch, through a hook that takes patches: a file or env hook's shadow
+/// flow, or a command hook's. An HTTP hook takes directives and fragments in their own ways
+/// (its callers route it there); given one here, nothing runs and the outcome says so.
+fn apply_patch(
+    template: &Template,
+    hook: &ConfigurationHook,
+    input: Input,
+    patch: &serde_json::Value,
+    superseded: Option<String>,
+    grant: &Granted,
+    now_ms: i64,
+) -> ApplyOutcome {
+    match hook.kind {
+        HookKind::File | HookKind::Env => {
+            file::apply_patch_to_file(template, hook, input, patch, superseded, grant, now_ms)
+        }
+        HookKind::Command => {
+            command::apply_commands(template, hook, input, patch, superseded, grant, now_ms)
+        }
+        HookKind::Http => {
+            let t = crate::retry::Try::permanent(
+                Status::Failed,
+                "an http hook does not take a patch".into(),
+            );
+            flow::finish(input, hook, t, 1, now_ms)
+        }
     }
 }
 
@@ -144,12 +164,9 @@ pub fn apply_fragment(
         }
     };
     match hook.kind {
-        HookKind::File | HookKind::Env => {
-            file::apply_patch_to_file(template, hook, fragment.into(), &patch, None, grant, now_ms)
-        }
         HookKind::Http => fragment_at_http_hook(hook, fragment, now_ms),
-        HookKind::Command => {
-            command::apply_commands(template, hook, fragment.into(), &patch, None, grant, now_ms)
+        HookKind::File | HookKind::Env | HookKind::Command => {
+            apply_patch(template, hook, fragment.into(), &patch, None, grant, now_ms)
         }
     }
 }
