@@ -13,7 +13,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 const METADATA_WAIT: Duration = Duration::from_secs(10);
 
 /// A consumer that is only ever assigned partitions. librdkafka wants a group id even so; it is
-/// never joined and nothing is committed to it.
+/// never joined and nothing is committed to it. It reports each partition's end
+/// (`KafkaError::PartitionEOF`, which followers skip), and an offset deleted by retention
+/// meanwhile reads on from the new log start.
 pub fn consumer(kafka: &KafkaArgs, role: &str) -> anyhow::Result<BaseConsumer> {
     kafka
         .client_config(&[
@@ -21,6 +23,7 @@ pub fn consumer(kafka: &KafkaArgs, role: &str) -> anyhow::Result<BaseConsumer> {
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "true"),
+            ("auto.offset.reset", "earliest"),
         ])?
         .create()
         .with_context(|| format!("creating a consumer for {role}"))

@@ -10,10 +10,12 @@ use anyhow::Context;
 use presage_events::{decode, ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ScalingDirective};
 use presage_runner::{KafkaArgs, Shutdown, Topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::state::{Event, State};
 use super::view::FeedStatus;
+use crate::scan;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Between attempts to assign, while the broker or the topics are not there.
@@ -87,20 +89,10 @@ fn assign(
     topics: &[(String, Kind)],
     from_ms: i64,
 ) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = kafka
-        .client_config(&[
-            ("group.id", "presage-cli-dashboard"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "false"),
-            // A start deleted by retention meanwhile: read from the new log start.
-            ("auto.offset.reset", "earliest"),
-        ])?
-        .create()
-        .context("creating the dashboard's consumer")?;
+    let consumer = scan::consumer(kafka, "dashboard")?;
     let mut times = TopicPartitionList::new();
     for (topic, _) in topics {
-        for partition in crate::scan::partitions(&consumer, topic)? {
+        for partition in scan::partitions(&consumer, topic)? {
             times.add_partition_offset(topic, partition, Offset::Offset(from_ms))?;
         }
     }
@@ -128,7 +120,8 @@ fn assign(
 fn read(consumer: &BaseConsumer, topics: &[(String, Kind)], shared: &Shared, stop: &Shutdown) {
     while !stop.requested() {
         match consumer.poll(Duration::from_millis(200)) {
-            None => {}
+            // Caught up with a partition: nothing to show, the next record will come.
+            None | Some(Err(KafkaError::PartitionEOF(_))) => {}
             Some(Err(err)) => {
                 // librdkafka reconnects by itself; the page shows the problem meanwhile.
                 set_status(shared, "reading", Some(err.to_string()));
@@ -176,4 +169,37 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use presage_events::encode;
+
+    #[test]
+    fn a_record_is_read_as_its_topics_event_and_anything_else_is_skipped() {
+        let forecast = Forecast {
+            app: "shop".into(),
+            metric: "rps".into(),
+            ..Default::default()
+        };
+        let bytes = encode(&forecast).unwrap();
+        assert_eq!(
+            event_of(Kind::Forecast, &bytes),
+            Some(Event::Forecast(forecast))
+        );
+        // A forecast written to the derived topic, garbage, nothing, a cut record.
+        assert_eq!(event_of(Kind::Derived, &bytes), None);
+        for payload in [&b"not an event"[..], b"", &bytes[..bytes.len() / 2]] {
+            for kind in [
+                Kind::Derived,
+                Kind::Forecast,
+                Kind::Directive,
+                Kind::Outcome,
+                Kind::DeadLetter,
+            ] {
+                assert_eq!(event_of(kind, payload), None, "{kind:?} {payload:?}");
+            }
+        }
+    }
 }
