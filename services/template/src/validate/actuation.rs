@@ -8,6 +8,8 @@ use crate::finding::Finding;
 use crate::model::{placeholders, ConfigurationHook, HookKind, Piece, Template};
 use crate::path::YamlPath;
 
+use super::recipes::is_identifier;
+
 pub(super) fn check(t: &Template, h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
     let name = &h.name;
     let doc = t.bootstrap_doc();
@@ -90,7 +92,9 @@ pub(super) fn check(t: &Template, h: &ConfigurationHook, p: &YamlPath, out: &mut
             }
             for (var, value) in &h.vars {
                 let at = p.key("vars").key(var);
-                if !is_var_name(var) {
+                // What systemd's `EnvironmentFile` and a POSIX shell both take as a name: an
+                // identifier, as a recipe's column is.
+                if !is_identifier(var) {
                     out.push(Finding::at_key(
                         at.clone(),
                         format!(
@@ -216,13 +220,4 @@ fn text_placeholders(
 
 fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(doc, |v, key| v.get(key))
-}
-
-/// What systemd's `EnvironmentFile` and a POSIX shell both take as a variable's name.
-pub(crate) fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
