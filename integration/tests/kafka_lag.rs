@@ -168,3 +168,40 @@ fn consume_and_commit(consumer: &BaseConsumer, count: usize) {
         .commit_consumer_state(CommitMode::Sync)
         .expect("committing the group's offsets");
 }
+
+/// A group whose topics hold more partitions than the collector reads in one source is refused
+/// whole, with a dead letter, before a request per partition is made.
+#[test]
+fn a_source_with_more_partitions_than_the_bound_is_refused_with_a_dead_letter() {
+    let broker = TestBroker::start();
+    let kafka = &broker.kafka;
+    let dir = tempfile::tempdir().unwrap();
+    create_orders(kafka);
+    let template = dir.path().join("billing.yaml");
+    std::fs::write(&template, TEMPLATE).unwrap();
+    publish_templates(kafka, &[template]).unwrap();
+    let mut services = Services::new(&dir.path().join("logs"));
+    // Fewer than the topic's three partitions.
+    services.set_env("collector", "PRESAGE_COLLECTOR_MAX_SCRAPE_SERIES", "2");
+    services.start("collector", kafka, dir.path());
+
+    let dlq = TopicReader::open(kafka, &kafka.topics().dlq());
+    let mut letters: Vec<presage_events::DeadLetter> = Vec::new();
+    assert!(
+        dlq.wait_until(&mut letters, Duration::from_secs(60), |l| !l.is_empty()),
+        "no dead letter\n{}",
+        services.logs()
+    );
+    assert_eq!(letters[0].kind, "scrape_too_large");
+    assert_eq!(letters[0].app, "billing-workers");
+    assert!(
+        letters[0].reason.contains("3 series"),
+        "{}",
+        letters[0].reason
+    );
+    let raw = TopicReader::open(kafka, &kafka.topics().raw());
+    assert!(
+        raw.poll::<RawSample>(Duration::from_secs(2)).is_empty(),
+        "a refused source published samples"
+    );
+}

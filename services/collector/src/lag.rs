@@ -25,6 +25,24 @@ pub fn lag(committed: Option<i64>, low: i64, high: i64) -> i64 {
     }
 }
 
+/// Why a lag read gave no readings.
+#[derive(Debug)]
+pub enum LagFailure {
+    /// More partitions than the collector reads in one source (its `--max-scrape-series`):
+    /// refused before the per-partition requests, as an oversized Prometheus page is.
+    TooManyPartitions {
+        partitions: usize,
+        max: usize,
+    },
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for LagFailure {
+    fn from(err: anyhow::Error) -> Self {
+        LagFailure::Failed(err)
+    }
+}
+
 /// One offsets client per group watched, kept between reads.
 pub struct LagReader {
     kafka: KafkaArgs,
@@ -39,20 +57,27 @@ impl LagReader {
         }
     }
 
-    /// `consumer_lag` per partition of `topics` for `group`, labelled group, topic, partition.
+    /// `consumer_lag` per partition of `topics` for `group`, labelled group, topic, partition;
+    /// at most `max_partitions` of them.
     pub fn read(
         &mut self,
         group: &str,
         topics: &[String],
         timeout: Duration,
         now_ms: i64,
-    ) -> anyhow::Result<Vec<Reading>> {
+        max_partitions: usize,
+    ) -> Result<Vec<Reading>, LagFailure> {
         let client = self.client(group)?;
+        // One metadata request for the lot: one topic by name, several from the whole cluster.
+        let only = match topics {
+            [one] => Some(one.as_str()),
+            _ => None,
+        };
+        let metadata = client
+            .fetch_metadata(only, timeout)
+            .context("reading the topics' partitions")?;
         let mut partitions = TopicPartitionList::new();
         for topic in topics {
-            let metadata = client
-                .fetch_metadata(Some(topic), timeout)
-                .with_context(|| format!("reading the partitions of {topic}"))?;
             let found = metadata
                 .topics()
                 .iter()
@@ -62,6 +87,12 @@ impl LagReader {
             for partition in found.partitions() {
                 partitions.add_partition(topic, partition.id());
             }
+        }
+        if partitions.count() > max_partitions {
+            return Err(LagFailure::TooManyPartitions {
+                partitions: partitions.count(),
+                max: max_partitions,
+            });
         }
         let committed = client
             .committed_offsets(partitions.clone(), timeout)

@@ -91,8 +91,18 @@ impl SourceReader for Readers {
                     ));
                 };
                 let group = source.group.as_deref().unwrap_or_default();
-                lag.read(group, &source.topics, timeout_of(source), now_ms)
-                    .map_err(|e| failed(source, format!("{e:#}")))
+                let max = self.max_scrape_series;
+                lag.read(group, &source.topics, timeout_of(source), now_ms, max)
+                    .map_err(|failure| match failure {
+                        crate::lag::LagFailure::TooManyPartitions { partitions, max } => SourceError {
+                            refusal: Some(Refusal::TooManySeries { series: partitions, max }),
+                            ..failed(
+                                source,
+                                format!("{partitions} partitions, more than --max-scrape-series ({max}): not read"),
+                            )
+                        },
+                        crate::lag::LagFailure::Failed(err) => failed(source, format!("{err:#}")),
+                    })
             }
             SourceKind::Host => self.read_host(source, now_ms),
             SourceKind::Prometheus => {
