@@ -882,6 +882,20 @@ impl ConfigurationHook {
         }
     }
 
+    /// The value a placeholder fills in from a configuration document: the node at its
+    /// [`placeholder_path`](Self::placeholder_path), `None` when there is none. Validation
+    /// checks placeholders against the bootstrap document with it, so it must read what the
+    /// applier fills in.
+    pub fn placeholder_value<'a>(
+        &self,
+        doc: &'a serde_json::Value,
+        name: &str,
+    ) -> Option<&'a serde_json::Value> {
+        self.placeholder_path(name)
+            .split('.')
+            .try_fold(doc, |node, key| node.get(key))
+    }
+
     /// A command hook's own commands, by field: `apply`, `check`, `rollback`, `read` (the test
     /// command is in `test`, as for every hook).
     pub fn commands(&self) -> Vec<(&'static str, &Vec<String>)> {

@@ -61,6 +61,18 @@ fn a_command_hook_is_read_with_its_commands_and_timeout() {
         hook.commands().iter().map(|(f, _)| *f).collect::<Vec<_>>(),
         ["apply", "check", "rollback", "read"]
     );
+    // What each placeholder fills in: a bare name is a resource, a dotted one a path.
+    let doc = t.bootstrap_doc();
+    assert_eq!(
+        hook.placeholder_value(&doc, "replicas"),
+        Some(&serde_json::json!(3))
+    );
+    assert_eq!(
+        hook.placeholder_value(&doc, "config.tier"),
+        Some(&serde_json::json!("gold"))
+    );
+    assert_eq!(hook.placeholder_value(&doc, "cpu"), None);
+    assert_eq!(hook.placeholder_value(&doc, "config.tier.x"), None);
 }
 
 #[test]

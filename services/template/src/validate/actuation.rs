@@ -199,7 +199,7 @@ fn text_placeholders(
             Some("`{shadow}` is only for an env or file hook's test.command".to_string())
         } else {
             let path = h.placeholder_path(&hole.name);
-            match lookup(doc, &path) {
+            match h.placeholder_value(doc, &hole.name) {
                 Some(v) if !v.is_object() && !v.is_array() => None,
                 Some(_) => Some(format!(
                     "`{{{}}}` names {path}, which is not a single value",
@@ -216,8 +216,4 @@ fn text_placeholders(
             out.push(Finding::in_scalar(at.clone(), column(hole.offset), why));
         }
     }
-}
-
-fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(doc, |v, key| v.get(key))
 }
