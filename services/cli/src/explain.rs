@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::bail;
 use presage_events::{decode, DerivedMetric, Forecast, ScalingDirective, TemplateVersion};
 use presage_runner::{KafkaArgs, Topics};
 
@@ -19,6 +18,19 @@ use crate::tail::{model_text, target_text, targets_of};
 
 /// The shortest id prefix accepted, as with git.
 pub const MIN_PREFIX: usize = 6;
+
+/// The id given names no one directive: too short, none, or several. The asker's to correct
+/// (the dashboard answers 404), unlike a failure to read the topics.
+#[derive(Debug)]
+pub struct Unresolved(String);
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unresolved {}
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
@@ -202,7 +214,10 @@ fn find_directive(
 ) -> anyhow::Result<ScalingDirective> {
     let prefix = prefix.trim();
     if prefix.chars().count() < MIN_PREFIX {
-        bail!("give at least {MIN_PREFIX} characters of the directive id (got {prefix:?})");
+        return Err(Unresolved(format!(
+            "give at least {MIN_PREFIX} characters of the directive id (got {prefix:?})"
+        ))
+        .into());
     }
     let mut matches: BTreeMap<String, ScalingDirective> = BTreeMap::new();
     let mut undecodable = 0u64;
@@ -228,7 +243,10 @@ fn find_directive(
         String::new()
     };
     match matches.len() {
-        0 => bail!("no directive with id {prefix}… in {topic} ({read} records read{skipped})"),
+        0 => Err(Unresolved(format!(
+            "no directive with id {prefix}… in {topic} ({read} records read{skipped})"
+        ))
+        .into()),
         1 => Ok(matches.into_values().next().expect("one match")),
         n => {
             let mut message = format!(
@@ -245,7 +263,7 @@ fn find_directive(
                     )
                 );
             }
-            bail!(message)
+            Err(Unresolved(message).into())
         }
     }
 }

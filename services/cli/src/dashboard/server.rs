@@ -14,7 +14,7 @@ use tiny_http::{Header, Request, Response, Server};
 
 use super::feed::{now_ms, Shared};
 use super::view::state_json;
-use crate::explain::{collect, render_chain, MIN_PREFIX};
+use crate::explain::{collect, render_chain, Unresolved, MIN_PREFIX};
 
 /// The page: HTML, CSS and JS in one file, no outside resource.
 pub const PAGE: &str = include_str!("page.html");
@@ -141,15 +141,20 @@ fn explain(kafka: &KafkaArgs, id: &str) -> (u16, Value) {
             200,
             json!({"id": chain.directive.event_id, "text": render_chain(&chain)}),
         ),
-        Err(err) => {
-            let message = format!("{err:#}");
-            let status = if message.starts_with("no directive") || message.contains("give more") {
-                404
-            } else {
-                500
-            };
-            (status, json!({"id": id, "error": message}))
-        }
+        Err(err) => (
+            explain_status(&err),
+            json!({"id": id, "error": format!("{err:#}")}),
+        ),
+    }
+}
+
+/// 404 when the id names no one directive (none, or several: the asker gives another or more of
+/// it); 500 when the topics could not be read.
+fn explain_status(err: &anyhow::Error) -> u16 {
+    if err.downcast_ref::<Unresolved>().is_some() {
+        404
+    } else {
+        500
     }
 }
 
@@ -194,6 +199,19 @@ mod tests {
         assert_eq!(route("/api/explain/3f2a9c1e/../x"), Route::BadId);
         assert_eq!(route("/api/explain/%2e%2e%2fetc"), Route::BadId);
         assert_eq!(route("/favicon.ico"), Route::NotFound);
+    }
+
+    #[test]
+    fn an_id_naming_no_one_directive_is_404_and_a_read_failure_500() {
+        let unreadable = anyhow::anyhow!("Local: Broker transport failure")
+            .context("reading metadata of presage.directives");
+        assert_eq!(explain_status(&unreadable), 500);
+        // Refused before any topic is read (nothing listens on port 9).
+        let kafka = KafkaArgs::for_brokers("127.0.0.1:9");
+        let too_short = collect(&kafka, "3f2a", Duration::from_millis(1)).unwrap_err();
+        assert_eq!(explain_status(&too_short), 404, "{too_short:#}");
+        let context = too_short.context("explaining");
+        assert_eq!(explain_status(&context), 404, "through context too");
     }
 
     #[test]
