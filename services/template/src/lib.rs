@@ -26,6 +26,7 @@ mod decode;
 mod finding;
 mod locate;
 mod path;
+mod scalar;
 mod validate;
 
 use std::path::{Path, PathBuf};

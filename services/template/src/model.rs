@@ -358,24 +358,7 @@ impl Serialize for Aggregate {
 
 impl<'de> Deserialize<'de> for Aggregate {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a visitor, so that the error is raised while yaml_serde is at the scalar and
-        // carries its path and position (an error after `String::deserialize` returns is
-        // placed at the enclosing recipe).
-        deserializer.deserialize_str(AggregateVisitor)
-    }
-}
-
-struct AggregateVisitor;
-
-impl serde::de::Visitor<'_> for AggregateVisitor {
-    type Value = Aggregate;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an aggregate like avg, sum or p95")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Aggregate, E> {
-        text.parse().map_err(E::custom)
+        crate::scalar::deserialize_parsed(deserializer, "an aggregate like avg, sum or p95")
     }
 }
 

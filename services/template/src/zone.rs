@@ -152,23 +152,7 @@ impl serde::Serialize for Zone {
 
 impl<'de> serde::Deserialize<'de> for Zone {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Through a visitor, so that yaml_serde raises the error at the scalar and the template
-        // error points at the zone's line and column.
-        deserializer.deserialize_str(ZoneVisitor)
-    }
-}
-
-struct ZoneVisitor;
-
-impl serde::de::Visitor<'_> for ZoneVisitor {
-    type Value = Zone;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an IANA time zone name like Europe/London")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Zone, E> {
-        text.parse().map_err(E::custom)
+        crate::scalar::deserialize_parsed(deserializer, "an IANA time zone name like Europe/London")
     }
 }
 
