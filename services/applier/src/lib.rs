@@ -16,8 +16,8 @@ pub mod yaml_edit;
 pub use fragment::{fragment_patch, parse_body, FragmentError};
 pub use outcome::{outcome, outcome_id, Details, Input, Status};
 pub use plan::{
-    check_rules, directive_patch, format_of, parse_config, plan_change, plan_patch, render,
-    render_over, PlanError,
+    check_rules, directive_patch, format_of, live_document, live_text, parse_config, plan_change,
+    plan_patch, render, render_over, PlanError,
 };
 
 /// The I/O edge: hooks that write files, run tests and reload processes. Kept in the library so

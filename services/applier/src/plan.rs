@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use presage_events::ScalingDirective;
-use presage_template::{ConfigFormat, ConfigurationHook, Template};
+use presage_template::{ConfigFormat, ConfigurationHook, HookKind, Template};
 use serde_json::{json, Value};
 
 use crate::document::{deep_merge, set_path};
@@ -26,6 +26,10 @@ pub enum PlanError {
         format: ConfigFormat,
         message: String,
     },
+    /// A candidate the hook's file cannot hold as asked (an env value with a line break): the
+    /// change is refused, not failed.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A copy of `current` (or of the bootstrap document, if there is no configuration yet) with the
@@ -130,6 +134,38 @@ pub fn render_over(
     render(doc, format)
 }
 
+/// The configuration document a hook's live file (`text`, at `path`) stands for: the file
+/// itself (YAML or JSON), or for an env hook the bootstrap with its variables' values read back
+/// (see [`crate::envfile`]).
+pub fn live_document(
+    template: &Template,
+    hook: &ConfigurationHook,
+    path: &Path,
+    text: &str,
+) -> Result<Value, PlanError> {
+    match hook.kind {
+        HookKind::Env => Ok(crate::envfile::document_of(hook, template, text)),
+        _ => parse_config(text, format_of(hook, path)),
+    }
+}
+
+/// The text to swap in for `candidate`, written over the live file's `previous` text: the
+/// configuration ([`render_over`]), or for an env hook the env file with the hook's variables
+/// set ([`crate::envfile::text_of`]; a value it cannot hold is [`PlanError::Refused`]).
+pub fn live_text(
+    hook: &ConfigurationHook,
+    path: &Path,
+    previous: Option<&str>,
+    candidate: &Value,
+) -> Result<String, PlanError> {
+    match hook.kind {
+        HookKind::Env => {
+            crate::envfile::text_of(hook, previous, candidate).map_err(PlanError::Refused)
+        }
+        _ => render_over(previous, candidate, format_of(hook, path)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +246,44 @@ mod tests {
             current["config"]["worker_threads"], 8,
             "the current document is not touched"
         );
+    }
+
+    #[test]
+    fn an_env_hook_s_live_file_is_read_and_written_as_an_env_file_and_a_file_hook_s_as_its_format()
+    {
+        let t = presage_template::parse(
+            "app: shop\nbootstrap: { resources: { replicas: 3 }, config: { tier: \"a\\nB=c\" } }\n\
+             dynamic_metadata:\n  configuration_hooks:\n    \
+             - { name: env, kind: env, path: /tmp/a.env, vars: { REPLICAS: \"{replicas}\", TIER: \"{config.tier}\" } }\n    \
+             - { name: cfg, kind: file, path: /tmp/a.yaml }\n",
+            "t.yaml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let [env, file] = &t.dynamic_metadata.configuration_hooks[..] else {
+            panic!("two hooks")
+        };
+        let path = Path::new("/tmp/a.env");
+        let doc = live_document(&t, env, path, "# mine\nREPLICAS=5\n").unwrap();
+        assert_eq!(doc["resources"]["replicas"], json!(5));
+        // A value that would add a line to the env file is refused, not failed.
+        match live_text(env, path, Some("# mine\n"), &doc) {
+            Err(PlanError::Refused(why)) => assert!(why.contains("line break"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let path = Path::new("/tmp/a.yaml");
+        let doc = live_document(&t, file, path, "resources:\n  replicas: 5 # mine\n").unwrap();
+        let mut candidate = doc.clone();
+        candidate["resources"]["replicas"] = json!(6);
+        let text = live_text(
+            file,
+            path,
+            Some("resources:\n  replicas: 5 # mine\n"),
+            &candidate,
+        );
+        assert_eq!(text.unwrap(), "resources:\n  replicas: 6 # mine\n");
+        assert!(matches!(
+            live_document(&t, file, path, "resources: [unclosed\n"),
+            Err(PlanError::Unreadable { .. })
+        ));
     }
 }

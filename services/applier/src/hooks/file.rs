@@ -12,11 +12,11 @@
 //! outcome back, byte for byte, and its change is not applied a second time.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use presage_events::{ApplyOutcome, ScalingDirective};
-use presage_template::{ConfigurationHook, HookKind, Reload, Template};
+use presage_template::{ConfigurationHook, Reload, Template};
 use serde_json::Value;
 
 use super::files::{sync_dir, Beside};
@@ -24,10 +24,9 @@ use super::flow;
 use super::grant::Granted;
 use super::http::wait_for_status;
 use super::process::{read_pid_file, run_command, signal_number, signal_pid_file};
-use crate::envfile;
 use crate::journal::{recover, Intent, Journal, Phase, Recovery};
 use crate::outcome::{Input, Status};
-use crate::plan::{check_rules, directive_patch, format_of, parse_config, plan_patch, render_over};
+use crate::plan::{check_rules, directive_patch, live_document, live_text, plan_patch, PlanError};
 use crate::retry::Try;
 
 const DEFAULT_TEST_LIMIT: Duration = Duration::from_secs(10);
@@ -162,7 +161,7 @@ fn try_once(
     };
     let current = match previous
         .as_deref()
-        .map(|text| document_of(template, hook, path, text))
+        .map(|text| live_document(template, hook, path, text))
     {
         None => None,
         Some(Ok(doc)) => Some(doc),
@@ -176,9 +175,10 @@ fn try_once(
     if !violations.is_empty() {
         return Try::permanent(Status::Rejected, violations.join("; "));
     }
-    let text = match text_of(hook, path, previous.as_deref(), &candidate) {
+    let text = match live_text(hook, path, previous.as_deref(), &candidate) {
         Ok(text) => text,
-        Err(t) => return t,
+        Err(PlanError::Refused(why)) => return Try::permanent(Status::Rejected, why),
+        Err(e) => return Try::permanent(Status::Failed, e.to_string()),
     };
     // A reload that cannot be done is known before the swap: nothing is swapped for it.
     if let Err(reason) = reload_possible(hook, grant) {
@@ -226,36 +226,6 @@ fn try_once(
         return Try::transient(Status::Failed, reason, None);
     }
     verify_or_roll_back(beside, hook, journal, grant)
-}
-
-/// The configuration document the live file's text stands for: the file itself (YAML or JSON),
-/// or for an env hook the bootstrap with its variables' values read back (see
-/// [`crate::envfile`]).
-fn document_of(
-    template: &Template,
-    hook: &ConfigurationHook,
-    path: &Path,
-    text: &str,
-) -> Result<Value, String> {
-    match hook.kind {
-        HookKind::Env => Ok(envfile::document_of(hook, template, text)),
-        _ => parse_config(text, format_of(hook, path)).map_err(|e| e.to_string()),
-    }
-}
-
-/// The text to swap in for `candidate`, written over the live file's `previous` text.
-fn text_of(
-    hook: &ConfigurationHook,
-    path: &Path,
-    previous: Option<&str>,
-    candidate: &Value,
-) -> Result<String, Try> {
-    match hook.kind {
-        HookKind::Env => envfile::text_of(hook, previous, candidate)
-            .map_err(|why| Try::permanent(Status::Rejected, why)),
-        _ => render_over(previous, candidate, format_of(hook, path))
-            .map_err(|e| Try::permanent(Status::Failed, e.to_string())),
-    }
 }
 
 /// Keeps the previous version as `.prev` (written from the intent's text, never copied from
