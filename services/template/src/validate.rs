@@ -115,7 +115,7 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                     .reading([p.key("group")]),
                 );
             }
-            if s.topics.is_empty() || s.topics.iter().any(|t| t.trim().is_empty()) {
+            if s.topics.is_empty() {
                 out.push(
                     Finding::at(
                         p.key("topics"),
@@ -126,6 +126,7 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                     .reading([p.key("topics")]),
                 );
             }
+            lag_topics(id, &s.topics, &p.key("topics"), out);
         }
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(
@@ -137,6 +138,36 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// Each topic of a `kafka_lag` source by itself, at its element: a name Kafka would refuse (the
+/// read would fail at every turn with "does not exist"), or one named twice (its partitions
+/// would be read twice, and a `sum` of the lag would count them twice).
+fn lag_topics(id: &str, topics: &[String], at: &YamlPath, out: &mut Vec<Finding>) {
+    for (j, topic) in topics.iter().enumerate() {
+        let problem = if !is_topic_name(topic) {
+            "is not a Kafka topic name: expected 1 to 249 letters, digits, '.', '_' or '-' \
+             (neither . nor ..)"
+        } else if topics[..j].contains(topic) {
+            "is named twice: expected each topic once (its partitions would be counted twice)"
+        } else {
+            continue;
+        };
+        out.push(Finding::at(
+            at.index(j),
+            format!("topic {topic:?} of kafka_lag source {id:?} {problem}"),
+        ));
+    }
+}
+
+/// What a Kafka broker accepts as a topic's name.
+fn is_topic_name(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn windowing(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {

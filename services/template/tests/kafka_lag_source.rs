@@ -48,6 +48,49 @@ fn a_missing_group_and_empty_topics_are_each_reported_at_their_place() {
 }
 
 #[test]
+fn each_topic_that_is_not_a_topic_name_or_is_named_twice_is_reported_at_its_element() {
+    let errors = parse(
+        &template(
+            "{ id: lag, kind: kafka_lag, group: g, topics: [orders, \"\", \"orders \", orders, ..] }",
+        ),
+        "t.yaml",
+    )
+    .expect_err("bad topics")
+    .errors;
+    let found: Vec<(usize, usize, &str)> = errors
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 4, "{found:#?}");
+    // `    - { id: lag, kind: kafka_lag, group: g, topics: [` is 53 characters.
+    assert_eq!((found[0].0, found[0].1), (4, 62), "{found:#?}");
+    assert!(
+        found[0]
+            .2
+            .starts_with("topic \"\" of kafka_lag source \"lag\" is not a Kafka topic name"),
+        "{found:#?}"
+    );
+    assert_eq!((found[1].0, found[1].1), (4, 66), "{found:#?}");
+    assert!(found[1].2.starts_with("topic \"orders \""), "{found:#?}");
+    assert_eq!((found[2].0, found[2].1), (4, 77), "{found:#?}");
+    assert!(found[2].2.contains("is named twice"), "{found:#?}");
+    assert_eq!((found[3].0, found[3].1), (4, 85), "{found:#?}");
+    assert!(found[3].2.starts_with("topic \"..\""), "{found:#?}");
+    // The longest name Kafka takes passes; one more character does not.
+    let longest = "t".repeat(249);
+    let source = format!("{{ id: lag, kind: kafka_lag, group: g, topics: [{longest}, a.b_C-9] }}");
+    parse(&template(&source), "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let source = format!("{{ id: lag, kind: kafka_lag, group: g, topics: [{longest}x] }}");
+    assert_eq!(
+        parse(&template(&source), "t.yaml")
+            .expect_err("250 characters")
+            .errors
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn a_recipe_may_only_read_the_metric_a_lag_source_produces() {
     let text = template("{ id: lag, kind: kafka_lag, group: g, topics: [t] }")
         .replace("lag.consumer_lag", "lag.consumer_offset");
