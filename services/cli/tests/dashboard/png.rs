@@ -25,14 +25,17 @@ pub fn decode(bytes: &[u8]) -> Result<Image, String> {
     let (mut width, mut height, mut channels) = (0usize, 0usize, 0usize);
     let mut compressed = Vec::new();
     while rest.len() >= 12 {
-        let length = u32::from_be_bytes(rest[0..4].try_into().unwrap()) as usize;
+        let length = be_u32(&rest[0..4]) as usize;
         let kind = &rest[4..8];
+        // The chunk's data and its CRC (not checked).
         let data = rest.get(8..8 + length).ok_or("truncated chunk")?;
+        let next = rest.get(12 + length..).ok_or("truncated chunk (CRC)")?;
         match kind {
             b"IHDR" => {
-                width = u32::from_be_bytes(data[0..4].try_into().unwrap()) as usize;
-                height = u32::from_be_bytes(data[4..8].try_into().unwrap()) as usize;
-                let (depth, colour, interlace) = (data[8], data[9], data[12]);
+                let header = data.get(..13).ok_or("short IHDR")?;
+                width = be_u32(&header[0..4]) as usize;
+                height = be_u32(&header[4..8]) as usize;
+                let (depth, colour, interlace) = (header[8], header[9], header[12]);
                 channels = match colour {
                     2 => 3,
                     6 => 4,
@@ -48,14 +51,14 @@ pub fn decode(bytes: &[u8]) -> Result<Image, String> {
             b"IEND" => break,
             _ => {}
         }
-        rest = &rest[12 + length..];
+        rest = next;
     }
     if width == 0 || height == 0 {
         return Err("no IHDR".into());
     }
     let raw = decompress_to_vec_zlib(&compressed).map_err(|e| format!("inflate: {e:?}"))?;
     let stride = width * channels;
-    if raw.len() != height * (stride + 1) {
+    if Some(raw.len()) != height.checked_mul(stride + 1) {
         return Err(format!(
             "{} bytes of image data for {width}x{height}x{channels}",
             raw.len()
@@ -99,6 +102,10 @@ pub fn decode(bytes: &[u8]) -> Result<Image, String> {
     Ok(Image { width, height, rgb })
 }
 
+fn be_u32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
 fn paeth(a: u8, b: u8, c: u8) -> u8 {
     let p = i16::from(a) + i16::from(b) - i16::from(c);
     let (pa, pb, pc) = (
@@ -127,54 +134,63 @@ mod tests {
         out
     }
 
-    #[test]
-    fn every_filter_is_undone() {
-        // 2x3 RGB; rows filtered None, Sub, Up... each row's bytes chosen so the result is known.
-        let want: [[u8; 6]; 5] = [
-            [10, 20, 30, 40, 50, 60],
-            [11, 21, 31, 41, 51, 61],
-            [12, 22, 32, 42, 52, 62],
-            [13, 23, 33, 43, 53, 63],
-            [200, 100, 0, 250, 5, 9],
-        ];
-        let mut raw = Vec::new();
-        for (y, row) in want.iter().enumerate() {
-            let filter = y as u8; // 0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth
-            raw.push(filter);
-            for i in 0..6 {
-                let left = if i >= 3 { row[i - 3] } else { 0 };
-                let up = if y > 0 { want[y - 1][i] } else { 0 };
-                let up_left = if y > 0 && i >= 3 {
-                    want[y - 1][i - 3]
-                } else {
-                    0
-                };
-                let predicted = match filter {
-                    0 => 0,
-                    1 => left,
-                    2 => up,
-                    3 => ((u16::from(left) + u16::from(up)) / 2) as u8,
-                    _ => paeth(left, up, up_left),
-                };
-                raw.push(row[i].wrapping_sub(predicted));
-            }
-        }
-        let mut ihdr = 2u32.to_be_bytes().to_vec();
-        ihdr.extend_from_slice(&5u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    /// A 2x5 RGB image, one row per filter (None, Sub, Up, Average, Paeth).
+    const WANT: [[u8; 6]; 5] = [
+        [10, 20, 30, 40, 50, 60],
+        [11, 21, 31, 41, 51, 61],
+        [12, 22, 32, 42, 52, 62],
+        [13, 23, 33, 43, 53, 63],
+        [200, 100, 0, 250, 5, 9],
+    ];
+
+    /// WANT as a PNG encoder filters it, worked out by hand from the PNG specification (section
+    /// 9), not by this file's predictor: each row's filter byte, then each byte minus its
+    /// prediction. The Paeth row picks `a` (x=1 red), `b` (x=0 red) and `c` (x=1 blue).
+    const FILTERED: [[u8; 7]; 5] = [
+        [0, 10, 20, 30, 40, 50, 60],
+        [1, 11, 21, 31, 30, 30, 30],
+        [2, 1, 1, 1, 1, 1, 1],
+        [3, 7, 12, 17, 16, 16, 16],
+        [4, 187, 77, 223, 50, 161, 232],
+    ];
+
+    fn png(ihdr: &[u8], raw: &[u8]) -> Vec<u8> {
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        png.extend(chunk(b"IHDR", &ihdr));
+        png.extend(chunk(b"IHDR", ihdr));
         png.extend(chunk(
             b"IDAT",
-            &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
+            &miniz_oxide::deflate::compress_to_vec_zlib(raw, 6),
         ));
         png.extend(chunk(b"IEND", &[]));
-        let image = decode(&png).unwrap();
+        png
+    }
+
+    fn rgb_header(width: u32, height: u32) -> Vec<u8> {
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        ihdr
+    }
+
+    #[test]
+    fn every_filter_is_undone() {
+        let image = decode(&png(&rgb_header(2, 5), FILTERED.as_flattened())).unwrap();
         assert_eq!((image.width, image.height), (2, 5));
-        for (y, row) in want.iter().enumerate() {
+        for (y, row) in WANT.iter().enumerate() {
             assert_eq!(image.pixel(0, y), [row[0], row[1], row[2]], "row {y}");
             assert_eq!(image.pixel(1, y), [row[3], row[4], row[5]], "row {y}");
         }
+    }
+
+    #[test]
+    fn what_is_not_a_whole_png_is_an_error_not_a_panic() {
+        let whole = png(&rgb_header(2, 5), FILTERED.as_flattened());
         assert!(decode(b"GIF89a").is_err());
+        for cut in [8, 12, 20, 30, whole.len() - 13] {
+            assert!(decode(&whole[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode(&png(&[0, 0, 0, 2], &[])).is_err(), "short IHDR");
+        let huge = png(&rgb_header(u32::MAX, u32::MAX), FILTERED.as_flattened());
+        assert!(decode(&huge).is_err(), "dimensions past memory");
     }
 }
