@@ -33,6 +33,38 @@ pub fn substitute_argv(
     Ok(out)
 }
 
+/// Every command of one try of a command hook, substituted before any runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commands {
+    pub test: Option<Vec<String>>,
+    pub apply: Vec<String>,
+    pub check: Option<Vec<String>>,
+}
+
+/// The hook's `test`, `apply` and `check` with the `candidate`'s values. The `rollback` is
+/// substituted with the `previous` values too, only to refuse now a change whose rollback could
+/// not run: a value that cannot be passed safely refuses the change before anything runs.
+pub fn prepare_commands(
+    hook: &ConfigurationHook,
+    candidate: &Value,
+    previous: &Value,
+) -> Result<Commands, String> {
+    let with = |argv: Option<&Vec<String>>, doc: &Value| {
+        argv.map(|argv| substitute_argv(hook, argv, doc))
+            .transpose()
+    };
+    let apply = with(hook.apply.as_ref(), candidate)?.ok_or("command hook has no apply")?;
+    with(hook.rollback.as_ref(), previous)?;
+    Ok(Commands {
+        test: with(
+            hook.test.as_ref().and_then(|t| t.command.as_ref()),
+            candidate,
+        )?,
+        apply,
+        check: with(hook.check.as_ref(), candidate)?,
+    })
+}
+
 /// `text` with `doc`'s values in place of its placeholders. `as_argument`: the text is one
 /// argument of a command, where a value opening it must not start with `-`.
 pub fn substitute(
@@ -214,5 +246,29 @@ mod tests {
         );
         assert!(values_from_read(&hook(), "replicas 6", &base).is_err());
         assert!(values_from_read(&hook(), r#"{"replicas": [1]}"#, &base).is_err());
+    }
+
+    #[test]
+    fn every_command_of_a_try_is_substituted_and_a_rollback_that_could_not_run_refuses_it() {
+        let yaml = "app: shop\nbootstrap: { resources: { replicas: 3 }, config: { tier: gold } }\n\
+                    dynamic_metadata:\n  configuration_hooks:\n    - { name: c, kind: command, state_dir: /tmp/s/, \
+                    test: { command: [t, \"--n={replicas}\"] }, apply: [a, \"{replicas}\"], \
+                    check: [c, \"{replicas}\"], rollback: [r, \"{config.tier}\"] }\n";
+        let t = presage_template::parse(yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let hook = &t.dynamic_metadata.configuration_hooks[0];
+        let candidate = json!({"resources": {"replicas": 7}, "config": {"tier": "gold"}});
+        let previous = json!({"resources": {"replicas": 3}, "config": {"tier": "gold"}});
+        assert_eq!(
+            prepare_commands(hook, &candidate, &previous).unwrap(),
+            Commands {
+                test: Some(argv(&["t", "--n=7"])),
+                apply: argv(&["a", "7"]),
+                check: Some(argv(&["c", "7"])),
+            }
+        );
+        // The previous values would make the rollback's argument a flag: refused up front.
+        let previous = json!({"resources": {"replicas": 3}, "config": {"tier": "-rf"}});
+        let err = prepare_commands(hook, &candidate, &previous).unwrap_err();
+        assert!(err.contains("read as a flag"), "{err}");
     }
 }

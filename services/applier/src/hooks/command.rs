@@ -29,7 +29,7 @@ use super::files::Beside;
 use super::flow;
 use super::grant::Granted;
 use super::process::run_capturing;
-use crate::argv::{substitute_argv, values_from_read};
+use crate::argv::{prepare_commands, substitute_argv, values_from_read};
 use crate::journal::{recover_commands, CommandRecovery, Intent, Journal, Phase};
 use crate::outcome::{Input, Status};
 use crate::plan::{check_rules, plan_patch};
@@ -170,35 +170,6 @@ fn current_values(
     }
 }
 
-/// Every command of one try, substituted before any runs.
-struct Prepared {
-    test: Option<Vec<String>>,
-    apply: Vec<String>,
-    check: Option<Vec<String>>,
-}
-
-fn prepare(
-    hook: &ConfigurationHook,
-    candidate: &Value,
-    previous: &Value,
-) -> Result<Prepared, String> {
-    let with = |argv: Option<&Vec<String>>, doc: &Value| {
-        argv.map(|argv| substitute_argv(hook, argv, doc))
-            .transpose()
-    };
-    let apply = with(hook.apply.as_ref(), candidate)?.ok_or("command hook has no apply")?;
-    // Substituted now only to refuse a rollback that could not run before anything runs.
-    with(hook.rollback.as_ref(), previous)?;
-    Ok(Prepared {
-        test: with(
-            hook.test.as_ref().and_then(|t| t.command.as_ref()),
-            candidate,
-        )?,
-        apply,
-        check: with(hook.check.as_ref(), candidate)?,
-    })
-}
-
 #[allow(clippy::too_many_arguments)] // one try's whole context, as the file hook's
 fn try_once(
     template: &Template,
@@ -220,7 +191,7 @@ fn try_once(
     if !violations.is_empty() {
         return Try::permanent(Status::Rejected, violations.join("; "));
     }
-    let prepared = match prepare(hook, &candidate, &current) {
+    let prepared = match prepare_commands(hook, &candidate, &current) {
         Ok(prepared) => prepared,
         Err(why) => {
             let reason = format!("refused before anything ran: {why}");
