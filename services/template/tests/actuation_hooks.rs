@@ -111,6 +111,40 @@ fn command_hook_mistakes_are_found_where_they_are() {
 }
 
 #[test]
+fn file_and_http_fields_on_a_command_or_env_hook_are_reported_not_ignored() {
+    let all = errors(&lines(&with(&[
+        "    - name: scale",
+        "      kind: command",
+        "      apply: [scale, \"{replicas}\"]",
+        "      state_dir: /var/lib/presage/",
+        "      path: /etc/shop/config.yaml",
+        "      reload: { command: [systemctl, reload, shop] }",
+        "    - name: env",
+        "      kind: env",
+        "      path: /etc/shop/app.env",
+        "      vars: { REPLICAS: \"{replicas}\" }",
+        "      format: yaml",
+        "      url: http://127.0.0.1:9000/",
+    ])));
+    let found: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert_eq!(all.len(), 4, "{found:#?}");
+    at(
+        &all[0],
+        9,
+        7,
+        "path does not apply to a command hook (\"scale\"): its commands apply the values",
+    );
+    at(&all[1], 10, 7, "reload does not apply to a command hook");
+    at(&all[2], 15, 7, "format does not apply to an env hook");
+    at(
+        &all[3],
+        16,
+        7,
+        "url does not apply to an env hook (\"env\"): it writes KEY=value lines",
+    );
+}
+
+#[test]
 fn env_hook_mistakes_are_found_where_they_are() {
     let all = errors(&lines(&with(&[
         "    - name: env",

@@ -117,8 +117,9 @@ pub(super) fn check(t: &Template, h: &ConfigurationHook, p: &YamlPath, out: &mut
     }
 }
 
-/// `command`-hook fields on another kind, and `vars` off an env hook: the template means
-/// something the hook would not do.
+/// `command`-hook fields on another kind, `vars` off an env hook, and the file and http fields a
+/// command or env hook never reads: the template means something the hook would not do (a
+/// command hook's `reload` would even need a grant for a command that never runs).
 fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
     let kind = match h.kind {
         HookKind::File => "a file",
@@ -145,6 +146,31 @@ fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
             format!(
                 "{field} does not apply to {kind} hook ({:?}): apply, check, rollback, read, \
                  state_dir and timeout are a command hook's, vars an env hook's",
+                h.name
+            ),
+        ));
+    }
+    let (unread, instead): (&[(&str, bool)], &str) = match h.kind {
+        HookKind::Command => (
+            &[
+                ("path", h.path.is_some()),
+                ("format", h.format.is_some()),
+                ("url", h.url.is_some()),
+                ("reload", h.reload.is_some()),
+            ],
+            "its commands apply the values, with no file, url or reload",
+        ),
+        HookKind::Env => (
+            &[("url", h.url.is_some()), ("format", h.format.is_some())],
+            "it writes KEY=value lines to the env file at path",
+        ),
+        HookKind::File | HookKind::Http => (&[], ""),
+    };
+    for (field, _) in unread.iter().filter(|(_, set)| *set) {
+        out.push(Finding::at_key(
+            p.key(field),
+            format!(
+                "{field} does not apply to {kind} hook ({:?}): {instead}",
                 h.name
             ),
         ));
