@@ -287,6 +287,25 @@ fn read_gives_the_current_values_that_a_rollback_restores() {
     );
 }
 
+#[test]
+fn read_output_the_applier_could_not_keep_whole_is_refused_not_taken_in_part() {
+    // More than the applier keeps of a stream (64 KiB): the head would be dropped, and a line
+    // cut in two could read as another value. Nothing runs and nothing is applied.
+    let app = App::new();
+    app.script(
+        "read-big",
+        r##"i=0; while [ $i -lt 4000 ]; do echo "# padding line $i of a chatty read command"; i=$((i+1)); done; echo replicas=12"##,
+    );
+    let read = format!(", read: [{:?}]", app.cmd("read-big"));
+    let t = template(&app.hook(&read), "");
+    let o = apply_to(&t, &directive(7));
+    assert_eq!(o.status, "failed", "{o:?}");
+    assert!(reason(&o).contains("reading the current values"), "{o:?}");
+    assert!(reason(&o).contains("not taken in part"), "{o:?}");
+    assert!(app.calls().is_empty(), "{:?}", app.calls());
+    assert_eq!(app.replicas(), "3");
+}
+
 /// Leaves the journal as an applier killed at `phase` would, with `app`'s replicas at `live`.
 fn crashed(app: &App, phase: Phase, live: &str) -> Input {
     std::fs::write(app.path("replicas"), format!("{live}\n")).unwrap();

@@ -28,7 +28,7 @@ use serde_json::Value;
 use super::files::Beside;
 use super::flow;
 use super::grant::Granted;
-use super::process::run_capturing;
+use super::process::{run_capturing, run_reading};
 use crate::argv::{prepare_commands, substitute_argv, values_from_read};
 use crate::journal::{recover_commands, CommandRecovery, Intent, Journal, Phase};
 use crate::outcome::{Input, Status};
@@ -156,7 +156,7 @@ fn current_values(
 ) -> Result<Value, String> {
     let bootstrap = template.bootstrap_doc();
     if let Some(argv) = &hook.read {
-        let stdout = run_capturing(argv, hook.command_timeout(), grant)
+        let stdout = run_reading(argv, hook.command_timeout(), grant)
             .map_err(|e| format!("reading the current values: {e}"))?;
         return values_from_read(hook, &stdout, &bootstrap);
     }

@@ -53,7 +53,7 @@ pub fn run_command(
     // The command has exited (or was killed): its pipes close, and the readers end, unless a
     // process it started still holds them; then what they read so far is not waited for.
     let _ = stdout;
-    let stderr = stderr.map(finish_reading).unwrap_or_default();
+    let stderr = stderr.map(finish_reading).unwrap_or_default().text();
     let status = status?;
     if status.success() {
         return Ok(());
@@ -66,9 +66,30 @@ pub fn run_command(
 }
 
 /// Runs `argv` as given (already substituted; `argv[0]` exactly as the template wrote it, which
-/// the grant is checked on) and returns its stdout. Err names the command, its exit status or
-/// time limit, and the tails of its stderr and stdout: what a failing command's outcome says.
-pub fn run_capturing(argv: &[String], limit: Duration, grant: &Granted) -> Result<String, String> {
+/// the grant is checked on). Err names the command, its exit status or time limit, and the
+/// tails of its stderr and stdout: what a failing command's outcome says.
+pub fn run_capturing(argv: &[String], limit: Duration, grant: &Granted) -> Result<(), String> {
+    run_captured(argv, limit, grant).map(|_| ())
+}
+
+/// Runs `argv` as [`run_capturing`] does and returns its whole stdout: what a `read` command
+/// printed. Output the applier did not keep whole (more than [`KEPT_OUTPUT_BYTES`], a stream a
+/// process it started still held open, bytes that are not UTF-8) is an error, never taken for
+/// the values a part of it would say.
+pub fn run_reading(argv: &[String], limit: Duration, grant: &Granted) -> Result<String, String> {
+    let stdout = run_captured(argv, limit, grant)?;
+    let shown = argv.join(" ");
+    if !stdout.whole {
+        return Err(format!(
+            "`{shown}` printed more than {KEPT_OUTPUT_BYTES} bytes, or left its output open \
+             after it exited: its output is not taken in part"
+        ));
+    }
+    String::from_utf8(stdout.bytes)
+        .map_err(|e| format!("`{shown}` printed text that is not UTF-8: {e}"))
+}
+
+fn run_captured(argv: &[String], limit: Duration, grant: &Granted) -> Result<Kept, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
     grant.command(program)?;
     let mut child = Command::new(program)
@@ -86,8 +107,8 @@ pub fn run_capturing(argv: &[String], limit: Duration, grant: &Granted) -> Resul
     let shown = argv.join(" ");
     let streams = format!(
         "stderr: {:?}; stdout: {:?}",
-        tail(&stderr, STDERR_TAIL_CHARS),
-        tail(&stdout, STDERR_TAIL_CHARS)
+        tail(&stderr.text(), STDERR_TAIL_CHARS),
+        tail(&stdout.text(), STDERR_TAIL_CHARS)
     );
     match status {
         Ok(status) if status.success() => Ok(stdout),
@@ -123,19 +144,41 @@ fn wait_within(
     }
 }
 
+/// What a reader kept of an output stream: all of it (`whole`), or only its end (the stream was
+/// longer than [`KEPT_OUTPUT_BYTES`] allows), or nothing (it was not read to its end in time).
+#[derive(Debug, Default)]
+struct Kept {
+    bytes: Vec<u8>,
+    whole: bool,
+}
+
+impl Kept {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
 /// Reads `pipe` to its end on a thread, keeping the last [`KEPT_OUTPUT_BYTES`] of it.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Kept>> {
     let mut pipe = pipe?;
     Some(std::thread::spawn(move || {
-        let mut kept = Vec::new();
+        let mut kept = Kept {
+            bytes: Vec::new(),
+            whole: true,
+        };
         let mut buf = [0u8; 8192];
         loop {
             match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                Err(_) => {
+                    kept.whole = false;
+                    break;
+                }
                 Ok(n) => {
-                    kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > 2 * KEPT_OUTPUT_BYTES {
-                        kept.drain(..kept.len() - KEPT_OUTPUT_BYTES);
+                    kept.bytes.extend_from_slice(&buf[..n]);
+                    if kept.bytes.len() > 2 * KEPT_OUTPUT_BYTES {
+                        kept.bytes.drain(..kept.bytes.len() - KEPT_OUTPUT_BYTES);
+                        kept.whole = false;
                     }
                 }
             }
@@ -145,18 +188,15 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>
 }
 
 /// What a reader kept, if it ends within a moment (a grandchild may hold the pipe open).
-fn finish_reading(reader: JoinHandle<Vec<u8>>) -> String {
+fn finish_reading(reader: JoinHandle<Kept>) -> Kept {
     let deadline = Instant::now() + Duration::from_millis(500);
     while !reader.is_finished() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     if !reader.is_finished() {
-        return String::new();
+        return Kept::default();
     }
-    reader
-        .join()
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+    reader.join().unwrap_or_default()
 }
 
 /// Sends a named signal (e.g. `HUP`) to the process whose id `pid_file` holds. The pid file
