@@ -1,18 +1,10 @@
 //! Mistakes in `command` and `env` hooks, each at its line and column (snippets one line per
 //! element, so an element's index + 1 is its line), and the hooks' fields read back.
 
-use presage_template::{parse, HookKind, TemplateError};
+mod common;
 
-fn doc(lines: &[&str]) -> String {
-    lines.join("\n") + "\n"
-}
-
-fn errors(lines: &[&str]) -> Vec<TemplateError> {
-    match parse(&doc(lines), "t.yaml") {
-        Ok(t) => panic!("accepted a bad template: {t:#?}"),
-        Err(e) => e.errors,
-    }
-}
+use common::{check, doc, errors};
+use presage_template::{parse, HookKind};
 
 const HEAD: [&str; 4] = [
     "app: shop",
@@ -27,12 +19,6 @@ fn with(hooks: &[&str]) -> Vec<String> {
 
 fn lines(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-#[track_caller]
-fn at(e: &TemplateError, line: usize, column: usize, part: &str) {
-    assert_eq!((e.line, e.column), (line, column), "position of: {e}");
-    assert!(e.message.contains(part), "{e}\n  should contain: {part}");
 }
 
 #[test]
@@ -88,26 +74,26 @@ fn command_hook_mistakes_are_found_where_they_are() {
     ])));
     let found: Vec<String> = all.iter().map(ToString::to_string).collect();
     assert_eq!(all.len(), 10, "{found:#?}");
-    at(&all[0], 5, 7, "command hook \"scale\" has no state_dir");
-    at(
+    check(&all[0], 5, 7, &["command hook \"scale\" has no state_dir"]);
+    check(
         &all[1],
         7,
         36,
-        "unknown placeholder `{replica}`: resources.replica is not in the bootstrap",
+        &["unknown placeholder `{replica}`: resources.replica is not in the bootstrap"],
     );
-    at(&all[2], 7, 49, "unclosed `{`");
-    at(&all[3], 7, 69, "unknown placeholder `{resources}`");
-    at(&all[4], 8, 14, "check of hook \"scale\" is empty");
-    at(
+    check(&all[2], 7, 49, &["unclosed `{`"]);
+    check(&all[3], 7, 69, &["unknown placeholder `{resources}`"]);
+    check(&all[4], 8, 14, &["check of hook \"scale\" is empty"]);
+    check(
         &all[5],
         9,
         14,
-        "the program \"{replicas}\" cannot hold a placeholder",
+        &["the program \"{replicas}\" cannot hold a placeholder"],
     );
-    at(&all[6], 10, 16, "timeout of hook \"scale\" is 0s");
-    at(&all[7], 11, 7, "command hook \"bare\" has no apply");
-    at(&all[8], 11, 7, "command hook \"bare\" has no state_dir");
-    at(&all[9], 11, 36, "vars does not apply to a command hook");
+    check(&all[6], 10, 16, &["timeout of hook \"scale\" is 0s"]);
+    check(&all[7], 11, 7, &["command hook \"bare\" has no apply"]);
+    check(&all[8], 11, 7, &["command hook \"bare\" has no state_dir"]);
+    check(&all[9], 11, 36, &["vars does not apply to a command hook"]);
 }
 
 #[test]
@@ -128,19 +114,19 @@ fn file_and_http_fields_on_a_command_or_env_hook_are_reported_not_ignored() {
     ])));
     let found: Vec<String> = all.iter().map(ToString::to_string).collect();
     assert_eq!(all.len(), 4, "{found:#?}");
-    at(
+    check(
         &all[0],
         9,
         7,
-        "path does not apply to a command hook (\"scale\"): its commands apply the values",
+        &["path does not apply to a command hook (\"scale\"): its commands apply the values"],
     );
-    at(&all[1], 10, 7, "reload does not apply to a command hook");
-    at(&all[2], 15, 7, "format does not apply to an env hook");
-    at(
+    check(&all[1], 10, 7, &["reload does not apply to a command hook"]);
+    check(&all[2], 15, 7, &["format does not apply to an env hook"]);
+    check(
         &all[3],
         16,
         7,
-        "url does not apply to an env hook (\"env\"): it writes KEY=value lines",
+        &["url does not apply to an env hook (\"env\"): it writes KEY=value lines"],
     );
 }
 
@@ -160,20 +146,20 @@ fn env_hook_mistakes_are_found_where_they_are() {
     ])));
     let found: Vec<String> = all.iter().map(ToString::to_string).collect();
     assert_eq!(all.len(), 6, "{found:#?}");
-    at(
+    check(
         &all[0],
         11,
         9,
-        "\"9LIVES\" of hook \"env\" is not an environment variable name",
+        &["\"9LIVES\" of hook \"env\" is not an environment variable name"],
     );
-    at(&all[1], 11, 18, "unknown placeholder `{cpu}`");
-    at(
+    check(&all[1], 11, 18, &["unknown placeholder `{cpu}`"]);
+    check(
         &all[2],
         12,
         9,
-        "\"BAD-NAME\" of hook \"env\" is not an environment variable name",
+        &["\"BAD-NAME\" of hook \"env\" is not an environment variable name"],
     );
-    at(&all[3], 13, 7, "apply does not apply to an env hook");
-    at(&all[4], 14, 7, "env hook \"nopath\" has no path");
-    at(&all[5], 14, 7, "env hook \"nopath\" has no vars");
+    check(&all[3], 13, 7, &["apply does not apply to an env hook"]);
+    check(&all[4], 14, 7, &["env hook \"nopath\" has no path"]);
+    check(&all[5], 14, 7, &["env hook \"nopath\" has no vars"]);
 }

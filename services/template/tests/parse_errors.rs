@@ -2,37 +2,10 @@
 //! message says what was expected. Snippets are written one line per array element, so an
 //! element's index + 1 is its line number.
 
-use presage_template::{parse, TemplateError};
+mod common;
 
-fn doc(lines: &[&str]) -> String {
-    lines.join("\n") + "\n"
-}
-
-fn errors(lines: &[&str]) -> Vec<TemplateError> {
-    match parse(&doc(lines), "t.yaml") {
-        Ok(t) => panic!("accepted a bad template: {t:#?}"),
-        Err(e) => e.errors,
-    }
-}
-
-fn one(lines: &[&str]) -> TemplateError {
-    let mut all = errors(lines);
-    assert_eq!(all.len(), 1, "expected exactly one error, got {all:#?}");
-    all.remove(0)
-}
-
-#[track_caller]
-fn check(e: &TemplateError, line: usize, column: usize, parts: &[&str]) {
-    assert_eq!((e.line, e.column), (line, column), "position of: {e}");
-    for part in parts {
-        assert!(e.message.contains(part), "{e}\n  should contain: {part}");
-    }
-}
-
-#[track_caller]
-fn positions(all: &[TemplateError]) -> Vec<(usize, usize)> {
-    all.iter().map(|e| (e.line, e.column)).collect()
-}
+use common::{check, doc, errors, one, positions};
+use presage_template::parse;
 
 // ------------------------------------------------------------------ structure (yaml_serde)
 
