@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{demand, forecast, planner, run, STEP};
+use common::{demand, forecast, planner, run, target_at, STEP};
 use std::sync::Arc;
 
 use presage_events::{DerivedMetric, ScalingDirective};
@@ -37,10 +37,11 @@ fn lead_time_moves_the_scale_up_earlier_by_exactly_the_lead() {
     );
     // without a lead the target is ceil(demand now / 2000); with 1h it is that of an hour later
     for (i, (at, v)) in trace.iter().enumerate().take(10) {
-        let without = now.iter().rev().find(|d| d.issued_at_ms <= *at).unwrap();
-        assert_eq!(without.target, (v / 2000.0).ceil() as i64);
-        let with = ahead.iter().rev().find(|d| d.issued_at_ms <= *at).unwrap();
-        assert_eq!(with.target, (trace[i + 2].1 / 2000.0).ceil() as i64);
+        assert_eq!(target_at(&now, *at), (v / 2000.0).ceil() as i64);
+        assert_eq!(
+            target_at(&ahead, *at),
+            (trace[i + 2].1 / 2000.0).ceil() as i64
+        );
     }
     let peak = now.iter().map(|d| d.target).max().unwrap();
     assert_eq!(
@@ -150,26 +151,19 @@ fn a_scheduled_floor_holds_capacity_through_its_window() {
         &trace,
         1,
     );
-    let target_at = |at: i64| {
-        directives
-            .iter()
-            .rev()
-            .find(|d| d.issued_at_ms <= at)
-            .unwrap()
-            .target
-    };
+    let in_force = |at: i64| target_at(&directives, at);
     let hour = |h: i64| trace[0].0 + (h - 6) * 3_600_000;
     // 07:30: demand / 2000 rounded up, no floor yet
     assert_eq!(
-        target_at(hour(7) + 1_800_000),
+        in_force(hour(7) + 1_800_000),
         (trace[3].1 / 2000.0).ceil() as i64
     );
     // 08:00 to 17:30: at least 30
     for h in 8..18 {
-        assert!(target_at(hour(h)) >= 30, "{h}:00");
+        assert!(in_force(hour(h)) >= 30, "{h}:00");
     }
     // 18:00: the window closed; back to the demand
-    assert_eq!(target_at(hour(18)), (trace[24].1 / 2000.0).ceil() as i64);
+    assert_eq!(in_force(hour(18)), (trace[24].1 / 2000.0).ceil() as i64);
     assert!(directives
         .iter()
         .any(|d| d.reason.contains("scheduled floor 30")));
@@ -382,23 +376,16 @@ fn a_scheduled_floor_lasts_its_window_even_with_a_long_down_stabilization() {
         &trace,
         1,
     );
-    let target_at = |i: usize| {
-        directives
-            .iter()
-            .rev()
-            .find(|d| d.issued_at_ms <= trace[i].0)
-            .unwrap()
-            .target
-    };
-    assert_eq!(target_at(2), 40, "08:00");
-    assert_eq!(target_at(3), 40, "08:30");
+    let at_sample = |i: usize| target_at(&directives, trace[i].0);
+    assert_eq!(at_sample(2), 40, "08:00");
+    assert_eq!(at_sample(3), 40, "08:30");
     // 09:00: the highest recommendation of the last 2h, from demand alone
     let highest = trace[..=4]
         .iter()
         .map(|(_, v)| (v / 2000.0).ceil() as i64)
         .max()
         .unwrap();
-    assert_eq!(target_at(4), highest);
+    assert_eq!(at_sample(4), highest);
     assert!(highest < 40);
 }
 

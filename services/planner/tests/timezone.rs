@@ -6,25 +6,17 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{run, STEP};
+use common::{run, target_at, template, STEP};
 use presage_events::ScalingDirective;
 use presage_planner::{scheduled_floor, Planner};
 use presage_template::calendar::parse_timestamp;
-use presage_template::{ScalingPolicy, Template, Zone};
+use presage_template::{ScalingPolicy, Zone};
 
 const HOUR: i64 = 3_600_000;
 const POLICY: &str = "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, schedule: [{ cron: \"0 7 * * 1-5\", for: 10h, min: 30 }] }";
 
 fn at(text: &str) -> i64 {
     parse_timestamp(text).unwrap_or_else(|| panic!("bad timestamp {text}"))
-}
-
-fn template(timezone: Option<&str>) -> Template {
-    let zone = timezone.map_or(String::new(), |z| format!("timezone: {z}\n"));
-    let yaml = format!(
-        "app: grid\n{zone}dynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: mw, from: g.mw, window: {{ tumble: 30m }} }}]\n  scaling_policies:\n    - {POLICY}\n"
-    );
-    presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A steady 10 GW (5 units without a floor) every half hour from `from` to `to`.
@@ -38,16 +30,9 @@ fn steady(from: &str, to: &str) -> Vec<(i64, f64)> {
 /// The target in force at each instant: the newest directive issued at or before it.
 fn targets(timezone: Option<&str>, from: &str, to: &str) -> impl Fn(&str) -> i64 {
     let mut planner = Planner::new();
-    planner.set_template("v1", Arc::new(template(timezone)));
+    planner.set_template("v1", Arc::new(template(timezone, &[POLICY])));
     let directives: Vec<ScalingDirective> = run(&mut planner, &steady(from, to), 1);
-    move |t: &str| {
-        directives
-            .iter()
-            .rev()
-            .find(|d| d.issued_at_ms <= at(t))
-            .unwrap_or_else(|| panic!("no directive by {t}"))
-            .target
-    }
+    move |t: &str| target_at(&directives, at(t))
 }
 
 #[test]
@@ -102,7 +87,7 @@ fn without_a_zone_the_floor_keeps_utc_hours_through_the_change() {
 
 #[test]
 fn the_floor_in_force_is_read_on_the_zone_given() {
-    let policy: &ScalingPolicy = &template(None).dynamic_metadata.scaling_policies[0];
+    let policy: &ScalingPolicy = &template(None, &[POLICY]).dynamic_metadata.scaling_policies[0];
     let london: Zone = "Europe/London".parse().unwrap();
     let monday_six = at("2026-03-30T06:00:00Z");
     assert_eq!(scheduled_floor(policy, london, monday_six), Some(30.0));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use presage_events::{Forecast, ForecastPoint, ScalingDirective};
 use presage_planner::Planner;
-use presage_template::calendar;
+use presage_template::{calendar, Template};
 
 pub const STEP: i64 = 1_800_000;
 
@@ -32,17 +32,38 @@ pub fn demand(start: &str, count: usize) -> Vec<(i64, f64)> {
         .collect()
 }
 
-pub fn planner(policies: &[&str]) -> Planner {
-    let mut yaml = String::from(
-        "app: grid\ndynamic_metadata:\n  sources: [{ id: g, kind: prometheus, url: \"http://x/metrics\" }]\n  metric_recipes: [{ name: mw, from: g.mw, window: { tumble: 30m } }]\n  scaling_policies:\n",
+/// The test app's template (one half-hourly recipe `mw`) with these scaling policies, on
+/// `timezone` when given.
+pub fn template(timezone: Option<&str>, policies: &[&str]) -> Template {
+    let mut yaml = String::from("app: grid\n");
+    if let Some(zone) = timezone {
+        yaml.push_str(&format!("timezone: {zone}\n"));
+    }
+    yaml.push_str(
+        "dynamic_metadata:\n  sources: [{ id: g, kind: prometheus, url: \"http://x/metrics\" }]\n  metric_recipes: [{ name: mw, from: g.mw, window: { tumble: 30m } }]\n  scaling_policies:\n",
     );
     for p in policies {
         yaml.push_str(&format!("    - {p}\n"));
     }
+    presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A planner over `template(None, policies)`.
+pub fn planner(policies: &[&str]) -> Planner {
     let mut planner = Planner::new();
-    let template = presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
-    planner.set_template("v1", Arc::new(template));
+    planner.set_template("v1", Arc::new(template(None, policies)));
     planner
+}
+
+/// The target in force at `at_ms`: that of the newest directive issued at or before it.
+#[track_caller]
+pub fn target_at(directives: &[ScalingDirective], at_ms: i64) -> i64 {
+    directives
+        .iter()
+        .rev()
+        .find(|d| d.issued_at_ms <= at_ms)
+        .unwrap_or_else(|| panic!("no directive by {at_ms}"))
+        .target
 }
 
 /// The forecast issued at `trace[i]`'s time: its points are the next `horizon` half-hours of the
