@@ -135,11 +135,34 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         (newest(&state)? > before).then_some(())
     });
 
-    // A record no stage can read is dead-lettered, and shown by kind.
-    send_garbage(&kafka, &kafka.topics().derived());
+    // A record no stage can read is dead-lettered, and shown by kind. So is a dead letter
+    // stamped past any date a browser can show (the page must keep redrawing regardless).
+    send(&kafka, &kafka.topics().derived(), b"not an event");
+    let from_the_future = presage_events::DeadLetter {
+        event_id: "from-the-future".into(),
+        app: APP.into(),
+        template_version: String::new(),
+        stage: "elsewhere".into(),
+        source_topic: kafka.topics().derived(),
+        source_partition: 0,
+        source_offset: 0,
+        key: None,
+        payload: Vec::new(),
+        kind: "from_the_future".into(),
+        reason: "stamped i64::MAX".into(),
+        failed_at_ms: i64::MAX,
+        lineage: String::new(),
+    };
+    send(
+        &kafka,
+        &kafka.topics().dlq(),
+        &presage_events::encode(&from_the_future).unwrap(),
+    );
     wait_for(&mut up.0, &logs, Duration::from_secs(60), || {
         let state = get_json(dashboard, "/api/state")?;
-        (state["dead_letters"]["by_kind"]["undecodable"].as_u64()? >= 1).then_some(())
+        let kinds = &state["dead_letters"]["by_kind"];
+        (kinds["undecodable"].as_u64()? >= 1 && kinds["from_the_future"].as_u64()? >= 1)
+            .then_some(())
     });
 
     // `presage dashboard` for the same cluster reads the same back from the topics.
@@ -192,7 +215,7 @@ fn the_dashboard_shows_a_running_stack_live_in_a_browser() {
         "an outcome is shown:\n{dom}"
     );
     assert!(
-        dom.contains("data-kind=\"undecodable\""),
+        dom.contains("data-kind=\"undecodable\"") && dom.contains("data-kind=\"from_the_future\""),
         "dead letters are shown by kind:\n{dom}"
     );
     // It polls: within the browser's budget the page redrew from fresh state more than once.
@@ -335,12 +358,12 @@ fn consecutive_free_ports(n: usize) -> u16 {
         .expect("five free consecutive ports")
 }
 
-/// One record on `topic` that is no event at all, keyed by the app.
-fn send_garbage(kafka: &KafkaArgs, topic: &str) {
+/// One record on `topic`, keyed by the app.
+fn send(kafka: &KafkaArgs, topic: &str, payload: &[u8]) {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let producer: BaseProducer = kafka.client_config(&[]).unwrap().create().unwrap();
     producer
-        .send(BaseRecord::to(topic).key(APP).payload("not an event"))
+        .send(BaseRecord::to(topic).key(APP).payload(payload))
         .map_err(|(err, _)| err)
         .unwrap();
     producer.flush(Duration::from_secs(10)).unwrap();
