@@ -306,6 +306,33 @@ fn read_output_the_applier_could_not_keep_whole_is_refused_not_taken_in_part() {
     assert_eq!(app.replicas(), "3");
 }
 
+#[test]
+fn last_applied_values_the_journal_cannot_give_back_refuse_the_change_not_start_from_the_bootstrap()
+{
+    // Without `read`, the journal's values are the application's: taking the bootstrap
+    // instead would roll a failing change back to values the application never had.
+    let app = App::new();
+    let hook = format!(
+        "{{ name: scale, kind: command, state_dir: {:?}, retry: {{ attempts: 3 }}, apply: [{:?}, \"--replicas={{replicas}}\"] }}",
+        app.path("state"),
+        app.cmd("scale")
+    );
+    let t = template(&hook, "");
+    let journal_path = app.path("state").join(".shop.scale.presage-journal");
+    for applied in ["{\"resources\": {\"replicas\"", "42"] {
+        let journal = Journal {
+            applied: Some(applied.into()),
+            ..Journal::default()
+        };
+        std::fs::write(&journal_path, serde_json::to_vec(&journal).unwrap()).unwrap();
+        let o = apply_to(&t, &directive(7));
+        assert_eq!(o.status, "failed", "{o:?}");
+        assert!(reason(&o).contains("repair or remove"), "{o:?}");
+        assert_eq!(o.attempts, 1, "the same answer every try: not retried");
+        assert!(app.calls().is_empty(), "{:?}", app.calls());
+    }
+}
+
 /// Leaves the journal as an applier killed at `phase` would, with `app`'s replicas at `live`.
 fn crashed(app: &App, phase: Phase, live: &str) -> Input {
     std::fs::write(app.path("replicas"), format!("{live}\n")).unwrap();

@@ -147,27 +147,36 @@ fn parse_values(text: &str) -> Result<Value, String> {
 }
 
 /// The values in force before the change: what `read` prints, else what this hook last
-/// applied, else the bootstrap.
+/// applied, else the bootstrap. Values the journal records but that cannot be read are an
+/// error, not the bootstrap: a rollback would otherwise put back values the application never
+/// had.
 fn current_values(
     template: &Template,
     hook: &ConfigurationHook,
     journal: &Journal,
     grant: &Granted,
-) -> Result<Value, String> {
+) -> Result<Value, Try> {
     let bootstrap = template.bootstrap_doc();
     if let Some(argv) = &hook.read {
-        let stdout = run_reading(argv, hook.command_timeout(), grant)
-            .map_err(|e| format!("reading the current values: {e}"))?;
-        return values_from_read(hook, &stdout, &bootstrap);
+        return run_reading(argv, hook.command_timeout(), grant)
+            .map_err(|e| format!("reading the current values: {e}"))
+            .and_then(|stdout| values_from_read(hook, &stdout, &bootstrap))
+            .map_err(|reason| Try::transient(Status::Failed, reason, None));
     }
-    match journal.applied.as_deref().map(parse_values) {
-        Some(Ok(values)) => Ok(values),
-        Some(Err(e)) => {
-            tracing::warn!(hook = %hook.name, error = %e, "starting from the bootstrap");
-            Ok(bootstrap)
-        }
-        None => Ok(bootstrap),
+    let Some(applied) = journal.applied.as_deref() else {
+        return Ok(bootstrap);
+    };
+    match parse_values(applied) {
+        Ok(values) if values.is_object() => Ok(values),
+        Ok(_) => Err("the journal's last applied values are not a document".to_string()),
+        Err(e) => Err(e),
     }
+    .map_err(|why| {
+        Try::permanent(
+            Status::Failed,
+            format!("{why}: nothing run; repair or remove the hook's journal in its state_dir"),
+        )
+    })
 }
 
 #[allow(clippy::too_many_arguments)] // one try's whole context, as the file hook's
@@ -184,7 +193,7 @@ fn try_once(
     let limit = hook.command_timeout();
     let current = match current_values(template, hook, journal, grant) {
         Ok(values) => values,
-        Err(reason) => return Try::transient(Status::Failed, reason, None),
+        Err(t) => return t,
     };
     let candidate = plan_patch(Some(&current), template, patch);
     let violations = check_rules(&candidate, template);
