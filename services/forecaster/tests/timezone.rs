@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{derived, HOUR_MS};
+use common::{derived, template_in, HOUR_MS};
 use presage_events::Forecast;
 use presage_forecaster::Forecaster;
 use presage_template::calendar::parse_timestamp;
@@ -30,13 +28,13 @@ fn office_demand(t: i64) -> f64 {
 /// The forecasts a forecaster issues on hourly windows from `from` to `to`, the template
 /// naming `timezone` or not.
 fn forecasts(timezone: Option<&str>, from: &str, to: &str) -> Vec<Forecast> {
-    let zone = timezone.map_or(String::new(), |z| format!("timezone: {z}\n"));
-    let yaml = format!(
-        "app: shop\n{zone}dynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, aggregate: sum, window: {{ tumble: 1h }} }}]\n  prediction_algorithms:\n    - {{ target: demand, horizon: 3h, models: [linear], history: 14d, refit: 1h }}\n"
+    let template = template_in(
+        timezone,
+        "1h",
+        "horizon: 3h, models: [linear], history: 14d, refit: 1h",
     );
-    let template = presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
     let mut f = Forecaster::new();
-    f.set_template("v1", Arc::new(template));
+    f.set_template("v1", template);
     (at(from)..=at(to))
         .step_by(HOUR_MS as usize)
         .flat_map(|t| {

@@ -108,8 +108,14 @@ pub fn mean_abs(a: &[f64], b: &[f64]) -> f64 {
 /// algorithm given as a YAML flow mapping without its target, e.g.
 /// `horizon: 3h, models: [ets], seasonality: [1d]`.
 pub fn template(window: &str, algorithm: &str) -> Arc<Template> {
+    template_in(None, window, algorithm)
+}
+
+/// [`template`] on `timezone` when given.
+pub fn template_in(timezone: Option<&str>, window: &str, algorithm: &str) -> Arc<Template> {
+    let zone = timezone.map_or(String::new(), |z| format!("timezone: {z}\n"));
     let yaml = format!(
-        "app: shop\ndynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, aggregate: sum, window: {{ tumble: {window} }} }}]\n  prediction_algorithms:\n    - {{ target: demand, {algorithm} }}\n"
+        "app: shop\n{zone}dynamic_metadata:\n  sources: [{{ id: g, kind: prometheus, url: \"http://x/metrics\" }}]\n  metric_recipes: [{{ name: demand, from: g.demand, aggregate: sum, window: {{ tumble: {window} }} }}]\n  prediction_algorithms:\n    - {{ target: demand, {algorithm} }}\n"
     );
     Arc::new(presage_template::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}")))
 }
