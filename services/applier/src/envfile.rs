@@ -103,11 +103,18 @@ pub fn quote(value: &str) -> String {
     out
 }
 
-/// `previous` (or an empty file) with `vars` set, every other line kept.
+/// `previous` (or an empty file) with `vars` set, every other line kept, its line ending too
+/// (`\r\n` stays `\r\n`; a last line without one stays without, unless a variable is
+/// appended after it).
 pub fn write_vars(previous: Option<&str>, vars: &[(String, String)]) -> String {
     let mut out = String::new();
     let mut written = std::collections::HashSet::new();
-    for line in previous.unwrap_or_default().lines() {
+    for raw in previous.unwrap_or_default().split_inclusive('\n') {
+        let line = raw
+            .strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .unwrap_or(raw);
+        let ending = &raw[line.len()..];
         let replaced = parse_line(line).and_then(|(exported, key, _)| {
             let (_, value) = vars.iter().find(|(k, _)| *k == key)?;
             written.insert(key.clone());
@@ -115,10 +122,13 @@ pub fn write_vars(previous: Option<&str>, vars: &[(String, String)]) -> String {
             Some(format!("{export}{key}={}", quote(value)))
         });
         out.push_str(replaced.as_deref().unwrap_or(line));
-        out.push('\n');
+        out.push_str(ending);
     }
     for (key, value) in vars {
         if !written.contains(key) {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
             out.push_str(&format!("{key}={}\n", quote(value)));
         }
     }
@@ -233,6 +243,22 @@ mod tests {
             &("NEW".to_string(), "a\"b$c`d\\e".to_string())
         );
         assert_eq!(write_vars(None, &vars(&[("A", "")])), "A=\"\"\n");
+    }
+
+    #[test]
+    fn line_endings_are_kept_as_the_file_has_them() {
+        // CRLF lines stay CRLF, the one rewritten too; a last line without a newline keeps
+        // none, unless a variable is appended after it.
+        let crlf = "# windows\r\nREPLICAS=3\r\nOTHER=x";
+        assert_eq!(
+            write_vars(Some(crlf), &vars(&[("REPLICAS", "5")])),
+            "# windows\r\nREPLICAS=5\r\nOTHER=x"
+        );
+        assert_eq!(
+            write_vars(Some(crlf), &vars(&[("NEW", "1")])),
+            "# windows\r\nREPLICAS=3\r\nOTHER=x\nNEW=1\n"
+        );
+        assert_eq!(read_vars(crlf), vars(&[("REPLICAS", "3"), ("OTHER", "x")]));
     }
 
     #[test]
