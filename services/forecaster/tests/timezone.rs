@@ -7,17 +7,27 @@ mod common;
 use common::{derived, template_in, HOUR_MS};
 use presage_events::Forecast;
 use presage_forecaster::Forecaster;
-use presage_template::calendar::parse_timestamp;
-use presage_template::Zone;
+use presage_template::calendar::{self, parse_timestamp};
 
 fn at(text: &str) -> i64 {
     parse_timestamp(text).unwrap_or_else(|| panic!("bad timestamp {text}"))
 }
 
-/// 100 at night and at weekends, 150 from 08:00 to 18:00 on London weekdays.
+/// 100 at night and at weekends, 150 from 08:00 to 18:00 on London weekdays. The London clock
+/// is written from the calendar, not read through `Zone` (the code under test): GMT (UTC) until
+/// British Summer Time began at 01:00 UTC on Sunday 2026-03-29, UTC+1 after it, until it ended
+/// on 2026-10-25.
 fn office_demand(t: i64) -> f64 {
-    let london: Zone = "Europe/London".parse().unwrap();
-    let (hour, weekday) = (london.hour_of_day(t), london.weekday(t));
+    assert!(
+        t < at("2026-10-25T01:00:00Z"),
+        "beyond the summer time written here"
+    );
+    let london = if t >= at("2026-03-29T01:00:00Z") {
+        t + HOUR_MS
+    } else {
+        t
+    };
+    let (hour, weekday) = (calendar::hour_of_day(london), calendar::weekday(london));
     if weekday < 5 && (8..18).contains(&hour) {
         150.0
     } else {
