@@ -142,7 +142,7 @@ fn read(consumer: &BaseConsumer, topics: &[(String, Kind)], shared: &Shared, sto
                 match event {
                     Some(event) => {
                         if let Ok(mut state) = shared.state.lock() {
-                            state.fold(event);
+                            state.fold_at(event, now_ms());
                         }
                     }
                     None => tracing::debug!(

@@ -238,6 +238,13 @@ pub struct State {
     pub dead_letters: DeadLetters,
     /// Events folded, by kind (`derived`, `forecast`, …).
     pub events: BTreeMap<&'static str, u64>,
+    /// The reader's clock at the last [`State::fold_at`]: what is stamped further past it than
+    /// [`Limits::span_ms`] is not charted (see [`State::ahead`]).
+    now_ms: Option<i64>,
+    /// Points (and forecasts) stamped more than the span past the reader's clock, not charted:
+    /// one such point would be the series' newest for good, and every true point after it
+    /// older than the span before it, dropped as soon as put.
+    pub ahead: u64,
 }
 
 impl State {
@@ -246,6 +253,13 @@ impl State {
             limits,
             ..Self::default()
         }
+    }
+
+    /// Folds `event` read at `now_ms` (the reader's clock): as [`State::fold`], but a point
+    /// stamped more than the span past `now_ms` is counted in [`State::ahead`], not charted.
+    pub fn fold_at(&mut self, event: Event, now_ms: i64) {
+        self.now_ms = Some(now_ms);
+        self.fold(event);
     }
 
     pub fn fold(&mut self, event: Event) {
@@ -267,6 +281,18 @@ impl State {
         *self.events.entry(kind).or_default() += 1;
     }
 
+    /// Whether `at_ms` is too far past the reader's clock to chart (counted when it is).
+    fn too_far_ahead(&mut self, at_ms: i64) -> bool {
+        let span_ms = self.limits.span_ms;
+        let ahead = self
+            .now_ms
+            .is_some_and(|now| at_ms > now.saturating_add(span_ms));
+        if ahead {
+            self.ahead += 1;
+        }
+        ahead
+    }
+
     /// The app's state, unless the app is one too many.
     fn app(&mut self, app: &str) -> Option<&mut AppState> {
         if !self.apps.contains_key(app) && self.apps.len() >= self.limits.apps {
@@ -278,6 +304,9 @@ impl State {
 
     fn derived(&mut self, metric: DerivedMetric) {
         self.count("derived");
+        if self.too_far_ahead(metric.window_start_ms) {
+            return;
+        }
         let limits = self.limits;
         let Some(app) = self.app(&metric.app) else {
             return;
@@ -296,6 +325,12 @@ impl State {
 
     fn forecast(&mut self, forecast: Forecast) {
         self.count("forecast");
+        // One issued past the clock would also stay the newest, hiding every true one.
+        if self.too_far_ahead(forecast.issued_at_ms) {
+            return;
+        }
+        let first = forecast.points.first();
+        let chart_first = first.is_some_and(|p| !self.too_far_ahead(p.at_ms));
         let limits = self.limits;
         let Some(app) = self.app(&forecast.app) else {
             return;
@@ -309,7 +344,7 @@ impl State {
             point: p.point,
             upper: p.upper,
         };
-        if let Some(first) = forecast.points.first() {
+        if let Some(first) = first.filter(|_| chart_first) {
             entry
                 .band
                 .put(first.at_ms, band(first), limits.span_ms, limits.points);
@@ -343,7 +378,7 @@ impl State {
     fn directive(&mut self, directive: ScalingDirective) {
         self.count("directive");
         let limits = self.limits;
-        if directive.mode == "live" {
+        if directive.mode == "live" && !self.too_far_ahead(directive.effective_at_ms) {
             if let Some(app) = self.app(&directive.app) {
                 for target in targets_of(&directive) {
                     if !app.targets.contains_key(&target.resource)
@@ -562,6 +597,36 @@ mod tests {
         state.fold(derived("shop", "rps", 4_000, 4.0));
         let series = &state.apps["shop"].observed["rps"];
         assert_eq!(values(series)[0], (2_000, 2.0), "older than 2 s dropped");
+    }
+
+    #[test]
+    fn a_point_stamped_past_the_clock_by_more_than_the_span_does_not_wedge_the_chart() {
+        let mut state = State::new(Limits {
+            span_ms: 10_000,
+            ..Limits::default()
+        });
+        let now = 100_000;
+        state.fold_at(derived("shop", "rps", now - 2_000, 1.0), now);
+        state.fold_at(derived("shop", "rps", i64::MAX / 2, 9.0), now);
+        state.fold_at(forecast("shop", "rps", i64::MAX / 2, 9.0), now);
+        state.fold_at(directive("far", "shop", "live", i64::MAX / 2, 9), now);
+        state.fold_at(derived("shop", "rps", now - 1_000, 2.0), now);
+        state.fold_at(forecast("shop", "rps", now - 1_000, 2.0), now);
+        state.fold_at(directive("d1", "shop", "live", now - 1_000, 3), now);
+        let app = &state.apps["shop"];
+        assert_eq!(
+            values(&app.observed["rps"]),
+            vec![(now - 2_000, 1.0), (now - 1_000, 2.0)]
+        );
+        assert_eq!(app.forecasts["rps"].issued_at_ms, now - 1_000);
+        assert_eq!(app.forecasts["rps"].band.len(), 1);
+        assert_eq!(app.targets["replicas"].len(), 1);
+        assert_eq!(state.ahead, 3);
+        // Listed all the same: a directive is not a chart point.
+        assert_eq!(state.directives.len(), 2);
+        // Within the span ahead (a forecast's next step, a lead time) is charted.
+        state.fold_at(derived("shop", "rps", now + 5_000, 3.0), now);
+        assert_eq!(state.apps["shop"].observed["rps"].len(), 3);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn state_json(state: &State, feed: &FeedStatus, now_ms: i64) -> Value {
             "error": feed.error,
             "records": feed.records,
             "events": state.events,
+            "ahead_of_clock": state.ahead,
         },
         "refused_apps": state.refused_apps,
         "apps": apps,
