@@ -155,9 +155,14 @@ pub fn values_from_read(
         pairs
     };
     for (name, value) in pairs {
-        if value.is_object() || value.is_array() || name.is_empty() {
+        if name.split('.').any(str::is_empty) {
             return Err(format!(
-                "read printed {name:?}, which is not a single value"
+                "read printed the name {name:?}, which is not a placeholder's name"
+            ));
+        }
+        if value.is_object() || value.is_array() || value.is_null() {
+            return Err(format!(
+                "read printed {name:?} as {value}, which is not a single value"
             ));
         }
         set_path(&mut doc, &hook.placeholder_path(&name), value);
@@ -246,6 +251,14 @@ mod tests {
         );
         assert!(values_from_read(&hook(), "replicas 6", &base).is_err());
         assert!(values_from_read(&hook(), r#"{"replicas": [1]}"#, &base).is_err());
+        // Names that are no placeholder's (an empty step would set a key named ""), and no
+        // value at all, are refused rather than set.
+        for bad in ["=5", ".replicas=5", "config..tier=x", "config.=x"] {
+            let err = values_from_read(&hook(), bad, &base).unwrap_err();
+            assert!(err.contains("not a placeholder's name"), "{bad}: {err}");
+        }
+        let err = values_from_read(&hook(), r#"{"replicas": null}"#, &base).unwrap_err();
+        assert!(err.contains("not a single value"), "{err}");
     }
 
     #[test]
