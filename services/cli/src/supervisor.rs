@@ -234,7 +234,10 @@ pub fn up(args: &UpArgs) -> anyhow::Result<()> {
 fn metrics_addresses(args: &UpArgs) -> anyhow::Result<Vec<Option<SocketAddr>>> {
     let addresses = ports::metrics_addresses(args.metrics_port_base, &SERVICES)?;
     if args.demo {
-        if let Ok(demo) = args.demo_args.listen.parse::<SocketAddr>() {
+        // A name (`localhost:9465`) as well as an address: every address it stands for.
+        // One that does not resolve is left to the demo's own bind to report.
+        let demo = std::net::ToSocketAddrs::to_socket_addrs(args.demo_args.listen.as_str());
+        for demo in demo.into_iter().flatten() {
             ports::check_no_overlap(&addresses, "the demo workload (--demo-listen)", demo)?;
         }
     }
@@ -315,5 +318,41 @@ fn retry(
             }
             Err(err) => return Err(err.context(format!("{what} (gave up after {limit:?})"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn up_args(args: &[&str]) -> UpArgs {
+        let cli = crate::Cli::try_parse_from([&["presage", "up"], args].concat()).unwrap();
+        match cli.command {
+            crate::Command::Up(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_demo_or_the_dashboard_on_a_services_metrics_port_is_refused() {
+        assert!(metrics_addresses(&up_args(&["--demo"])).is_ok());
+        for clash in [
+            &["--demo", "--demo-listen", "127.0.0.1:9466"][..],
+            &["--demo", "--demo-listen", "localhost:9466"],
+            &["--dashboard-listen", "0.0.0.0:9469"],
+        ] {
+            let err = metrics_addresses(&up_args(clash)).unwrap_err().to_string();
+            assert!(err.contains("--metrics-port-base"), "{clash:?}: {err}");
+        }
+        // Not started without --demo; nothing to clash with when the services serve nothing.
+        assert!(metrics_addresses(&up_args(&["--demo-listen", "127.0.0.1:9466"])).is_ok());
+        let off = [
+            "--dashboard-listen",
+            "127.0.0.1:9466",
+            "--metrics-port-base",
+            "0",
+        ];
+        assert!(metrics_addresses(&up_args(&off)).is_ok());
     }
 }
