@@ -35,8 +35,6 @@ pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     // Exactly four, two and two digits: chrono's own `%Y-%m-%d` also takes `2013-1-1`.
-    let digits =
-        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
     if parts.next().is_some() || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
         return None;
     }
@@ -51,7 +49,8 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     let day = parse_date(date)?;
     let mut parts = time.split(':');
     let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || h.len() != 2 || m.len() != 2 || s.len() != 2 {
+    // Two digits each: `str::parse` alone would take `+1` and `-1` (an hour before midnight).
+    if parts.next().is_some() || !digits(h, 2) || !digits(m, 2) || !digits(s, 2) {
         return None;
     }
     let (h, m, s): (i64, i64, i64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
@@ -59,6 +58,11 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     Some(day * MS_PER_DAY + ((h * 60 + m) * 60 + s) * 1000)
+}
+
+/// Whether `part` is exactly `len` ASCII digits.
+fn digits(part: &str, len: usize) -> bool {
+    part.len() == len && part.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The (year, month 1..=12, day 1..=31) of a day counted from 1970-01-01: Howard Hinnant's
@@ -162,6 +166,16 @@ mod tests {
         );
         assert_eq!(parse_timestamp("2013-12-25 14:30:00"), None);
         assert_eq!(parse_timestamp("2013-12-25T24:00:00Z"), None);
+        // Signs are not digits: `-1` would otherwise read as an hour before midnight.
+        for bad in [
+            "2013-12-25T-1:00:00Z",
+            "2013-12-25T+1:00:00Z",
+            "2013-12-25T14:-5:00Z",
+            "2013-12-25T14:30:+0Z",
+            "2013-12-25T1:30:00Z",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 
     #[test]
