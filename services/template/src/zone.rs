@@ -258,17 +258,50 @@ mod tests {
 
     #[test]
     fn extreme_instants_neither_panic_nor_overflow() {
-        let london = zone("Europe/London");
-        for t in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
-            let _ = london.local_ms(t);
-            let _ = london.resolve(t);
-            let _ = (
-                london.hour_of_day(t),
-                london.weekday(t),
-                london.day_number(t),
-            );
+        let ends = [
+            i64::MIN,
+            i64::MIN + 1,
+            DateTime::<Utc>::MIN_UTC.timestamp_millis() - 1,
+            -1,
+            0,
+            DateTime::<Utc>::MAX_UTC.timestamp_millis() + 1,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for tz in TZ_VARIANTS {
+            let z = zone(tz.name());
+            for t in ends {
+                let local = z.local_ms(t);
+                assert!(local.abs_diff(t) < 86_400_000, "{} at {t}", tz.name());
+                let _ = z.resolve(t);
+                assert!(z.hour_of_day(t) < 24 && z.weekday(t) < 7);
+                let _ = z.day_number(t);
+            }
         }
         // Far beyond the table, London keeps GMT.
-        assert_eq!(london.offset_ms(i64::MAX), 0);
+        assert_eq!(zone("Europe/London").offset_ms(i64::MAX), 0);
+    }
+
+    #[test]
+    fn an_instant_read_on_the_local_clock_resolves_back_to_itself_in_every_zone() {
+        let instants = [
+            at("1900-01-01T00:00:00Z"),
+            at("2026-03-29T01:00:00Z"),
+            at("2026-10-25T00:59:59Z"),
+            at("2026-10-25T01:00:00Z"),
+            at("2099-12-31T23:59:59Z"),
+        ];
+        for tz in TZ_VARIANTS {
+            let z = zone(tz.name());
+            for t in instants {
+                let back = z.resolve(z.local_ms(t));
+                let found = match back {
+                    Local::Once(a) => a == t,
+                    Local::Twice(a, b) => a == t || b == t,
+                    Local::Skipped(_) => false,
+                };
+                assert!(found, "{} at {t}: {back:?}", tz.name());
+            }
+        }
     }
 }

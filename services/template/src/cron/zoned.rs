@@ -375,6 +375,43 @@ mod tests {
     }
 
     #[test]
+    fn in_every_zone_the_walk_ends_within_its_lookback_at_any_instant() {
+        // The fuzz targets read cron text and UTC instants; this is the zoned walk's own sweep:
+        // every zone of the database, instants at the ends of i64 and of chrono's calendar.
+        let crons = [cron("30 2 * * *"), cron("0 0 29 FEB *")];
+        let instants = [
+            i64::MIN,
+            chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis() - 1,
+            -1,
+            at("2026-03-29T01:00:00Z"),
+            at("2100-01-01T00:00:00Z"),
+            chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis() + 1,
+            i64::MAX,
+        ];
+        for tz in chrono_tz::TZ_VARIANTS {
+            let z = zone(tz.name());
+            for at_ms in instants {
+                for lookback in [0, DAY, i64::MAX] {
+                    for c in &crons {
+                        let found = c.last_at_or_before_in(z, at_ms, lookback);
+                        if let Some(t) = found {
+                            assert!(
+                                t <= at_ms && t >= at_ms.saturating_sub(lookback),
+                                "{} at {at_ms} looking back {lookback}: {t}",
+                                tz.name()
+                            );
+                        }
+                        // Both fire at least once in eight years.
+                        if lookback == i64::MAX && at_ms > at("1980-01-01T00:00:00Z") {
+                            assert!(found.is_some(), "{} at {at_ms}", tz.name());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn extreme_instants_and_lookbacks_end() {
         let london = zone("Europe/London");
         let rare = cron("0 0 29 FEB *");
