@@ -48,7 +48,7 @@ pub(crate) fn apply_commands(
 ) -> ApplyOutcome {
     let beside = match state_files(hook, &input.app, grant) {
         Ok(beside) => beside,
-        Err(t) => return flow::finish(input, hook, t, 1, now_ms),
+        Err(t) => return super::finish(input, hook, t, 1, now_ms),
     };
     flow::run(
         &beside,

@@ -63,13 +63,13 @@ pub(crate) fn apply_patch_to_file(
 ) -> ApplyOutcome {
     let Some(path) = hook.path.as_deref().map(PathBuf::from) else {
         let t = Try::permanent(Status::Failed, "file hook has no path".into());
-        return flow::finish(input, hook, t, 1, now_ms);
+        return super::finish(input, hook, t, 1, now_ms);
     };
     let beside = match Beside::granted(&path, grant) {
         Ok(beside) => beside,
         Err(reason) => {
             let t = Try::permanent(Status::Rejected, reason);
-            return flow::finish(input, hook, t, 1, now_ms);
+            return super::finish(input, hook, t, 1, now_ms);
         }
     };
     flow::run(

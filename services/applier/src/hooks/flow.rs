@@ -14,9 +14,10 @@ use presage_events::ApplyOutcome;
 use presage_template::ConfigurationHook;
 
 use super::files::Beside;
+use super::finish;
 use super::lock::FileLock;
 use crate::journal::{Intent, Journal};
-use crate::outcome::{outcome, outcome_id, Details, Input, Status};
+use crate::outcome::{outcome_id, Input, Status};
 use crate::retry::{wait_before, Try};
 
 /// The flow of one input through `hook`, whose journal and lock are `beside`. `converge`
@@ -105,26 +106,4 @@ pub(super) fn lock_and_converge(
         beside.store_journal(&journal)?;
     }
     Ok((lock, journal))
-}
-
-/// The outcome of `input` at `hook`, naming where the hook acts ([`super::location`]).
-pub(super) fn finish(
-    input: Input,
-    hook: &ConfigurationHook,
-    t: Try,
-    attempts: u32,
-    now_ms: i64,
-) -> ApplyOutcome {
-    outcome(
-        input,
-        &hook.name,
-        t.status,
-        Details {
-            reason: t.reason,
-            config_path: super::location(hook),
-            backup_path: t.backup_path,
-            attempts,
-        },
-        now_ms,
-    )
 }

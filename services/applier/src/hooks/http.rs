@@ -7,7 +7,7 @@ use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
 
 use super::grant::Granted;
-use crate::outcome::{outcome, Details, Status};
+use crate::outcome::Status;
 use crate::plan::{check_rules, plan_change};
 use crate::retry::{wait_before, Try};
 
@@ -31,20 +31,8 @@ pub(crate) fn post_directive(
     grant: &Granted,
     now_ms: i64,
 ) -> ApplyOutcome {
-    let done = |t: Try, attempts: u32| {
-        outcome(
-            directive,
-            &hook.name,
-            t.status,
-            Details {
-                reason: t.reason,
-                config_path: super::location(hook),
-                backup_path: None,
-                attempts,
-            },
-            now_ms,
-        )
-    };
+    // An HTTP hook keeps no backup: every try's backup_path is None.
+    let done = |t: Try, attempts: u32| super::finish(directive, hook, t, attempts, now_ms);
     if let Some(reason) = superseded {
         return done(Try::permanent(Status::Superseded, reason), 1);
     }
@@ -137,20 +125,16 @@ pub fn fragment_at_http_hook(
     fragment: &MetadataFragment,
     now_ms: i64,
 ) -> ApplyOutcome {
-    outcome(
+    let reason = format!(
+        "http hook `{}` takes scaling directives (a resource and a target); a metadata \
+         fragment is a configuration patch and has no meaning there, so it was not sent",
+        hook.name
+    );
+    super::finish(
         fragment,
-        &hook.name,
-        Status::Failed,
-        Details {
-            reason: Some(format!(
-                "http hook `{}` takes scaling directives (a resource and a target); a metadata \
-                 fragment is a configuration patch and has no meaning there, so it was not sent",
-                hook.name
-            )),
-            config_path: super::location(hook),
-            backup_path: None,
-            attempts: 1,
-        },
+        hook,
+        Try::permanent(Status::Failed, reason),
+        1,
         now_ms,
     )
 }

@@ -23,6 +23,7 @@ use crate::applied::Applied;
 use crate::fragment::fragment_patch;
 use crate::outcome::{outcome, outcome_id, Details, Input, Status};
 use crate::plan::directive_patch;
+use crate::retry::Try;
 
 /// Applies `directive` through `hook` and says what became of it (retrying transient failures
 /// as the hook's `retry` says). A hook asking for a command, path or URL `grant` does not hold
@@ -85,11 +86,8 @@ fn apply_patch(
             command::apply_commands(template, hook, input, patch, superseded, grant, now_ms)
         }
         HookKind::Http => {
-            let t = crate::retry::Try::permanent(
-                Status::Failed,
-                "an http hook does not take a patch".into(),
-            );
-            flow::finish(input, hook, t, 1, now_ms)
+            let t = Try::permanent(Status::Failed, "an http hook does not take a patch".into());
+            finish(input, hook, t, 1, now_ms)
         }
     }
 }
@@ -105,18 +103,36 @@ fn refused(
 ) -> Option<ApplyOutcome> {
     let reason = grant.refusal(template, hook)?;
     tracing::warn!(app = %input.app, hook = %hook.name, %reason, "hook refused");
-    Some(outcome(
+    Some(finish(
         input,
-        &hook.name,
-        Status::Rejected,
-        Details {
-            reason: Some(reason),
-            config_path: location(hook),
-            backup_path: None,
-            attempts: 1,
-        },
+        hook,
+        Try::permanent(Status::Rejected, reason),
+        1,
         now_ms,
     ))
+}
+
+/// The outcome of `input` at `hook`: a try's status, reason and backup, after `attempts`
+/// tries, naming where the hook acts ([`location`]).
+pub(crate) fn finish(
+    input: impl Into<Input>,
+    hook: &ConfigurationHook,
+    t: Try,
+    attempts: u32,
+    now_ms: i64,
+) -> ApplyOutcome {
+    outcome(
+        input,
+        &hook.name,
+        t.status,
+        Details {
+            reason: t.reason,
+            config_path: location(hook),
+            backup_path: t.backup_path,
+            attempts,
+        },
+        now_ms,
+    )
 }
 
 /// Where a hook acts, as an outcome names it: its file, or its URL without credentials.
@@ -146,19 +162,15 @@ pub fn apply_fragment(
     let patch = match fragment_patch(fragment) {
         Ok(patch) => patch,
         Err(err) => {
-            return outcome(
+            let reason = format!(
+                "metadata fragment of recipe `{}` refused: {err}",
+                fragment.recipe
+            );
+            return finish(
                 fragment,
-                &hook.name,
-                Status::Rejected,
-                Details {
-                    reason: Some(format!(
-                        "metadata fragment of recipe `{}` refused: {err}",
-                        fragment.recipe
-                    )),
-                    config_path: location(hook),
-                    backup_path: None,
-                    attempts: 1,
-                },
+                hook,
+                Try::permanent(Status::Rejected, reason),
+                1,
                 now_ms,
             );
         }
