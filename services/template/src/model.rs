@@ -900,25 +900,34 @@ impl ConfigurationHook {
             .unwrap_or(DEFAULT_COMMAND_TIMEOUT)
     }
 
-    /// A command hook's state base, `<state_dir>/<app>.<hook>` (names kept to `[A-Za-z0-9._-]`,
-    /// anything else `_`, so neither can climb out of the directory): its journal and lock are
-    /// the files beside it, as a file hook's are beside its live file.
+    /// A command hook's state base, `<state_dir>/<app>.<hook>`: its journal and lock are the
+    /// files beside it, as a file hook's are beside its live file. App and hook names are
+    /// written one to one (see [`state_name`]), so no two hooks of any apps share a journal
+    /// (`shop.eu` + `scale` is not `shop` + `eu.scale`) and neither name can climb out of the
+    /// directory.
     pub fn state_base(&self, app: &str) -> Option<std::path::PathBuf> {
-        let tidy = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
         let dir = self.state_dir.as_deref()?;
-        let name = format!("{}.{}", tidy(app), tidy(&self.name)).replace("..", "__");
+        let name = format!("{}.{}", state_name(app), state_name(&self.name));
         Some(std::path::Path::new(dir).join(name))
     }
+}
+
+/// A name as part of a file name, one to one: ASCII letters, digits, `_` and `-` as they are,
+/// every other byte (`.` and `/` included) as `%XX`, and an empty name as `%`. The `.` joining
+/// app and hook in [`ConfigurationHook::state_base`] is then the only dot.
+fn state_name(name: &str) -> String {
+    if name.is_empty() {
+        return "%".to_string();
+    }
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One `{name}` in a hook's text: its name and the byte offset of its `{`.

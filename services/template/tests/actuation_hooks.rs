@@ -43,6 +43,21 @@ fn a_command_hook_is_read_with_its_commands_and_timeout() {
         hook.state_base("shop").unwrap(),
         std::path::Path::new("/var/lib/presage/shop.scale")
     );
+    // Names are written one to one: no two apps' hooks meet in one journal, and none climbs
+    // out of the directory.
+    let named = |app: &str, name: &str| {
+        let mut h = hook.clone();
+        h.name = name.to_string();
+        h.state_base(app).unwrap().display().to_string()
+    };
+    assert_ne!(named("shop.eu", "scale"), named("shop", "eu.scale"));
+    assert_ne!(named("shop/eu", "scale"), named("shop_eu", "scale"));
+    assert_ne!(named("", "scale"), named("%", "scale"));
+    assert_eq!(named("..", "../x"), "/var/lib/presage/%2E%2E.%2E%2E%2Fx");
+    assert_eq!(
+        named("checkout-api", "db_pool"),
+        "/var/lib/presage/checkout-api.db_pool"
+    );
     assert_eq!(
         hook.commands().iter().map(|(f, _)| *f).collect::<Vec<_>>(),
         ["apply", "check", "rollback", "read"]
