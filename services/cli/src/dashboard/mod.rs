@@ -49,10 +49,19 @@ impl ViewArgs {
                 self.hours
             );
         }
+        if self.points < 2 {
+            anyhow::bail!(
+                "--dashboard-points {}: a line needs at least 2 points",
+                self.points
+            );
+        }
+        if self.apps == 0 {
+            anyhow::bail!("--dashboard-apps 0 would show no app: give 1 or more");
+        }
         Ok(Limits {
             span_ms: (self.hours * 3_600_000.0) as i64,
-            points: self.points.max(2),
-            apps: self.apps.max(1),
+            points: self.points,
+            apps: self.apps,
             ..Limits::default()
         })
     }
@@ -202,6 +211,24 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, 1e9] {
             assert!(view(bad).limits().is_err(), "{bad}");
         }
+        // Counts that would draw nothing are refused, not quietly raised.
+        let points = ViewArgs {
+            points: 1,
+            ..view(1.0)
+        }
+        .limits()
+        .unwrap_err();
+        assert!(
+            points.to_string().contains("--dashboard-points 1"),
+            "{points}"
+        );
+        let apps = ViewArgs {
+            apps: 0,
+            ..view(1.0)
+        }
+        .limits()
+        .unwrap_err();
+        assert!(apps.to_string().contains("--dashboard-apps 0"), "{apps}");
     }
 
     #[test]
