@@ -386,51 +386,24 @@ impl Allow {
         cwd: &Path,
     ) -> Vec<Violation> {
         let base = format!("dynamic_metadata.configuration_hooks[{i}]");
-        let mut out = Vec::new();
-        if matches!(hook.kind, HookKind::File | HookKind::Env) {
-            if let Some(path) = &hook.path {
-                out.extend(self.path_violation(path, format!("{base}.path"), cwd));
-            }
-        }
-        if hook.kind == HookKind::Command {
-            for (field, argv) in hook.commands() {
-                out.extend(self.command_violation(argv, format!("{base}.{field}")));
-            }
-            if let Some(state) = hook.state_base(app) {
-                let state = state.to_string_lossy();
-                out.extend(self.path_violation(&state, format!("{base}.state_dir"), cwd));
-            }
-        }
-        if hook.kind == HookKind::Http {
-            if let Some(url) = &hook.url {
-                out.extend(self.url_violation(url, format!("{base}.url")));
-            }
-        }
-        if let Some(reload) = &hook.reload {
-            if let Some(pid_file) = &reload.pid_file {
-                out.extend(self.path_violation(pid_file, format!("{base}.reload.pid_file"), cwd));
-            }
-            if let Some(argv) = &reload.command {
-                out.extend(self.command_violation(argv, format!("{base}.reload.command")));
-            }
-        }
-        if let Some(test) = &hook.test {
-            if let Some(argv) = &test.command {
-                out.extend(self.command_violation(argv, format!("{base}.test.command")));
-            }
-            if let Some(url) = &test.http {
-                out.extend(self.url_violation(url, format!("{base}.test.http")));
-            }
-        }
-        out
+        hook_needs(app, hook)
+            .into_iter()
+            .filter_map(|(rule, asked, field)| {
+                let at = format!("{base}.{field}");
+                match rule {
+                    Grant::Commands => self.command_violation(&asked, at),
+                    Grant::Paths => self.path_violation(&asked, at, cwd),
+                    Grant::Urls => self.url_violation(&asked, at),
+                }
+            })
+            .collect()
     }
 
-    fn command_violation(&self, argv: &[String], at: String) -> Option<Violation> {
-        let asked = argv.first().cloned().unwrap_or_default();
-        let why = self.permits_command(&asked).err()?;
+    fn command_violation(&self, program: &str, at: String) -> Option<Violation> {
+        let why = self.permits_command(program).err()?;
         Some(Violation {
             rule: Grant::Commands,
-            asked,
+            asked: program.to_string(),
             at,
             why,
         })
@@ -481,11 +454,9 @@ impl Allow {
                 }
             }
         };
-        let grant_command = |allow: &mut Allow, argv: &[String]| {
-            if let Some(first) = argv.first() {
-                if !allow.commands.contains(first) {
-                    allow.commands.push(first.clone());
-                }
+        let grant_command = |allow: &mut Allow, program: String| {
+            if !program.is_empty() && !allow.commands.contains(&program) {
+                allow.commands.push(program);
             }
         };
         for template in templates {
@@ -494,46 +465,64 @@ impl Allow {
                 grant_url(&mut allow, url);
             }
             for hook in &dm.configuration_hooks {
-                match hook.kind {
-                    HookKind::File | HookKind::Env => {
-                        if let Some(path) = &hook.path {
-                            grant_path(&mut allow, path);
-                        }
-                    }
-                    HookKind::Command => {
-                        for (_, argv) in hook.commands() {
-                            grant_command(&mut allow, argv);
-                        }
-                        if let Some(state) = hook.state_base(&template.app) {
-                            grant_path(&mut allow, &state.to_string_lossy());
-                        }
-                    }
-                    HookKind::Http => {
-                        if let Some(url) = &hook.url {
-                            grant_url(&mut allow, url);
-                        }
-                    }
-                }
-                if let Some(reload) = &hook.reload {
-                    if let Some(pid_file) = &reload.pid_file {
-                        grant_path(&mut allow, pid_file);
-                    }
-                    if let Some(argv) = &reload.command {
-                        grant_command(&mut allow, argv);
-                    }
-                }
-                if let Some(test) = &hook.test {
-                    if let Some(argv) = &test.command {
-                        grant_command(&mut allow, argv);
-                    }
-                    if let Some(url) = &test.http {
-                        grant_url(&mut allow, url);
+                for (rule, asked, _) in hook_needs(&template.app, hook) {
+                    match rule {
+                        Grant::Commands => grant_command(&mut allow, asked),
+                        Grant::Paths => grant_path(&mut allow, &asked),
+                        Grant::Urls => grant_url(&mut allow, &asked),
                     }
                 }
             }
         }
         allow
     }
+}
+
+/// What a hook asks the operator for, in the order its violations are reported: each command's
+/// program, path and URL, with the hook field asking for it. `check_hook` checks these and
+/// `covering` grants them, so what a hook needs is written once. A command whose argv is empty
+/// asks for the program `""`.
+fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String)> {
+    let program = |argv: &[String]| argv.first().cloned().unwrap_or_default();
+    let mut needs = Vec::new();
+    match hook.kind {
+        HookKind::File | HookKind::Env => {
+            if let Some(path) = &hook.path {
+                needs.push((Grant::Paths, path.clone(), "path".to_string()));
+            }
+        }
+        HookKind::Command => {
+            for (field, argv) in hook.commands() {
+                needs.push((Grant::Commands, program(argv), field.to_string()));
+            }
+            if let Some(state) = hook.state_base(app) {
+                let state = state.to_string_lossy().into_owned();
+                needs.push((Grant::Paths, state, "state_dir".to_string()));
+            }
+        }
+        HookKind::Http => {
+            if let Some(url) = &hook.url {
+                needs.push((Grant::Urls, url.clone(), "url".to_string()));
+            }
+        }
+    }
+    if let Some(reload) = &hook.reload {
+        if let Some(pid_file) = &reload.pid_file {
+            needs.push((Grant::Paths, pid_file.clone(), "reload.pid_file".into()));
+        }
+        if let Some(argv) = &reload.command {
+            needs.push((Grant::Commands, program(argv), "reload.command".into()));
+        }
+    }
+    if let Some(test) = &hook.test {
+        if let Some(argv) = &test.command {
+            needs.push((Grant::Commands, program(argv), "test.command".into()));
+        }
+        if let Some(url) = &test.http {
+            needs.push((Grant::Urls, url.clone(), "test.http".into()));
+        }
+    }
+    needs
 }
 
 /// `path` without `.` segments and repeated separators; a `..` is refused rather than resolved,
