@@ -128,14 +128,16 @@ impl Dashboard {
         let (feed_kafka, feed_stop) = (kafka.clone(), stop.clone());
         let feed = std::thread::Builder::new()
             .name("dashboard-feed".into())
-            .spawn(move || feed::run(&feed_kafka, &shared, &feed_stop))
-            .context("starting the dashboard's feed")?;
-        Ok(Self {
+            .spawn(move || feed::run(&feed_kafka, &shared, &feed_stop));
+        // Dropped on failure too, which stops the server's workers just started.
+        let mut dashboard = Self {
             address,
             stop,
             workers,
-            feed: Some(feed),
-        })
+            feed: None,
+        };
+        dashboard.feed = Some(feed.context("starting the dashboard's feed")?);
+        Ok(dashboard)
     }
 
     pub fn address(&self) -> SocketAddr {
