@@ -1,6 +1,7 @@
-//! The journal kept beside each live configuration file, and what to do with an apply a crash
-//! interrupted. Pure: the file hook reads and writes the journal (`hooks/journal_file.rs`) and
-//! carries out what [`recover`] decides.
+//! The journal kept beside each live configuration file (a command hook's in its granted
+//! `state_dir`), and what to do with an apply a crash interrupted. Pure: the hooks read and
+//! write the journal (`hooks/files.rs`, under the lock `hooks/flow.rs` takes) and carry out
+//! what [`recover`] (a file or env hook) or [`recover_commands`] (a command hook) decides.
 //!
 //! Before the shadow flow touches the live file (the `.prev` copy, the swap) it records an
 //! [`Intent`]: which input, the previous text (exactly as it was live, or none), the candidate
