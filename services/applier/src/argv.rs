@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::document::{get_path, set_path};
 
-/// `argv` with `doc`'s values in place of its placeholders. argv[0] is taken as written: it
+/// `argv` with `doc`'s values in place of its placeholders. `argv[0]` is taken as written: it
 /// is what the operator's allow-list grants, so no value may choose the program.
 pub fn substitute_argv(
     hook: &ConfigurationHook,
