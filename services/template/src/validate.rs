@@ -127,6 +127,22 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                 );
             }
             lag_topics(id, &s.topics, &p.key("topics"), out);
+        } else {
+            // Only a kafka_lag source reads them: elsewhere they would be silently ignored.
+            let set = [
+                ("group", s.group.is_some()),
+                ("topics", !s.topics.is_empty()),
+            ];
+            for (field, _) in set.iter().filter(|(_, set)| *set) {
+                out.push(Finding::at_key(
+                    p.key(field),
+                    format!(
+                        "{field} does not apply to {} source {id:?}: group and topics are a \
+                         kafka_lag source's",
+                        s.kind.as_str()
+                    ),
+                ));
+            }
         }
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(

@@ -91,6 +91,31 @@ fn each_topic_that_is_not_a_topic_name_or_is_named_twice_is_reported_at_its_elem
 }
 
 #[test]
+fn a_group_or_topics_on_another_kind_of_source_is_reported_not_ignored() {
+    let text = template("{ id: lag, kind: kafka_lag, group: g, topics: [t] }").replace(
+        "  metric_recipes:",
+        "    - { id: api, kind: http_probe, url: \"http://x/\", group: g, topics: [t] }\n  metric_recipes:",
+    );
+    let errors = parse(&text, "t.yaml").expect_err("foreign fields").errors;
+    let found: Vec<(usize, usize, &str)> = errors
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!((found[0].0, found[0].1), (5, 54), "{found:#?}");
+    assert_eq!(
+        found[0].2,
+        "group does not apply to http_probe source \"api\": group and topics are a kafka_lag \
+         source's"
+    );
+    assert_eq!((found[1].0, found[1].1), (5, 64), "{found:#?}");
+    assert!(
+        found[1].2.starts_with("topics does not apply"),
+        "{found:#?}"
+    );
+}
+
+#[test]
 fn a_recipe_may_only_read_the_metric_a_lag_source_produces() {
     let text = template("{ id: lag, kind: kafka_lag, group: g, topics: [t] }")
         .replace("lag.consumer_lag", "lag.consumer_offset");
