@@ -826,7 +826,8 @@ pub struct ConfigurationHook {
     #[serde(default)]
     pub read: Option<Vec<String>>,
     /// `command` hooks: the directory holding the hook's journal and lock (granted by the
-    /// operator like a file hook's path), named `<state_dir>/.<app>.<hook>.presage-journal`.
+    /// operator like a file hook's path), named `<state_dir>/.<app>.<hook>.presage-journal`
+    /// (names escaped as [`ConfigurationHook::state_base`] says).
     #[serde(default)]
     pub state_dir: Option<String>,
     /// `command` hooks: how long each command may run (default [`DEFAULT_COMMAND_TIMEOUT`]).
