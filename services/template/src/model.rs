@@ -903,9 +903,9 @@ impl ConfigurationHook {
 
     /// A command hook's state base, `<state_dir>/<app>.<hook>`: its journal and lock are the
     /// files beside it, as a file hook's are beside its live file. App and hook names are
-    /// written one to one (see [`state_name`]), so no two hooks of any apps share a journal
-    /// (`shop.eu` + `scale` is not `shop` + `eu.scale`) and neither name can climb out of the
-    /// directory.
+    /// written one to one (ASCII letters, digits, `_` and `-` as they are, any other byte as
+    /// `%XX`, an empty name as `%`), so no two hooks of any apps share a journal (`shop.eu` +
+    /// `scale` is not `shop` + `eu.scale`) and neither name can climb out of the directory.
     pub fn state_base(&self, app: &str) -> Option<std::path::PathBuf> {
         let dir = self.state_dir.as_deref()?;
         let name = format!("{}.{}", state_name(app), state_name(&self.name));
