@@ -412,9 +412,7 @@ fn initial_units(template: &Template, policy: &ScalingPolicy) -> i64 {
 }
 
 fn delay_of(policy: &ScalingPolicy) -> i64 {
-    policy
-        .provisioning_delay
-        .map_or(0, |d| d.as_millis() as i64)
+    policy.provisioning_delay.map_or(0, |d| d.as_millis_i64())
 }
 
 fn record(template: &str, directive: &ScalingDirective) -> DirectiveRecord {

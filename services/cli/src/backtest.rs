@@ -98,7 +98,7 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
         }
     }
     let options = Options {
-        warmup_ms: args.warmup.as_millis() as i64,
+        warmup_ms: args.warmup.as_millis_i64(),
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),

@@ -243,11 +243,9 @@ impl Planner {
                     continue;
                 };
                 let why = match newest {
-                    None if now - first_observed < fallback.stale_after.as_millis() as i64 => {
-                        continue
-                    }
+                    None if now - first_observed < fallback.stale_after.as_millis_i64() => continue,
                     None => "no forecast yet".to_string(),
-                    Some((issued, _)) if now - issued > fallback.stale_after.as_millis() as i64 => {
+                    Some((issued, _)) if now - issued > fallback.stale_after.as_millis_i64() => {
                         format!("forecast stale: last issued {}s ago", (now - issued) / 1000)
                     }
                     Some((_, score)) if untrusted(policy, score) => format!(
@@ -439,7 +437,7 @@ pub fn scheduled_floor(policy: &ScalingPolicy, zone: Zone, at_ms: i64) -> Option
         .iter()
         .filter(|floor| {
             floor.cron.parse::<Cron>().is_ok_and(|cron| {
-                cron.window_active_in(zone, at_ms, floor.duration.as_millis() as i64)
+                cron.window_active_in(zone, at_ms, floor.duration.as_millis_i64())
             })
         })
         .map(|floor| floor.min)

@@ -83,8 +83,8 @@ pub fn point_at_lead<'a>(
     issued_at_ms: i64,
     points: &'a [ForecastPoint],
 ) -> Option<&'a ForecastPoint> {
-    let lead_ms = policy.lead_time.map_or(0, |d| d.as_millis() as i64);
-    let wanted_at = issued_at_ms + lead_ms;
+    let lead_ms = policy.lead_time.map_or(0, |d| d.as_millis_i64());
+    let wanted_at = issued_at_ms.saturating_add(lead_ms);
     points
         .iter()
         .find(|p| p.at_ms >= wanted_at)
@@ -170,7 +170,7 @@ fn settle(
         .stabilization
         .up
         .max(policy.stabilization.down)
-        .as_millis() as i64;
+        .as_millis_i64();
     // A second decision at the same instant (forecast and fallback) replaces the first.
     if state
         .recommendations
@@ -183,7 +183,7 @@ fn settle(
     while state
         .recommendations
         .front()
-        .is_some_and(|(at, _)| *at < now - window)
+        .is_some_and(|(at, _)| *at < now.saturating_sub(window))
     {
         state.recommendations.pop_front();
     }
@@ -192,7 +192,7 @@ fn settle(
         None => recommendation,
         Some((current, changed_at)) => {
             let within = |span: presage_template::Duration| {
-                let from = now - span.as_millis() as i64;
+                let from = now.saturating_sub(span.as_millis_i64());
                 state
                     .recommendations
                     .iter()
@@ -244,7 +244,7 @@ fn settle(
                 }
             }
             if target < current {
-                let cooldown = policy.cooldown.map_or(0, |d| d.as_millis() as i64);
+                let cooldown = policy.cooldown.map_or(0, |d| d.as_millis_i64());
                 if now - changed_at < cooldown {
                     notes.push(format!(
                         "held at {current}: scale-down cooldown {} since the last change",

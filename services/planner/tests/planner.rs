@@ -424,3 +424,25 @@ fn a_restarted_planner_that_read_back_its_directives_keeps_step_limits_and_coold
     let fresh = amnesiac.on_forecast(&forecast(&trace, cut, 1)).unwrap();
     assert_eq!(fresh[0].previous_target, None);
 }
+
+/// Spans longer than `i64::MAX` milliseconds parse (they fit the template's u64), and every
+/// place the planner adds or subtracts them saturates: no overflow panic, no span turned
+/// negative (a floor that never opens, a lead time pointing into the past).
+#[test]
+fn spans_longer_than_event_time_can_hold_saturate_instead_of_wrapping() {
+    let forever = "200000000000d"; // about 1.7e19 ms: more than i64::MAX
+    let mut planner = planner(&[&format!(
+        "{{ resource: replicas, metric: mw, per_unit: 2000, lead_time: {forever}, min: 1, max: 40, \
+           cooldown: {forever}, stabilization: {{ up: {forever}, down: {forever} }}, \
+           schedule: [{{ cron: \"* * * * *\", for: {forever}, min: 30 }}] }}"
+    )]);
+    let trace = demand("2000-06-05T00:00:00Z", 8);
+    let directives = run(&mut planner, &trace, 4);
+    assert!(!directives.is_empty());
+    // The floor opened every minute lasts for ever: it holds every target at 30 or above.
+    assert!(
+        directives.iter().all(|d| d.target >= 30),
+        "{:?}",
+        directives.iter().map(|d| d.target).collect::<Vec<_>>()
+    );
+}

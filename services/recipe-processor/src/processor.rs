@@ -213,8 +213,8 @@ impl RecipeProcessor {
             }
         }
         let windowing = &template.dynamic_metadata.windowing;
-        let lateness_ms = windowing.allowed_lateness.as_millis() as i64;
-        let idle_timeout_ms = windowing.idle_timeout.as_millis() as i64;
+        let lateness_ms = windowing.allowed_lateness.as_millis_i64();
+        let idle_timeout_ms = windowing.idle_timeout.as_millis_i64();
         let series_horizon_ms = recipes
             .iter()
             .map(|r| r.compiled.size_ms)

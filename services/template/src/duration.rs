@@ -41,6 +41,17 @@ impl Duration {
         self.0
     }
 
+    /// Milliseconds as the signed event-time arithmetic uses them, saturating: a template may
+    /// write a span longer than `i64::MAX` ms (about 292 million years), which `as i64` would
+    /// turn negative.
+    pub const fn as_millis_i64(&self) -> i64 {
+        if self.0 > i64::MAX as u64 {
+            i64::MAX
+        } else {
+            self.0 as i64
+        }
+    }
+
     pub const fn is_zero(&self) -> bool {
         self.0 == 0
     }
