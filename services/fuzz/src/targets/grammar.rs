@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use presage_template::{calendar, cron::Cron, Assignment, Duration, Rule, Selector};
+use presage_template::{calendar, cron::Cron, Assignment, Duration, Rule, Selector, Zone};
 
 use super::{random_text, text, Target};
 use crate::mutate;
@@ -132,8 +132,34 @@ fn run_cron(input: &[u8]) {
         let _ = cron.matches(a);
         let _ = cron.last_at_or_before(a, b);
         let _ = cron.window_active(c, b);
+        // The same walks on a local clock: zones with DST, a half-hour shift and a midnight
+        // change, at any instant; spans up to a week, as templates write them.
+        let zone = ZONES[rest
+            .first()
+            .map_or(0, |&byte| usize::from(byte) % ZONES.len())];
+        let zone: Zone = zone.parse().expect("a known zone");
+        let span = b.rem_euclid(7 * 86_400_000);
+        let _ = cron.last_at_or_before_in(zone, a, span);
+        let _ = cron.window_active_in(zone, c, span);
+        let _ = (
+            zone.local_ms(a),
+            zone.hour_of_day(a),
+            zone.weekday(a),
+            zone.day_number(a),
+        );
     }
 }
+
+/// Zones the cron target walks: UTC, daylight saving in both hemispheres, a 30-minute shift,
+/// a change at midnight, a half-hour offset without DST.
+const ZONES: [&str; 6] = [
+    "UTC",
+    "Europe/London",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+];
 
 fn run_calendar(input: &[u8]) {
     let ([a, _, _], rest) = instants(input);

@@ -10,6 +10,7 @@ use crate::rng::Rng;
 const SHIPPED: &[&str] = &[
     include_str!("../../../../templates/grid-demand.yaml"),
     include_str!("../../../../templates/checkout-api.yaml"),
+    include_str!("../../../../templates/order-workers.yaml"),
     include_str!("../../../../templates/backtest/airport.yaml"),
     include_str!("../../../../templates/backtest/grid-ew.yaml"),
 ];
