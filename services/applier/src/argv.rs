@@ -11,7 +11,7 @@
 use presage_template::{placeholders, ConfigurationHook, Piece};
 use serde_json::Value;
 
-use crate::document::{get_path, set_path};
+use crate::document::set_path;
 
 /// `argv` with `doc`'s values in place of its placeholders. `argv[0]` is taken as written: it
 /// is what the operator's allow-list grants, so no value may choose the program.
@@ -80,7 +80,8 @@ pub fn substitute(
             Piece::Text(literal) => out.push_str(literal),
             Piece::Hole(hole) => {
                 let path = hook.placeholder_path(&hole.name);
-                let value = get_path(doc, &path)
+                let value = hook
+                    .placeholder_value(doc, &hole.name)
                     .ok_or_else(|| format!("`{{{}}}`: {path} has no value", hole.name))?;
                 let value = scalar(value)
                     .ok_or_else(|| format!("`{{{}}}`: {path} is not a single value", hole.name))?;
