@@ -45,8 +45,7 @@ mod tests {
             url: None,
             every: Some(every.parse().unwrap()),
             timeout: None,
-            group: None,
-            topics: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -41,8 +41,7 @@ fn source(kind: SourceKind, url: Option<String>) -> Source {
         url,
         every: Some("1s".parse().unwrap()),
         timeout: Some("500ms".parse().unwrap()),
-        group: None,
-        topics: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -123,7 +123,9 @@ pub struct DynamicMetadata {
 
 // ---------------------------------------------------------------- sources (collector)
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Default` only so code building a `Source` by hand can write `..Default::default()` and keep
+/// compiling as source kinds gain fields; a template always names its `kind`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// Recipes refer to a source's metrics as `<id>.<metric>`.
@@ -146,10 +148,11 @@ pub struct Source {
     pub topics: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// CPU, memory and network I/O of the host the collector runs on.
+    #[default]
     Host,
     /// A Prometheus text-format endpoint.
     Prometheus,
