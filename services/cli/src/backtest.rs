@@ -16,6 +16,8 @@ use presage_runner::KafkaArgs;
 
 use crate::rfc3339::rfc3339;
 
+mod prometheus;
+
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
     /// The template whose policies are backtested (its live policies make the scorecard's rows).
@@ -32,6 +34,11 @@ pub struct BacktestArgs {
     pub from: Option<String>,
     #[arg(long, requires = "from")]
     pub to: Option<String>,
+    /// With --from and --to: read each template's `promql` sources from this Prometheus server
+    /// (`http://prometheus:9090`) with query_range, one point per source's `every`, instead of
+    /// presage.metrics.raw.
+    #[arg(long, requires = "from", value_name = "URL")]
+    pub prometheus: Option<String>,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// The first stretch only feeds history; scores cover the rest (e.g. `14d`).
@@ -166,6 +173,9 @@ fn read_samples(args: &BacktestArgs) -> anyhow::Result<(Trace, String)> {
     if to_ms <= from_ms {
         bail!("--to {to} is not after --from {from}");
     }
+    if let Some(base) = &args.prometheus {
+        return read_prometheus(args, base, from_ms, to_ms);
+    }
     let topic = args.kafka.topics().raw();
     let mut samples: Vec<RawSample> = Vec::new();
     let mut undecodable = 0u64;
@@ -187,6 +197,36 @@ fn read_samples(args: &BacktestArgs) -> anyhow::Result<(Trace, String)> {
     );
     let source = format!("kafka:{topic} [{}, {})", rfc3339(from_ms), rfc3339(to_ms));
     Ok((Trace::from_samples(samples), source))
+}
+
+/// The templates' `promql` sources over [from, to) from the Prometheus server at `base`.
+fn read_prometheus(
+    args: &BacktestArgs,
+    base: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> anyhow::Result<(Trace, String)> {
+    let mut templates = Vec::new();
+    for path in std::iter::once(&args.template).chain(&args.compare) {
+        templates.push(
+            crate::check::check_file(path)
+                .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?,
+        );
+    }
+    let read = prometheus::read_history(base, &templates, from_ms, to_ms)?;
+    let shown = presage_events::redact_url(base);
+    eprintln!(
+        "read {} samples of {} promql source(s) from {shown} in {} request(s)",
+        read.samples.len(),
+        read.sources,
+        read.requests
+    );
+    let source = format!(
+        "prometheus:{shown} [{}, {})",
+        rfc3339(from_ms),
+        rfc3339(to_ms)
+    );
+    Ok((Trace::from_samples(read.samples), source))
 }
 
 fn parse_time(text: &str) -> anyhow::Result<i64> {

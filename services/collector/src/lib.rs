@@ -9,6 +9,7 @@ pub mod failures;
 pub mod host;
 pub mod lag;
 pub mod prometheus;
+pub mod promql;
 pub mod readers;
 pub mod refusals;
 pub mod report;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::refusals::{series_lines, DEFAULT_MAX_SCRAPE_SERIES};
-use crate::{calendar, host, prometheus, Reading, Refusal, SourceError, SourceReader};
+use crate::{calendar, host, prometheus, promql, Reading, Refusal, SourceError, SourceReader};
 use presage_events::{redact_text, redact_url};
 use presage_template::authority::Allow;
 use presage_template::metric_names as names;
@@ -105,6 +105,7 @@ impl SourceReader for Readers {
                     })
             }
             SourceKind::Host => self.read_host(source, now_ms),
+            SourceKind::Promql => self.read_promql(source, now_ms),
             SourceKind::Prometheus => {
                 let url = self.granted_url(source)?;
                 let shown = redact_url(url);
@@ -160,6 +161,37 @@ impl SourceReader for Readers {
 }
 
 impl Readers {
+    /// An instant query evaluated at `now_ms` (so its samples are stamped on the collector's
+    /// clock, like every other source's); the result's series are bounded like a page's.
+    fn read_promql(&self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        let base = self.granted_url(source)?;
+        let query = source.query.as_deref().unwrap_or_default();
+        let url = promql::endpoint(base, "query");
+        let shown = redact_url(&url);
+        let body = match ureq::get(&url)
+            .timeout(timeout_of(source))
+            .query("query", query)
+            .query("time", &promql::seconds(now_ms))
+            .call()
+        {
+            Ok(response) => response.into_string(),
+            // A refused query is a 400 (422 for an execution error) with the reason as JSON.
+            Err(ureq::Error::Status(_, response)) => response.into_string(),
+            Err(e) => return Err(failed(source, redact_text(&format!("GET {shown}: {e}")))),
+        }
+        .map_err(|e| failed(source, redact_text(&format!("reading {shown}: {e}"))))?;
+        let max = self.max_scrape_series;
+        promql::parse_instant(&body, source.metric_name(), max).map_err(|err| SourceError {
+            refusal: match err {
+                promql::PromqlError::TooManySeries { series, max } => {
+                    Some(Refusal::TooManySeries { series, max })
+                }
+                _ => None,
+            },
+            ..failed(source, redact_text(&format!("GET {shown}: {err}")))
+        })
+    }
+
     fn read_host(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
         let read = |path: &str| {
             std::fs::read_to_string(path)

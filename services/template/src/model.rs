@@ -146,6 +146,14 @@ pub struct Source {
     /// `kafka_lag`: the topics the group consumes; every partition of each is read.
     #[serde(default)]
     pub topics: Vec<String>,
+    /// `promql`: the PromQL expression evaluated at each read (an instant query against `url`,
+    /// the Prometheus server's base URL); each series of its result is one sample.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// `promql`: the name recipes read the query's samples by (`<id>.<metric>`); defaults to the
+    /// source's id. See [`Source::metric_name`].
+    #[serde(default)]
+    pub metric: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +171,8 @@ pub enum SourceKind {
     /// A consumer group's lag per topic and partition: the partition's end minus the group's
     /// committed offset.
     KafkaLag,
+    /// A PromQL query against a Prometheus server's HTTP API, each result series a sample.
+    Promql,
 }
 
 impl SourceKind {
@@ -174,6 +184,7 @@ impl SourceKind {
             SourceKind::HttpProbe => "http_probe",
             SourceKind::Calendar => "calendar",
             SourceKind::KafkaLag => "kafka_lag",
+            SourceKind::Promql => "promql",
         }
     }
 
@@ -187,7 +198,17 @@ impl SourceKind {
             SourceKind::Calendar => Some(&metric_names::CALENDAR),
             SourceKind::KafkaLag => Some(&metric_names::KAFKA_LAG),
             SourceKind::Prometheus => None,
+            // One metric, named by the source (`Source::metric_name`), not by the kind.
+            SourceKind::Promql => None,
         }
+    }
+}
+
+impl Source {
+    /// The metric a `promql` source's samples carry: its `metric`, else its id. The collector
+    /// and `presage backtest --prometheus` both name samples with it, so recipes match either.
+    pub fn metric_name(&self) -> &str {
+        self.metric.as_deref().unwrap_or(&self.id)
     }
 }
 

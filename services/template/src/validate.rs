@@ -4,6 +4,7 @@
 
 mod actuation;
 mod expressions;
+mod promql;
 mod recipes;
 mod selectors;
 mod sql;
@@ -144,6 +145,7 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
                 ));
             }
         }
+        promql::check(s, &p, out);
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(
                 value,
