@@ -7,6 +7,8 @@
 pub mod calendar;
 pub mod failures;
 pub mod host;
+pub mod ics;
+pub mod json_http;
 pub mod lag;
 pub mod prometheus;
 pub mod promql;

@@ -105,6 +105,8 @@ impl SourceReader for Readers {
                     })
             }
             SourceKind::Host => self.read_host(source, now_ms),
+            SourceKind::JsonHttp => self.read_json_http(source, now_ms),
+            SourceKind::Ics => self.read_ics(source, zone, now_ms),
             SourceKind::Promql => self.read_promql(source, now_ms),
             SourceKind::Prometheus => {
                 let url = self.granted_url(source)?;
@@ -232,5 +234,89 @@ impl Readers {
             ));
         }
         Ok(readings)
+    }
+}
+
+/// An ics file larger than this is not read: a year of a busy shared calendar is well under it.
+const MAX_ICS_BYTES: u64 = 8 << 20;
+
+impl Readers {
+    /// GET the source's granted URL; the body as text. Errors name the URL without credentials.
+    fn get_text(&self, source: &Source) -> Result<String, SourceError> {
+        let url = self.granted_url(source)?;
+        let shown = redact_url(url);
+        // ureq's own messages quote the URL whole, credentials included.
+        ureq::get(url)
+            .timeout(timeout_of(source))
+            .call()
+            .map_err(|e| failed(source, redact_text(&format!("GET {shown}: {e}"))))?
+            .into_string()
+            .map_err(|e| failed(source, redact_text(&format!("reading {shown}: {e}"))))
+    }
+
+    fn read_json_http(&self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        let body = self.get_text(source)?;
+        let picks = crate::json_http::Picks {
+            values: &source.values,
+            labels: &source.labels,
+            items: source.items.as_deref(),
+        };
+        crate::json_http::readings(&body, picks, now_ms, self.max_scrape_series).map_err(|e| {
+            let refusal = match e {
+                crate::json_http::JsonError::TooManySeries { series, max } => {
+                    Some(Refusal::TooManySeries { series, max })
+                }
+                _ => None,
+            };
+            SourceError {
+                refusal,
+                ..failed(source, e.to_string())
+            }
+        })
+    }
+
+    /// The calendar from its granted file (checked again here, at the point of use) or URL.
+    fn read_ics(
+        &self,
+        source: &Source,
+        zone: Zone,
+        now_ms: i64,
+    ) -> Result<Vec<Reading>, SourceError> {
+        let text = match source.path.as_deref() {
+            Some(path) => {
+                let granted = self
+                    .allow
+                    .permits_path(std::path::Path::new(path), std::path::Path::new("/"))
+                    .map_err(|why| SourceError {
+                        refusal: Some(Refusal::NotGranted),
+                        ..failed(source, format!("{why} (allow-list rule `paths`)"))
+                    })?;
+                let size = std::fs::metadata(&granted)
+                    .map_err(|e| failed(source, format!("reading {path}: {e}")))?
+                    .len();
+                if size > MAX_ICS_BYTES {
+                    return Err(failed(
+                        source,
+                        format!("{path} is {size} bytes: at most {MAX_ICS_BYTES} are read"),
+                    ));
+                }
+                std::fs::read_to_string(&granted)
+                    .map_err(|e| failed(source, format!("reading {path}: {e}")))?
+            }
+            None => self.get_text(source)?,
+        };
+        let matching = source
+            .summary_match
+            .as_deref()
+            .map(|pattern| {
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(presage_template::MAX_REGEX_BYTES)
+                    .dfa_size_limit(presage_template::MAX_REGEX_CACHE_BYTES)
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| failed(source, format!("match: {e}")))?;
+        crate::ics::readings(&text, zone, matching.as_ref(), now_ms)
+            .map_err(|e| failed(source, e.to_string()))
     }
 }

@@ -364,15 +364,20 @@ impl Allow {
         out
     }
 
-    /// What the collector's source at index `i` needs: its URL, if it has one.
+    /// What the collector's source at index `i` needs: its URL, if it has one, and the file it
+    /// reads (an `ics` source's `path`; validation holds it absolute, so no working directory
+    /// applies).
     pub fn check_source(&self, source: &Source, i: usize) -> Vec<Violation> {
-        let at = format!("dynamic_metadata.sources[{i}].url");
-        source
-            .url
-            .as_deref()
-            .and_then(|url| self.url_violation(url, at))
-            .into_iter()
-            .collect()
+        let url = source.url.as_deref().and_then(|url| {
+            let at = format!("dynamic_metadata.sources[{i}].url");
+            self.url_violation(url, at)
+        });
+        // An ics source's calendar file: validation holds it absolute too.
+        let file = source.path.as_deref().and_then(|path| {
+            let at = format!("dynamic_metadata.sources[{i}].path");
+            self.path_violation(path, at, Path::new("/"))
+        });
+        url.into_iter().chain(file).collect()
     }
 
     /// What the applier's hook at index `i` needs: the file it writes (and the files beside
@@ -463,6 +468,9 @@ impl Allow {
             let dm = &template.dynamic_metadata;
             for url in dm.sources.iter().filter_map(|s| s.url.as_deref()) {
                 grant_url(&mut allow, url);
+            }
+            for path in dm.sources.iter().filter_map(|s| s.path.as_deref()) {
+                grant_path(&mut allow, path);
             }
             for hook in &dm.configuration_hooks {
                 for (rule, asked, _) in hook_needs(&template.app, hook) {

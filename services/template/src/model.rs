@@ -146,6 +146,23 @@ pub struct Source {
     /// `kafka_lag`: the topics the group consumes; every partition of each is read.
     #[serde(default)]
     pub topics: Vec<String>,
+    /// `json_http`: each metric the source produces, by name, with the JSON Pointer (RFC 6901)
+    /// of its value, `{ temperature_c: /current/temperature_2m }`. Recipes read `<id>.<name>`.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// `json_http`: labels of every sample, by name, with the JSON Pointer of each.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `json_http`: the JSON Pointer of an array; one sample per element and value, the
+    /// pointers of `values` and `labels` then relative to each element.
+    #[serde(default)]
+    pub items: Option<String>,
+    /// `ics`: the iCalendar file read (absolute, granted by the allow-list's `paths`); else `url`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `ics`: a regular expression; only events whose SUMMARY it matches count.
+    #[serde(default, rename = "match")]
+    pub summary_match: Option<String>,
     /// `promql`: the PromQL expression evaluated at each read (an instant query against `url`,
     /// the Prometheus server's base URL); each series of its result is one sample.
     #[serde(default)]
@@ -171,6 +188,10 @@ pub enum SourceKind {
     /// A consumer group's lag per topic and partition: the partition's end minus the group's
     /// committed offset.
     KafkaLag,
+    /// A JSON API read over HTTP; JSON Pointers pick its values and labels.
+    JsonHttp,
+    /// Events of an iCalendar file or URL: whether one is in progress, how many, how soon the next.
+    Ics,
     /// A PromQL query against a Prometheus server's HTTP API, each result series a sample.
     Promql,
 }
@@ -184,6 +205,8 @@ impl SourceKind {
             SourceKind::HttpProbe => "http_probe",
             SourceKind::Calendar => "calendar",
             SourceKind::KafkaLag => "kafka_lag",
+            SourceKind::JsonHttp => "json_http",
+            SourceKind::Ics => "ics",
             SourceKind::Promql => "promql",
         }
     }
@@ -197,6 +220,9 @@ impl SourceKind {
             SourceKind::HttpProbe => Some(&metric_names::HTTP_PROBE),
             SourceKind::Calendar => Some(&metric_names::CALENDAR),
             SourceKind::KafkaLag => Some(&metric_names::KAFKA_LAG),
+            // The source declares them: its `values` keys.
+            SourceKind::JsonHttp => None,
+            SourceKind::Ics => Some(&metric_names::ICS),
             SourceKind::Prometheus => None,
             // One metric, named by the source (`Source::metric_name`), not by the kind.
             SourceKind::Promql => None,
@@ -240,6 +266,14 @@ pub mod metric_names {
     /// Per partition, labelled `group`, `topic` and `partition`.
     pub const CONSUMER_LAG: &str = "consumer_lag";
     pub const KAFKA_LAG: [&str; 1] = [CONSUMER_LAG];
+
+    /// 1 while a (matching) event of the calendar is in progress, else 0.
+    pub const IN_EVENT: &str = "in_event";
+    /// How many (matching) events are in progress.
+    pub const EVENTS: &str = "events";
+    /// Minutes until the next (matching) event starts; not read when none is ahead.
+    pub const MINUTES_TO_NEXT_EVENT: &str = "minutes_to_next_event";
+    pub const ICS: [&str; 3] = [IN_EVENT, EVENTS, MINUTES_TO_NEXT_EVENT];
 }
 
 // ---------------------------------------------------------------- recipes (recipe-processor)

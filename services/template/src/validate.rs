@@ -4,6 +4,8 @@
 
 mod actuation;
 mod expressions;
+mod ics;
+mod json_http;
 mod promql;
 mod recipes;
 mod selectors;
@@ -146,6 +148,8 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             }
         }
         promql::check(s, &p, out);
+        json_http::check(s, &p, out);
+        ics::check(s, &p, out);
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(
                 value,

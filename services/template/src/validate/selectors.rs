@@ -49,10 +49,17 @@ pub(super) fn check(
         ));
         return;
     }
-    let Some(kind) = t.source(source).map(|s| s.kind) else {
+    let Some(declared) = t.source(source) else {
         return;
     };
-    if let Some(names) = kind.metrics() {
+    let kind = declared.kind;
+    // A json_http source names its metrics: the keys of its `values`.
+    let own: Vec<&str> = declared.values.keys().map(String::as_str).collect();
+    let names = match kind {
+        crate::model::SourceKind::JsonHttp => Some(own.as_slice()),
+        _ => kind.metrics(),
+    };
+    if let Some(names) = names {
         if !names.contains(&metric) {
             out.push(Finding::at(
                 at,
