@@ -138,6 +138,20 @@ mod tests {
     }
 
     #[test]
+    fn a_recipe_naming_another_metric_of_a_promql_source_is_reported() {
+        // The template's recipe reads `api.rps`; the source names its samples `requests`.
+        let found = errors("{ id: api, kind: promql, url: u, query: up, metric: requests }");
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].0, 6, "at the recipe's from: {found:#?}");
+        assert!(
+            found[0].2.contains(
+                "source \"api\" (promql) has no metric \"rps\": expected one of requests"
+            ),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
     fn a_missing_url_and_query_are_reported_at_the_source() {
         let found = errors("{ id: api, kind: promql, metric: rps }");
         assert_eq!(found.len(), 2, "{found:#?}");
@@ -160,10 +174,16 @@ mod tests {
 
     #[test]
     fn a_metric_a_selector_cannot_name_is_reported_at_the_metric_or_the_id() {
+        // (The recipe's `api.rps` is reported too: the source has no metric rps.)
         let found = errors("{ id: api, kind: promql, url: u, query: up, metric: a-b }");
-        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!((found[0].0, found[0].1), (4, 59), "{found:#?}");
-        assert!(found[0].2.contains("metric \"a-b\""), "{found:#?}");
+        assert!(
+            found[0]
+                .2
+                .contains("metric \"a-b\" of promql source \"api\" cannot be selected"),
+            "{found:#?}"
+        );
         let found = errors("{ id: my-api, kind: promql, url: u, query: up }");
         assert!(
             found

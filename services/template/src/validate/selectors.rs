@@ -53,10 +53,16 @@ pub(super) fn check(
         return;
     };
     let kind = declared.kind;
-    // A json_http source names its metrics: the keys of its `values`.
-    let own: Vec<&str> = declared.values.keys().map(String::as_str).collect();
+    // A json_http source names its metrics: the keys of its `values`; a promql source its one,
+    // `metric` or its id.
+    let own: Vec<&str> = match kind {
+        crate::model::SourceKind::Promql => vec![declared.metric_name()],
+        _ => declared.values.keys().map(String::as_str).collect(),
+    };
     let names = match kind {
-        crate::model::SourceKind::JsonHttp => Some(own.as_slice()),
+        crate::model::SourceKind::JsonHttp | crate::model::SourceKind::Promql => {
+            Some(own.as_slice())
+        }
         _ => kind.metrics(),
     };
     if let Some(names) = names {
