@@ -184,6 +184,82 @@ fn a_backtest_from_prometheus_replays_as_the_same_samples_from_a_csv_trace() {
     );
 }
 
+/// Eight days of one sample a minute: 11,520 points, more than Prometheus answers in one range
+/// request (11,000), so the backtest reads them in two.
+#[test]
+fn a_history_longer_than_one_request_is_read_in_chunks_without_a_gap_or_a_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = presage_template::calendar::parse_timestamp(FROM).unwrap();
+    let minutes: i64 = 8 * 24 * 60;
+    // The minute of the day, plus 10,000: every window of the replay knows what it must average.
+    let value = |minute: i64| 10_000 + minute % (24 * 60);
+    let mut openmetrics = String::from("# TYPE orders gauge\n");
+    for minute in 0..minutes {
+        let at = from / 1000 + minute * 60;
+        openmetrics.push_str(&format!(
+            "orders{{shop=\"north\"}} {} {at}\n",
+            value(minute)
+        ));
+    }
+    openmetrics.push_str("# EOF\n");
+    let prometheus = Prometheus::with_history(&openmetrics, dir.path());
+    prometheus.wait_for("the backfilled blocks to be loaded", |p| {
+        p.series(&format!("orders @ {}", from / 1000 + (minutes - 1) * 60)) == 1
+    });
+    let template = dir.path().join("orders.yaml");
+    std::fs::write(
+        &template,
+        "app: shop\nbootstrap: { resources: { replicas: 2 } }\ndynamic_metadata:\n  sources:\n    \
+         - { id: orders, kind: promql, url: \"http://prometheus.invalid:9090\", query: 'orders', every: 1m }\n  \
+         windowing: { allowed_lateness: 0s, idle_timeout: 1h }\n  metric_recipes:\n    \
+         - { name: orders, from: orders.orders, aggregate: avg, window: { tumble: 30m } }\n  \
+         prediction_algorithms:\n    - { target: orders, horizon: 2h, models: [seasonal_naive], seasonality: [1d], interval: 0.9 }\n  \
+         scaling_policies:\n    - { resource: replicas, metric: orders, per_unit: 1000, use: upper, lead_time: 30m, min: 1, max: 20 }\n",
+    )
+    .unwrap();
+    let end = presage_template::calendar::rfc3339(from + minutes * 60_000);
+    let output = presage(
+        &[
+            "backtest",
+            "--template",
+            template.to_str().unwrap(),
+            "--prometheus",
+            &prometheus.base,
+            "--from",
+            FROM,
+            "--to",
+            &end,
+            "--warmup",
+            "2d",
+        ],
+        dir.path(),
+    );
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "read {minutes} samples of 1 promql source(s) from {} in 2 request(s)",
+            prometheus.base
+        )),
+        "{stderr}"
+    );
+    let replayed = report(dir.path(), "var/backtest/backtest.json");
+    assert_eq!(replayed["samples"], minutes);
+    // Every 30-minute window averages its own thirty minutes: none missing, none read twice.
+    let demand = replayed["series"][0]["demand"].as_array().unwrap();
+    assert!(demand.len() > 100, "{}", demand.len());
+    for step in demand {
+        let start = step["start_ms"].as_i64().unwrap();
+        let first = (start - from) / 60_000;
+        let mean = (first..first + 30).map(value).sum::<i64>() as f64 / 30.0;
+        assert_eq!(
+            step["value"].as_f64().unwrap(),
+            mean,
+            "the window at {start}"
+        );
+    }
+}
+
 #[test]
 fn a_query_prometheus_refuses_fails_the_backtest_naming_the_source() {
     let dir = tempfile::tempdir().unwrap();
