@@ -177,13 +177,15 @@ fn urls_not_granted_are_never_reached() {
         "the server was reached"
     );
 
-    // Granted: reached.
+    // Granted: reached. (This server holds no configuration to read, so the outcome is
+    // `failed`, not `rejected`; the http hook's whole flow is in tests/http_hook.rs.)
     let grant = granted(&format!("urls: [\"{url}/scale\"]"));
     let outcome = apply_with(
-        &format!("{{ name: scale, kind: http, url: \"{url}/scale\" }}"),
+        &format!("{{ name: scale, kind: http, url: \"{url}/scale\", retry: {{ attempts: 1 }} }}"),
         &grant,
     );
-    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    assert_eq!(outcome.status, "failed", "{outcome:?}");
+    assert!(reason(&outcome).contains("not a JSON configuration"), "{outcome:?}");
     assert!(requests.recv_timeout(Duration::from_secs(5)).is_ok());
 }
 

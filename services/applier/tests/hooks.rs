@@ -234,31 +234,8 @@ fn a_failing_check_after_the_swap_rolls_back_to_the_previous_version() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
 }
 
-#[test]
-fn the_http_hook_posts_the_target_and_reports_the_answer() {
-    let (url, requests) = server(200);
-    let outcome = apply_through(
-        &format!("{{ name: scale, kind: http, url: \"{url}/scale\" }}"),
-        6,
-        0,
-    );
-    assert_eq!(outcome.status, "applied", "{outcome:?}");
-    let request = requests.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert!(request.starts_with("POST /scale "), "{request}");
-    let body: serde_json::Value =
-        serde_json::from_str(request.splitn(3, ' ').nth(2).unwrap()).unwrap();
-    assert_eq!(body["target"], 6);
-    assert_eq!(body["resource"], "replicas");
-
-    let (failing, _) = server(500);
-    let outcome = apply_through(
-        &format!("{{ name: scale, kind: http, url: \"{failing}/scale\" }}"),
-        6,
-        0,
-    );
-    assert_eq!(outcome.status, "failed");
-    assert!(outcome.reason.unwrap().contains("HTTP 500"));
-}
+// The http hook (read, merge, rules, test, send, check, roll back) is specified in
+// tests/http_hook.rs against a server holding a configuration.
 
 // ---------------------------------------------------------------- metadata fragments
 
@@ -420,26 +397,7 @@ fn a_fragment_whose_check_after_the_swap_fails_is_rolled_back() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), ORIGINAL);
 }
 
-#[test]
-fn a_fragment_is_not_posted_to_an_http_hook_and_the_outcome_says_why() {
-    let (url, requests) = server(200);
-    let outcome = apply_fragment_through(
-        &format!("{{ name: scale, kind: http, url: \"{url}/scale\" }}"),
-        &fragment("json", r#"{"config":{"worker_threads":12}}"#),
-        0,
-    );
-    assert_eq!(outcome.status, "failed", "{outcome:?}");
-    let reason = outcome.reason.unwrap();
-    assert!(
-        reason.contains("takes scaling directives") && reason.contains("not sent"),
-        "{reason}"
-    );
-    assert_eq!(outcome.config_path, Some(format!("{url}/scale")));
-    assert!(
-        requests.recv_timeout(Duration::from_millis(300)).is_err(),
-        "nothing reached the endpoint"
-    );
-}
+// A metadata fragment at an http hook is merged and sent: see tests/http_hook.rs.
 
 #[test]
 fn a_directive_and_a_fragment_each_merge_on_top_of_the_other() {

@@ -71,20 +71,7 @@ fn server(answer: impl Fn(usize) -> u16 + Send + 'static) -> (String, Arc<Atomic
     (url, count)
 }
 
-#[test]
-fn an_http_hook_answering_503_twice_then_200_is_applied_on_the_third_attempt() {
-    let (url, requests) = server(|n| if n < 2 { 503 } else { 200 });
-    let outcome = apply_through(
-        &format!(
-            "{{ name: scale, kind: http, url: \"{url}/scale\", retry: {{ attempts: 3, backoff: 50ms }} }}"
-        ),
-        6,
-    );
-    assert_eq!(outcome.status, "applied", "{outcome:?}");
-    assert_eq!(outcome.attempts, 3);
-    assert_eq!(outcome.reason, None);
-    assert_eq!(requests.load(Ordering::SeqCst), 3);
-}
+// An http hook applied after two 503s: tests/http_hook.rs (its server holds a configuration).
 
 #[test]
 fn an_http_hook_that_keeps_failing_gives_up_after_its_attempts_with_the_last_reason() {

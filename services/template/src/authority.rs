@@ -8,7 +8,14 @@
 //! commands: [/usr/sbin/nginx, kill]   # a command's argv[0] must equal one of these exactly
 //! paths: [/etc/myapp/]                # ending in `/`: any file below; otherwise that one file
 //! urls: [http://127.0.0.1:9100/]      # scheme, host and port equal, and the path below the entry's
+//! secrets:                            # what an http hook's `auth` may read, and where it may send it
+//!   - { env: CHECKOUT_TOKEN, to: [http://127.0.0.1:7000/] }
+//!   - { file: /run/secrets/checkout, to: [http://127.0.0.1:7000/config] }
 //! ```
+//!
+//! A secret is granted by its exact name or file, together with the URLs it may be sent to, so
+//! a template can neither read the applier's other variables or files nor send a granted secret
+//! to another granted URL.
 //!
 //! Matching is lexical: paths are normalised (`.` and repeated `/` removed) and a `..` is refused
 //! outright, in the allow-list and in a template, because it could climb out of a granted
@@ -24,6 +31,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{TemplateError, TemplateErrors};
+use crate::http_hook::SecretRef;
 use crate::model::{ConfigurationHook, HookKind, Source, Template};
 
 /// The environment variable the services read the allow-list file's path from.
@@ -35,6 +43,7 @@ pub enum Grant {
     Commands,
     Paths,
     Urls,
+    Secrets,
 }
 
 impl Grant {
@@ -43,6 +52,7 @@ impl Grant {
             Grant::Commands => "commands",
             Grant::Paths => "paths",
             Grant::Urls => "urls",
+            Grant::Secrets => "secrets",
         }
     }
 }
@@ -199,6 +209,26 @@ pub struct Allow {
     commands: Vec<String>,
     paths: Vec<PathGrant>,
     urls: Vec<Origin>,
+    secrets: Vec<SecretGrant>,
+}
+
+/// A granted secret and the URLs it may be sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SecretGrant {
+    secret: SecretRef,
+    to: Vec<Origin>,
+}
+
+/// A `secrets` entry as written: one of `env` or `file`, and `to`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
 }
 
 /// The file as written.
@@ -211,6 +241,8 @@ struct AllowFile {
     paths: Vec<String>,
     #[serde(default)]
     urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    secrets: Vec<SecretEntry>,
 }
 
 impl Allow {
@@ -220,7 +252,10 @@ impl Allow {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.commands.is_empty() && self.paths.is_empty() && self.urls.is_empty()
+        self.commands.is_empty()
+            && self.paths.is_empty()
+            && self.urls.is_empty()
+            && self.secrets.is_empty()
     }
 
     /// Parses an allow-list; every bad entry is reported with `file:line:column`.
@@ -275,6 +310,12 @@ impl Allow {
                 Err(why) => refuse("urls", i, format!("URL entry: {why}")),
             }
         }
+        for (i, entry) in raw.secrets.into_iter().enumerate() {
+            match secret_grant(entry) {
+                Ok(grant) => allow.secrets.push(grant),
+                Err(why) => refuse("secrets", i, format!("secret entry: {why}")),
+            }
+        }
         if errors.is_empty() {
             Ok(allow)
         } else {
@@ -304,6 +345,15 @@ impl Allow {
                 })
                 .collect(),
             urls: self.urls.iter().map(ToString::to_string).collect(),
+            secrets: self
+                .secrets
+                .iter()
+                .map(|g| SecretEntry {
+                    env: matches!(&g.secret, SecretRef::Env(_)).then(|| g.secret.name()),
+                    file: matches!(&g.secret, SecretRef::File(_)).then(|| g.secret.name()),
+                    to: g.to.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
         };
         yaml_serde::to_string(&file).unwrap_or_default()
     }
@@ -351,6 +401,33 @@ impl Allow {
         }
     }
 
+    /// Whether `secret` may be read and sent to `url`: granted by its exact name or file, with
+    /// a `to` entry covering the URL. The error names neither the secret's value nor the URL's
+    /// credentials.
+    pub fn permits_secret(&self, secret: &SecretRef, url: &str) -> Result<(), String> {
+        let asked = Origin::parse(url).map_err(|why| format!("URL refused: {why}"))?;
+        let secret = match secret {
+            SecretRef::File(path) => {
+                let normal =
+                    normalise(Path::new(path)).map_err(|why| format!("{secret}: {why}"))?;
+                SecretRef::File(normal.display().to_string())
+            }
+            env => env.clone(),
+        };
+        let granted = self
+            .secrets
+            .iter()
+            .filter(|g| g.secret == secret)
+            .any(|g| g.to.iter().any(|to| to.covers(&asked)));
+        if granted {
+            Ok(())
+        } else {
+            Err(format!(
+                "secret {secret} is not granted to be sent to `{asked}`"
+            ))
+        }
+    }
+
     /// Every violation of `template`'s hooks and sources, in the template's order.
     pub fn check(&self, template: &Template, cwd: &Path) -> Vec<Violation> {
         let dm = &template.dynamic_metadata;
@@ -391,15 +468,37 @@ impl Allow {
         cwd: &Path,
     ) -> Vec<Violation> {
         let base = format!("dynamic_metadata.configuration_hooks[{i}]");
-        hook_needs(app, hook)
+        let mut out: Vec<Violation> = hook_needs(app, hook)
             .into_iter()
             .filter_map(|(rule, asked, field)| {
                 let at = format!("{base}.{field}");
                 match rule {
                     Grant::Commands => self.command_violation(&asked, at),
                     Grant::Paths => self.path_violation(&asked, at, cwd),
-                    Grant::Urls => self.url_violation(&asked, at),
+                    Grant::Urls | Grant::Secrets => self.url_violation(&asked, at),
                 }
+            })
+            .collect();
+        out.extend(self.secret_violations(hook, &base));
+        out
+    }
+
+    /// An http hook's secret, once for each of the hook's URLs it is not granted to.
+    fn secret_violations(&self, hook: &ConfigurationHook, base: &str) -> Vec<Violation> {
+        let settings = hook.http_settings();
+        let Some((field, secret)) = settings.secret() else {
+            return Vec::new();
+        };
+        hook.http_urls()
+            .into_iter()
+            .filter_map(|(_, url)| {
+                let why = self.permits_secret(secret, url).err()?;
+                Some(Violation {
+                    rule: Grant::Secrets,
+                    asked: secret.to_string(),
+                    at: format!("{base}.{field}"),
+                    why,
+                })
             })
             .collect()
     }
@@ -477,8 +576,16 @@ impl Allow {
                     match rule {
                         Grant::Commands => grant_command(&mut allow, asked),
                         Grant::Paths => grant_path(&mut allow, &asked),
-                        Grant::Urls => grant_url(&mut allow, &asked),
+                        Grant::Urls | Grant::Secrets => grant_url(&mut allow, &asked),
                     }
+                }
+                if let Some((_, secret)) = hook.http_settings().secret() {
+                    let to = hook.http_urls().into_iter();
+                    let to = to.filter_map(|(_, url)| Origin::parse(url).ok()).collect();
+                    allow.secrets.push(SecretGrant {
+                        secret: secret.clone(),
+                        to,
+                    });
                 }
             }
         }
@@ -509,8 +616,13 @@ fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String
             }
         }
         HookKind::Http => {
-            if let Some(url) = &hook.url {
-                needs.push((Grant::Urls, url.clone(), "url".to_string()));
+            // The test's URL is the test section's, below, as for every hook.
+            for (field, url) in hook
+                .http_urls()
+                .into_iter()
+                .filter(|(f, _)| *f != "test.http")
+            {
+                needs.push((Grant::Urls, url.to_string(), field.to_string()));
             }
         }
     }
@@ -531,6 +643,32 @@ fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String
         }
     }
     needs
+}
+
+/// A `secrets` entry as granted: exactly one of an identifier `env` or an absolute `file`, and
+/// at least one URL it may be sent to.
+fn secret_grant(entry: SecretEntry) -> Result<SecretGrant, String> {
+    let secret = match (entry.env, entry.file) {
+        (Some(env), None) if !env.is_empty() && !env.contains(['=', '\0']) => SecretRef::Env(env),
+        (None, Some(file)) if file.starts_with('/') => {
+            let normal = normalise(Path::new(&file))?;
+            SecretRef::File(normal.display().to_string())
+        }
+        (Some(_), None) => return Err("`env` must name an environment variable".into()),
+        (None, Some(file)) => {
+            return Err(format!("`{file}` is relative: expected an absolute file"))
+        }
+        _ => return Err("expected exactly one of `env` or `file`".into()),
+    };
+    if entry.to.is_empty() {
+        return Err(format!("{secret} has no `to`: the URLs it may be sent to"));
+    }
+    let to = entry
+        .to
+        .iter()
+        .map(|url| Origin::parse(url).map_err(|why| format!("`to` entry: {why}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SecretGrant { secret, to })
 }
 
 /// `path` without `.` segments and repeated separators; a `..` is refused rather than resolved,

@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod cron;
 pub mod duration;
 pub mod errors;
+pub mod http_hook;
 pub mod model;
 pub mod quantiles;
 pub mod rules;

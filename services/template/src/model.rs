@@ -895,6 +895,9 @@ pub struct ConfigurationHook {
     /// placeholders (`JAVA_OPTS: "-Xmx{memory_mb}m"`).
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// `http` hooks: how the configuration is read, sent and checked (see [`crate::http_hook`]).
+    #[serde(default)]
+    pub http: Option<crate::http_hook::HttpHook>,
 }
 
 /// How long a command hook's command may run when the hook gives no `timeout`.

@@ -4,6 +4,7 @@
 
 mod actuation;
 mod expressions;
+mod http_hook;
 mod ics;
 mod json_http;
 mod promql;
@@ -485,6 +486,7 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             _ => {}
         }
         actuation::check(t, h, &p, out);
+        http_hook::check(h, &p, out);
         if let Some(command) = h.reload.as_ref().and_then(|r| r.command.as_ref()) {
             if command.is_empty() {
                 out.push(Finding::at(

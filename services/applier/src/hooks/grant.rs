@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use presage_template::authority::Allow;
+use presage_template::http_hook::SecretRef;
 use presage_template::{ConfigurationHook, Template};
 
 /// An allow-list and the directory a template's relative paths are resolved against (the
@@ -75,5 +76,12 @@ impl Granted {
         self.allow
             .permits_url(url)
             .map_err(|e| format!("{e} (allow-list rule `urls`)"))
+    }
+
+    /// The secret about to be read and sent to `url`.
+    pub fn secret(&self, secret: &SecretRef, url: &str) -> Result<(), String> {
+        self.allow
+            .permits_secret(secret, url)
+            .map_err(|e| format!("{e} (allow-list rule `secrets`)"))
     }
 }

@@ -11,7 +11,7 @@ mod process;
 
 pub use file::apply_file_hook;
 pub use grant::Granted;
-pub use http::{apply_http_hook, fragment_at_http_hook};
+pub use http::apply_http_hook;
 pub use lock::FileLock;
 
 use std::collections::HashSet;
@@ -51,10 +51,7 @@ fn apply_unless_superseded(
         return refused;
     }
     match hook.kind {
-        HookKind::Http => {
-            http::post_directive(template, hook, directive, superseded, grant, now_ms)
-        }
-        HookKind::File | HookKind::Env | HookKind::Command => apply_patch(
+        HookKind::File | HookKind::Env | HookKind::Command | HookKind::Http => apply_patch(
             template,
             hook,
             directive.into(),
@@ -66,9 +63,8 @@ fn apply_unless_superseded(
     }
 }
 
-/// A change, given as a patch, through a hook that takes patches: a file or env hook's shadow
-/// flow, or a command hook's. An HTTP hook takes directives and fragments in their own ways
-/// (its callers route it there); given one here, nothing runs and the outcome says so.
+/// A change, given as a patch, through its hook's shadow flow: a file or env hook's, a command
+/// hook's, an http hook's.
 fn apply_patch(
     template: &Template,
     hook: &ConfigurationHook,
@@ -86,8 +82,7 @@ fn apply_patch(
             command::apply_commands(template, hook, input, patch, superseded, grant, now_ms)
         }
         HookKind::Http => {
-            let t = Try::permanent(Status::Failed, "an http hook does not take a patch".into());
-            finish(input, hook, t, 1, now_ms)
+            http::apply_change(template, hook, input, patch, superseded, grant, now_ms)
         }
     }
 }
@@ -147,8 +142,7 @@ pub(crate) fn location(hook: &ConfigurationHook) -> Option<String> {
 
 /// Applies a metadata fragment through `hook` and says what became of it: a body that is not a
 /// patch (see [`crate::fragment`]) is `rejected` at every hook with nothing written; a `file`
-/// hook runs the same shadow flow as for a directive; an `http` hook does not take fragments
-/// (see [`fragment_at_http_hook`]). Never panics on bad input.
+/// hook (every kind) runs the same shadow flow as for a directive. Never panics on bad input.
 pub fn apply_fragment(
     template: &Template,
     hook: &ConfigurationHook,
@@ -175,12 +169,7 @@ pub fn apply_fragment(
             );
         }
     };
-    match hook.kind {
-        HookKind::Http => fragment_at_http_hook(hook, fragment, now_ms),
-        HookKind::File | HookKind::Env | HookKind::Command => {
-            apply_patch(template, hook, fragment.into(), &patch, None, grant, now_ms)
-        }
-    }
+    apply_patch(template, hook, fragment.into(), &patch, None, grant, now_ms)
 }
 
 /// The one writer of live configurations in a process.
