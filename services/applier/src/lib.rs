@@ -14,7 +14,9 @@ pub mod retry;
 pub mod yaml_edit;
 
 pub use fragment::{fragment_patch, parse_body, FragmentError};
-pub use outcome::{outcome, outcome_id, Details, Input, Status};
+pub use outcome::{
+    from_node, node_outcome_id, on_node, outcome, outcome_id, Details, Input, Status,
+};
 pub use plan::{
     check_rules, directive_patch, format_of, live_document, live_text, parse_config, plan_change,
     plan_patch, render, render_over, PlanError,

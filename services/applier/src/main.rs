@@ -24,6 +24,7 @@ use presage_runner::{
     TemplateBook, Topics,
 };
 use presage_template::authority::{Allow, ALLOW_ENV};
+use presage_template::NodeScope;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -46,6 +47,29 @@ struct Args {
     /// topic; without it nothing is granted and every hook that needs authority is rejected.
     #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
     allow: Option<std::path::PathBuf>,
+    /// Node-local mode: apply only the hooks of apps placed on this node (`placement: { nodes:
+    /// [...] }`), in consumer groups of this node's own (`presage-applier.node.NAME`,
+    /// `presage-applier-fragments.node.NAME`), so every node gets every directive for its apps;
+    /// outcomes get ids of this node's. Without it, the apps with no placement.
+    #[arg(long, env = "PRESAGE_NODE", value_name = "NAME", value_parser = node_name)]
+    node: Option<String>,
+}
+
+fn node_name(name: &str) -> Result<String, String> {
+    presage_template::placement::is_node_name(name)
+        .then(|| name.to_string())
+        .ok_or_else(|| {
+            format!("{name:?} is not a node name: expected lowercase letters, digits, '-' or '.'")
+        })
+}
+
+/// A stage's name, which is its consumer group's (`presage-<name>`): a node-local applier's is
+/// the node's own. Leaked once per stage at start: the runner holds stage names as `'static`.
+fn stage_name(stage: &'static str, node: Option<&str>) -> &'static str {
+    match node {
+        None => stage,
+        Some(node) => Box::leak(format!("{stage}.node.{node}").into_boxed_str()),
+    }
 }
 
 /// The grant the applier runs with: the operator's allow-list, relative paths of templates
@@ -77,23 +101,41 @@ struct Shell {
     topics: Topics,
     applier: Arc<Mutex<Applier>>,
     apps: HashMap<i32, HashSet<String>>,
+    /// `--node`: this applier serves the apps placed on it, else the apps placed nowhere.
+    node: Option<String>,
+    /// The stage's name and consumer group (see [`stage_name`]).
+    name: &'static str,
 }
 
 impl Shell {
-    fn new(kafka: &KafkaArgs, applier: Arc<Mutex<Applier>>) -> Self {
+    fn new(
+        kafka: &KafkaArgs,
+        applier: Arc<Mutex<Applier>>,
+        node: Option<&str>,
+        stage: &'static str,
+    ) -> Self {
         Self {
             templates: TemplateBook::default(),
             kafka: kafka.clone(),
             topics: kafka.topics(),
             applier,
             apps: HashMap::new(),
+            node: node.map(str::to_string),
+            name: stage_name(stage, node),
         }
     }
 
-    /// A template arrived: keep it, and converge any of its files a crash left mid-apply.
+    fn scope(&self) -> NodeScope<'_> {
+        NodeScope::of(self.node.as_deref())
+    }
+
+    /// A template arrived: keep it, and converge any of its files a crash left mid-apply (only
+    /// an app this applier serves: another node's files are that node's).
     fn on_template(&mut self, loaded: &LoadedTemplate) {
         self.templates.insert(loaded.clone());
-        lock(&self.applier).recover(&loaded.template, presage_runner::dlq::now_ms());
+        if self.scope().serves(&loaded.template) {
+            lock(&self.applier).recover(&loaded.template, presage_runner::dlq::now_ms());
+        }
     }
 
     /// Reads the partition's recent outcomes back into the writer before its first input.
@@ -131,7 +173,16 @@ impl Shell {
         let mut applier = lock(&self.applier);
         for outcome in &outcomes {
             apps.insert(outcome.app.clone());
-            applier.learn(outcome);
+            match &self.node {
+                None => applier.learn(outcome),
+                // Only this node's own outcomes: another node applying a directive does not
+                // make it applied here.
+                Some(node) => {
+                    if let Some(own) = presage_applier::from_node(outcome, node) {
+                        applier.learn(&own);
+                    }
+                }
+            }
         }
         if undecodable > 0 {
             tracing::warn!(stage, partition, undecodable, "records of the outcomes topic that are not this version's ApplyOutcome were skipped");
@@ -149,6 +200,12 @@ impl Shell {
             .templates
             .get(app)
             .ok_or_else(|| StageError::new(format!("no template for app {app:?}")))?;
+        // Another node's app (or, centrally, a placed one): its appliers apply it; this one
+        // publishes nothing for it, so the outcomes are exactly those of the nodes it runs on.
+        if !self.scope().serves(&loaded.template) {
+            tracing::debug!(app, node = ?self.node, placement = ?loaded.template.placement, "not served by this applier: skipped");
+            return Ok(Vec::new());
+        }
         let (outcomes, timings) = {
             let mut applier = lock(&self.applier);
             // Taken once the writer is ours: the outcome says when the change was applied.
@@ -157,6 +214,13 @@ impl Shell {
             (outcomes, applier.take_hook_timings())
         };
         record_outcomes(&outcomes, &timings);
+        let outcomes: Vec<ApplyOutcome> = match &self.node {
+            None => outcomes,
+            Some(node) => outcomes
+                .into_iter()
+                .map(|outcome| presage_applier::on_node(outcome, node))
+                .collect(),
+        };
         outcomes
             .iter()
             .map(|outcome| {
@@ -201,7 +265,7 @@ impl Stage for DirectiveStage {
     type Input = ScalingDirective;
 
     fn name(&self) -> &'static str {
-        "applier"
+        self.0.name
     }
 
     fn input_topic(&self) -> String {
@@ -264,7 +328,7 @@ impl Stage for FragmentStage {
     type Input = MetadataFragment;
 
     fn name(&self) -> &'static str {
-        "applier-fragments"
+        self.0.name
     }
 
     fn input_topic(&self) -> String {
@@ -296,7 +360,14 @@ fn main() -> anyhow::Result<()> {
     args.metrics.start("applier")?;
     let shutdown = Shutdown::on_signals()?;
     let applier = Arc::new(Mutex::new(Applier::new(granted(args.allow.as_deref())?)));
-    let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone()));
-    let fragments = FragmentStage(Shell::new(&args.kafka, applier));
+    let node = args.node.as_deref();
+    if let Some(node) = node {
+        tracing::info!(
+            node,
+            "node-local: applying only the apps placed on this node"
+        );
+    }
+    let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone(), node, "applier"));
+    let fragments = FragmentStage(Shell::new(&args.kafka, applier, node, "applier-fragments"));
     run_two_stages(&args.kafka, directives, fragments, &shutdown)
 }

@@ -56,6 +56,33 @@ pub fn outcome_id(input_id: &str, hook: &str) -> String {
     event_id(&["applied", input_id, hook])
 }
 
+/// The id of the outcome of `input_id` at `hook` on `node`, as a node-local applier publishes
+/// it: two nodes applying one directive publish two outcomes, neither the other's duplicate.
+/// The hooks and their journals keep the node-free [`outcome_id`]; the node-local shell turns
+/// it into this one on the way to `presage.applied` ([`on_node`]) and back ([`from_node`]).
+pub fn node_outcome_id(input_id: &str, hook: &str, node: &str) -> String {
+    event_id(&["applied", input_id, hook, "node", node])
+}
+
+/// An outcome as the applier on `node` publishes it: its id made the node's.
+pub fn on_node(mut outcome: ApplyOutcome, node: &str) -> ApplyOutcome {
+    outcome.event_id = node_outcome_id(&outcome.directive_id, &outcome.hook, node);
+    outcome
+}
+
+/// An outcome read back from `presage.applied`, as the applier on `node` learns it: its own
+/// (the id is the node's) with the node-free id the hooks use; another node's, or a central
+/// applier's, is `None`: what other nodes applied neither marks an input done here nor makes a
+/// directive superseded here.
+pub fn from_node(outcome: &ApplyOutcome, node: &str) -> Option<ApplyOutcome> {
+    (outcome.event_id == node_outcome_id(&outcome.directive_id, &outcome.hook, node)).then(|| {
+        ApplyOutcome {
+            event_id: outcome_id(&outcome.directive_id, &outcome.hook),
+            ..outcome.clone()
+        }
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Swapped in (and reloaded and checked, where the hook says so).
@@ -166,6 +193,29 @@ mod tests {
             outcome(&directive, "cfg", Status::Failed, no_details(), 5).attempts,
             1,
             "a single try counts as one"
+        );
+    }
+
+    #[test]
+    fn two_nodes_publish_two_outcomes_and_each_learns_back_only_its_own() {
+        let directive = ScalingDirective {
+            event_id: "d-1".into(),
+            app: "shop".into(),
+            ..Default::default()
+        };
+        let plain = outcome(&directive, "env", Status::Applied, no_details(), 5);
+        let on_a = on_node(plain.clone(), "node-a");
+        let on_b = on_node(plain.clone(), "node-b");
+        assert_ne!(on_a.event_id, on_b.event_id);
+        assert_ne!(on_a.event_id, plain.event_id, "nor a central applier's");
+        assert_eq!(on_a.event_id, node_outcome_id("d-1", "env", "node-a"));
+        assert_eq!(from_node(&on_a, "node-a"), Some(plain.clone()));
+        assert_eq!(from_node(&on_b, "node-a"), None);
+        assert_eq!(from_node(&plain, "node-a"), None, "a central applier's");
+        assert_eq!(
+            (on_a.directive_id.as_str(), on_a.hook.as_str()),
+            ("d-1", "env"),
+            "what the planner matches on is unchanged"
         );
     }
 

@@ -168,6 +168,12 @@ pub struct RunArgs {
     /// which URLs hooks, probes and scrapes may reach. The other services have no use for it.
     #[arg(long, env = "PRESAGE_ALLOW")]
     pub allow: Option<PathBuf>,
+    /// Node-local mode, for the collector and the applier: serve only the apps a template
+    /// places on this node (`placement: { nodes: [...] }`); the collector stamps `node=NAME`
+    /// on every sample, the applier consumes in its own group. Passed to the service as
+    /// `--node NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
 }
 
 /// The services that take an allow-list.
@@ -206,6 +212,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         if GRANTED_SERVICES.contains(&args.service.as_str()) {
             command.arg("--allow").arg(allow);
         }
+    }
+    if let Some(node) = &args.node {
+        if !GRANTED_SERVICES.contains(&args.service.as_str()) {
+            bail!(
+                "--node is for the collector and the applier, not the {}",
+                args.service
+            );
+        }
+        command.arg("--node").arg(node);
     }
     let err = command.exec();
     Err(err).with_context(|| format!("running {}", binary.display()))

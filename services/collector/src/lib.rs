@@ -5,6 +5,7 @@
 //! `ledger` and `state`) drained by the sender thread (`sender.rs`).
 
 pub mod calendar;
+pub mod cgroup;
 pub mod failures;
 pub mod host;
 pub mod ics;
@@ -23,7 +24,7 @@ pub mod spool;
 pub mod spooled;
 pub mod watch;
 
-pub use samples::{to_raw_samples, Reading};
+pub use samples::{stamp_node, to_raw_samples, Reading};
 pub use schedule::Schedule;
 
 use presage_template::{Source, Zone};

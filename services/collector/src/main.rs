@@ -18,7 +18,9 @@ use presage_collector::refusals::{self, Ungranted, DEFAULT_MAX_SCRAPE_SERIES};
 use presage_collector::sender::Sender;
 use presage_collector::settings::SpoolArgs;
 use presage_collector::spool::{Limits, Spool};
-use presage_collector::{spooled, to_raw_samples, watch, Refusal, Schedule, SourceReader};
+use presage_collector::{
+    spooled, stamp_node, to_raw_samples, watch, Refusal, Schedule, SourceReader,
+};
 use presage_runner::patience::retry_until;
 use presage_runner::templates::TemplateFeed;
 use presage_runner::{KafkaArgs, Outgoing, Shutdown, TemplateBook};
@@ -43,6 +45,18 @@ struct Args {
     /// `scrape_too_large`), so one page cannot flood the pipeline.
     #[arg(long, env = "PRESAGE_COLLECTOR_MAX_SCRAPE_SERIES", default_value_t = DEFAULT_MAX_SCRAPE_SERIES)]
     max_scrape_series: usize,
+    /// Node-local mode: read only the sources of apps placed on this node (`placement: { nodes:
+    /// [...] }`) and stamp `node=NAME` on every sample. Without it, the apps with no placement.
+    #[arg(long, env = "PRESAGE_NODE", value_name = "NAME", value_parser = node_name)]
+    node: Option<String>,
+}
+
+fn node_name(name: &str) -> Result<String, String> {
+    presage_template::placement::is_node_name(name)
+        .then(|| name.to_string())
+        .ok_or_else(|| {
+            format!("{name:?} is not a node name: expected lowercase letters, digits, '-' or '.'")
+        })
 }
 
 fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
@@ -123,7 +137,8 @@ fn main() -> anyhow::Result<()> {
     let mut failures = FailureLog::default();
     let topics = args.kafka.topics();
     let (dlq, templates_topic) = (topics.dlq(), topics.templates());
-    tracing::info!(templates = book.len(), topic = %topic, "collector starting");
+    let scope = presage_template::NodeScope::of(args.node.as_deref());
+    tracing::info!(templates = book.len(), topic = %topic, node = ?args.node, "collector starting");
 
     while !shutdown.requested() {
         if sender.is_finished() {
@@ -135,6 +150,9 @@ fn main() -> anyhow::Result<()> {
         let mut letters = Vec::new();
         for loaded in book.all() {
             let template = &loaded.template;
+            if !scope.serves(template) {
+                continue;
+            }
             let skipped = ungranted.of(
                 template,
                 &loaded.version,
@@ -149,7 +167,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 let read = reader.read_in(source, template.zone(), now);
                 count_read(source.kind.as_str(), &read);
-                let readings = match read {
+                let mut readings = match read {
                     Ok(readings) => {
                         if let Some(Line::Recovered { failures }) =
                             failures.read(&template.app, &source.id)
@@ -179,6 +197,9 @@ fn main() -> anyhow::Result<()> {
                         continue;
                     }
                 };
+                if let Some(node) = &args.node {
+                    stamp_node(&mut readings, node);
+                }
                 for sample in to_raw_samples(&template.app, &loaded.version, &source.id, readings) {
                     // Stamped with the sample's event time: `presage backtest --from --to`
                     // finds a time range of the raw topic by record timestamp.

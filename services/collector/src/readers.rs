@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use crate::refusals::{series_lines, DEFAULT_MAX_SCRAPE_SERIES};
-use crate::{calendar, host, prometheus, promql, Reading, Refusal, SourceError, SourceReader};
+use crate::{
+    calendar, cgroup, host, prometheus, promql, Reading, Refusal, SourceError, SourceReader,
+};
 use presage_events::{redact_text, redact_url};
 use presage_template::authority::Allow;
 use presage_template::metric_names as names;
@@ -20,6 +22,8 @@ pub struct Readers {
     max_scrape_series: usize,
     /// `kafka_lag` sources, read on the collector's own cluster; `None` reads none.
     lag: Option<crate::lag::LagReader>,
+    /// `cgroup` sources: each one's previous CPU time, the cgroup2 mount, the CPU count.
+    cgroups: CgroupReads,
 }
 
 impl Readers {
@@ -29,6 +33,7 @@ impl Readers {
             allow,
             max_scrape_series,
             lag: None,
+            cgroups: CgroupReads::default(),
         }
     }
 
@@ -105,6 +110,7 @@ impl SourceReader for Readers {
                     })
             }
             SourceKind::Host => self.read_host(source, now_ms),
+            SourceKind::Cgroup => self.read_cgroup(source, now_ms),
             SourceKind::JsonHttp => self.read_json_http(source, now_ms),
             SourceKind::Ics => self.read_ics(source, zone, now_ms),
             SourceKind::Promql => self.read_promql(source, now_ms),
@@ -318,5 +324,108 @@ impl Readers {
             .map_err(|e| failed(source, format!("match: {e}")))?;
         crate::ics::readings(&text, zone, matching.as_ref(), now_ms)
             .map_err(|e| failed(source, e.to_string()))
+    }
+}
+
+/// What reading `cgroup` sources keeps between reads.
+#[derive(Debug)]
+struct CgroupReads {
+    /// The monotonic clock CPU time is divided by (the wall clock can step).
+    started: Instant,
+    /// Each source's previous CPU time, by source id and cgroup directory.
+    cpu: std::collections::HashMap<(String, std::path::PathBuf), cgroup::CpuSample>,
+}
+
+impl Default for CgroupReads {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            cpu: Default::default(),
+        }
+    }
+}
+
+impl Readers {
+    /// A `cgroup` source: its directory (given, or the one `/proc/<pid>/cgroup` of its pid file
+    /// names under the cgroup2 mount), then CPU, memory and the network of one of its processes.
+    /// The directory and the pid file must be granted (`paths`); the pid file's process's own
+    /// `/proc` files and cgroup are what that grant names.
+    fn read_cgroup(&mut self, source: &Source, now_ms: i64) -> Result<Vec<Reading>, SourceError> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| failed(source, format!("reading {}: {e}", path.display())))
+        };
+        let selector = source
+            .cgroup
+            .as_ref()
+            .ok_or_else(|| failed(source, "no cgroup"))?;
+        for (path, field) in selector.paths() {
+            self.allow
+                .permits_path(std::path::Path::new(path), std::path::Path::new("/"))
+                .map_err(|why| SourceError {
+                    refusal: Some(Refusal::NotGranted),
+                    ..failed(
+                        source,
+                        format!("cgroup.{field}: {why} (allow-list rule `paths`)"),
+                    )
+                })?;
+        }
+        let (directory, pid) = match (&selector.path, &selector.pid_file) {
+            (Some(path), _) => (std::path::PathBuf::from(path), None),
+            (None, Some(pid_file)) => {
+                let pid = cgroup::pid(&read(std::path::Path::new(pid_file))?)
+                    .map_err(|why| failed(source, format!("pid file {pid_file}: {why}")))?;
+                let own = read(&std::path::PathBuf::from(format!("/proc/{pid}/cgroup")))?;
+                let unified = cgroup::unified_path(&own).ok_or_else(|| {
+                    failed(
+                        source,
+                        format!(
+                            "process {pid} is in no cgroup v2 (/proc/{pid}/cgroup has no 0:: line)"
+                        ),
+                    )
+                })?;
+                let mount =
+                    cgroup::cgroup2_mount(&read(std::path::Path::new("/proc/self/mountinfo"))?)
+                        .ok_or_else(|| failed(source, "this host has no cgroup2 mount"))?;
+                (cgroup::directory(&mount, unified), Some(pid))
+            }
+            (None, None) => return Err(failed(source, "cgroup names neither path nor pid_file")),
+        };
+        let file = |name: &str| directory.join(name);
+        let usage = cgroup::usage_usec(&read(&file("cpu.stat"))?).ok_or_else(|| {
+            failed(
+                source,
+                format!(
+                    "{}: no usage_usec (not a cgroup v2 directory?)",
+                    file("cpu.stat").display()
+                ),
+            )
+        })?;
+        let now = cgroup::CpuSample {
+            usage_usec: usage,
+            wall_usec: self.cgroups.started.elapsed().as_micros() as u64,
+        };
+        let before = self
+            .cgroups
+            .cpu
+            .insert((source.id.clone(), directory.clone()), now);
+        let cpus = cgroup::cpu_count(&read(std::path::Path::new("/proc/stat"))?);
+        // Files of a controller the hierarchy lacks, or of a cgroup without processes, are
+        // absent: their readings are left out, the others still read.
+        let optional = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+        let pid =
+            pid.or_else(|| optional(file("cgroup.procs")).and_then(|t| cgroup::first_process(&t)));
+        let snapshot = cgroup::Snapshot {
+            cpu_utilization: before.and_then(|before| cgroup::cpu_utilization(before, now, cpus)),
+            memory_used: optional(file("memory.current")).and_then(|t| cgroup::bytes(&t)),
+            memory_limit: optional(file("memory.max")).and_then(|t| cgroup::memory_max(&t)),
+            network: pid
+                .and_then(|pid| optional(format!("/proc/{pid}/net/dev").into()))
+                .and_then(|t| host::parse_net_dev(&t)),
+        };
+        let host_memory = optional("/proc/meminfo".into())
+            .and_then(|t| host::parse_meminfo(&t))
+            .map(|(total, _)| total);
+        Ok(cgroup::readings(&snapshot, host_memory, now_ms))
     }
 }

@@ -26,6 +26,24 @@ impl Reading {
     }
 }
 
+/// The label a node-local collector (`--node NAME`) stamps on every sample it publishes.
+pub const NODE_LABEL: &str = "node";
+/// Where a source's own `node` label goes when the collector stamps its node (as Prometheus
+/// keeps a target's clashing label as `exported_<name>`).
+pub const EXPORTED_NODE_LABEL: &str = "exported_node";
+
+/// Stamps `node` on every reading: two nodes reading one app make two series (and two ids).
+pub fn stamp_node(readings: &mut [Reading], node: &str) {
+    for reading in readings {
+        if let Some(own) = reading
+            .labels
+            .insert(NODE_LABEL.to_string(), node.to_string())
+        {
+            reading.labels.insert(EXPORTED_NODE_LABEL.to_string(), own);
+        }
+    }
+}
+
 pub fn to_raw_samples(
     app: &str,
     template_version: &str,
@@ -66,6 +84,24 @@ mod tests {
         assert_ne!(a[0].event_id, c[0].event_id);
         assert_eq!(a[0].event_time_ms, 1000);
         assert_eq!(a[0].source, "api");
+    }
+
+    #[test]
+    fn a_node_is_stamped_on_every_reading_and_a_source_s_own_node_label_is_kept_aside() {
+        let mut own = Reading::new("up", 1.0, 1000);
+        own.labels.insert("node".into(), "exporter-host".into());
+        let mut readings = vec![Reading::new("rps", 1.0, 1000), own];
+        stamp_node(&mut readings, "node-a");
+        assert!(readings.iter().all(|r| r.labels["node"] == "node-a"));
+        assert_eq!(readings[1].labels["exported_node"], "exporter-host");
+        assert!(!readings[0].labels.contains_key("exported_node"));
+        let on_b = {
+            let mut r = vec![Reading::new("rps", 1.0, 1000)];
+            stamp_node(&mut r, "node-b");
+            to_raw_samples("app", "v1", "api", r)
+        };
+        let on_a = to_raw_samples("app", "v1", "api", readings);
+        assert_ne!(on_a[0].event_id, on_b[0].event_id, "one series per node");
     }
 
     #[test]

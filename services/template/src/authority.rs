@@ -454,7 +454,16 @@ impl Allow {
             let at = format!("dynamic_metadata.sources[{i}].path");
             self.path_violation(path, at, Path::new("/"))
         });
-        url.into_iter().chain(file).collect()
+        // A cgroup source's directory or pid file: validation holds them absolute.
+        let cgroup = source
+            .cgroup
+            .iter()
+            .flat_map(|c| c.paths())
+            .filter_map(|(path, field)| {
+                let at = format!("dynamic_metadata.sources[{i}].cgroup.{field}");
+                self.path_violation(path, at, Path::new("/"))
+            });
+        url.into_iter().chain(cgroup).chain(file).collect()
     }
 
     /// What the applier's hook at index `i` needs: the file it writes (and the files beside
@@ -570,6 +579,11 @@ impl Allow {
             }
             for path in dm.sources.iter().filter_map(|s| s.path.as_deref()) {
                 grant_path(&mut allow, path);
+            }
+            for cgroup in dm.sources.iter().filter_map(|s| s.cgroup.as_ref()) {
+                for (path, _) in cgroup.paths() {
+                    grant_path(&mut allow, path);
+                }
             }
             for hook in &dm.configuration_hooks {
                 for (rule, asked, _) in hook_needs(&template.app, hook) {

@@ -17,6 +17,7 @@ pub mod duration;
 pub mod errors;
 pub mod http_hook;
 pub mod model;
+pub mod placement;
 pub mod quantiles;
 pub mod rules;
 pub mod selector;
@@ -41,6 +42,7 @@ pub use bounds::{
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
 pub use model::*;
+pub use placement::{CgroupSelector, NodeScope, Placement};
 pub use rules::{Assignment, Rule, RuleEvalError, RuleSyntaxError};
 pub use selector::{MatchOp, Matcher, Selector, SelectorError};
 pub use zone::{Zone, ZoneError};

@@ -27,6 +27,10 @@ pub struct Template {
     /// follow it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<Zone>,
+    /// The compute nodes the app runs on (`placement: { nodes: [a, b] }`): node-local
+    /// collectors and appliers (`--node NAME`) serve it there; absent, the central ones do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::placement::Placement>,
 }
 
 impl Template {
@@ -171,6 +175,9 @@ pub struct Source {
     /// source's id. See [`Source::metric_name`].
     #[serde(default)]
     pub metric: Option<String>,
+    /// `cgroup`: which cgroup v2 is read, `{ path: /sys/fs/cgroup/... }` or `{ pid_file: ... }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::placement::CgroupSelector>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +201,8 @@ pub enum SourceKind {
     Ics,
     /// A PromQL query against a Prometheus server's HTTP API, each result series a sample.
     Promql,
+    /// One application's CPU, memory and network from its cgroup v2, on the collector's node.
+    Cgroup,
 }
 
 impl SourceKind {
@@ -208,6 +217,7 @@ impl SourceKind {
             SourceKind::JsonHttp => "json_http",
             SourceKind::Ics => "ics",
             SourceKind::Promql => "promql",
+            SourceKind::Cgroup => "cgroup",
         }
     }
 
@@ -226,6 +236,7 @@ impl SourceKind {
             SourceKind::Prometheus => None,
             // One metric, named by the source (`Source::metric_name`), not by the kind.
             SourceKind::Promql => None,
+            SourceKind::Cgroup => Some(&metric_names::CGROUP),
         }
     }
 }
@@ -266,6 +277,18 @@ pub mod metric_names {
     /// Per partition, labelled `group`, `topic` and `partition`.
     pub const CONSUMER_LAG: &str = "consumer_lag";
     pub const KAFKA_LAG: [&str; 1] = [CONSUMER_LAG];
+
+    /// A cgroup's `memory.max`, or the host's memory when it has no limit.
+    pub const MEMORY_LIMIT_BYTES: &str = "memory_limit_bytes";
+    /// `cpu_utilization` is the cgroup's share of all the host's CPUs, as the host source's;
+    /// memory used is `memory.current`; network counters are the network namespace's.
+    pub const CGROUP: [&str; 5] = [
+        CPU_UTILIZATION,
+        MEMORY_USED_BYTES,
+        MEMORY_LIMIT_BYTES,
+        NETWORK_RECEIVE_BYTES_TOTAL,
+        NETWORK_TRANSMIT_BYTES_TOTAL,
+    ];
 
     /// 1 while a (matching) event of the calendar is in progress, else 0.
     pub const IN_EVENT: &str = "in_event";

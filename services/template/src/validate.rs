@@ -4,6 +4,7 @@
 
 mod actuation;
 mod expressions;
+mod placement;
 mod http_hook;
 mod ics;
 mod json_http;
@@ -38,6 +39,7 @@ pub(crate) fn validate(t: &Template, dropped: &Dropped) -> Vec<Finding> {
         ));
     }
     bootstrap(t, &root, &mut out);
+    placement::check(t, &root, &mut out);
     let dm = root.key("dynamic_metadata");
     sources(t, &dm, &mut out);
     windowing(t, &dm, &mut out);
@@ -149,6 +151,7 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             }
         }
         promql::check(s, &p, out);
+        placement::check_source(s, &p, out);
         json_http::check(s, &p, out);
         ics::check(s, &p, out);
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
