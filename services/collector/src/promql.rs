@@ -158,8 +158,14 @@ pub fn seconds(ms: i64) -> String {
 }
 
 fn data_of(body: &str) -> Result<Data, PromqlError> {
-    let answer: Answer =
-        serde_json::from_str(body).map_err(|e| PromqlError::NotTheApi(e.to_string()))?;
+    let answer: Answer = serde_json::from_str(body).map_err(|e| {
+        // A 404 page or a proxy's error says more than the JSON parser: quote its start.
+        let start: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let start: String = start.chars().take(80).collect();
+        PromqlError::NotTheApi(format!(
+            "{e} in `{start}` (is `url` the server's base URL, like http://prometheus:9090?)"
+        ))
+    })?;
     if answer.status != "success" {
         return Err(PromqlError::Refused {
             error_type: answer.error_type.unwrap_or_else(|| "unknown".into()),
@@ -255,11 +261,13 @@ mod tests {
         let string = r#"{"status":"success","data":{"resultType":"string","result":[1,"x"]}}"#;
         let err = parse_instant(string, "m", 10).unwrap_err().to_string();
         assert!(err.contains("gives a string"), "{err}");
-        let html = "<html>not found</html>";
-        assert!(matches!(
-            parse_instant(html, "m", 10),
-            Err(PromqlError::NotTheApi(_))
-        ));
+        let err = parse_instant("404 page not found\n", "m", 10).unwrap_err();
+        assert!(matches!(err, PromqlError::NotTheApi(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("in `404 page not found` (is `url` the server's base URL"),
+            "{err}"
+        );
     }
 
     #[test]

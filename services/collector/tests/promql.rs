@@ -130,6 +130,19 @@ fn a_refused_query_or_a_range_vector_is_an_error_that_says_why() {
         .expect_err("a range vector");
     assert!(err.to_string().contains("range vector (matrix)"), "{err}");
 
+    // A URL under the server rather than the server: its 404 page is quoted, with the hint.
+    let err = readers
+        .read(
+            &source(&format!("{}/metrics", prometheus.base), "up"),
+            now_ms(),
+        )
+        .expect_err("not the API");
+    assert!(
+        err.to_string().contains("404 page not found")
+            && err.to_string().contains("the server's base URL"),
+        "{err}"
+    );
+
     // Credentials in the server's URL never reach the error.
     let with_secret = prometheus.base.replace("http://", "http://reader:s3cret@");
     let mut readers = granting(&with_secret, 100);
