@@ -190,3 +190,28 @@ fn a_file_that_is_not_a_calendar_is_a_reading_error() {
         "source cal: not an iCalendar: no BEGIN:VCALENDAR"
     );
 }
+
+#[test]
+fn a_template_asking_for_an_ungranted_calendar_file_is_dead_lettered_before_any_read() {
+    let (dir, path) = calendar_file();
+    let template = presage_template::parse(
+        &format!(
+            "app: shop\ndynamic_metadata:\n  sources:\n    - {{ id: cal, kind: ics, path: {path} }}\n"
+        ),
+        "shop.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let allow = Allow::parse(
+        &format!("paths: [\"{}/\"]", elsewhere.path().display()),
+        "allow.yaml",
+    )
+    .unwrap();
+    let refused = presage_collector::refusals::ungranted_sources(&template, &allow);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "cal");
+    assert_eq!(refused[0].1.at, "dynamic_metadata.sources[0].path");
+    // Granted, nothing is refused.
+    let allow = Allow::parse(&format!("paths: [\"{}/\"]", dir.path().display()), "a.yaml").unwrap();
+    assert!(presage_collector::refusals::ungranted_sources(&template, &allow).is_empty());
+}
