@@ -2,7 +2,8 @@
 //! (Debian's, scraping an exporter this test serves) and publishes each result series to
 //! `presage.metrics.raw` on a real broker, named `<source>.<metric>` with the series' labels; a
 //! result with more series than `--max-scrape-series` is dead-lettered as `scrape_too_large`,
-//! and nothing of it is published.
+//! and nothing of it is published; a query Prometheus refuses is logged with its reason, at most
+//! once a minute.
 
 #[path = "../../services/collector/tests/promql_server/mod.rs"]
 mod promql_server;
@@ -30,6 +31,7 @@ dynamic_metadata:
     - {{ id: shops, kind: promql, url: "{prometheus}", query: 'orders_total', metric: orders, every: 1s }}
     - {{ id: total, kind: promql, url: "{prometheus}", query: 'sum(orders_total)', every: 1s }}
     - {{ id: everything, kind: promql, url: "{prometheus}", query: '{{job="exporter"}}', every: 1s }}
+    - {{ id: broken, kind: promql, url: "{prometheus}", query: 'sum(orders_total', every: 1s }}
   metric_recipes:
     - {{ name: orders, from: shops.orders, aggregate: sum, window: {{ tumble: 5s }} }}
     - {{ name: total, from: total.total, aggregate: sum, window: {{ tumble: 5s }} }}
@@ -61,6 +63,7 @@ fn the_collector_publishes_each_series_of_a_promql_query_and_refuses_a_result_to
     ));
     services.set_env("collector", "PRESAGE_COLLECTOR_MAX_SCRAPE_SERIES", "2");
     services.start("collector", kafka, dir.path());
+    let started = Instant::now();
 
     let raw = TopicReader::open(kafka, &kafka.topics().raw());
     let dlq = TopicReader::open(kafka, &kafka.topics().dlq());
@@ -114,6 +117,19 @@ fn the_collector_publishes_each_series_of_a_promql_query_and_refuses_a_result_to
             services.logs()
         )
     });
+    // The query Prometheus refuses fails at every read, and is logged with why: once, then
+    // at most once a minute.
+    let log = services.log_of("collector");
+    let lines = log
+        .lines()
+        .filter(|line| line.contains("source read failed") && line.contains("broken"))
+        .collect::<Vec<_>>();
+    assert!(
+        !lines.is_empty() && lines[0].contains("Prometheus refused the query (bad_data)"),
+        "{log}"
+    );
+    let minutes = started.elapsed().as_secs() / 60;
+    assert!(lines.len() as u64 <= 1 + minutes, "{lines:#?}");
     assert_eq!(letter.app, "shop");
     assert!(
         letter.reason.contains("source `everything`")
