@@ -22,6 +22,7 @@
 //! change in force, sends nothing and checks it; during a rollback, the replay finds the
 //! candidate or the previous state and converges to the candidate again (check failing: the
 //! previous state is then no longer known, so the outcome says the change stayed, `failed`).
+//! Both are proven with SIGKILL by `integration/tests/http_hook_crash.rs`.
 
 mod change;
 mod client;
