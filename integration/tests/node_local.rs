@@ -389,16 +389,44 @@ fn each_node_applies_exactly_its_apps_directives_and_publishes_its_own_outcomes(
         assert_eq!(calls, want, "commands run on {}", node.name);
     }
 
-    // node-b is killed (SIGKILL) and started again: nothing it applied is applied again, and a
-    // later directive for the shared app is applied on both nodes, once each.
+    // node-b is killed (SIGKILL) and started again: nothing it applied is applied again. Then
+    // three later directives for the shared app, on both nodes: one applied, one breaking the
+    // rules (rejected, nothing run), and one decided before the applied one but arriving after
+    // it (superseded, nothing run): each node's own newest applied decision is what counts.
     b.kill();
     let before_b = b.calls().len();
     let before_a = a.calls().len();
-    let later = vec![directive("shop-ab", 9, t0 + 2_000)];
+    let later = vec![
+        directive("shop-ab", 9, t0 + 2_000),
+        directive("shop-ab", 80, t0 + 3_000),
+        directive("shop-ab", 5, t0 + 1_500),
+    ];
     b.start(kafka);
-    produce(kafka, &kafka.topics().directives(), &later[0]);
+    for d in &later {
+        produce(kafka, &kafka.topics().directives(), d);
+    }
     let expected_later = expected_for(&later, &NODES);
     applied.wait_for(&reader, &expected_later, &[&a, &b]);
+    let status_of_target = |target: i64| match target {
+        9 => "applied",
+        80 => "rejected",
+        _ => "superseded",
+    };
+    let keys = applied.keys();
+    for d in &later {
+        for node in NODES {
+            for hook in HOOKS {
+                let key = (d.event_id.clone(), node.to_string(), hook.to_string());
+                let outcome = keys[&key][0];
+                assert_eq!(
+                    outcome.status,
+                    status_of_target(d.target),
+                    "target {} on {node} at {hook}: {outcome:?}",
+                    d.target
+                );
+            }
+        }
+    }
     for node in [&a, &b] {
         assert_eq!(
             node.file("shop-ab.env").unwrap().trim(),
@@ -406,6 +434,7 @@ fn each_node_applies_exactly_its_apps_directives_and_publishes_its_own_outcomes(
             "{}",
             node.name
         );
+        assert_eq!(node.file("replicas-shop-ab").unwrap().trim(), "9");
     }
     let new_b: Vec<String> = b.calls()[before_b..].to_vec();
     let new_a: Vec<String> = a.calls()[before_a..].to_vec();
@@ -416,10 +445,9 @@ fn each_node_applies_exactly_its_apps_directives_and_publishes_its_own_outcomes(
     ];
     assert_eq!(
         new_b, flow,
-        "node-b after its restart ran only the new directive"
+        "node-b after its restart ran only the applied directive's commands"
     );
     assert_eq!(new_a, flow);
-    let keys = applied.keys();
     assert!(
         keys.values().all(|o| o.windows(2).all(|w| w[0] == w[1])),
         "an outcome republished with another payload after the restart"
