@@ -47,6 +47,11 @@ struct Args {
     /// topic; without it nothing is granted and every hook that needs authority is rejected.
     #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
     allow: Option<std::path::PathBuf>,
+    /// The kubeconfig `kubernetes` hooks connect with (server and credentials are the
+    /// operator's, never a template's). Without it: `KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster service account, as kube-rs infers them.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<std::path::PathBuf>,
     /// Node-local mode: apply only the hooks of apps placed on this node (`placement: { nodes:
     /// [...] }`), in consumer groups of this node's own (`presage-applier.node.NAME`,
     /// `presage-applier-fragments.node.NAME`), so every node gets every directive for its apps;
@@ -359,7 +364,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.metrics.start("applier")?;
     let shutdown = Shutdown::on_signals()?;
-    let applier = Arc::new(Mutex::new(Applier::new(granted(args.allow.as_deref())?)));
+    let applier = Arc::new(Mutex::new(Applier::new(
+        granted(args.allow.as_deref())?.with_kubeconfig(args.kubeconfig.clone()),
+    )));
     let node = args.node.as_deref();
     if let Some(node) = node {
         tracing::info!(

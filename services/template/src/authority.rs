@@ -11,6 +11,7 @@
 //! secrets:                            # what an http hook's `auth` may read, and where it may send it
 //!   - { env: CHECKOUT_TOKEN, to: [http://127.0.0.1:7000/] }
 //!   - { file: /run/secrets/checkout, to: [http://127.0.0.1:7000/config] }
+//! kubernetes: [shop/Deployment/api, billing/*]  # workloads a kubernetes hook may change
 //! ```
 //!
 //! A secret is granted by its exact name or file, together with the URLs it may be sent to, so
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{TemplateError, TemplateErrors};
 use crate::http_hook::SecretRef;
+use crate::kubernetes::{Workload, WorkloadGrant};
 use crate::model::{ConfigurationHook, HookKind, Source, Template};
 
 /// The environment variable the services read the allow-list file's path from.
@@ -44,6 +46,7 @@ pub enum Grant {
     Paths,
     Urls,
     Secrets,
+    Kubernetes,
 }
 
 impl Grant {
@@ -53,6 +56,7 @@ impl Grant {
             Grant::Paths => "paths",
             Grant::Urls => "urls",
             Grant::Secrets => "secrets",
+            Grant::Kubernetes => "kubernetes",
         }
     }
 }
@@ -210,6 +214,8 @@ pub struct Allow {
     paths: Vec<PathGrant>,
     urls: Vec<Origin>,
     secrets: Vec<SecretGrant>,
+    /// Workloads a `kubernetes` hook may change.
+    kubernetes: Vec<WorkloadGrant>,
 }
 
 /// A granted secret and the URLs it may be sent to.
@@ -243,6 +249,8 @@ struct AllowFile {
     urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<SecretEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    kubernetes: Vec<String>,
 }
 
 impl Allow {
@@ -256,6 +264,7 @@ impl Allow {
             && self.paths.is_empty()
             && self.urls.is_empty()
             && self.secrets.is_empty()
+            && self.kubernetes.is_empty()
     }
 
     /// Parses an allow-list; every bad entry is reported with `file:line:column`.
@@ -316,6 +325,12 @@ impl Allow {
                 Err(why) => refuse("secrets", i, format!("secret entry: {why}")),
             }
         }
+        for (i, workload) in raw.kubernetes.into_iter().enumerate() {
+            match WorkloadGrant::parse(&workload) {
+                Ok(grant) => allow.kubernetes.push(grant),
+                Err(why) => refuse("kubernetes", i, format!("workload entry: {why}")),
+            }
+        }
         if errors.is_empty() {
             Ok(allow)
         } else {
@@ -345,6 +360,7 @@ impl Allow {
                 })
                 .collect(),
             urls: self.urls.iter().map(ToString::to_string).collect(),
+            kubernetes: self.kubernetes.iter().map(ToString::to_string).collect(),
             secrets: self
                 .secrets
                 .iter()
@@ -485,6 +501,10 @@ impl Allow {
                     Grant::Commands => self.command_violation(&asked, at),
                     Grant::Paths => self.path_violation(&asked, at, cwd),
                     Grant::Urls | Grant::Secrets => self.url_violation(&asked, at),
+                    Grant::Kubernetes => hook
+                        .kubernetes
+                        .as_ref()
+                        .and_then(|k| self.workload_violation(&k.workload, at)),
                 }
             })
             .collect();
@@ -510,6 +530,25 @@ impl Allow {
                 })
             })
             .collect()
+    }
+
+    /// Whether `workload` may be changed by a `kubernetes` hook.
+    pub fn permits_workload(&self, workload: &Workload) -> Result<(), String> {
+        if self.kubernetes.iter().any(|g| g.covers(workload)) {
+            Ok(())
+        } else {
+            Err(format!("workload `{workload}` is not granted"))
+        }
+    }
+
+    fn workload_violation(&self, workload: &Workload, at: String) -> Option<Violation> {
+        let why = self.permits_workload(workload).err()?;
+        Some(Violation {
+            rule: Grant::Kubernetes,
+            asked: workload.key(),
+            at,
+            why,
+        })
     }
 
     fn command_violation(&self, program: &str, at: String) -> Option<Violation> {
@@ -591,6 +630,13 @@ impl Allow {
                         Grant::Commands => grant_command(&mut allow, asked),
                         Grant::Paths => grant_path(&mut allow, &asked),
                         Grant::Urls | Grant::Secrets => grant_url(&mut allow, &asked),
+                        Grant::Kubernetes => {
+                            let k = hook.kubernetes.as_ref().map(|k| &k.workload);
+                            let grant = k.map(WorkloadGrant::exactly);
+                            if let Some(grant) = grant.filter(|g| !allow.kubernetes.contains(g)) {
+                                allow.kubernetes.push(grant);
+                            }
+                        }
                     }
                 }
                 if let Some((_, secret)) = hook.http_settings().secret() {
@@ -627,6 +673,12 @@ fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String
             if let Some(state) = hook.state_base(app) {
                 let state = state.to_string_lossy().into_owned();
                 needs.push((Grant::Paths, state, "state_dir".to_string()));
+            }
+        }
+        HookKind::Kubernetes => {
+            if let Some(k) = &hook.kubernetes {
+                let workload = k.workload.key();
+                needs.push((Grant::Kubernetes, workload, "kubernetes.workload".into()));
             }
         }
         HookKind::Http => {

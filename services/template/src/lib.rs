@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod cron;
 pub mod duration;
 pub mod errors;
+pub mod kubernetes;
 pub mod http_hook;
 pub mod model;
 pub mod placement;
@@ -41,6 +42,7 @@ pub use bounds::{
 };
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
+pub use kubernetes::{KubernetesHook, Workload, WorkloadKind};
 pub use model::*;
 pub use placement::{CgroupSelector, NodeScope, Placement};
 pub use rules::{Assignment, Rule, RuleEvalError, RuleSyntaxError};

@@ -921,6 +921,9 @@ pub struct ConfigurationHook {
     /// `http` hooks: how the configuration is read, sent and checked (see [`crate::http_hook`]).
     #[serde(default)]
     pub http: Option<crate::http_hook::HttpHook>,
+    /// `kubernetes` hooks: the workload and how each resource lands on it.
+    #[serde(default)]
+    pub kubernetes: Option<crate::kubernetes::KubernetesHook>,
 }
 
 /// How long a command hook's command may run when the hook gives no `timeout`.
@@ -1092,6 +1095,9 @@ pub enum HookKind {
     Command,
     /// Writes variables (`vars`) into an env file at `path` with the file hook's shadow flow.
     Env,
+    /// Changes a Deployment's or StatefulSet's replicas, container resources and env through
+    /// the Kubernetes API (`kubernetes`, see [`crate::kubernetes`]).
+    Kubernetes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ mod placement;
 mod http_hook;
 mod ics;
 mod json_http;
+mod kubernetes;
 mod promql;
 mod recipes;
 mod selectors;
@@ -489,6 +490,7 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             _ => {}
         }
         actuation::check(t, h, &p, out);
+        kubernetes::check(t, h, &p, out);
         http_hook::check(h, &p, out);
         if let Some(command) = h.reload.as_ref().and_then(|r| r.command.as_ref()) {
             if command.is_empty() {

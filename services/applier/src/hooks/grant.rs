@@ -15,11 +15,18 @@ use presage_template::{ConfigurationHook, Template};
 pub struct Granted {
     allow: Allow,
     cwd: PathBuf,
+    /// The operator's kubeconfig for `kubernetes` hooks (`--kubeconfig`); None: kube-rs infers
+    /// it (`KUBECONFIG`, `~/.kube/config`, in-cluster).
+    kubeconfig: Option<PathBuf>,
 }
 
 impl Granted {
     pub fn new(allow: Allow, cwd: PathBuf) -> Self {
-        Self { allow, cwd }
+        Self {
+            allow,
+            cwd,
+            kubeconfig: None,
+        }
     }
 
     /// Nothing granted: every hook that needs authority is rejected.
@@ -32,6 +39,23 @@ impl Granted {
     pub fn covering(template: &Template) -> Self {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         Self::new(Allow::covering([template], &cwd), cwd)
+    }
+
+    /// With the operator's kubeconfig for `kubernetes` hooks.
+    pub fn with_kubeconfig(mut self, kubeconfig: Option<PathBuf>) -> Self {
+        self.kubeconfig = kubeconfig;
+        self
+    }
+
+    pub fn kubeconfig(&self) -> Option<&Path> {
+        self.kubeconfig.as_deref()
+    }
+
+    /// The workload about to be read or changed.
+    pub fn workload(&self, workload: &presage_template::Workload) -> Result<(), String> {
+        self.allow
+            .permits_workload(workload)
+            .map_err(|e| format!("{e} (allow-list rule `kubernetes`)"))
     }
 
     pub fn allow(&self) -> &Allow {

@@ -6,6 +6,7 @@ mod files;
 mod flow;
 mod grant;
 mod http;
+mod kubernetes;
 mod lock;
 mod process;
 
@@ -51,7 +52,11 @@ fn apply_unless_superseded(
         return refused;
     }
     match hook.kind {
-        HookKind::File | HookKind::Env | HookKind::Command | HookKind::Http => apply_patch(
+        HookKind::File
+        | HookKind::Env
+        | HookKind::Command
+        | HookKind::Kubernetes
+        | HookKind::Http => apply_patch(
             template,
             hook,
             directive.into(),
@@ -80,6 +85,9 @@ fn apply_patch(
         }
         HookKind::Command => {
             command::apply_commands(template, hook, input, patch, superseded, grant, now_ms)
+        }
+        HookKind::Kubernetes => {
+            kubernetes::apply_change(template, hook, input, patch, superseded, grant, now_ms)
         }
         HookKind::Http => {
             http::apply_change(template, hook, input, patch, superseded, grant, now_ms)
@@ -137,6 +145,7 @@ pub(crate) fn location(hook: &ConfigurationHook) -> Option<String> {
         HookKind::Http => hook.url.as_deref().map(presage_events::redact_url),
         // The command as the template writes it, placeholders and all.
         HookKind::Command => hook.apply.as_ref().map(|argv| argv.join(" ")),
+        HookKind::Kubernetes => hook.kubernetes.as_ref().map(|k| k.workload.key()),
     }
 }
 
@@ -223,7 +232,8 @@ impl Applier {
     /// whenever a template arrives), before anything else is applied to those files.
     pub fn recover(&mut self, template: &Template, now_ms: i64) {
         for hook in &template.dynamic_metadata.configuration_hooks {
-            if hook.kind == HookKind::Http {
+            // Neither keeps state of its own to converge.
+            if matches!(hook.kind, HookKind::Http | HookKind::Kubernetes) {
                 continue;
             }
             // A file the operator does not grant is neither read nor written, recovery included.
@@ -341,6 +351,7 @@ pub fn kind_name(kind: HookKind) -> &'static str {
         HookKind::Http => "http",
         HookKind::Command => "command",
         HookKind::Env => "env",
+        HookKind::Kubernetes => "kubernetes",
     }
 }
 

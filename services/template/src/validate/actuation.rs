@@ -113,7 +113,7 @@ pub(super) fn check(t: &Template, h: &ConfigurationHook, p: &YamlPath, out: &mut
                 text_placeholders(h, &doc, value, &at, out);
             }
         }
-        HookKind::File | HookKind::Http => {}
+        HookKind::File | HookKind::Http | HookKind::Kubernetes => {}
     }
 }
 
@@ -126,6 +126,7 @@ fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
         HookKind::Http => "an http",
         HookKind::Command => "a command",
         HookKind::Env => "an env",
+        HookKind::Kubernetes => "a kubernetes",
     };
     let mut foreign: Vec<&str> = Vec::new();
     if h.kind != HookKind::Command {
@@ -163,6 +164,15 @@ fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
         HookKind::Env => (
             &[("url", h.url.is_some()), ("format", h.format.is_some())],
             "it writes KEY=value lines to the env file at path",
+        ),
+        HookKind::Kubernetes => (
+            &[
+                ("path", h.path.is_some()),
+                ("format", h.format.is_some()),
+                ("url", h.url.is_some()),
+                ("reload", h.reload.is_some()),
+            ],
+            "it changes the workload through the Kubernetes API, with no file, url or reload",
         ),
         HookKind::File | HookKind::Http => (&[], ""),
     };
@@ -202,7 +212,7 @@ fn fixed_program(argv: &[String], at: &YamlPath, out: &mut Vec<Finding>) {
 
 /// Every placeholder of `text` must parse and name a scalar of the bootstrap document (where
 /// the candidate's values come from).
-fn text_placeholders(
+pub(super) fn text_placeholders(
     h: &ConfigurationHook,
     doc: &Value,
     text: &str,
