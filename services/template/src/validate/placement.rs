@@ -193,6 +193,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_edge_cache_template_is_node_local_and_reads_its_service_s_cgroup() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../templates/edge-cache.yaml"
+        );
+        let t = crate::load(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.placement.as_ref().unwrap().nodes, vec!["edge-1", "edge-2"]);
+        let cache = t.source("cache").expect("cgroup source");
+        assert_eq!(cache.kind, crate::SourceKind::Cgroup);
+        assert!(cache.cgroup.as_ref().is_some_and(|c| c.path.is_some()));
+    }
+
+    #[test]
     fn a_cgroup_selector_on_another_kind_is_reported_at_its_key() {
         let found = errors(&format!(
             "app: a\n{SOURCES}    - id: h\n      kind: host\n      cgroup: {{ path: /sys/fs/cgroup/x }}\n"
