@@ -22,7 +22,7 @@ pub struct Readers {
     max_scrape_series: usize,
     /// `kafka_lag` sources, read on the collector's own cluster; `None` reads none.
     lag: Option<crate::lag::LagReader>,
-    /// `cgroup` sources: each one's previous CPU time, the cgroup2 mount, the CPU count.
+    /// `cgroup` sources: the previous CPU time of each.
     cgroups: CgroupReads,
 }
 
