@@ -53,7 +53,7 @@ struct Faults {
 
 #[derive(Default)]
 struct Cluster {
-    /// Deployments by `namespace/name`.
+    /// Deployments and StatefulSets by `plural/namespace/name`.
     deployments: HashMap<String, Value>,
     resource_version: u64,
     faults: Faults,
@@ -140,7 +140,12 @@ impl FakeApiServer {
     }
 
     fn deployment(&self) -> Value {
-        self.state.lock().unwrap().deployments["shop/api"].clone()
+        self.workload("deployments/shop/api")
+    }
+
+    /// A stored workload by `plural/namespace/name`.
+    fn workload(&self, key: &str) -> Value {
+        self.state.lock().unwrap().deployments[key].clone()
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -179,8 +184,12 @@ impl Cluster {
 
     fn put_deployment(&mut self, mut object: Value) {
         object["metadata"]["resourceVersion"] = json!(self.next_version());
+        let plural = match object["kind"].as_str() {
+            Some("StatefulSet") => "statefulsets",
+            _ => "deployments",
+        };
         let key = format!(
-            "{}/{}",
+            "{plural}/{}/{}",
             object["metadata"]["namespace"].as_str().unwrap(),
             object["metadata"]["name"].as_str().unwrap()
         );
@@ -203,10 +212,12 @@ impl Cluster {
         };
         self.seen.push(seen.clone());
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let (namespace, name, scale) = match parts[..] {
-            ["apis", "apps", "v1", "namespaces", ns, "deployments", name] => (ns, name, false),
-            ["apis", "apps", "v1", "namespaces", ns, "deployments", name, "scale"] => {
-                (ns, name, true)
+        let (plural, namespace, name, scale) = match parts[..] {
+            ["apis", "apps", "v1", "namespaces", ns, plural @ ("deployments" | "statefulsets"), name] => {
+                (plural, ns, name, false)
+            }
+            ["apis", "apps", "v1", "namespaces", ns, plural @ ("deployments" | "statefulsets"), name, "scale"] => {
+                (plural, ns, name, true)
             }
             _ => {
                 return (
@@ -219,9 +230,9 @@ impl Cluster {
                 )
             }
         };
-        let key = format!("{namespace}/{name}");
+        let key = format!("{plural}/{namespace}/{name}");
         let Some(current) = self.deployments.get(&key).cloned() else {
-            let message = format!("deployments.apps \"{name}\" not found");
+            let message = format!("{plural}.apps \"{name}\" not found");
             return (404, status(404, "NotFound", &message));
         };
         let version = current["metadata"]["resourceVersion"].clone();
@@ -719,4 +730,53 @@ fn the_shipped_example_is_granted_by_its_allow_list_and_by_nothing_less() {
     assert_eq!(k.workload.key(), "web/Deployment/storefront");
     assert_eq!(Allow::covering([&t], Path::new("/")), allow);
     assert!(!Allow::none().check(&t, Path::new("/")).is_empty());
+}
+
+#[test]
+fn a_statefulset_scales_through_its_own_scale_subresource() {
+    let server = FakeApiServer::start();
+    server.state.lock().unwrap().put_deployment(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": "shop", "uid": "u-2"},
+        "spec": {"replicas": 3, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}
+    }));
+    let text = "app: shop\nbootstrap: { resources: { replicas: 3 } }\ndynamic_metadata:\n  \
+                configuration_hooks:\n    - { name: db, kind: kubernetes, kubernetes: { workload: \
+                { kind: StatefulSet, namespace: shop, name: db }, replicas: replicas } }\n";
+    let t = presage_template::parse(text, "db.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let o = apply_with(
+        &server,
+        &t,
+        &directive("replicas", 5),
+        "kubernetes: [shop/StatefulSet/db]\n",
+    );
+    assert_eq!(o.status, "applied", "{o:?}");
+    assert_eq!(
+        server.workload("statefulsets/shop/db")["spec"]["replicas"],
+        5
+    );
+    let paths: Vec<String> = server.writes().iter().map(|w| w.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/apis/apps/v1/namespaces/shop/statefulsets/db/scale"; 2]
+    );
+}
+
+/// What a replay after SIGKILL meets: the input's change is already in force (the switch ran,
+/// the outcome was never published). A new applier (as after a restart) reads the workload,
+/// finds the owned parts as wanted, sends no write at all, and its check reads them back.
+#[test]
+fn a_replayed_change_already_in_force_writes_nothing_and_is_applied() {
+    let server = FakeApiServer::start().with_deployment(3);
+    let t = template("");
+    let d = directive("memory_mb", 1024);
+    assert_eq!(apply(&server, &t, &d).status, "applied");
+    let written = server.writes().len();
+    let version = server.deployment()["metadata"]["resourceVersion"].clone();
+    let replayed = apply(&server, &t, &d);
+    assert_eq!(replayed.status, "applied", "{replayed:?}");
+    assert_eq!(server.writes().len(), written, "{:?}", server.writes());
+    assert_eq!(server.deployment()["metadata"]["resourceVersion"], version);
 }
