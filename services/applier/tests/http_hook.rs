@@ -557,3 +557,30 @@ fn an_unset_secret_fails_without_sending_anything() {
     assert!(outcome.reason.unwrap().contains("is not set"));
     assert!(server.seen().is_empty());
 }
+
+#[test]
+fn a_redirect_is_not_followed_so_credentials_never_leave_the_granted_urls() {
+    // Elsewhere: a server the grant does not cover, which must never be reached.
+    let elsewhere = Server::start(real_config());
+    let redirecting = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", redirecting.server_addr().to_ip().unwrap());
+    let target = format!("{}/config", elsewhere.url);
+    std::thread::spawn(move || {
+        for request in redirecting.incoming_requests() {
+            let location = tiny_http::Header::from_bytes("Location", target.as_bytes()).unwrap();
+            let _ = request.respond(tiny_http::Response::empty(302).with_header(location));
+        }
+    });
+    std::env::set_var("PRESAGE_TEST_HTTP_REDIRECT", "tok-redirected");
+    let hook = format!(
+        "{{ name: scale, kind: http, url: \"{url}/config\", retry: {{ attempts: 1 }}, \
+         http: {{ auth: {{ bearer: {{ env: PRESAGE_TEST_HTTP_REDIRECT }} }} }} }}"
+    );
+    let grant = granted(&format!(
+        "urls: [\"{url}/\"]\nsecrets: [{{ env: PRESAGE_TEST_HTTP_REDIRECT, to: [\"{url}/\"] }}]\n"
+    ));
+    let outcome = apply_with(&hook, 7, Some(&grant));
+    assert_eq!(outcome.status, "failed", "{outcome:?}");
+    assert!(outcome.reason.unwrap().contains("HTTP 302"));
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+}
