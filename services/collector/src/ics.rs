@@ -141,12 +141,15 @@ impl Event {
         now: DateTime<Utc>,
         moved: &[DateTime<Tz>],
     ) -> Result<(usize, Option<DateTime<Utc>>), IcsError> {
-        let mut set = RRuleSet::new(self.start);
+        // Limited: a rule that can never occur (the 30th of February) stops after the crate's
+        // bound on empty passes instead of walking the calendar to the year 9999.
+        let mut set = RRuleSet::new(self.start).limit();
         if self.rrules.is_empty() {
             set = set.rdate(self.start);
         }
         for rule in &self.rrules {
-            let rule = rule
+            let rule = until_in_utc(rule, self.start)
+                .map_err(|e| self.error(format!("RRULE:{rule}: {e}")))?
                 .parse::<RRule<Unvalidated>>()
                 .and_then(|r| r.validate(self.start))
                 .map_err(|e| self.error(format!("RRULE:{rule}: {e}")))?;
@@ -189,6 +192,35 @@ impl Event {
             message,
         }
     }
+}
+
+/// The rule with its UNTIL as a UTC time. Calendars write UNTIL as a date (all-day series) or a
+/// local time as often as in UTC; the `rrule` crate reads those on the host's own zone and then
+/// refuses them beside a zoned start. A date ends the series at the end of that day, a local time
+/// is read on the start's zone (RFC 5545 §3.3.10).
+fn until_in_utc(rule: &str, start: DateTime<Tz>) -> Result<String, String> {
+    let parts: Result<Vec<String>, String> = rule
+        .split(';')
+        .map(|part| {
+            let Some((key, value)) = part.split_once('=') else {
+                return Ok(part.to_string());
+            };
+            let value = value.trim();
+            if !key.trim().eq_ignore_ascii_case("UNTIL") || value.ends_with(['Z', 'z']) {
+                return Ok(part.to_string());
+            }
+            let local = if value.contains('T') {
+                NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
+            } else {
+                NaiveDate::parse_from_str(value, "%Y%m%d")
+                    .map(|d| d.and_hms_opt(23, 59, 59).unwrap_or_default())
+            }
+            .map_err(|_| format!("UNTIL {value:?} is not a date or date-time"))?;
+            let utc = resolve(start.timezone(), local).with_timezone(&Utc);
+            Ok(format!("UNTIL={}", utc.format("%Y%m%dT%H%M%SZ")))
+        })
+        .collect();
+    Ok(parts?.join(";"))
 }
 
 /// The end of an occurrence starting at `start`: its days on the local clock, then exact time.
@@ -659,6 +691,31 @@ mod tests {
 
     fn signals_at_err(text: &str) -> IcsError {
         signals(text, Zone::UTC, None, at("2026-06-01T00:00:00Z")).unwrap_err()
+    }
+
+    #[test]
+    fn until_ends_a_series_as_calendar_programs_write_it() {
+        // An all-day series ended by a date, a zoned one ended by a UTC time (RFC 5545 §3.3.10).
+        let cal = calendar(concat!(
+            "BEGIN:VEVENT\r\nSUMMARY:Sprint review\r\nDTSTART;VALUE=DATE:20260105\r\n",
+            "RRULE:FREQ=WEEKLY;UNTIL=20260119\r\nEND:VEVENT\r\n",
+            "BEGIN:VEVENT\r\nSUMMARY:Standup\r\nDTSTART;TZID=America/New_York:20260105T093000\r\n",
+            "DURATION:PT15M\r\nRRULE:FREQ=DAILY;UNTIL=20260107T143000Z\r\nEND:VEVENT\r\n",
+        ));
+        let busy = |when: &str| signals_at(&cal, when).in_progress;
+        assert_eq!(busy("2026-01-19T12:00:00Z"), 1, "the last review");
+        assert_eq!(busy("2026-01-26T12:00:00Z"), 0, "after UNTIL");
+        assert_eq!(busy("2026-01-07T14:35:00Z"), 1, "the last standup");
+        assert_eq!(busy("2026-01-08T14:35:00Z"), 0, "after UNTIL");
+    }
+
+    #[test]
+    fn a_rule_that_never_occurs_ends_instead_of_searching_forever() {
+        let cal = calendar(
+            "BEGIN:VEVENT\r\nSUMMARY:Never\r\nDTSTART:20260101T000000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\nEND:VEVENT\r\n",
+        );
+        let s = signals_at(&cal, "2026-06-01T00:00:00Z");
+        assert_eq!((s.in_progress, s.next_start_ms), (0, None));
     }
 
     #[test]
