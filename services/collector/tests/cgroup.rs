@@ -245,3 +245,21 @@ fn a_directory_that_is_not_a_cgroup_is_a_clear_failure() {
     assert_eq!(err.refusal, None);
     assert!(err.message.contains("cpu.stat"), "{err}");
 }
+
+#[test]
+fn a_cgroup_source_the_allow_list_does_not_grant_is_named_for_its_dead_letter() {
+    let template = presage_template::parse(
+        "app: a\ndynamic_metadata:\n  sources:\n    - { id: app, kind: cgroup, cgroup: { pid_file: /run/a.pid } }\n",
+        "a.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let refused = presage_collector::refusals::ungranted_sources(&template, &Allow::none());
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "app");
+    assert_eq!(
+        refused[0].1.at,
+        "dynamic_metadata.sources[0].cgroup.pid_file"
+    );
+    let granted = Allow::parse("paths: [/run/a.pid]\n", "allow.yaml").unwrap();
+    assert!(presage_collector::refusals::ungranted_sources(&template, &granted).is_empty());
+}
