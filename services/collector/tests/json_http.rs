@@ -173,3 +173,19 @@ fn an_ungranted_url_is_refused_without_a_request() {
     assert_eq!(err.refusal, Some(Refusal::NotGranted), "{err}");
     assert_eq!(served.load(Ordering::SeqCst), 0, "the server was reached");
 }
+
+#[test]
+fn an_api_key_in_the_url_stays_out_of_the_error() {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::from_string("{}").with_status_code(401));
+        }
+    });
+    let source = weather_source(format!("{origin}/v1/current?q=Newark&apikey=s3cr3t-k3y"));
+    let err = granting(&origin, 100).read(&source, 0).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("401"), "{message}");
+    assert!(!message.contains("s3cr3t-k3y"), "{message}");
+}
