@@ -325,4 +325,37 @@ fn prometheus_needs_a_time_range_and_a_promql_source() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("none has one"), "{stderr}");
+
+    // A compared template reading the same source another way cannot share the samples.
+    let first = promql_template(dir.path(), "demand_mw");
+    let second = dir.path().join("grid-ew-other.yaml");
+    std::fs::write(
+        &second,
+        std::fs::read_to_string(&first)
+            .unwrap()
+            .replace("query: 'demand_mw'", "query: 'demand_mw * 2'"),
+    )
+    .unwrap();
+    let output = presage(
+        &[
+            "backtest",
+            "--template",
+            &first,
+            "--compare",
+            second.to_str().unwrap(),
+            "--prometheus",
+            "http://127.0.0.1:1",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+        ],
+        dir.path(),
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("promql source `trace` of app grid-ew is read two ways"),
+        "{stderr}"
+    );
 }

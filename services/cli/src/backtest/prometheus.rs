@@ -6,7 +6,6 @@
 //! The server is the operator's, named on the command line: it stands in for every source's
 //! `url` (a template's URL would point at production, or need the collector's allow-list).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -14,7 +13,7 @@ use presage_collector::promql::{self, endpoint, range_chunks, seconds};
 use presage_collector::refusals::DEFAULT_MAX_SCRAPE_SERIES;
 use presage_collector::to_raw_samples;
 use presage_events::{redact_text, redact_url, RawSample};
-use presage_template::{SourceKind, Template};
+use presage_template::{Source, SourceKind, Template};
 
 /// The step of a source without `every`: the collector's default interval.
 const DEFAULT_EVERY_MS: i64 = 15_000;
@@ -30,44 +29,66 @@ pub struct Read {
     pub requests: usize,
 }
 
-/// Every `promql` source of `templates` (each app's source once, the first template's if two
-/// name it), evaluated at `from_ms + k * every` for every such time before `to_ms`.
+/// Every `promql` source of `templates` (each app's source once), evaluated at
+/// `from_ms + k * every` for every such time before `to_ms`.
 pub fn read_history(
     base: &str,
     templates: &[Template],
     from_ms: i64,
     to_ms: i64,
 ) -> anyhow::Result<Read> {
-    let mut read = Read::default();
-    let mut seen = HashSet::new();
-    for template in templates {
-        for source in &template.dynamic_metadata.sources {
-            if source.kind != SourceKind::Promql || !seen.insert((&template.app, &source.id)) {
-                continue;
-            }
-            let step_ms = source
-                .every
-                .map_or(DEFAULT_EVERY_MS, |d| d.as_millis_i64())
-                .max(1);
-            let query = source.query.as_deref().unwrap_or_default();
-            let what = format!("promql source `{}` of app {}", source.id, template.app);
-            for (start, end) in range_chunks(from_ms, to_ms - 1, step_ms) {
-                let readings = query_range(base, query, source.metric_name(), start, end, step_ms)
-                    .with_context(|| what.clone())?;
-                read.requests += 1;
-                read.samples
-                    .extend(to_raw_samples(&template.app, "", &source.id, readings));
-            }
-            read.sources += 1;
-        }
-    }
-    if read.sources == 0 {
+    let sources = promql_sources(templates)?;
+    if sources.is_empty() {
         bail!(
             "--prometheus reads the templates' promql sources, and none has one: expected a \
              source like {{ id: api, kind: promql, url: ..., query: 'sum(rate(x[1m]))' }}"
         );
     }
+    let mut read = Read {
+        sources: sources.len(),
+        ..Read::default()
+    };
+    for (app, source) in sources {
+        let step_ms = source
+            .every
+            .map_or(DEFAULT_EVERY_MS, |d| d.as_millis_i64())
+            .max(1);
+        let query = source.query.as_deref().unwrap_or_default();
+        let what = format!("promql source `{}` of app {app}", source.id);
+        for (start, end) in range_chunks(from_ms, to_ms - 1, step_ms) {
+            let readings = query_range(base, query, source.metric_name(), start, end, step_ms)
+                .with_context(|| what.clone())?;
+            read.requests += 1;
+            read.samples
+                .extend(to_raw_samples(app, "", &source.id, readings));
+        }
+    }
     Ok(read)
+}
+
+/// The `promql` sources to read, by app, each once. One trace feeds every template set, so a
+/// source two templates read differently (query, metric or step) is refused before any request.
+fn promql_sources(templates: &[Template]) -> anyhow::Result<Vec<(&str, &Source)>> {
+    let mut sources: Vec<(&str, &Source)> = Vec::new();
+    for template in templates {
+        let app = template.app.as_str();
+        for source in &template.dynamic_metadata.sources {
+            if source.kind != SourceKind::Promql {
+                continue;
+            }
+            let asks = |s: &Source| (s.query.clone(), s.metric_name().to_string(), s.every);
+            match sources.iter().find(|(a, s)| *a == app && s.id == source.id) {
+                Some((_, first)) if asks(first) != asks(source) => bail!(
+                    "promql source `{}` of app {app} is read two ways by the templates compared \
+                     (query, metric or every differ): give it another id in one of them",
+                    source.id
+                ),
+                Some(_) => {}
+                None => sources.push((app, source)),
+            }
+        }
+    }
+    Ok(sources)
 }
 
 fn query_range(
