@@ -22,9 +22,16 @@ use rrule::{RRule, RRuleSet, Tz, Unvalidated};
 
 use crate::samples::Reading;
 
-/// Occurrences walked per event from its start before giving up: a 15-minute rule started ten
-/// years ago is 350,000; a calendar of holidays and weekly events, at most a few thousand.
+/// Occurrences walked per calendar read, over all its events, before giving up: a 15-minute rule
+/// started ten years ago is 350,000; a calendar of holidays and weekly events, at most a few
+/// thousand. The bound is on the whole calendar, not each event, so a file of many long-running
+/// rules (one fetched from a URL someone else controls) cannot make one read walk for minutes.
 pub const MAX_OCCURRENCES: usize = 100_000;
+
+/// Recurring events (RRULE) one calendar may hold. The `rrule` crate may loop up to 100,000
+/// empty periods on a rule that never occurs before it gives up, outside any budget of ours, so
+/// the number of rules bounds that work; a team's holidays and meetings are a few hundred.
+pub const MAX_RECURRING_EVENTS: usize = 1_000;
 
 /// Why a calendar gave no readings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +41,11 @@ pub enum IcsError {
     /// A property of an event that cannot be read, named with the event's SUMMARY (or UID).
     #[error("event {event:?}: {message}")]
     Event { event: String, message: String },
+    /// More recurring events than [`MAX_RECURRING_EVENTS`]: the calendar is not read.
+    #[error(
+        "{found} recurring events, more than {MAX_RECURRING_EVENTS}: the calendar is not read"
+    )]
+    TooManyRecurring { found: usize },
 }
 
 /// What a calendar says at one instant.
@@ -63,7 +75,7 @@ pub fn readings(
         Reading::new(names::EVENTS, s.in_progress as f64, now_ms),
     ];
     if let Some(next) = s.next_start_ms {
-        let minutes = (next - now_ms) as f64 / 60_000.0;
+        let minutes = next.saturating_sub(now_ms) as f64 / 60_000.0;
         out.push(Reading::new(names::MINUTES_TO_NEXT_EVENT, minutes, now_ms));
     }
     Ok(out)
@@ -78,6 +90,11 @@ pub fn signals(
 ) -> Result<Signals, IcsError> {
     let floating: chrono_tz::Tz = zone.name().parse().unwrap_or(chrono_tz::Tz::UTC);
     let events = parse(text, Tz::Tz(floating))?;
+    let recurring = events.iter().filter(|e| !e.rrules.is_empty()).count();
+    if recurring > MAX_RECURRING_EVENTS {
+        return Err(IcsError::TooManyRecurring { found: recurring });
+    }
+    let mut budget = MAX_OCCURRENCES;
     let now = Utc
         .timestamp_millis_opt(now_ms)
         .single()
@@ -102,7 +119,7 @@ pub fn signals(
             (Some(uid), None) => moved.get(uid.as_str()).map(Vec::as_slice),
             _ => None,
         };
-        let (in_progress, next) = event.at(now, skip.unwrap_or_default())?;
+        let (in_progress, next) = event.at(now, skip.unwrap_or_default(), &mut budget)?;
         signals.in_progress += in_progress;
         if let Some(next) = next {
             let next = next.timestamp_millis();
@@ -136,10 +153,12 @@ struct Event {
 impl Event {
     /// How many of this event's occurrences are in progress at `now`, and the first start after
     /// it. `moved` are instances overridden by other VEVENTs.
+    /// `budget`: occurrences the read may still walk; each one walked here is taken from it.
     fn at(
         &self,
         now: DateTime<Utc>,
         moved: &[DateTime<Tz>],
+        budget: &mut usize,
     ) -> Result<(usize, Option<DateTime<Utc>>), IcsError> {
         // Limited: a rule that can never occur (the 30th of February) stops after the crate's
         // bound on empty passes instead of walking the calendar to the year 9999.
@@ -148,6 +167,11 @@ impl Event {
             set = set.rdate(self.start);
         }
         for rule in &self.rrules {
+            // RFC 5545's rule grammar is ASCII; the `rrule` crate slices parts of it by byte
+            // and panics inside a multi-byte character (found by `cargo xtask fuzz`).
+            if !rule.is_ascii() {
+                return Err(self.error(format!("RRULE:{rule}: not ASCII")));
+            }
             let rule = until_in_utc(rule, self.start)
                 .map_err(|e| self.error(format!("RRULE:{rule}: {e}")))?
                 .parse::<RRule<Unvalidated>>()
@@ -161,16 +185,24 @@ impl Event {
             set = set.rdate(rdate);
         }
         for exdate in self.exdates.iter().chain(moved) {
+            // Each exclusion is checked against every occurrence walked: charged like one.
+            *budget = budget.checked_sub(1).ok_or_else(|| {
+                self.error(format!(
+                    "more than {MAX_OCCURRENCES} occurrences and exclusions in all: not read"
+                ))
+            })?;
             set = set.exdate(*exdate);
         }
         let mut in_progress = 0;
         let mut seen = HashSet::new();
-        for (walked, start) in (&set).into_iter().enumerate() {
-            if walked >= MAX_OCCURRENCES {
+        for start in &set {
+            let Some(left) = budget.checked_sub(1) else {
                 return Err(self.error(format!(
-                    "more than {MAX_OCCURRENCES} occurrences before {now}: not read"
+                    "the calendar's events recur more than {MAX_OCCURRENCES} times in all before \
+                     {now}: not read"
                 )));
-            }
+            };
+            *budget = left;
             // An RDATE equal to a rule's instance is one occurrence.
             if !seen.insert(start.timestamp()) {
                 continue;

@@ -111,9 +111,9 @@ impl SourceReader for Readers {
             }
             SourceKind::Host => self.read_host(source, now_ms),
             SourceKind::Cgroup => self.read_cgroup(source, now_ms),
+            SourceKind::Promql => self.read_promql(source, now_ms),
             SourceKind::JsonHttp => self.read_json_http(source, now_ms),
             SourceKind::Ics => self.read_ics(source, zone, now_ms),
-            SourceKind::Promql => self.read_promql(source, now_ms),
             SourceKind::Prometheus => {
                 let url = self.granted_url(source)?;
                 let shown = redact_url(url);

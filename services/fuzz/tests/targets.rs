@@ -75,4 +75,7 @@ fuzz_tests! {
     prometheus => "prometheus",
     csv_trace => "csv-trace",
     fragment_body => "fragment-body",
+    promql_answer => "promql-answer",
+    json_http => "json-http",
+    ics => "ics",
 }

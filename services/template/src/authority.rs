@@ -457,19 +457,13 @@ impl Allow {
         out
     }
 
-    /// What the collector's source at index `i` needs: its URL, if it has one, and the file it
-    /// reads (an `ics` source's `path`; validation holds it absolute, so no working directory
-    /// applies).
+    /// What the collector's source at index `i` needs: its URL, if it has one.
     pub fn check_source(&self, source: &Source, i: usize) -> Vec<Violation> {
-        let url = source.url.as_deref().and_then(|url| {
-            let at = format!("dynamic_metadata.sources[{i}].url");
-            self.url_violation(url, at)
-        });
-        // An ics source's calendar file: validation holds it absolute too.
-        let file = source.path.as_deref().and_then(|path| {
-            let at = format!("dynamic_metadata.sources[{i}].path");
-            self.path_violation(path, at, Path::new("/"))
-        });
+        let at = format!("dynamic_metadata.sources[{i}].url");
+        let url = source
+            .url
+            .as_deref()
+            .and_then(|url| self.url_violation(url, at));
         // A cgroup source's directory or pid file: validation holds them absolute.
         let cgroup = source
             .cgroup
@@ -479,6 +473,11 @@ impl Allow {
                 let at = format!("dynamic_metadata.sources[{i}].cgroup.{field}");
                 self.path_violation(path, at, Path::new("/"))
             });
+        // An ics source's calendar file: validation holds it absolute too.
+        let file = source.path.as_deref().and_then(|path| {
+            let at = format!("dynamic_metadata.sources[{i}].path");
+            self.path_violation(path, at, Path::new("/"))
+        });
         url.into_iter().chain(cgroup).chain(file).collect()
     }
 

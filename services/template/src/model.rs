@@ -150,6 +150,14 @@ pub struct Source {
     /// `kafka_lag`: the topics the group consumes; every partition of each is read.
     #[serde(default)]
     pub topics: Vec<String>,
+    /// `promql`: the PromQL expression evaluated at each read (an instant query against `url`,
+    /// the Prometheus server's base URL); each series of its result is one sample.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// `promql`: the name recipes read the query's samples by (`<id>.<metric>`); defaults to the
+    /// source's id. See [`Source::metric_name`].
+    #[serde(default)]
+    pub metric: Option<String>,
     /// `json_http`: each metric the source produces, by name, with the JSON Pointer (RFC 6901)
     /// of its value, `{ temperature_c: /current/temperature_2m }`. Recipes read `<id>.<name>`.
     #[serde(default)]
@@ -167,14 +175,6 @@ pub struct Source {
     /// `ics`: a regular expression; only events whose SUMMARY it matches count.
     #[serde(default, rename = "match")]
     pub summary_match: Option<String>,
-    /// `promql`: the PromQL expression evaluated at each read (an instant query against `url`,
-    /// the Prometheus server's base URL); each series of its result is one sample.
-    #[serde(default)]
-    pub query: Option<String>,
-    /// `promql`: the name recipes read the query's samples by (`<id>.<metric>`); defaults to the
-    /// source's id. See [`Source::metric_name`].
-    #[serde(default)]
-    pub metric: Option<String>,
     /// `cgroup`: which cgroup v2 is read, `{ path: /sys/fs/cgroup/... }` or `{ pid_file: ... }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::placement::CgroupSelector>,
@@ -195,12 +195,12 @@ pub enum SourceKind {
     /// A consumer group's lag per topic and partition: the partition's end minus the group's
     /// committed offset.
     KafkaLag,
+    /// A PromQL query against a Prometheus server's HTTP API, each result series a sample.
+    Promql,
     /// A JSON API read over HTTP; JSON Pointers pick its values and labels.
     JsonHttp,
     /// Events of an iCalendar file or URL: whether one is in progress, how many, how soon the next.
     Ics,
-    /// A PromQL query against a Prometheus server's HTTP API, each result series a sample.
-    Promql,
     /// One application's CPU, memory and network from its cgroup v2, on the collector's node.
     Cgroup,
 }
@@ -214,9 +214,9 @@ impl SourceKind {
             SourceKind::HttpProbe => "http_probe",
             SourceKind::Calendar => "calendar",
             SourceKind::KafkaLag => "kafka_lag",
+            SourceKind::Promql => "promql",
             SourceKind::JsonHttp => "json_http",
             SourceKind::Ics => "ics",
-            SourceKind::Promql => "promql",
             SourceKind::Cgroup => "cgroup",
         }
     }
@@ -230,12 +230,12 @@ impl SourceKind {
             SourceKind::HttpProbe => Some(&metric_names::HTTP_PROBE),
             SourceKind::Calendar => Some(&metric_names::CALENDAR),
             SourceKind::KafkaLag => Some(&metric_names::KAFKA_LAG),
-            // The source declares them: its `values` keys.
-            SourceKind::JsonHttp => None,
-            SourceKind::Ics => Some(&metric_names::ICS),
             SourceKind::Prometheus => None,
             // One metric, named by the source (`Source::metric_name`), not by the kind.
             SourceKind::Promql => None,
+            // The source declares them: its `values` keys.
+            SourceKind::JsonHttp => None,
+            SourceKind::Ics => Some(&metric_names::ICS),
             SourceKind::Cgroup => Some(&metric_names::CGROUP),
         }
     }
@@ -278,6 +278,14 @@ pub mod metric_names {
     pub const CONSUMER_LAG: &str = "consumer_lag";
     pub const KAFKA_LAG: [&str; 1] = [CONSUMER_LAG];
 
+    /// 1 while a (matching) event of the calendar is in progress, else 0.
+    pub const IN_EVENT: &str = "in_event";
+    /// How many (matching) events are in progress.
+    pub const EVENTS: &str = "events";
+    /// Minutes until the next (matching) event starts; not read when none is ahead.
+    pub const MINUTES_TO_NEXT_EVENT: &str = "minutes_to_next_event";
+    pub const ICS: [&str; 3] = [IN_EVENT, EVENTS, MINUTES_TO_NEXT_EVENT];
+
     /// A cgroup's `memory.max`, or the host's memory when it has no limit.
     pub const MEMORY_LIMIT_BYTES: &str = "memory_limit_bytes";
     /// `cpu_utilization` is the cgroup's share of all the host's CPUs, as the host source's;
@@ -289,14 +297,6 @@ pub mod metric_names {
         NETWORK_RECEIVE_BYTES_TOTAL,
         NETWORK_TRANSMIT_BYTES_TOTAL,
     ];
-
-    /// 1 while a (matching) event of the calendar is in progress, else 0.
-    pub const IN_EVENT: &str = "in_event";
-    /// How many (matching) events are in progress.
-    pub const EVENTS: &str = "events";
-    /// Minutes until the next (matching) event starts; not read when none is ahead.
-    pub const MINUTES_TO_NEXT_EVENT: &str = "minutes_to_next_event";
-    pub const ICS: [&str; 3] = [IN_EVENT, EVENTS, MINUTES_TO_NEXT_EVENT];
 }
 
 // ---------------------------------------------------------------- recipes (recipe-processor)

@@ -4,11 +4,11 @@
 
 mod actuation;
 mod expressions;
-mod placement;
-mod http_hook;
 mod ics;
 mod json_http;
+mod http_hook;
 mod kubernetes;
+mod placement;
 mod promql;
 mod recipes;
 mod selectors;
@@ -152,9 +152,9 @@ fn sources(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             }
         }
         promql::check(s, &p, out);
-        placement::check_source(s, &p, out);
         json_http::check(s, &p, out);
         ics::check(s, &p, out);
+        placement::check_source(s, &p, out);
         for (field, value) in [("every", s.every), ("timeout", s.timeout)] {
             positive(
                 value,
@@ -490,8 +490,8 @@ fn hooks(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
             _ => {}
         }
         actuation::check(t, h, &p, out);
-        kubernetes::check(t, h, &p, out);
         http_hook::check(h, &p, out);
+        kubernetes::check(t, h, &p, out);
         if let Some(command) = h.reload.as_ref().and_then(|r| r.command.as_ref()) {
             if command.is_empty() {
                 out.push(Finding::at(

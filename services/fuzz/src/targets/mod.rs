@@ -6,6 +6,7 @@ mod avro;
 mod fragment;
 mod grammar;
 mod prometheus;
+mod sources;
 mod template;
 mod trace;
 
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Target> {
     out.extend(template::targets());
     out.extend(grammar::targets());
     out.extend([prometheus::target(), trace::target(), fragment::target()]);
+    out.extend(sources::targets());
     out
 }
 
