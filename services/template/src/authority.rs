@@ -669,10 +669,6 @@ fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String
             for (field, argv) in hook.commands() {
                 needs.push((Grant::Commands, program(argv), field.to_string()));
             }
-            if let Some(state) = hook.state_base(app) {
-                let state = state.to_string_lossy().into_owned();
-                needs.push((Grant::Paths, state, "state_dir".to_string()));
-            }
         }
         HookKind::Kubernetes => {
             if let Some(k) = &hook.kubernetes {
@@ -690,6 +686,11 @@ fn hook_needs(app: &str, hook: &ConfigurationHook) -> Vec<(Grant, String, String
                 needs.push((Grant::Urls, url.to_string(), field.to_string()));
             }
         }
+    }
+    // A command hook's journal and lock, or an http or kubernetes hook's (its crash state).
+    if let Some(state) = hook.state_base(app) {
+        let state = state.to_string_lossy().into_owned();
+        needs.push((Grant::Paths, state, "state_dir".to_string()));
     }
     if let Some(reload) = &hook.reload {
         if let Some(pid_file) = &reload.pid_file {

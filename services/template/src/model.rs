@@ -906,9 +906,11 @@ pub struct ConfigurationHook {
     /// name a placeholder name); no placeholders.
     #[serde(default)]
     pub read: Option<Vec<String>>,
-    /// `command` hooks: the directory holding the hook's journal and lock (granted by the
-    /// operator like a file hook's path), named `<state_dir>/.<app>.<hook>.presage-journal`
-    /// (names escaped as [`ConfigurationHook::state_base`] says).
+    /// `command` hooks (required), `http` and `kubernetes` hooks (optional: with it, a change
+    /// interrupted by a crash is checked and rolled back on restart): the directory holding the
+    /// hook's journal and lock (granted by the operator like a file hook's path), named
+    /// `<state_dir>/.<app>.<hook>.presage-journal` (names escaped as
+    /// [`ConfigurationHook::state_base`] says).
     #[serde(default)]
     pub state_dir: Option<String>,
     /// `command` hooks: how long each command may run (default [`DEFAULT_COMMAND_TIMEOUT`]).
@@ -988,7 +990,7 @@ impl ConfigurationHook {
             .unwrap_or(DEFAULT_COMMAND_TIMEOUT)
     }
 
-    /// A command hook's state base, `<state_dir>/<app>.<hook>`: its journal and lock are the
+    /// A command (http, kubernetes) hook's state base, `<state_dir>/<app>.<hook>`: its journal and lock are the
     /// files beside it, as a file hook's are beside its live file. App and hook names are
     /// written one to one (ASCII letters, digits, `_` and `-` as they are, any other byte as
     /// `%XX`, an empty name as `%`), so no two hooks of any apps share a journal (`shop.eu` +

@@ -113,7 +113,21 @@ pub(super) fn check(t: &Template, h: &ConfigurationHook, p: &YamlPath, out: &mut
                 text_placeholders(h, &doc, value, &at, out);
             }
         }
-        HookKind::File | HookKind::Http | HookKind::Kubernetes => {}
+        // Optional: without it the hook keeps no state and a SIGKILL mid-change can leave a
+        // change whose check failed in force (the README says so); with it, it must name a
+        // directory.
+        HookKind::Http | HookKind::Kubernetes => {
+            if h.state_dir.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                out.push(Finding::at(
+                    p.key("state_dir"),
+                    format!(
+                        "state_dir of hook {name:?} is empty: expected a directory like \
+                         /var/lib/presage/ (its journal and lock, granted by the operator)"
+                    ),
+                ));
+            }
+        }
+        HookKind::File => {}
     }
 }
 
@@ -131,7 +145,9 @@ fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
     let mut foreign: Vec<&str> = Vec::new();
     if h.kind != HookKind::Command {
         foreign.extend(h.commands().into_iter().map(|(field, _)| field));
-        if h.state_dir.is_some() {
+        // An http or kubernetes hook journals its intent there (crash semantics), as a command
+        // hook does; a file or env hook's journal is beside its live file.
+        if h.state_dir.is_some() && !matches!(h.kind, HookKind::Http | HookKind::Kubernetes) {
             foreign.push("state_dir");
         }
         if h.timeout.is_some() {
@@ -146,7 +162,8 @@ fn foreign_fields(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>) {
             p.key(field),
             format!(
                 "{field} does not apply to {kind} hook ({:?}): apply, check, rollback, read, \
-                 state_dir and timeout are a command hook's, vars an env hook's",
+                 state_dir and timeout are a command hook's (state_dir also an http or \
+                 kubernetes hook's), vars an env hook's",
                 h.name
             ),
         ));

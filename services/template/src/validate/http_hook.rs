@@ -182,6 +182,31 @@ mod tests {
     }
 
     #[test]
+    fn a_state_dir_is_taken_on_an_http_hook_but_not_blank_nor_on_a_file_hook() {
+        let found = errors(
+            "      kind: http\n      url: \"http://127.0.0.1:7000/config\"\n      \
+             state_dir: /var/lib/presage/\n",
+        );
+        assert!(found.is_empty(), "{found:?}");
+        let found = errors(
+            "      kind: http\n      url: \"http://127.0.0.1:7000/config\"\n      \
+             state_dir: \" \"\n",
+        );
+        assert!(
+            found.iter().any(|e| e.starts_with("t.yaml:8:18: ")
+                && e.contains("state_dir of hook \"scale\" is empty")),
+            "{found:?}"
+        );
+        let found =
+            errors("      kind: file\n      path: /etc/x.yaml\n      state_dir: /var/lib/p/\n");
+        assert!(
+            found.iter().any(|e| e.starts_with("t.yaml:8:7: ")
+                && e.contains("state_dir does not apply to a file hook")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn each_bad_field_is_named_at_its_line_and_column() {
         let found = errors(
             "      kind: http\n      url: \"http://127.0.0.1:7000/config\"\n      \
