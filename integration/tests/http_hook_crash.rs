@@ -1,7 +1,9 @@
 //! The real `presage-applier` killed with SIGKILL in the middle of an http hook's change, by
-//! the application's server itself, then started again. The http hook keeps no state of its
-//! own: the application's configuration is the truth, and the interrupted directive (whose
-//! outcome was never published) is replayed from a fresh read.
+//! the application's server itself, then started again.
+//!
+//! Without a `state_dir` the http hook keeps no state of its own: the application's
+//! configuration is the truth, and the interrupted directive (whose outcome was never
+//! published) is replayed from a fresh read.
 //!
 //! - Killed after the change was sent, while its check was pending: the replay finds the change
 //!   in force, sends nothing, checks it, and records `applied`.
@@ -9,6 +11,12 @@
 //!   replay finds the change still in force and no longer knows the state before it, so it is
 //!   not rolled back; the outcome says so (`failed`). This is the limit of keeping no journal,
 //!   shown rather than hidden.
+//!
+//! With a `state_dir` the hook journals the configuration it read and the change before sending
+//! it, and the restarted applier converges what it finds there:
+//!
+//! - Killed while rolling back: the previous configuration is sent again; `rolled_back`.
+//! - Killed while checking, the check then failing: the change is rolled back; `rolled_back`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -32,6 +40,9 @@ enum KillAt {
     Check,
     /// At the second write (the rollback after a failing check), before storing it.
     Rollback,
+    /// At the first `GET /health`, which answers 503 from then on: the check fails after the
+    /// restart.
+    CheckThenFail,
 }
 
 /// The application: its configuration (GET/PUT `/config`) and its health (`/health`), which
@@ -75,6 +86,13 @@ impl AppServer {
                         }
                         *held.lock().unwrap() = serde_json::from_str(&body).unwrap();
                         (200, String::new())
+                    }
+                    ("GET", "/health")
+                        if matches!(kill_at, KillAt::Check | KillAt::CheckThenFail) && armed =>
+                    {
+                        armed = false;
+                        sigkill();
+                        continue;
                     }
                     ("GET", "/health") if kill_at == KillAt::Check => {
                         if armed {
@@ -157,16 +175,24 @@ fn outcomes_until(reader: &TopicReader, id: &str, limit: Duration) -> Vec<ApplyO
 
 /// Runs the scenario: the applier killed where `kill_at` says, started again; the outcomes of
 /// the interrupted directive after the restart, and the server.
-fn killed_mid_change(kill_at: KillAt) -> (Vec<ApplyOutcome>, String, AppServer, String) {
+/// With `journaled`, the hook has a `state_dir` (granted by the allow-list the test writes).
+fn killed_mid_change(
+    kill_at: KillAt,
+    journaled: bool,
+) -> (Vec<ApplyOutcome>, String, AppServer, String) {
     let workdir = tempfile::tempdir().unwrap();
     let dir = workdir.path();
     let server = AppServer::start(kill_at);
-    let app = format!("http-crash-{kill_at:?}").to_lowercase();
+    let app = format!("http-crash-{kill_at:?}-{journaled}").to_lowercase();
+    let state_dir = match journaled {
+        true => format!("state_dir: \"{}/state/\", ", dir.display()),
+        false => String::new(),
+    };
     let yaml = format!(
         "app: {app}\nbootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }} }}\n\
          dynamic_metadata:\n  configuration_hooks:\n    \
          - {{ name: scale, kind: http, url: \"{url}/config\", retry: {{ attempts: 1 }}, \
-         http: {{ check: {{ url: \"{url}/health\", within: 2s }} }} }}\n  \
+         {state_dir}http: {{ check: {{ url: \"{url}/health\", within: 2s }} }} }}\n  \
          validation_rules: [\"resources.replicas >= 1 && resources.replicas <= 50\"]\n",
         url = server.url
     );
@@ -228,7 +254,7 @@ fn killed_mid_change(kill_at: KillAt) -> (Vec<ApplyOutcome>, String, AppServer, 
 
 #[test]
 fn killed_while_the_check_was_pending_the_replay_finds_the_change_in_force_and_sends_nothing() {
-    let (outcomes, id, server, logs) = killed_mid_change(KillAt::Check);
+    let (outcomes, id, server, logs) = killed_mid_change(KillAt::Check, false);
     assert!(
         !outcomes.is_empty(),
         "no outcome {id} after the restart\n{logs}"
@@ -248,7 +274,7 @@ fn killed_while_the_check_was_pending_the_replay_finds_the_change_in_force_and_s
 
 #[test]
 fn killed_while_rolling_back_the_replay_cannot_know_the_previous_state_and_says_so() {
-    let (outcomes, id, server, logs) = killed_mid_change(KillAt::Rollback);
+    let (outcomes, id, server, logs) = killed_mid_change(KillAt::Rollback, false);
     assert!(
         !outcomes.is_empty(),
         "no outcome {id} after the restart\n{logs}"
@@ -269,5 +295,66 @@ fn killed_while_rolling_back_the_replay_cannot_know_the_previous_state_and_says_
         server.writes.load(Ordering::SeqCst),
         2,
         "the change and the lost rollback"
+    );
+}
+
+#[test]
+fn with_a_state_dir_killed_while_rolling_back_the_restart_sends_the_previous_state_again() {
+    let (outcomes, id, server, logs) = killed_mid_change(KillAt::Rollback, true);
+    assert!(
+        !outcomes.is_empty(),
+        "no outcome {id} after the restart\n{logs}"
+    );
+    assert!(
+        outcomes.iter().all(|o| o == &outcomes[0]),
+        "one payload: {outcomes:?}"
+    );
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}\n{logs}");
+    let reason = outcome.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("check after the change failed")
+            && reason.contains("interrupted by a crash while rolling back"),
+        "{reason}"
+    );
+    assert_eq!(
+        server.replicas(),
+        Some(3),
+        "the previous configuration is back\n{logs}"
+    );
+    assert_eq!(
+        server.writes.load(Ordering::SeqCst),
+        3,
+        "the change, the rollback lost with the applier, the rollback sent again"
+    );
+}
+
+#[test]
+fn with_a_state_dir_killed_while_checking_a_check_that_then_fails_rolls_the_change_back() {
+    let (outcomes, id, server, logs) = killed_mid_change(KillAt::CheckThenFail, true);
+    assert!(
+        !outcomes.is_empty(),
+        "no outcome {id} after the restart\n{logs}"
+    );
+    assert!(
+        outcomes.iter().all(|o| o == &outcomes[0]),
+        "one payload: {outcomes:?}"
+    );
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}\n{logs}");
+    let reason = outcome.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("interrupted by a crash while checking") && reason.contains("HTTP 503"),
+        "{reason}"
+    );
+    assert_eq!(
+        server.replicas(),
+        Some(3),
+        "the change that failed its check is undone\n{logs}"
+    );
+    assert_eq!(
+        server.writes.load(Ordering::SeqCst),
+        2,
+        "the change, then the previous configuration"
     );
 }

@@ -16,7 +16,7 @@ use presage_template::ConfigurationHook;
 use super::files::Beside;
 use super::finish;
 use super::lock::FileLock;
-use crate::journal::{Intent, Journal};
+use crate::journal::{Intent, Journal, Phase};
 use crate::outcome::{outcome_id, Input, Status};
 use crate::retry::{wait_before, Try};
 
@@ -106,4 +106,102 @@ pub(super) fn lock_and_converge(
         beside.store_journal(&journal)?;
     }
     Ok((lock, journal))
+}
+
+/// Journals the intent of a hook whose only state is the application's (http, kubernetes), when
+/// it has a `state_dir`: the state read before the switch and the candidate, then the phase
+/// `rolling_back` before the previous state is put back. Without a `state_dir` it records
+/// nothing and the hook behaves as if it had no journal.
+pub(super) struct Recorder<'a> {
+    at: Option<(&'a Beside, &'a mut Journal)>,
+    input: &'a Input,
+    hook: &'a str,
+    attempt: u32,
+    intent: Option<Intent>,
+}
+
+impl<'a> Recorder<'a> {
+    /// A recorder writing to `journal` at `beside`.
+    pub(super) fn journaled(
+        beside: &'a Beside,
+        journal: &'a mut Journal,
+        input: &'a Input,
+        hook: &'a str,
+        attempt: u32,
+    ) -> Self {
+        Self {
+            at: Some((beside, journal)),
+            input,
+            hook,
+            attempt,
+            intent: None,
+        }
+    }
+
+    /// A recorder of a hook without a `state_dir`: records nothing.
+    pub(super) fn none(input: &'a Input, hook: &'a str) -> Self {
+        Self {
+            at: None,
+            input,
+            hook,
+            attempt: 1,
+            intent: None,
+        }
+    }
+
+    /// Records, before the switch, what is about to change. An error means nothing may be
+    /// switched: a crash would leave a change no restart could roll back.
+    pub(super) fn begin(&mut self, previous: String, candidate: String) -> Result<(), String> {
+        let Some((beside, journal)) = self.at.as_mut() else {
+            return Ok(());
+        };
+        let intent = Intent {
+            input: self.input.clone(),
+            hook: self.hook.to_string(),
+            previous: Some(previous),
+            candidate,
+            attempt: self.attempt,
+            phase: Phase::Swapping,
+        };
+        journal.intent = Some(intent.clone());
+        if let Err(reason) = beside.store_journal(journal) {
+            journal.intent = None;
+            return Err(format!("journaling the change: {reason}"));
+        }
+        self.intent = Some(intent);
+        Ok(())
+    }
+
+    /// Records, before the previous state is put back, that a rollback is under way. Failing to
+    /// record it, the rollback still runs (a restart would then check the change again).
+    pub(super) fn rolling_back(&mut self, reason: &str) {
+        let (Some((beside, journal)), Some(intent)) = (self.at.as_mut(), &self.intent) else {
+            return;
+        };
+        journal.intent = Some(Intent {
+            phase: Phase::RollingBack {
+                reason: reason.to_string(),
+            },
+            ..intent.clone()
+        });
+        if let Err(e) = beside.store_journal(journal) {
+            tracing::error!(hook = %self.hook, error = %e, "could not record the rollback in the journal; rolling back anyway");
+        }
+    }
+}
+
+/// Converges, at start, what a crash left of the last change of `hook` journaled at `beside`;
+/// a hook that never journaled a change here has no journal, and nothing is created.
+pub(super) fn recover_at(
+    beside: &Beside,
+    hook: &ConfigurationHook,
+    now_ms: i64,
+    converge: impl FnOnce(&mut Journal, &Intent) -> Result<Try, String>,
+) {
+    if !beside.journal.exists() {
+        return;
+    }
+    if let Err(reason) = lock_and_converge(beside, hook, now_ms, converge) {
+        tracing::error!(hook = %hook.name, %reason, "could not recover the hook's interrupted change");
+    }
 }

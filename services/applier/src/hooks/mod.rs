@@ -232,14 +232,22 @@ impl Applier {
     /// whenever a template arrives), before anything else is applied to those files.
     pub fn recover(&mut self, template: &Template, now_ms: i64) {
         for hook in &template.dynamic_metadata.configuration_hooks {
-            // Neither keeps state of its own to converge.
-            if matches!(hook.kind, HookKind::Http | HookKind::Kubernetes) {
+            // Without a state_dir neither keeps state of its own to converge.
+            if matches!(hook.kind, HookKind::Http | HookKind::Kubernetes)
+                && hook.state_dir.is_none()
+            {
                 continue;
             }
             // A file the operator does not grant is neither read nor written, recovery included.
             match self.grant.refusal(template, hook) {
                 None if hook.kind == HookKind::Command => {
                     command::recover_command_hook(template, hook, &self.grant, now_ms)
+                }
+                None if hook.kind == HookKind::Http => {
+                    http::recover(template, hook, &self.grant, now_ms)
+                }
+                None if hook.kind == HookKind::Kubernetes => {
+                    kubernetes::recover(template, hook, &self.grant, now_ms)
                 }
                 None => file::recover_file(hook, &self.grant, now_ms),
                 Some(reason) => {

@@ -16,16 +16,21 @@
 //! operator's grant before the first request (the whole hook, [`super::refused`]) and again
 //! right before each request ([`client::Client`]).
 //!
-//! Crash semantics: the application's configuration is the only state; the hook keeps none.
-//! After SIGKILL mid-change the input, whose outcome was not published, is applied again from a
+//! Crash semantics. Without a `state_dir` the application's configuration is the only state:
+//! after SIGKILL mid-change the input, whose outcome was not published, is applied again from a
 //! fresh read: killed before the send, nothing changed; after the send, the replay finds the
-//! change in force, sends nothing and checks it; during a rollback, the replay finds the
-//! candidate or the previous state and converges to the candidate again (check failing: the
-//! previous state is then no longer known, so the outcome says the change stayed, `failed`).
-//! Both are proven with SIGKILL by `integration/tests/http_hook_crash.rs`.
+//! change in force, sends nothing and checks it; during a rollback (or with a check that would
+//! fail), the replay finds the change in force and no longer knows the state before it, so the
+//! change stays (`failed`, or `applied` if the check now passes). With a `state_dir` the hook
+//! journals, before the send, the configuration it read and the change (under the hook's lock,
+//! with the command hook's journal, see [`crate::journal`]), and `rolling_back` before the
+//! previous configuration is sent back; a restart (or the replayed input) converges an intent
+//! found there as [`crash`] says: checked again and rolled back if the check fails, a rollback
+//! sent again. Both are proven with SIGKILL by `integration/tests/http_hook_crash.rs`.
 
 mod change;
 mod client;
+mod crash;
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +38,8 @@ use presage_events::{ApplyOutcome, ScalingDirective};
 use presage_template::{ConfigurationHook, Template};
 use serde_json::Value;
 
+use super::files::Beside;
+use super::flow::{self, Recorder};
 use super::grant::Granted;
 use crate::outcome::{Input, Status};
 use crate::plan::{check_rules, directive_patch, plan_patch};
@@ -74,13 +81,37 @@ pub(crate) fn apply_change(
     now_ms: i64,
 ) -> ApplyOutcome {
     let done = |t: Try, attempts: u32| super::finish(input.clone(), hook, t, attempts, now_ms);
+    if let Some(base) = hook.state_base(&input.app) {
+        let beside = match Beside::granted(&base, grant) {
+            Ok(beside) => beside,
+            Err(reason) => return done(Try::permanent(Status::Rejected, reason), 1),
+        };
+        return flow::run(
+            &beside,
+            hook,
+            input.clone(),
+            superseded,
+            now_ms,
+            |journal, intent| crash::converge(hook, &beside, journal, intent, grant),
+            |input, attempt, journal| {
+                let recorder = Recorder::journaled(&beside, journal, input, &hook.name, attempt);
+                try_once(template, hook, patch, grant, recorder)
+            },
+        );
+    }
     if let Some(reason) = superseded {
         return done(Try::permanent(Status::Superseded, reason), 1);
     }
     let policy = hook.retry();
     let mut attempt = 1;
     loop {
-        let t = try_once(template, hook, patch, grant);
+        let t = try_once(
+            template,
+            hook,
+            patch,
+            grant,
+            Recorder::none(&input, &hook.name),
+        );
         match wait_before(&policy, &t, attempt + 1) {
             Some(wait) => {
                 tracing::warn!(input = %input.event_id, hook = %hook.name, attempt, status = t.status.as_str(), reason = ?t.reason, wait_ms = wait.as_millis() as u64, "http hook try failed; trying again");
@@ -92,8 +123,30 @@ pub(crate) fn apply_change(
     }
 }
 
-/// One try of the flow the module describes.
-fn try_once(template: &Template, hook: &ConfigurationHook, patch: &Value, grant: &Granted) -> Try {
+/// Converges, at start, an http hook's change a crash interrupted (a hook with a `state_dir`).
+pub(crate) fn recover(template: &Template, hook: &ConfigurationHook, grant: &Granted, now_ms: i64) {
+    let Some(base) = hook.state_base(&template.app) else {
+        return;
+    };
+    match Beside::granted(&base, grant) {
+        Ok(beside) => flow::recover_at(&beside, hook, now_ms, |journal, intent| {
+            crash::converge(hook, &beside, journal, intent, grant)
+        }),
+        Err(reason) => {
+            tracing::error!(hook = %hook.name, %reason, "could not recover the http hook")
+        }
+    }
+}
+
+/// One try of the flow the module describes; `recorder` journals the change (a hook with a
+/// `state_dir`) before it is sent and the rollback before it is.
+fn try_once(
+    template: &Template,
+    hook: &ConfigurationHook,
+    patch: &Value,
+    grant: &Granted,
+    mut recorder: Recorder,
+) -> Try {
     let Some(url) = hook.url.as_deref() else {
         return Try::permanent(Status::Failed, "http hook has no url".into());
     };
@@ -128,10 +181,20 @@ fn try_once(template: &Template, hook: &ConfigurationHook, patch: &Value, grant:
         }
         let method = settings.method();
         let body = if method == "PATCH" { patch } else { &candidate };
+        let sent = crash::Sent {
+            document: candidate.clone(),
+            change: patch.clone(),
+            method: method.to_string(),
+        };
+        let sent = serde_json::to_string(&sent).unwrap_or_default();
+        if let Err(why) = recorder.begin(current.to_string(), sent) {
+            return Try::transient(Status::Failed, format!("{why}; nothing sent"), None);
+        }
         match client.send(method, url, body) {
             Ok(()) => {}
             Err(Failure::Unknown(why)) => {
                 let reason = format!("sending the change: {why}");
+                recorder.rolling_back(&reason);
                 return roll_back(&client, method, url, patch, &current, reason);
             }
             Err(failure) => return failed_before_change(failure),
@@ -149,6 +212,7 @@ fn try_once(template: &Template, hook: &ConfigurationHook, patch: &Value, grant:
         }
         let reason = format!("check after the change failed: {why}");
         let method = settings.method();
+        recorder.rolling_back(&reason);
         return roll_back(&client, method, url, patch, &current, reason);
     }
     Try::applied(None)

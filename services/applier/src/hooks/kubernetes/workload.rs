@@ -15,7 +15,7 @@ use crate::argv::{substitute, value_of_text};
 use crate::document::{get_path, set_path};
 
 /// The owned parts of a workload at one moment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Owned {
     /// `spec.replicas` as the scale subresource gives it; None when the hook maps no replicas.
     pub replicas: Option<i64>,
@@ -24,7 +24,7 @@ pub struct Owned {
 }
 
 /// A container's `resources` and `env`, `None` where the container has none.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContainerParts {
     pub resources: Option<Value>,
     pub env: Option<Value>,
