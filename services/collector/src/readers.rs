@@ -118,7 +118,8 @@ impl SourceReader for Readers {
                 let url = self.granted_url(source)?;
                 let shown = redact_url(url);
                 // ureq's own messages quote the URL whole, credentials included.
-                let body = ureq::get(url)
+                let body = presage_runner::https::agent()
+                    .get(url)
                     .timeout(timeout_of(source))
                     .call()
                     .map_err(|e| failed(source, redact_text(&format!("GET {shown}: {e}"))))?
@@ -149,7 +150,11 @@ impl SourceReader for Readers {
             SourceKind::HttpProbe => {
                 let url = self.granted_url(source)?;
                 let started = Instant::now();
-                let status = match ureq::get(url).timeout(timeout_of(source)).call() {
+                let status = match presage_runner::https::agent()
+                    .get(url)
+                    .timeout(timeout_of(source))
+                    .call()
+                {
                     Ok(response) => response.status(),
                     Err(ureq::Error::Status(code, _)) => code,
                     Err(err) => {
@@ -176,7 +181,8 @@ impl Readers {
         let query = source.query.as_deref().unwrap_or_default();
         let url = promql::endpoint(base, "query");
         let shown = redact_url(&url);
-        let body = match ureq::get(&url)
+        let body = match presage_runner::https::agent()
+            .get(&url)
             .timeout(timeout_of(source))
             .query("query", query)
             .query("time", &promql::seconds(now_ms))
@@ -252,7 +258,8 @@ impl Readers {
         let url = self.granted_url(source)?;
         let shown = redact_url(url);
         // ureq's own messages quote the URL whole, credentials included.
-        ureq::get(url)
+        presage_runner::https::agent()
+            .get(url)
             .timeout(timeout_of(source))
             .call()
             .map_err(|e| failed(source, redact_text(&format!("GET {shown}: {e}"))))?

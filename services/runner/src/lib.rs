@@ -11,6 +11,7 @@ pub mod checkpoints;
 pub mod dedupe;
 pub mod dlq;
 pub mod history;
+pub mod https;
 pub mod logging;
 mod loop_metrics;
 pub mod pair;

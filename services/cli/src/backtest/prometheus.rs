@@ -101,7 +101,8 @@ fn query_range(
 ) -> anyhow::Result<Vec<presage_collector::Reading>> {
     let url = endpoint(base, "query_range");
     let shown = redact_url(&url);
-    let body = match ureq::get(&url)
+    let body = match presage_runner::https::agent()
+        .get(&url)
         .timeout(REQUEST_TIMEOUT)
         .query("query", query)
         .query("start", &seconds(start_ms))
