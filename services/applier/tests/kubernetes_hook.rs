@@ -6,15 +6,22 @@
 //! kubeconfig the test writes, so the client, its configuration and its credentials are kube-rs's
 //! own. The server records every request: the tests assert on what really reached it.
 //!
+//! With a `state_dir` the hook's crash semantics are proven with SIGKILL: this test binary
+//! starts itself again as a child (`crash_child`) that applies a change, and the server kills
+//! the child at a chosen request (the rollback's write, the check's read); a new `Applier` then
+//! recovers from the journal as a restarted applier would.
+//!
 //! A test against a real cluster runs when `PRESAGE_TEST_KUBECONFIG` names a kubeconfig (see
 //! `a_real_cluster_scales_a_deployment_and_reads_it_back`).
 
 use std::collections::HashMap;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use presage_applier::hooks::{Applier, Granted};
+use presage_applier::journal::Journal;
 use presage_events::{ApplyOutcome, ResourceTarget, ScalingDirective};
 use presage_template::authority::Allow;
 use presage_template::Template;
@@ -49,6 +56,19 @@ struct Faults {
     /// A real write of the Deployment stores this memory limit instead of the one sent (a
     /// mutating admission webhook capping it).
     cap_memory_limit: Option<String>,
+    /// SIGKILL this process at this request, once, leaving the request unanswered and unstored.
+    kill: Option<(u32, KillAt)>,
+    /// Real (not dry-run) writes received so far, the killed one included.
+    real_writes: usize,
+}
+
+/// Where the server kills the process applying a change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum KillAt {
+    /// At the nth real write (1: the change; 2: the rollback after a failing check).
+    RealWrite(usize),
+    /// At the first read after a real write: the check.
+    Check,
 }
 
 #[derive(Default)]
@@ -92,6 +112,9 @@ impl FakeApiServer {
                 for mut request in server.incoming_requests() {
                     let mut body = String::new();
                     let _ = request.as_reader().read_to_string(&mut body);
+                    if state.lock().unwrap().kill_now(&request) {
+                        continue; // dropped: the request dies with its client
+                    }
                     let (code, answer) = state.lock().unwrap().answer(&request, &body);
                     let response = tiny_http::Response::from_string(answer.to_string())
                         .with_status_code(code)
@@ -177,6 +200,28 @@ impl FakeApiServer {
 }
 
 impl Cluster {
+    /// Whether `request` is where [`Faults::kill`] says: then the process is SIGKILLed.
+    fn kill_now(&mut self, request: &tiny_http::Request) -> bool {
+        let real_write =
+            request.method().as_str() != "GET" && !request.url().contains("dryRun=All");
+        if real_write {
+            self.faults.real_writes += 1;
+        }
+        let Some((pid, at)) = self.faults.kill else {
+            return false;
+        };
+        let here = match at {
+            KillAt::RealWrite(n) => real_write && self.faults.real_writes == n,
+            KillAt::Check => request.method().as_str() == "GET" && self.faults.real_writes > 0,
+        };
+        if here {
+            self.faults.kill = None;
+            // SAFETY: kill(2) on the child process this test started.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        here
+    }
+
     fn next_version(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
@@ -779,4 +824,162 @@ fn a_replayed_change_already_in_force_writes_nothing_and_is_applied() {
     assert_eq!(replayed.status, "applied", "{replayed:?}");
     assert_eq!(server.writes().len(), written, "{:?}", server.writes());
     assert_eq!(server.deployment()["metadata"]["resourceVersion"], version);
+}
+
+/// The environment variable that makes [`crash_child`] apply a change (it names the test's
+/// work directory); unset, it does nothing.
+const CHILD: &str = "PRESAGE_KUBERNETES_CRASH_CHILD";
+
+/// The memory template with a `state_dir` under `dir`, applying in one try.
+fn journaled_template(dir: &Path) -> Template {
+    template(&format!(
+        "      retry: {{ attempts: 1 }}\n      state_dir: \"{}/state/\"\n",
+        dir.display()
+    ))
+}
+
+fn crash_directive() -> ScalingDirective {
+    ScalingDirective {
+        event_id: "d-crash".into(),
+        ..directive("memory_mb", 2048)
+    }
+}
+
+/// Not a test of its own: the process the crash tests start and the fake API server SIGKILLs
+/// mid-change. It applies [`crash_directive`] through [`journaled_template`] with the
+/// kubeconfig in the directory `CHILD` names, as the applier does.
+#[test]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CHILD).map(PathBuf::from) else {
+        return;
+    };
+    // Not before the server knows whom to kill.
+    while !dir.join("armed").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let t = journaled_template(&dir);
+    let grant = Granted::covering(&t).with_kubeconfig(Some(dir.join("kubeconfig")));
+    let outcomes = Applier::new(grant).apply_directive(&t, &crash_directive(), 1);
+    panic!("the server did not kill this process: {outcomes:?}");
+}
+
+/// Starts [`crash_child`] against `server`, which SIGKILLs it where `at` says; returns once it
+/// is dead.
+fn killed_child(server: &FakeApiServer, dir: &Path, at: KillAt) {
+    server.kubeconfig(dir);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD, dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the child test process");
+    server.faults(|f| f.kill = Some((child.id(), at)));
+    std::fs::write(dir.join("armed"), "").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child ended otherwise: {status}"
+    );
+}
+
+/// The journal the state_dir holds for the hook.
+fn journal_of(dir: &Path) -> Journal {
+    let bytes = std::fs::read(dir.join("state/.shop.cluster.presage-journal")).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The applier after a restart: recovery at start, then the interrupted input replayed.
+fn restarted(server: &FakeApiServer, dir: &Path) -> (Journal, ApplyOutcome) {
+    let t = journaled_template(dir);
+    let grant = Granted::covering(&t).with_kubeconfig(Some(server.kubeconfig(dir)));
+    let mut applier = Applier::new(grant);
+    applier.recover(&t, 5);
+    let journal = journal_of(dir);
+    let mut replayed = applier.apply_directive(&t, &crash_directive(), 6);
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    (journal, replayed.remove(0))
+}
+
+#[test]
+fn with_a_state_dir_killed_while_rolling_back_the_restart_puts_the_previous_spec_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeApiServer::start().with_deployment(3);
+    let before = container(&server.deployment())["resources"].clone();
+    // A mutating webhook caps the limit: the check fails, and the rollback is killed.
+    server.faults(|f| f.cap_memory_limit = Some("768Mi".into()));
+    killed_child(&server, dir.path(), KillAt::RealWrite(2));
+    assert_eq!(
+        container(&server.deployment())["resources"]["limits"]["memory"],
+        "768Mi",
+        "killed with the failed change in force"
+    );
+    let intent = journal_of(dir.path()).intent.expect("an intent journaled");
+    assert!(
+        format!("{:?}", intent.phase).contains("RollingBack"),
+        "{intent:?}"
+    );
+    server.faults(|f| f.cap_memory_limit = None);
+    let writes = server.real_writes().len();
+
+    let (journal, replayed) = restarted(&server, dir.path());
+    assert_eq!(journal.intent, None);
+    let outcome = &journal.outcomes[0];
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
+    assert!(
+        reason(outcome).contains("interrupted by a crash while rolling back"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        container(&server.deployment())["resources"],
+        before,
+        "the previous spec is back"
+    );
+    assert_eq!(server.real_writes().len(), writes + 1, "one rollback write");
+    assert_eq!(&replayed, outcome, "the replay gets the recorded outcome");
+    assert_eq!(server.real_writes().len(), writes + 1, "and writes nothing");
+}
+
+#[test]
+fn with_a_state_dir_killed_while_checking_a_failing_check_rolls_the_change_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeApiServer::start().with_deployment(3);
+    let before = container(&server.deployment())["resources"].clone();
+    server.faults(|f| f.cap_memory_limit = Some("768Mi".into()));
+    killed_child(&server, dir.path(), KillAt::Check);
+    assert_eq!(server.real_writes().len(), 1, "killed after the change");
+    server.faults(|f| f.cap_memory_limit = None);
+
+    let (journal, replayed) = restarted(&server, dir.path());
+    let outcome = &journal.outcomes[0];
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
+    assert!(
+        reason(outcome).contains("interrupted by a crash while changing")
+            && reason(outcome).contains("768Mi"),
+        "{outcome:?}"
+    );
+    assert_eq!(container(&server.deployment())["resources"], before);
+    assert_eq!(&replayed, outcome);
+    assert_eq!(
+        server.real_writes().len(),
+        2,
+        "the change, then the rollback"
+    );
+}
+
+#[test]
+fn with_a_state_dir_killed_while_checking_a_change_in_force_is_applied_without_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeApiServer::start().with_deployment(3);
+    killed_child(&server, dir.path(), KillAt::Check);
+    let (journal, replayed) = restarted(&server, dir.path());
+    let outcome = &journal.outcomes[0];
+    assert_eq!(outcome.status, "applied", "{outcome:?}");
+    assert_eq!(
+        container(&server.deployment())["resources"]["limits"]["memory"],
+        "2048Mi"
+    );
+    assert_eq!(&replayed, outcome);
+    assert_eq!(server.real_writes().len(), 1, "only the change itself");
 }
