@@ -555,3 +555,87 @@ fn the_kustomization_lists_every_manifest_in_one_namespace() {
         );
     }
 }
+
+/// `(apiGroup, resource, verb)` of every rule of a Role or ClusterRole.
+fn permissions(role: &Value) -> BTreeSet<(String, String, String)> {
+    let mut granted = BTreeSet::new();
+    for rule in role["rules"].as_sequence().expect("rules") {
+        for group in as_strings(&rule["apiGroups"]) {
+            for resource in as_strings(&rule["resources"]) {
+                for verb in as_strings(&rule["verbs"]) {
+                    granted.insert((group.clone(), resource.clone(), verb));
+                }
+            }
+        }
+    }
+    granted
+}
+
+/// The applier runs as its own ServiceAccount, bound in its namespace to a Role granting what
+/// the `kubernetes` hook does and nothing more: get and update (the hook's replaces, real and
+/// dry-run) on each workload kind it knows and that kind's scale subresource. No cluster-wide
+/// grant, and no other workload runs as the applier.
+#[test]
+fn the_applier_may_get_and_update_only_the_workloads_and_scales_its_kubernetes_hook_changes() {
+    use presage_template::kubernetes::WorkloadKind;
+
+    let (deployment, _) = deployment_of("applier");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let account = pod["serviceAccountName"]
+        .as_str()
+        .expect("the applier names its ServiceAccount");
+    assert_ne!(pod["automountServiceAccountToken"].as_bool(), Some(false));
+    let namespace = deployment["metadata"]["namespace"].as_str().unwrap();
+    assert!(
+        of_kind("ServiceAccount")
+            .iter()
+            .any(|a| name(a) == account && a["metadata"]["namespace"].as_str() == Some(namespace)),
+        "no ServiceAccount {namespace}/{account}"
+    );
+    for (workload, other) in pod_specs() {
+        if workload != name(&deployment) {
+            assert_ne!(
+                other["serviceAccountName"].as_str(),
+                Some(account),
+                "{workload} runs as the applier"
+            );
+        }
+    }
+    assert!(of_kind("ClusterRole").is_empty() && of_kind("ClusterRoleBinding").is_empty());
+
+    let bindings: Vec<Value> = of_kind("RoleBinding")
+        .into_iter()
+        .filter(|b| {
+            b["subjects"].as_sequence().into_iter().flatten().any(|s| {
+                s["kind"].as_str() == Some("ServiceAccount")
+                    && s["name"].as_str() == Some(account)
+                    && s["namespace"].as_str() == Some(namespace)
+            })
+        })
+        .collect();
+    assert!(!bindings.is_empty(), "no RoleBinding names {account}");
+    let kinds = [WorkloadKind::Deployment, WorkloadKind::StatefulSet];
+    let expected: BTreeSet<(String, String, String)> = kinds
+        .iter()
+        .flat_map(|k| [k.plural().to_string(), format!("{}/scale", k.plural())])
+        .flat_map(|resource| {
+            ["get", "update"].map(|verb| ("apps".to_string(), resource.clone(), verb.to_string()))
+        })
+        .collect();
+    for binding in bindings {
+        let role_ref = &binding["roleRef"];
+        assert_eq!(role_ref["kind"].as_str(), Some("Role"), "{binding:?}");
+        assert_eq!(
+            role_ref["apiGroup"].as_str(),
+            Some("rbac.authorization.k8s.io")
+        );
+        let role = of_kind("Role")
+            .into_iter()
+            .find(|r| {
+                name(r) == role_ref["name"].as_str().unwrap()
+                    && r["metadata"]["namespace"] == binding["metadata"]["namespace"]
+            })
+            .unwrap_or_else(|| panic!("the Role {role_ref:?} is not in the manifests"));
+        assert_eq!(permissions(&role), expected, "Role {}", name(&role));
+    }
+}
