@@ -185,7 +185,10 @@ fn urls_not_granted_are_never_reached() {
         &grant,
     );
     assert_eq!(outcome.status, "failed", "{outcome:?}");
-    assert!(reason(&outcome).contains("not a JSON configuration"), "{outcome:?}");
+    assert!(
+        reason(&outcome).contains("not a JSON configuration"),
+        "{outcome:?}"
+    );
     assert!(requests.recv_timeout(Duration::from_secs(5)).is_ok());
 }
 

@@ -4,9 +4,9 @@
 
 mod actuation;
 mod expressions;
+mod http_hook;
 mod ics;
 mod json_http;
-mod http_hook;
 mod kubernetes;
 mod placement;
 mod promql;

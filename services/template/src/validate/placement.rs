@@ -199,7 +199,10 @@ mod tests {
             "/../../templates/edge-cache.yaml"
         );
         let t = crate::load(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.placement.as_ref().unwrap().nodes, vec!["edge-1", "edge-2"]);
+        assert_eq!(
+            t.placement.as_ref().unwrap().nodes,
+            vec!["edge-1", "edge-2"]
+        );
         let cache = t.source("cache").expect("cgroup source");
         assert_eq!(cache.kind, crate::SourceKind::Cgroup);
         assert!(cache.cgroup.as_ref().is_some_and(|c| c.path.is_some()));
