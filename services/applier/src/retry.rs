@@ -3,8 +3,8 @@
 //! A try that failed for a reason that may pass on its own (a test command that failed, an HTTP
 //! 5xx or a connection error, a write error, a rollback after a failing post-swap check) is
 //! transient; a change a rule refused, a superseded directive, or a hook that cannot take the
-//! change (no path, an HTTP 4xx, a fragment at an HTTP hook) is not: trying again would give the
-//! same answer.
+//! change (no path, an HTTP 4xx, a metadata fragment whose body is not a patch) is not: trying
+//! again would give the same answer.
 
 use std::time::Duration;
 

@@ -36,9 +36,10 @@ struct Args {
     metrics: presage_runner::MetricsArgs,
     #[command(flatten)]
     spool: SpoolArgs,
-    /// The operator's allow-list (YAML; its `urls` are what Prometheus and http_probe sources
-    /// may reach). Read from this process's settings only, never from the templates topic;
-    /// without it no URL source is read (each is dead-lettered as `not_granted`).
+    /// The operator's allow-list (YAML; its `urls` are what prometheus, http_probe, promql,
+    /// json_http and ics sources may reach, its `paths` the files ics and cgroup sources read).
+    /// Read from this process's settings only, never from the templates topic; without it no
+    /// URL source is read (each is dead-lettered as `not_granted`).
     #[arg(long, env = ALLOW_ENV, value_name = "FILE")]
     allow: Option<PathBuf>,
     /// A Prometheus page with more series than this is refused whole (dead letter
@@ -68,8 +69,9 @@ fn load_allow(path: Option<&Path>) -> anyhow::Result<Allow> {
         }
         None => {
             tracing::warn!(
-                "no allow-list given: no Prometheus or http_probe source will be read (each is \
-                 dead-lettered as not_granted); grant URLs with --allow FILE or {ALLOW_ENV}=FILE"
+                "no allow-list given: no URL source (prometheus, http_probe, promql, json_http, ics) \
+                 will be read (each is dead-lettered as not_granted); grant URLs with --allow \
+                 FILE or {ALLOW_ENV}=FILE"
             );
             Ok(Allow::none())
         }

@@ -7,8 +7,10 @@
 /// The text that replaces a secret.
 pub const REDACTED: &str = "***";
 
-/// Words that make a query parameter or a setting a secret when its name contains one.
-const SECRET_WORDS: [&str; 8] = [
+/// Words that make a query parameter or a setting a secret when its name contains one: `key`
+/// covers `key`, `api_key`, `apikey`, `subscription-key`; `token` covers `access_token`; `appid`
+/// is OpenWeatherMap's API key (`?appid=`), which holds none of the other words.
+const SECRET_WORDS: [&str; 9] = [
     "password",
     "passwd",
     "secret",
@@ -17,6 +19,7 @@ const SECRET_WORDS: [&str; 8] = [
     "auth",
     "signature",
     "credential",
+    "appid",
 ];
 
 /// `url` with its user information (`user:pass@`) and the values of query parameters whose
@@ -148,6 +151,18 @@ mod tests {
         assert_eq!(
             redact_url("https://h/p?app=web&api_key=abc&Token=t&n=2#frag"),
             "https://h/p?app=web&api_key=***&Token=***&n=2#frag"
+        );
+    }
+
+    #[test]
+    fn the_api_key_parameters_of_common_weather_and_data_apis_lose_their_values() {
+        assert_eq!(
+            redact_url("https://api.openweathermap.org/data/2.5/weather?q=Newark&appid=0123abcd&units=metric"),
+            "https://api.openweathermap.org/data/2.5/weather?q=Newark&appid=***&units=metric"
+        );
+        assert_eq!(
+            redact_url("https://h/v1?key=k1&access_token=t1&apiKey=k2&AppID=k3&city=Oslo"),
+            "https://h/v1?key=***&access_token=***&apiKey=***&AppID=***&city=Oslo"
         );
     }
 

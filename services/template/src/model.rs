@@ -135,7 +135,9 @@ pub struct Source {
     /// Recipes refer to a source's metrics as `<id>.<metric>`.
     pub id: String,
     pub kind: SourceKind,
-    /// Required for `prometheus` and `http_probe`.
+    /// Where the source is read (`http://` or `https://`): required for `prometheus`,
+    /// `http_probe`, `promql` (the Prometheus server) and `json_http`; for `ics`, the calendar's
+    /// URL when it has no `path`. Unused by the other kinds.
     #[serde(default)]
     pub url: Option<String>,
     /// How often the collector reads this source; defaults to 15s.
