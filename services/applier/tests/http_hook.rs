@@ -584,3 +584,107 @@ fn a_redirect_is_not_followed_so_credentials_never_leave_the_granted_urls() {
     assert!(outcome.reason.unwrap().contains("HTTP 302"));
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
 }
+
+fn journaled_hook(url: &str, state: &std::path::Path) -> String {
+    format!(
+        "{{ name: scale, kind: http, url: \"{url}/config\", state_dir: \"{}/\", retry: {{ attempts: 1 }}, \
+         http: {{ check: {{ url: \"{url}/health\", within: 1s }} }} }}",
+        state.display()
+    )
+}
+
+fn journal_in(state: &std::path::Path) -> presage_applier::journal::Journal {
+    let bytes = std::fs::read(state.join(".shop.scale.presage-journal")).expect("a journal");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn with_a_state_dir_a_failing_check_is_rolled_back_and_its_outcome_recorded_for_a_replay() {
+    let server = Server::start(real_config());
+    server.told(|b| b.health = 503);
+    let state = tempfile::tempdir().unwrap();
+    let t = template(&journaled_hook(&server.url, state.path()));
+    let hook = &t.dynamic_metadata.configuration_hooks[0];
+    let grant = Granted::covering(&t);
+    let d = directive(9);
+    let outcome = apply(&t, hook, &d, &grant, 0);
+    assert_eq!(outcome.status, "rolled_back", "{outcome:?}");
+    assert_eq!(server.config(), real_config());
+    let journal = journal_in(state.path());
+    assert_eq!(journal.intent, None, "the flow ended: no intent left");
+    assert_eq!(journal.outcomes, [outcome.clone()]);
+    // The same input again (replayed after its outcome was lost): the recorded outcome, and
+    // not one more request.
+    let requests = server.seen().len();
+    assert_eq!(apply(&t, hook, &d, &grant, 99), outcome);
+    assert_eq!(server.seen().len(), requests);
+}
+
+#[test]
+fn a_journaled_change_the_server_never_got_is_not_sent_on_recovery() {
+    use presage_applier::journal::{Intent, Journal, Phase};
+    let server = Server::start(real_config());
+    let state = tempfile::tempdir().unwrap();
+    let t = template(&journaled_hook(&server.url, state.path()));
+    // Killed after the intent was journaled, before the PUT reached the server.
+    let mut candidate = real_config();
+    candidate["resources"]["replicas"] = json!(9);
+    let sent =
+        json!({"document": candidate, "change": {"resources": {"replicas": 9}}, "method": "PUT"});
+    let journal = Journal {
+        intent: Some(Intent {
+            input: presage_applier::Input {
+                event_id: "d-crashed".into(),
+                app: "shop".into(),
+                template_version: "v1".into(),
+                decided_at_ms: 1,
+                resources: vec!["replicas".into()],
+            },
+            hook: "scale".into(),
+            previous: Some(real_config().to_string()),
+            candidate: sent.to_string(),
+            attempt: 1,
+            phase: Phase::Swapping,
+        }),
+        ..Default::default()
+    };
+    std::fs::write(
+        state.path().join(".shop.scale.presage-journal"),
+        serde_json::to_vec(&journal).unwrap(),
+    )
+    .unwrap();
+    presage_applier::hooks::Applier::new(Granted::covering(&t)).recover(&t, 5);
+    let journal = journal_in(state.path());
+    assert_eq!(journal.intent, None);
+    let outcome = &journal.outcomes[0];
+    assert_eq!(outcome.status, "failed", "{outcome:?}");
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("before the change took effect"),
+        "{outcome:?}"
+    );
+    assert!(server.writes().is_empty(), "{:?}", server.writes());
+    assert_eq!(server.config(), real_config());
+}
+
+#[test]
+fn a_state_dir_the_operator_did_not_grant_is_rejected_before_any_request() {
+    let server = Server::start(real_config());
+    let state = tempfile::tempdir().unwrap();
+    let hook = journaled_hook(&server.url, state.path());
+    let only_urls = granted(&format!("urls: [\"{}/\"]\n", server.url));
+    let outcome = apply_with(&hook, 9, Some(&only_urls));
+    assert_eq!(outcome.status, "rejected", "{outcome:?}");
+    assert!(
+        outcome
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("state_dir"),
+        "{outcome:?}"
+    );
+    assert!(server.seen().is_empty());
+}
