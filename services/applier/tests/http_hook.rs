@@ -612,7 +612,7 @@ fn with_a_state_dir_a_failing_check_is_rolled_back_and_its_outcome_recorded_for_
     assert_eq!(server.config(), real_config());
     let journal = journal_in(state.path());
     assert_eq!(journal.intent, None, "the flow ended: no intent left");
-    assert_eq!(journal.outcomes, [outcome.clone()]);
+    assert_eq!(journal.outcomes, std::slice::from_ref(&outcome));
     // The same input again (replayed after its outcome was lost): the recorded outcome, and
     // not one more request.
     let requests = server.seen().len();
