@@ -1,7 +1,9 @@
-//! The journal kept beside each live configuration file (a command hook's in its granted
-//! `state_dir`), and what to do with an apply a crash interrupted. Pure: the hooks read and
-//! write the journal (`hooks/files.rs`, under the lock `hooks/flow.rs` takes) and carry out
-//! what [`recover`] (a file or env hook) or [`recover_commands`] (a command hook) decides.
+//! The journal kept beside each live configuration file (a command hook's, and an http or
+//! kubernetes hook's when it has one, in its granted `state_dir`), and what to do with an apply
+//! a crash interrupted. Pure: the hooks read and write the journal (`hooks/files.rs`, under the
+//! lock `hooks/flow.rs` takes) and carry out what [`recover`] (a file or env hook) or
+//! [`recover_commands`] (a command hook) decides; an http or kubernetes hook decides from the
+//! application's state it reads back (`hooks/http/crash.rs`, `hooks/kubernetes.rs`).
 //!
 //! Before the shadow flow touches the live file (the `.prev` copy, the swap) it records an
 //! [`Intent`]: which input, the previous text (exactly as it was live, or none), the candidate
@@ -42,9 +44,13 @@ pub struct Journal {
 pub struct Intent {
     pub input: Input,
     pub hook: String,
-    /// The live file's text when the flow read it; `None`: there was no live file.
+    /// The live file's text when the flow read it; `None`: there was no live file. A command
+    /// hook's previous values, an http hook's configuration as read (JSON), a kubernetes hook's
+    /// owned parts of the workload as read (JSON).
     pub previous: Option<String>,
-    /// The text being swapped in: it passed the rules and the hook's test.
+    /// The text being swapped in: it passed the rules and the hook's test. A command hook's
+    /// candidate values; an http hook's candidate, change and method (JSON); a kubernetes
+    /// hook's owned parts as they must become (JSON).
     pub candidate: String,
     /// Which try of the hook's retry policy this is (1 for the first).
     pub attempt: u32,
