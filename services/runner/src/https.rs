@@ -17,16 +17,21 @@ pub fn agent() -> &'static ureq::Agent {
     AGENT.get_or_init(|| agent_builder().build())
 }
 
-/// A builder already holding the TLS connector, for callers that set their own options.
+/// A builder already holding the TLS connector, for callers that set their own options
+/// (timeouts, redirects). The connector, with the trust store loaded, is made once a process.
 pub fn agent_builder() -> ureq::AgentBuilder {
-    let builder = ureq::AgentBuilder::new();
-    match native_tls::TlsConnector::new() {
-        Ok(connector) => builder.tls_connector(Arc::new(connector)),
+    static CONNECTOR: OnceLock<Option<Arc<native_tls::TlsConnector>>> = OnceLock::new();
+    let connector = CONNECTOR.get_or_init(|| match native_tls::TlsConnector::new() {
+        Ok(connector) => Some(Arc::new(connector)),
         Err(err) => {
             // Only when OpenSSL cannot make a context at all: plain http still works, and
-            // every https read fails with ureq's "no TLS backend is configured".
-            tracing::error!(error = %err, "TLS unavailable: https sources will fail");
-            builder
+            // every https request fails with ureq's "no TLS backend is configured".
+            tracing::error!(error = %err, "TLS unavailable: https URLs will fail");
+            None
         }
+    });
+    match connector {
+        Some(connector) => ureq::AgentBuilder::new().tls_connector(connector.clone()),
+        None => ureq::AgentBuilder::new(),
     }
 }
