@@ -4,9 +4,6 @@
 //! environment; the page's samples reach `presage.metrics.raw` on a real broker. A second server,
 //! whose certificate is in no trust store, is refused, and the collector's log says why.
 
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use presage_events::RawSample;
@@ -15,71 +12,13 @@ use presage_integration::services::{allow_templates, Services};
 use presage_integration::topics::TopicReader;
 use presage_runner::templates::publish_templates;
 
-/// `openssl s_server -WWW` serving `dir/www` over TLS with a self-signed certificate for
-/// `localhost` (`dir/cert.pem`); killed when dropped.
-struct TlsServer {
-    child: Child,
-    port: u16,
-}
+#[path = "../../services/collector/tests/tls_server/mod.rs"]
+mod tls_server;
+use tls_server::TlsServer;
 
-impl TlsServer {
-    fn start(dir: &Path, page: &str) -> Self {
-        std::fs::create_dir_all(dir.join("www")).unwrap();
-        std::fs::write(dir.join("www/metrics"), page).unwrap();
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-            ])
-            .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(dir.join("key.pem"))
-            .arg("-out")
-            .arg(dir.join("cert.pem"))
-            .output()
-            .expect("the openssl command line");
-        assert!(made.status.success(), "openssl req: {made:?}");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-WWW", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(dir.join("cert.pem"))
-            .arg("-key")
-            .arg(dir.join("key.pem"))
-            .current_dir(dir.join("www"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
-        let server = TlsServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "openssl s_server never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("https://localhost:{}/metrics", self.port)
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The page's URL on `server`.
+fn metrics_url(server: &TlsServer) -> String {
+    format!("{}/metrics", server.origin())
 }
 
 #[test]
@@ -87,8 +26,14 @@ fn the_collector_reads_an_https_page_its_operator_trusts_and_refuses_one_it_does
     let broker = TestBroker::start();
     let kafka = &broker.kafka;
     let dir = tempfile::tempdir().unwrap();
-    let trusted = TlsServer::start(&dir.path().join("trusted"), "queue_depth 17\n");
-    let stranger = TlsServer::start(&dir.path().join("stranger"), "queue_depth 99\n");
+    let trusted = TlsServer::start(
+        &dir.path().join("trusted"),
+        &[("metrics", "queue_depth 17\n")],
+    );
+    let stranger = TlsServer::start(
+        &dir.path().join("stranger"),
+        &[("metrics", "queue_depth 99\n")],
+    );
     let template = dir.path().join("orders.yaml");
     std::fs::write(
         &template,
@@ -102,8 +47,8 @@ dynamic_metadata:
   metric_recipes:
     - {{ name: depth, from: trusted.queue_depth, window: {{ tumble: 5s }} }}
 "#,
-            trusted.url(),
-            stranger.url()
+            metrics_url(&trusted),
+            metrics_url(&stranger)
         ),
     )
     .unwrap();

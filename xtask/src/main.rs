@@ -122,9 +122,11 @@ fn has_nextest() -> bool {
 
 /// What the tests run besides the broker, from Debian's packages: a real Prometheus server
 /// (`integration/tests/prometheus.rs`) and a headless browser (the dashboard's test).
-const TEST_PACKAGES: [(&str, &str); 2] = [
+const TEST_PACKAGES: [(&str, &str); 3] = [
     ("prometheus", "/usr/bin/prometheus"),
     ("chromium", "/usr/bin/chromium"),
+    // The TLS tests make a CA and serve https with the openssl CLI.
+    ("openssl", "/usr/bin/openssl"),
 ];
 
 /// Installs the missing test packages with apt-get (the machines run as root). Without root or

@@ -59,7 +59,8 @@ impl<'g> Client<'g> {
         settings: &'g HttpHook,
         grant: &'g Granted,
     ) -> Result<Self, Failure> {
-        let agent = ureq::AgentBuilder::new()
+        // The process's one TLS-capable builder (https through the system OpenSSL).
+        let agent = presage_runner::https::agent_builder()
             .redirects(0)
             .timeout(REQUEST_TIMEOUT)
             .build();
@@ -232,10 +233,7 @@ impl<'g> Client<'g> {
         let ureq::Error::Transport(t) = err else {
             return Failure::Transient(format!("{method} {shown}: no answer"));
         };
-        let message = presage_events::redact_text(&match t.message() {
-            Some(message) => format!("{}: {message}", t.kind()),
-            None => t.kind().to_string(),
-        });
+        let message = presage_events::redact_text(&super::transport_text(t));
         let reason = format!("{method} {shown}: {}", self.scrub(&message));
         match t.kind() {
             ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => Failure::Transient(reason),

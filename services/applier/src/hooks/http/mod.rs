@@ -289,11 +289,28 @@ fn transport_error(err: &ureq::Error) -> String {
     // Its message may still quote a URL (a redirect's target, say).
     presage_events::redact_text(&match err {
         ureq::Error::Status(code, _) => format!("HTTP {code}"),
-        ureq::Error::Transport(t) => match t.message() {
-            Some(message) => format!("{}: {message}", t.kind()),
-            None => t.kind().to_string(),
-        },
+        ureq::Error::Transport(t) => transport_text(t),
     })
+}
+
+/// A request that got no answer, in words: its kind, ureq's message and the causes below it (a
+/// refused TLS handshake says "certificate verify failed … self-signed certificate" only there).
+/// Not yet redacted.
+pub(super) fn transport_text(t: &ureq::Transport) -> String {
+    let mut text = match t.message() {
+        Some(message) => format!("{}: {message}", t.kind()),
+        None => t.kind().to_string(),
+    };
+    let mut cause = std::error::Error::source(t);
+    while let Some(err) = cause {
+        let said = err.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = err.source();
+    }
+    text
 }
 
 /// Polls `url` (which must be granted) until it answers `expect` or `limit` passes: a file
@@ -308,8 +325,14 @@ pub fn wait_for_status(
     let shown = presage_events::redact_url(url);
     let deadline = Instant::now() + limit;
     let mut last: String;
+    // https through the system OpenSSL; a redirect is not followed, so the probe stays on the
+    // granted URL.
+    let agent = presage_runner::https::agent_builder()
+        .redirects(0)
+        .timeout(Duration::from_secs(2))
+        .build();
     loop {
-        match ureq::get(url).timeout(Duration::from_secs(2)).call() {
+        match agent.get(url).call() {
             Ok(response) if response.status() == expect => return Ok(()),
             Ok(response) => last = format!("HTTP {}", response.status()),
             Err(ureq::Error::Status(code, _)) if code == expect => return Ok(()),
