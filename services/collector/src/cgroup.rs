@@ -48,12 +48,15 @@ pub fn bytes(text: &str) -> Option<u64> {
 
 /// The cgroup v2 path of a process, from `/proc/<pid>/cgroup`: its `0::<path>` line (on a hybrid
 /// host the v1 lines beside it name other hierarchies and are skipped).
+/// A path that climbs (`/../..`, as a process in another cgroup namespace shows it) is refused:
+/// joined to the mount it would leave the cgroup2 hierarchy.
 pub fn unified_path(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup
         .lines()
         .find_map(|line| line.strip_prefix("0::"))
         .map(str::trim_end)
         .filter(|path| path.starts_with('/'))
+        .filter(|path| !path.split('/').any(|segment| segment == ".."))
 }
 
 /// Where the cgroup2 hierarchy is mounted, from `/proc/self/mountinfo`: `/sys/fs/cgroup` on a
@@ -254,6 +257,11 @@ mod tests {
         let hybrid = "9:name=systemd:/\n4:memory:/process_api/14f\n1:cpu:/\n0::/\n";
         assert_eq!(unified_path(hybrid), Some("/"));
         assert_eq!(unified_path("4:memory:/x\n1:cpu:/\n"), None, "v1 only");
+        assert_eq!(
+            unified_path("0::/../../system.slice\n"),
+            None,
+            "another cgroup namespace's view climbs out of the mount"
+        );
     }
 
     #[test]

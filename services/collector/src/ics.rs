@@ -33,6 +33,10 @@ pub const MAX_OCCURRENCES: usize = 100_000;
 /// the number of rules bounds that work; a team's holidays and meetings are a few hundred.
 pub const MAX_RECURRING_EVENTS: usize = 1_000;
 
+/// The longest event a DURATION may give, in days (a century): longer is refused, not
+/// computed, so no span overflows the calendar's arithmetic.
+pub const MAX_SPAN_DAYS: u64 = 36_525;
+
 /// Why a calendar gave no readings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IcsError {
@@ -257,13 +261,19 @@ fn until_in_utc(rule: &str, start: DateTime<Tz>) -> Result<String, String> {
 
 /// The end of an occurrence starting at `start`: its days on the local clock, then exact time.
 fn end_of(start: DateTime<Tz>, span: Span) -> DateTime<Utc> {
-    let local = start.naive_local() + Days::new(span.days);
+    // Checked: a span past the end of chrono's calendar ends at its end, never panics.
     let after_days = if span.days == 0 {
         start
     } else {
-        resolve(start.timezone(), local)
+        match start.naive_local().checked_add_days(Days::new(span.days)) {
+            Some(local) => resolve(start.timezone(), local),
+            None => return DateTime::<Utc>::MAX_UTC,
+        }
     };
-    after_days.with_timezone(&Utc) + span.exact
+    after_days
+        .with_timezone(&Utc)
+        .checked_add_signed(span.exact)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A local time on `zone`: the earlier of two (clocks went back), or the time an hour later
@@ -272,8 +282,8 @@ fn resolve(zone: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     zone.from_local_datetime(&local)
         .earliest()
         .or_else(|| {
-            zone.from_local_datetime(&(local + TimeDelta::hours(1)))
-                .earliest()
+            let later = local.checked_add_signed(TimeDelta::hours(1))?;
+            zone.from_local_datetime(&later).earliest()
         })
         .unwrap_or_else(|| zone.from_utc_datetime(&local))
 }
@@ -561,13 +571,30 @@ fn parse_duration(text: &str) -> Result<Span, String> {
             .map_err(|_| format!("expected a number before {c}"))?;
         number.clear();
         any = true;
+        // Checked: a hostile DURATION:PT9999999999999H is an error, not a panic.
+        let too_long = || format!("{text} is longer than {MAX_SPAN_DAYS} days");
         match (in_time, c) {
-            (false, 'W') => span.days += 7 * n as u64,
-            (false, 'D') => span.days += n as u64,
-            (true, 'H') => span.exact += TimeDelta::hours(n),
-            (true, 'M') => span.exact += TimeDelta::minutes(n),
-            (true, 'S') => span.exact += TimeDelta::seconds(n),
+            (false, 'W' | 'D') => {
+                let days = if c == 'W' { n.checked_mul(7) } else { Some(n) };
+                span.days = days
+                    .and_then(|d| u64::try_from(d).ok())
+                    .and_then(|d| span.days.checked_add(d))
+                    .ok_or_else(too_long)?;
+            }
+            (true, 'H' | 'M' | 'S') => {
+                let part = match c {
+                    'H' => TimeDelta::try_hours(n),
+                    'M' => TimeDelta::try_minutes(n),
+                    _ => TimeDelta::try_seconds(n),
+                };
+                span.exact = part
+                    .and_then(|p| span.exact.checked_add(&p))
+                    .ok_or_else(too_long)?;
+            }
             _ => return Err(format!("unexpected {c}")),
+        }
+        if span.days > MAX_SPAN_DAYS || span.exact > TimeDelta::days(MAX_SPAN_DAYS as i64) {
+            return Err(too_long());
         }
     }
     if !number.is_empty() || !any {
@@ -758,5 +785,31 @@ mod tests {
         assert!(parse_duration("-PT1H").is_err());
         assert!(parse_duration("1H").is_err());
         assert!(parse_duration("P").is_err());
+    }
+
+    /// Found by review: these panicked in chrono's arithmetic and took the collector down.
+    #[test]
+    fn durations_past_a_century_are_refused_and_far_ends_do_not_overflow() {
+        for huge in [
+            "PT9999999999999H",
+            "P99999999D",
+            "P9223372036854775807W",
+            "P36526D",
+        ] {
+            let why = parse_duration(huge).unwrap_err();
+            assert!(why.contains("longer than 36525 days"), "{huge}: {why}");
+        }
+        assert_eq!(parse_duration("P36525D").unwrap().days, 36_525);
+        let cal = calendar(
+            "BEGIN:VEVENT\r\nSUMMARY:forever\r\nDTSTART:20260101T000000Z\r\nDURATION:P99999999D\r\nEND:VEVENT\r\n",
+        );
+        let err = signals(&cal, Zone::UTC, None, at("2026-06-01T00:00:00Z")).unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+        let start = Tz::UTC.from_utc_datetime(&NaiveDateTime::MAX);
+        let span = Span {
+            days: 10,
+            exact: TimeDelta::hours(5),
+        };
+        assert_eq!(end_of(start, span), DateTime::<Utc>::MAX_UTC);
     }
 }

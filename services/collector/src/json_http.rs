@@ -153,14 +153,14 @@ fn labels_of(
         .collect()
 }
 
-/// What a value is, for an error: the string itself when short, else its JSON type.
+/// What a value is, for an error. A string is never quoted: a pointer that lands on a token or
+/// a key in the API's answer must not copy it into logs and dead letters.
 fn kind_of(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() <= 32 => format!("the string {s:?}"),
-        Value::String(_) => "a string".into(),
+        Value::String(s) => format!("a string of {} characters", s.chars().count()),
         Value::Array(a) => format!("an array of {}", a.len()),
         Value::Object(_) => "an object".into(),
     }
@@ -238,7 +238,7 @@ mod tests {
         let err = readings(OPEN_METEO, picks, 0, 100).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/current/time is the string \"2026-07-01T12:00\", not a number"
+            "/current/time is a string of 16 characters, not a number"
         );
     }
 

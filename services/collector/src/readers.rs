@@ -387,7 +387,7 @@ impl Readers {
                     failed(
                         source,
                         format!(
-                            "process {pid} is in no cgroup v2 (/proc/{pid}/cgroup has no 0:: line)"
+                            "process {pid} is in no cgroup v2 this collector can reach (/proc/{pid}/cgroup has no 0:: line, or it climbs out of the mount)"
                         ),
                     )
                 })?;

@@ -12,9 +12,11 @@
 use std::sync::{Arc, OnceLock};
 
 /// One agent for the process: its connection pool and TLS context are shared by every source.
+/// It follows no redirect: the operator granted the URL asked for, not wherever its server
+/// points next.
 pub fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| agent_builder().build())
+    AGENT.get_or_init(|| agent_builder().redirects(0).build())
 }
 
 /// A builder already holding the TLS connector, for callers that set their own options

@@ -114,7 +114,20 @@ impl Origin {
     /// Parses `scheme://[user[:pass]@]host[:port][/path][?query][#fragment]` for http and https.
     /// A path with a `..` or `.` segment (also percent-encoded) is refused: it could climb out of
     /// a granted prefix once the client normalises it.
+    ///
+    /// So is a URL with a backslash, a control character, whitespace or a non-ASCII character:
+    /// the WHATWG parser HTTP clients use (the `url` crate under ureq) ends the host at `\`,
+    /// reads `\` as `/` in paths and drops tabs and line breaks, so `http://evil\@granted/`
+    /// would be checked as `granted` and sent to `evil`. Only text both read alike is granted.
     pub fn parse(url: &str) -> Result<Origin, String> {
+        if let Some(c) = url
+            .chars()
+            .find(|c| *c == '\\' || !c.is_ascii() || c.is_ascii_control() || c.is_whitespace())
+        {
+            return Err(format!(
+                "a URL with {c:?} cannot be granted: write it percent-encoded"
+            ));
+        }
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| "not an absolute URL (expected scheme://host/...)".to_string())?;
@@ -764,6 +777,28 @@ mod tests {
             "app: shop\nbootstrap: {{ resources: {{ replicas: 3 }} }}\ndynamic_metadata:\n  sources: [{sources}]\n  configuration_hooks: [{hooks}]\n"
         );
         crate::parse(&yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+
+    /// What the grant check reads as a granted host or path, the HTTP client (WHATWG URL parsing)
+    /// would send elsewhere: refused, never granted.
+    #[test]
+    fn urls_a_client_reads_differently_from_the_check_are_refused() {
+        let granted = allow("urls: [\"http://127.0.0.1:7000/\", \"http://h/api/\"]");
+        for url in [
+            "http://attacker.example\\@127.0.0.1:7000/config",
+            "http://h/api/..\\admin",
+            "http://h/api/.\t./admin",
+            "http://127.0.0.1:7000/con\nfig",
+            "http://127.0.0.1:7000/ config",
+            "http://127.0.0.1:7000/caf\u{e9}",
+        ] {
+            let why = Origin::parse(url).expect_err(url);
+            assert!(why.contains("cannot be granted"), "{url}: {why}");
+            assert!(granted.url_violation(url, "x".into()).is_some(), "{url}");
+        }
+        assert!(granted
+            .url_violation("http://127.0.0.1:7000/config", "x".into())
+            .is_none());
     }
 
     #[test]

@@ -185,6 +185,28 @@ pub struct HttpCheck {
 /// The methods that may send a change.
 pub const HTTP_METHODS: [&str; 3] = ["PUT", "POST", "PATCH"];
 
+/// Headers that decide where a request goes or how it is framed: `Host` would move a request
+/// (and its credentials) to another virtual host behind the granted address, the others would
+/// let a template smuggle a second request. The operator's grant decides these; a template never
+/// sets them (refused at validation, and again by the applier before any request).
+pub const ROUTING_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+];
+
+/// Whether a template may not set header `name` (any case): see [`ROUTING_HEADERS`].
+pub fn is_routing_header(name: &str) -> bool {
+    ROUTING_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+}
+
 impl HttpHook {
     /// The method that sends the change, `PUT` when the hook names none.
     pub fn method(&self) -> &str {

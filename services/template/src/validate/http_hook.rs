@@ -84,6 +84,14 @@ pub(super) fn check(h: &ConfigurationHook, p: &YamlPath, out: &mut Vec<Finding>)
                      and -"
                 ),
             ));
+        } else if crate::http_hook::is_routing_header(header) {
+            out.push(Finding::at_key(
+                at.clone(),
+                format!(
+                    "header {header:?} of hook {name:?} decides where or how the request \
+                     travels, which the operator's grant decides: a template cannot set it"
+                ),
+            ));
         } else if CREDENTIAL_HEADERS.contains(&header.to_ascii_lowercase().as_str()) {
             out.push(Finding::at_key(
                 at.clone(),
@@ -244,6 +252,26 @@ mod tests {
                 "no {at}… {says}: {found:#?}"
             );
         }
+    }
+
+    #[test]
+    fn headers_that_route_or_frame_the_request_are_refused() {
+        let found = errors(
+            "      kind: http\n      url: \"http://127.0.0.1:7000/config\"\n      \
+             http:\n        headers: { Host: billing.internal, transfer-encoding: chunked, X-Team: a }\n",
+        );
+        for (at, header) in [
+            ("t.yaml:9:20: ", "\"Host\""),
+            ("t.yaml:9:44: ", "\"transfer-encoding\""),
+        ] {
+            assert!(
+                found.iter().any(|e| e.starts_with(at)
+                    && e.contains(header)
+                    && e.contains("decides where")),
+                "no {at}… {header}: {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), 2, "{found:#?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::path::{Component, Path};
 
 use crate::finding::Finding;
-use crate::model::{Source, SourceKind, Template};
+use crate::model::{HookKind, Source, SourceKind, Template};
 use crate::path::YamlPath;
 use crate::placement::is_node_name;
 
@@ -36,6 +36,26 @@ pub(super) fn check(t: &Template, root: &YamlPath, out: &mut Vec<Finding>) {
             at.index(i),
             format!("node {node:?} of placement {problem}"),
         ));
+    }
+    // Every node's applier applies the app's hooks. A file, env or command hook acts on its own
+    // node; an http or kubernetes hook on state all nodes share, which two appliers would
+    // read, change and roll back under separate locks, undoing each other.
+    if placement.nodes.len() > 1 {
+        let hooks = root.key("dynamic_metadata").key("configuration_hooks");
+        for (i, hook) in t.dynamic_metadata.configuration_hooks.iter().enumerate() {
+            if matches!(hook.kind, HookKind::Http | HookKind::Kubernetes) {
+                out.push(Finding::at(
+                    hooks.index(i).key("kind"),
+                    format!(
+                        "hook {:?} changes state every node shares, and the app is placed on {} \
+                         nodes, whose appliers would each change it: place the app on one node, \
+                         or leave placement out for the central applier",
+                        hook.name,
+                        placement.nodes.len()
+                    ),
+                ));
+            }
+        }
     }
 }
 
@@ -206,6 +226,25 @@ mod tests {
         let cache = t.source("cache").expect("cgroup source");
         assert_eq!(cache.kind, crate::SourceKind::Cgroup);
         assert!(cache.cgroup.as_ref().is_some_and(|c| c.path.is_some()));
+    }
+
+    #[test]
+    fn an_app_on_several_nodes_cannot_have_hooks_on_shared_state() {
+        let found = errors(
+            "app: a\nplacement: { nodes: [node-a, node-b] }\nbootstrap: { resources: { replicas: 2 } }\ndynamic_metadata:\n  configuration_hooks:\n    \
+             - { name: env, kind: env, path: /etc/a.env, vars: { N: \"{replicas}\" } }\n    \
+             - { name: api, kind: http, url: \"http://127.0.0.1:7000/config\" }\n",
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("t.yaml:7:26: ") && found[0].contains("placed on 2 nodes"),
+            "{found:#?}"
+        );
+        let one_node = errors(
+            "app: a\nplacement: { nodes: [node-a] }\ndynamic_metadata:\n  configuration_hooks:\n    \
+             - { name: api, kind: http, url: \"http://127.0.0.1:7000/config\" }\n",
+        );
+        assert!(one_node.is_empty(), "{one_node:#?}");
     }
 
     #[test]

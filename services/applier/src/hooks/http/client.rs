@@ -59,6 +59,16 @@ impl<'g> Client<'g> {
         settings: &'g HttpHook,
         grant: &'g Granted,
     ) -> Result<Self, Failure> {
+        // Validation refuses these; checked again here, where the request is made.
+        if let Some(header) = settings
+            .headers
+            .keys()
+            .find(|h| presage_template::http_hook::is_routing_header(h))
+        {
+            return Err(Failure::Permanent(format!(
+                "header {header:?} decides where or how the request travels: not sent"
+            )));
+        }
         // The process's one TLS-capable builder (https through the system OpenSSL).
         let agent = presage_runner::https::agent_builder()
             .redirects(0)
