@@ -55,6 +55,11 @@ pub struct Intent {
     /// Which try of the hook's retry policy this is (1 for the first).
     pub attempt: u32,
     pub phase: Phase,
+    /// What the change was sent to, for hooks whose target a template update can move (an http
+    /// hook's URL, a kubernetes hook's `namespace/Kind/name`): a crash recovered after such an
+    /// update finds another target and converges nothing there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +168,7 @@ mod tests {
             candidate: NEW.into(),
             attempt: 1,
             phase,
+            target: None,
         }
     }
 

@@ -351,6 +351,7 @@ fn crashed(app: &App, phase: Phase, live: &str) -> Input {
             candidate: r#"{"config":{},"resources":{"replicas":7}}"#.into(),
             attempt: 1,
             phase,
+            target: None,
         }),
         outcomes: Vec::new(),
         applied: None,

@@ -44,7 +44,13 @@ while :; do sleep 0.05; done
         )
         .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let child = Command::new(&script).arg(dir.path()).spawn().unwrap();
+        // Through sh, not exec of the script: another test thread forking while this file was
+        // open for writing would make exec fail with ETXTBSY ("Text file busy").
+        let child = Command::new("sh")
+            .arg(&script)
+            .arg(dir.path())
+            .spawn()
+            .unwrap();
         let app = App { dir, child };
         app.wait_for(|seen| seen.contains("loads=1"));
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -281,6 +287,7 @@ fn killed_between_the_journal_and_the_swap_the_swap_is_finished_and_the_process_
             candidate: candidate.clone(),
             attempt: 1,
             phase: Phase::Swapping,
+            target: None,
         }),
         outcomes: Vec::new(),
         applied: None,

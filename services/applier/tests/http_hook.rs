@@ -620,18 +620,18 @@ fn with_a_state_dir_a_failing_check_is_rolled_back_and_its_outcome_recorded_for_
     assert_eq!(server.seen().len(), requests);
 }
 
-#[test]
-fn a_journaled_change_the_server_never_got_is_not_sent_on_recovery() {
-    use presage_applier::journal::{Intent, Journal, Phase};
-    let server = Server::start(real_config());
-    let state = tempfile::tempdir().unwrap();
-    let t = template(&journaled_hook(&server.url, state.path()));
-    // Killed after the intent was journaled, before the PUT reached the server.
+/// The journal a crash leaves: input `d-crashed` to replicas 9 over `real_config()`, in `phase`,
+/// sent to `target` (None: journaled before targets were recorded).
+fn crashed_journal(
+    phase: presage_applier::journal::Phase,
+    target: Option<String>,
+) -> presage_applier::journal::Journal {
+    use presage_applier::journal::{Intent, Journal};
     let mut candidate = real_config();
     candidate["resources"]["replicas"] = json!(9);
     let sent =
         json!({"document": candidate, "change": {"resources": {"replicas": 9}}, "method": "PUT"});
-    let journal = Journal {
+    Journal {
         intent: Some(Intent {
             input: presage_applier::Input {
                 event_id: "d-crashed".into(),
@@ -644,19 +644,38 @@ fn a_journaled_change_the_server_never_got_is_not_sent_on_recovery() {
             previous: Some(real_config().to_string()),
             candidate: sent.to_string(),
             attempt: 1,
-            phase: Phase::Swapping,
+            phase,
+            target,
         }),
         ..Default::default()
-    };
+    }
+}
+
+/// Leaves `journal` where the hook keeps it, recovers, and gives the outcome recorded.
+fn recover_from(
+    t: &Template,
+    state: &std::path::Path,
+    journal: &presage_applier::journal::Journal,
+) -> ApplyOutcome {
     std::fs::write(
-        state.path().join(".shop.scale.presage-journal"),
-        serde_json::to_vec(&journal).unwrap(),
+        state.join(".shop.scale.presage-journal"),
+        serde_json::to_vec(journal).unwrap(),
     )
     .unwrap();
-    presage_applier::hooks::Applier::new(Granted::covering(&t)).recover(&t, 5);
-    let journal = journal_in(state.path());
+    presage_applier::hooks::Applier::new(Granted::covering(t)).recover(t, 5);
+    let journal = journal_in(state);
     assert_eq!(journal.intent, None);
-    let outcome = &journal.outcomes[0];
+    journal.outcomes[0].clone()
+}
+
+#[test]
+fn a_journaled_change_the_server_never_got_is_not_sent_on_recovery() {
+    use presage_applier::journal::Phase;
+    let server = Server::start(real_config());
+    let state = tempfile::tempdir().unwrap();
+    let t = template(&journaled_hook(&server.url, state.path()));
+    // Killed after the intent was journaled, before the PUT reached the server.
+    let outcome = recover_from(&t, state.path(), &crashed_journal(Phase::Swapping, None));
     assert_eq!(outcome.status, "failed", "{outcome:?}");
     assert!(
         outcome
@@ -668,6 +687,29 @@ fn a_journaled_change_the_server_never_got_is_not_sent_on_recovery() {
     );
     assert!(server.writes().is_empty(), "{:?}", server.writes());
     assert_eq!(server.config(), real_config());
+}
+
+/// Killed mid-rollback at one URL, restarted after the template moved the hook to another: the
+/// old endpoint's previous configuration is not put at the new one.
+#[test]
+fn a_crash_journaled_for_another_url_is_not_converged_at_the_new_one() {
+    use presage_applier::journal::Phase;
+    let server = Server::start(json!({"resources": {"replicas": 2}}));
+    let state = tempfile::tempdir().unwrap();
+    let t = template(&journaled_hook(&server.url, state.path()));
+    let rolling_back = Phase::RollingBack {
+        reason: "check failed".into(),
+    };
+    let old = "http://127.0.0.1:9/config".to_string();
+    let outcome = recover_from(&t, state.path(), &crashed_journal(rolling_back, Some(old)));
+    assert_eq!(outcome.status, "failed", "{outcome:?}");
+    let reason = outcome.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("now sends to") && reason.contains("127.0.0.1:9/config"),
+        "{reason}"
+    );
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
+    assert_eq!(server.config(), json!({"resources": {"replicas": 2}}));
 }
 
 #[test]

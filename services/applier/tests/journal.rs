@@ -146,6 +146,7 @@ fn crashed(dir: &Path, live: Option<&str>, candidate: &str, phase: Phase, input:
             candidate: candidate.into(),
             attempt: 1,
             phase,
+            target: None,
         }),
         outcomes: Vec::new(),
         applied: None,

@@ -221,6 +221,7 @@ fn try_once(
         candidate: candidate.to_string(),
         attempt,
         phase: Phase::Swapping,
+        target: None,
     };
     journal.intent = Some(intent.clone());
     if let Err(reason) = beside.store_journal(journal) {

@@ -214,6 +214,7 @@ fn try_once(
         candidate: text,
         attempt,
         phase: Phase::Swapping,
+        target: None,
     };
     journal.intent = Some(intent.clone());
     if let Err(reason) = beside.store_journal(journal) {

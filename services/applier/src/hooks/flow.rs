@@ -151,7 +151,14 @@ impl<'a> Recorder<'a> {
 
     /// Records, before the switch, what is about to change. An error means nothing may be
     /// switched: a crash would leave a change no restart could roll back.
-    pub(super) fn begin(&mut self, previous: String, candidate: String) -> Result<(), String> {
+    /// `target` is what the change is sent to (a URL, a workload), so a recovery after the
+    /// template moved the hook converges nothing at the new target.
+    pub(super) fn begin(
+        &mut self,
+        target: &str,
+        previous: String,
+        candidate: String,
+    ) -> Result<(), String> {
         let Some((beside, journal)) = self.at.as_mut() else {
             return Ok(());
         };
@@ -162,6 +169,7 @@ impl<'a> Recorder<'a> {
             candidate,
             attempt: self.attempt,
             phase: Phase::Swapping,
+            target: Some(target.to_string()),
         };
         journal.intent = Some(intent.clone());
         if let Err(reason) = beside.store_journal(journal) {

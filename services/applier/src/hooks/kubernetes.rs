@@ -184,6 +184,18 @@ fn converge(
             return Ok(Try::permanent(Status::Failed, reason));
         }
     };
+    if let Some(was) = intent
+        .target
+        .as_deref()
+        .filter(|was| *was != k.workload.key())
+    {
+        let reason = format!(
+            "interrupted by a crash, and the hook now names workload {} instead of {was}: \
+             the interrupted change is not converged; nothing written",
+            k.workload.key()
+        );
+        return Ok(Try::permanent(Status::Failed, reason));
+    }
     tracing::warn!(input = %intent.input.event_id, hook = %intent.hook, phase = ?intent.phase, "converging a kubernetes change a crash interrupted");
     let cluster = Cluster::connect(grant.kubeconfig())?;
     let api = cluster.workload(&k.workload, grant);
@@ -258,7 +270,7 @@ fn try_once(
         serde_json::to_string(&wanted),
     );
     let began = match journaled {
-        (Ok(previous), Ok(wanted)) => recorder.begin(previous, wanted),
+        (Ok(previous), Ok(wanted)) => recorder.begin(&k.workload.key(), previous, wanted),
         (Err(e), _) | (_, Err(e)) => Err(format!("journaling the change: {e}")),
     };
     if let Err(why) = began {

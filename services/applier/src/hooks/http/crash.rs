@@ -64,6 +64,15 @@ pub(super) fn converge(
             "http hook has no url".into(),
         ));
     };
+    if let Some(was) = intent.target.as_deref().filter(|was| *was != url) {
+        let reason = format!(
+            "interrupted by a crash, and the hook now sends to {} instead of {}: the \
+             interrupted change is not converged; nothing sent",
+            presage_events::redact_url(url),
+            presage_events::redact_url(was)
+        );
+        return Ok(Try::permanent(Status::Failed, reason));
+    }
     let settings = hook.http_settings();
     let client = Client::new(hook, &settings, grant).map_err(|f| f.reason().to_string())?;
     let read_url = settings.read.as_deref().unwrap_or(url);

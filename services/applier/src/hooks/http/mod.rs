@@ -187,7 +187,7 @@ fn try_once(
             method: method.to_string(),
         };
         let sent = serde_json::to_string(&sent).unwrap_or_default();
-        if let Err(why) = recorder.begin(current.to_string(), sent) {
+        if let Err(why) = recorder.begin(url, current.to_string(), sent) {
             return Try::transient(Status::Failed, format!("{why}; nothing sent"), None);
         }
         match client.send(method, url, body) {
