@@ -304,17 +304,25 @@ impl Readers {
                         refusal: Some(Refusal::NotGranted),
                         ..failed(source, format!("{why} (allow-list rule `paths`)"))
                     })?;
-                let size = std::fs::metadata(&granted)
-                    .map_err(|e| failed(source, format!("reading {path}: {e}")))?
-                    .len();
-                if size > MAX_ICS_BYTES {
+                // Bounded by the read itself, not the file's stated size (a pipe or a device
+                // states none).
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(
+                        std::fs::File::open(&granted)
+                            .map_err(|e| failed(source, format!("reading {path}: {e}")))?,
+                        MAX_ICS_BYTES + 1,
+                    ),
+                    &mut text,
+                )
+                .map_err(|e| failed(source, format!("reading {path}: {e}")))?;
+                if text.len() as u64 > MAX_ICS_BYTES {
                     return Err(failed(
                         source,
-                        format!("{path} is {size} bytes: at most {MAX_ICS_BYTES} are read"),
+                        format!("{path} is more than {MAX_ICS_BYTES} bytes: at most that is read"),
                     ));
                 }
-                std::fs::read_to_string(&granted)
-                    .map_err(|e| failed(source, format!("reading {path}: {e}")))?
+                text
             }
             None => self.get_text(source)?,
         };

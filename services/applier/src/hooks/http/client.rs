@@ -280,10 +280,41 @@ impl<'g> Client<'g> {
 
     /// `text` with the secret's value cut out (an answer may echo what it was sent).
     fn scrub(&self, text: &str) -> String {
-        match self.secret_value.as_deref().filter(|s| !s.is_empty()) {
-            Some(secret) => text.replace(secret, "[redacted]"),
-            None => text.to_string(),
-        }
+        scrub_credentials(
+            text,
+            self.secret_value.as_deref(),
+            self.authorization.as_deref(),
+        )
+    }
+}
+
+/// `text` without the secret and without the credential the Authorization header carried (a
+/// server echoing `Authorization: Basic <base64(user:secret)>` would otherwise put the secret,
+/// encoded, into an outcome).
+fn scrub_credentials(text: &str, secret: Option<&str>, authorization: Option<&str>) -> String {
+    let credential = authorization
+        .and_then(|a| a.split_once(' '))
+        .map(|(_, c)| c);
+    [secret, credential]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |text, s| text.replace(s, "[redacted]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub_credentials;
+
+    #[test]
+    fn an_echoed_basic_credential_is_scrubbed_as_well_as_the_secret() {
+        let auth = "Basic cHJlc2FnZTpodW50ZXIy"; // base64("presage:hunter2")
+        let echoed = "401: bad Authorization: Basic cHJlc2FnZTpodW50ZXIy (password hunter2)";
+        let out = scrub_credentials(echoed, Some("hunter2"), Some(auth));
+        assert_eq!(
+            out,
+            "401: bad Authorization: Basic [redacted] (password [redacted])"
+        );
     }
 }
 
