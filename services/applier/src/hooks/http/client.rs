@@ -302,22 +302,6 @@ fn scrub_credentials(text: &str, secret: Option<&str>, authorization: Option<&st
         .fold(text.to_string(), |text, s| text.replace(s, "[redacted]"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::scrub_credentials;
-
-    #[test]
-    fn an_echoed_basic_credential_is_scrubbed_as_well_as_the_secret() {
-        let auth = "Basic cHJlc2FnZTpodW50ZXIy"; // base64("presage:hunter2")
-        let echoed = "401: bad Authorization: Basic cHJlc2FnZTpodW50ZXIy (password hunter2)";
-        let out = scrub_credentials(echoed, Some("hunter2"), Some(auth));
-        assert_eq!(
-            out,
-            "401: bad Authorization: Basic [redacted] (password [redacted])"
-        );
-    }
-}
-
 /// The secret's value: the variable's, or the file's without its trailing line break.
 fn read_secret(secret: &SecretRef) -> Result<String, String> {
     let value = match secret {
@@ -335,4 +319,20 @@ fn read_secret(secret: &SecretRef) -> Result<String, String> {
         ));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub_credentials;
+
+    #[test]
+    fn an_echoed_basic_credential_is_scrubbed_as_well_as_the_secret() {
+        let auth = "Basic cHJlc2FnZTpodW50ZXIy"; // base64("presage:hunter2")
+        let echoed = "401: bad Authorization: Basic cHJlc2FnZTpodW50ZXIy (password hunter2)";
+        let out = scrub_credentials(echoed, Some("hunter2"), Some(auth));
+        assert_eq!(
+            out,
+            "401: bad Authorization: Basic [redacted] (password [redacted])"
+        );
+    }
 }
