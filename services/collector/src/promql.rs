@@ -136,13 +136,17 @@ pub fn parse_range(
 /// `to_ms` falls in exactly one range.
 pub fn range_chunks(from_ms: i64, to_ms: i64, step_ms: i64) -> Vec<(i64, i64)> {
     let step_ms = step_ms.max(1);
-    let span = (MAX_POINTS_PER_REQUEST - 1) * step_ms;
+    // Saturating: a template's `every` of 200000000000d must not overflow the arithmetic.
+    let span = (MAX_POINTS_PER_REQUEST - 1).saturating_mul(step_ms);
     let mut chunks = Vec::new();
     let mut start = from_ms;
     while start <= to_ms {
-        let end = (start + span).min(to_ms);
+        let end = start.saturating_add(span).min(to_ms);
         chunks.push((start, end));
-        start = end - (end - start) % step_ms + step_ms;
+        match (end - (end - start) % step_ms).checked_add(step_ms) {
+            Some(next) if end < to_ms => start = next,
+            _ => break,
+        }
     }
     chunks
 }
@@ -338,5 +342,12 @@ mod tests {
         );
         assert_eq!(seconds(1_700_000_000_123), "1700000000.123");
         assert_eq!(seconds(5), "0.005");
+    }
+
+    #[test]
+    fn a_huge_step_gives_one_chunk_instead_of_overflowing() {
+        let day = 86_400_000;
+        assert_eq!(range_chunks(0, 30 * day, i64::MAX / 2), [(0, 30 * day)]);
+        assert_eq!(range_chunks(0, i64::MAX, i64::MAX), [(0, i64::MAX)]);
     }
 }
