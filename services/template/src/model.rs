@@ -677,6 +677,12 @@ pub enum ModelKind {
     Linear,
     /// Additive Holt-Winters (ETS with an additive season), Presage's own.
     HoltWinters,
+    /// Seasonal AutoARIMA (stepwise order search), ARIMAX with the algorithm's regressors.
+    Arima,
+    /// The Prophet model: piecewise-linear trend, Fourier seasons, holidays, regressors.
+    Prophet,
+    /// An ensemble of small feed-forward networks on lagged values (NNAR).
+    Nnar,
 }
 
 // ---------------------------------------------------------------- scaling policies (planner)

@@ -237,7 +237,7 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                 p.key("models"),
                 format!(
                     "the prediction for {target:?} has no models: expected at least one of \
-                     seasonal_naive, naive, mstl, ets, holt_winters, linear"
+                     seasonal_naive, naive, mstl, ets, holt_winters, linear, arima, prophet, nnar"
                 ),
             ));
         }

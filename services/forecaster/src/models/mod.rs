@@ -2,9 +2,12 @@
 //! future points in one call: the forecaster keeps the path, not the fitted state, so a refit is
 //! the only place a model runs.
 
+mod arima;
 mod holt_winters;
 mod linear;
 mod naive;
+mod nnar;
+mod prophet;
 mod ridge;
 mod statistical;
 
@@ -13,9 +16,12 @@ use presage_template::ModelKind;
 use crate::calendar::Calendar;
 use crate::grid::Grid;
 
+pub use arima::Arima;
 pub use holt_winters::HoltWinters;
 pub use linear::{calendar_features, Linear};
 pub use naive::{Naive, SeasonalNaive};
+pub use nnar::Nnar;
+pub use prophet::Prophet;
 pub use statistical::{Ets, Mstl};
 
 /// What a model is fitted to.
@@ -80,6 +86,9 @@ pub fn model_for(kind: ModelKind) -> Box<dyn Model> {
         ModelKind::Mstl => Box::new(Mstl),
         ModelKind::Linear => Box::new(Linear),
         ModelKind::HoltWinters => Box::new(HoltWinters),
+        ModelKind::Arima => Box::new(Arima),
+        ModelKind::Prophet => Box::new(Prophet),
+        ModelKind::Nnar => Box::new(Nnar),
     }
 }
 
@@ -92,5 +101,8 @@ pub fn name_of(kind: ModelKind) -> &'static str {
         ModelKind::Mstl => "mstl",
         ModelKind::Linear => "linear",
         ModelKind::HoltWinters => "holt_winters",
+        ModelKind::Arima => "arima",
+        ModelKind::Prophet => "prophet",
+        ModelKind::Nnar => "nnar",
     }
 }
