@@ -5,7 +5,7 @@
 
 use crate::grid::Grid;
 use crate::intervals::coverage;
-use crate::models::{Model, ModelError, Training};
+use crate::models::{Model, ModelError, Path, Training};
 
 /// How one model did over the folds.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,28 +52,19 @@ pub fn mase_scale(values: &[f64], season: usize) -> f64 {
     (total / (values.len() - m) as f64).max(f64::EPSILON)
 }
 
-pub fn evaluate(
-    model: &dyn Model,
-    training: &Training,
+/// Scores fold forecasts: `paths[k]` forecast from `origins[k]`, at least `horizon` points each.
+pub fn score(
+    paths: &[Path],
+    grid: &Grid,
     origins: &[usize],
     horizon: usize,
-    level: f64,
     scale: f64,
-) -> Result<Evaluation, ModelError> {
-    let grid: &Grid = training.grid;
+) -> Evaluation {
     let mut abs_errors = vec![Vec::with_capacity(origins.len()); horizon];
     let (mut actual_all, mut lower_all, mut upper_all) = (Vec::new(), Vec::new(), Vec::new());
     let mut has_bounds = true;
     let mut fold_points = Vec::with_capacity(origins.len());
-    for origin in origins {
-        let prefix = grid.prefix(*origin);
-        let fold = Training {
-            grid: &prefix,
-            periods: training.periods,
-            calendar: training.calendar,
-            ridge: training.ridge,
-        };
-        let path = model.fit_predict(&fold, horizon, level)?;
+    for (origin, path) in origins.iter().zip(paths) {
         let actual = &grid.values[*origin..*origin + horizon];
         for (h, (a, p)) in actual.iter().zip(&path.point).enumerate() {
             abs_errors[h].push((a - p).abs());
@@ -91,7 +82,7 @@ pub fn evaluate(
     let count: usize = abs_errors.iter().map(Vec::len).sum();
     let mae = abs_errors.iter().flatten().sum::<f64>() / count.max(1) as f64;
     let finite = |v: f64| if v.is_finite() { v } else { f64::INFINITY };
-    Ok(Evaluation {
+    Evaluation {
         mase: finite(mae / scale),
         abs_errors,
         own_coverage: if has_bounds {
@@ -100,7 +91,26 @@ pub fn evaluate(
             None
         },
         fold_points,
-    })
+    }
+}
+
+/// Fits (or filters) `model` at every origin and scores its forecasts.
+pub fn evaluate(
+    model: &dyn Model,
+    training: &Training,
+    origins: &[usize],
+    horizon: usize,
+    level: f64,
+    scale: f64,
+) -> Result<Evaluation, ModelError> {
+    let backtest = model.backtest(training, origins, horizon, horizon, level)?;
+    Ok(score(
+        &backtest.folds,
+        training.grid,
+        origins,
+        horizon,
+        scale,
+    ))
 }
 
 /// The evaluation of the mean of two evaluated models' forecasts, from their fold forecasts

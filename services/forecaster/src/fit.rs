@@ -6,7 +6,7 @@ use augurs::seasons::PeriodogramDetector;
 use presage_template::ModelKind;
 
 use crate::calendar::Calendar;
-use crate::evaluate::{evaluate, evaluate_mean, mase_scale, origins, Evaluation};
+use crate::evaluate::{evaluate_mean, mase_scale, origins, score, Evaluation};
 use crate::grid::Grid;
 use crate::intervals::{conformal_half_widths, width_at};
 use crate::models::{model_for, name_of, Model, Path, Training};
@@ -22,6 +22,12 @@ pub const MIN_CALIBRATION_POINTS: usize = 20;
 const DETECTION_THRESHOLD: f64 = 0.5;
 /// At most this many periods are taken from detection.
 const MAX_DETECTED_PERIODS: usize = 2;
+/// Refitting candidates are first scored on this many of the oldest folds.
+pub const HALVING_FIRST_FOLDS: usize = 1;
+/// A refitting candidate whose error on the first folds is more than this times the best
+/// candidate's is not refitted for the others: on the bench series, a model that far behind on
+/// the oldest fold never won (see the README's forecasting bench).
+pub const HALVING_MARGIN: f64 = 1.2;
 /// Without seasons, a series is cold until it has this many points (or two horizons).
 const MIN_WARM_POINTS: usize = 24;
 
@@ -182,32 +188,14 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
             mase_scale(&grid.values[..*first], season)
         })
         .unwrap_or(f64::EPSILON);
-    let mut scored: Vec<(usize, Option<Evaluation>)> = Vec::new();
-    for (i, (kind, model, _)) in feasible.iter().enumerate() {
-        if folds.is_empty() {
-            candidates.push(unscored(*kind, "too little history to evaluate".into()));
-            scored.push((i, None));
-            continue;
-        }
-        match evaluate(
-            model.as_ref(),
-            &training,
-            &folds,
-            settings.horizon,
-            settings.level,
-            scale,
-        ) {
-            Ok(evaluation) => {
-                candidates.push(Candidate {
-                    kind: *kind,
-                    mase: Some(evaluation.mase),
-                    note: String::new(),
-                });
-                scored.push((i, Some(evaluation)));
-            }
-            Err(e) => candidates.push(unscored(*kind, e.to_string())),
-        }
-    }
+    let (scored, mut lasts) = score_candidates(
+        &feasible,
+        &training,
+        &folds,
+        settings,
+        scale,
+        &mut candidates,
+    );
     // Template order is the tie-break (stable sort); unscored models come last.
     let mut ranked = scored;
     ranked.sort_by(|a, b| {
@@ -240,10 +228,11 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
     if let Some((choice, mean, i, j)) = combination {
         let best_single = ranked[0].1.as_ref().map_or(f64::INFINITY, |e| e.mase);
         if mean.mase < best_single {
-            let fitted = |k: usize| {
-                feasible[k]
+            let mut fitted = |k: usize| match lasts[k].take() {
+                Some(path) => Ok(path),
+                None => feasible[k]
                     .1
-                    .fit_predict(&training, settings.path_len, settings.level)
+                    .fit_predict(&training, settings.path_len, settings.level),
             };
             if let (Ok(a), Ok(b)) = (fitted(i), fitted(j)) {
                 let point = a
@@ -277,7 +266,11 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
     let mut failures = Vec::new();
     for (i, evaluation) in ranked {
         let (kind, model, _) = &feasible[i];
-        match model.fit_predict(&training, settings.path_len, settings.level) {
+        let path = match lasts[i].take() {
+            Some(path) => Ok(path),
+            None => model.fit_predict(&training, settings.path_len, settings.level),
+        };
+        match path {
             Ok(path) => {
                 let mut outcome = finish(
                     Choice::Model(*kind),
@@ -312,6 +305,109 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         points: n,
         reasons: failures.join("; "),
     })
+}
+
+/// Candidates scored by [`score_candidates`], with each one's path from the end of the history
+/// when its backtest made it (indexed like `feasible`).
+type Scored = (Vec<(usize, Option<Evaluation>)>, Vec<Option<Path>>);
+
+/// Rolling-origin evaluation of every feasible candidate, with successive halving: a model that
+/// filters forward is scored on every fold at once (its folds cost about one fit); a refitting
+/// one is scored on the oldest fold first and refitted at the others only if its error there is
+/// within [`HALVING_MARGIN`] of the best candidate's. A dropped candidate stays in the
+/// candidates, unscored, with the reason.
+fn score_candidates(
+    feasible: &[(ModelKind, Box<dyn Model>, usize)],
+    training: &Training,
+    folds: &[usize],
+    settings: &FitSettings,
+    scale: f64,
+    candidates: &mut Vec<Candidate>,
+) -> Scored {
+    let mut scored: Vec<(usize, Option<Evaluation>)> = Vec::new();
+    let mut lasts: Vec<Option<Path>> = vec![None; feasible.len()];
+    let (horizon, level) = (settings.horizon, settings.level);
+    if folds.is_empty() {
+        for (i, (kind, _, _)) in feasible.iter().enumerate() {
+            candidates.push(unscored(*kind, "too little history to evaluate".into()));
+            scored.push((i, None));
+        }
+        return (scored, lasts);
+    }
+    let rung = HALVING_FIRST_FOLDS.min(folds.len());
+    // First rung: every fold for filtering models, the oldest `rung` for refitting ones.
+    let mut runs: Vec<(usize, Vec<Path>)> = Vec::new();
+    for (i, (kind, model, _)) in feasible.iter().enumerate() {
+        let first = if model.filters_forward() {
+            folds
+        } else {
+            &folds[..rung]
+        };
+        match model.backtest(training, first, horizon, settings.path_len, level) {
+            Ok(backtest) => {
+                lasts[i] = backtest.last;
+                runs.push((i, backtest.folds));
+            }
+            Err(e) => candidates.push(unscored(*kind, e.to_string())),
+        }
+    }
+    let grid = training.grid;
+    let early_error = |paths: &[Path]| -> f64 {
+        let (mut total, mut count) = (0.0, 0usize);
+        for (origin, path) in folds[..rung].iter().zip(paths) {
+            for (h, p) in path.point[..horizon].iter().enumerate() {
+                total += (grid.values[origin + h] - p).abs();
+                count += 1;
+            }
+        }
+        let mae = total / count.max(1) as f64;
+        if mae.is_finite() {
+            mae
+        } else {
+            f64::INFINITY
+        }
+    };
+    let best = runs
+        .iter()
+        .map(|(_, paths)| early_error(paths))
+        .fold(f64::INFINITY, f64::min);
+    for (i, mut paths) in runs {
+        let (kind, model, _) = &feasible[i];
+        if paths.len() < folds.len() {
+            let error = early_error(&paths);
+            if !in_the_running(error, best) {
+                candidates.push(unscored(
+                    *kind,
+                    format!(
+                        "dropped after {rung} of {} folds: error {:.2}x the best",
+                        folds.len(),
+                        error / best.max(f64::MIN_POSITIVE)
+                    ),
+                ));
+                continue;
+            }
+            match model.backtest(training, &folds[rung..], horizon, settings.path_len, level) {
+                Ok(rest) => paths.extend(rest.folds),
+                Err(e) => {
+                    candidates.push(unscored(*kind, e.to_string()));
+                    continue;
+                }
+            }
+        }
+        let evaluation = score(&paths, grid, folds, horizon, scale);
+        candidates.push(Candidate {
+            kind: *kind,
+            mase: Some(evaluation.mase),
+            note: String::new(),
+        });
+        scored.push((i, Some(evaluation)));
+    }
+    (scored, lasts)
+}
+
+/// Whether an early error is close enough to the best one to earn the remaining folds.
+fn in_the_running(error: f64, best: f64) -> bool {
+    error <= HALVING_MARGIN * best
 }
 
 fn finish(
@@ -524,6 +620,139 @@ mod tests {
             Vec::new(),
             &settings(&calendar),
         )
+    }
+
+    /// A stand-in model on the series `y[t] = t`: it misses by `offset(origin)` at every step,
+    /// and counts the origins it was asked to forecast from.
+    struct Misses {
+        kind: ModelKind,
+        offset: fn(usize) -> f64,
+        filters: bool,
+        asked: Asked,
+    }
+
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<usize>>>;
+
+    impl Model for Misses {
+        fn kind(&self) -> ModelKind {
+            self.kind
+        }
+        fn min_points(&self, _periods: &[usize]) -> Result<usize, crate::models::ModelError> {
+            Ok(1)
+        }
+        fn fit_predict(
+            &self,
+            t: &Training,
+            horizon: usize,
+            _level: f64,
+        ) -> Result<Path, crate::models::ModelError> {
+            let origin = t.grid.len();
+            self.asked.lock().unwrap().push(origin);
+            let point = (origin..origin + horizon)
+                .map(|i| i as f64 + (self.offset)(origin))
+                .collect();
+            Ok(Path {
+                point,
+                bounds: None,
+            })
+        }
+        fn filters_forward(&self) -> bool {
+            self.filters
+        }
+    }
+
+    fn misses(
+        kind: ModelKind,
+        offset: fn(usize) -> f64,
+        filters: bool,
+        asked: &Asked,
+    ) -> (ModelKind, Box<dyn Model>, usize) {
+        let model = Misses {
+            kind,
+            offset,
+            filters,
+            asked: asked.clone(),
+        };
+        (kind, Box::new(model), 1)
+    }
+
+    #[test]
+    fn halving_keeps_a_close_second_that_wins_later_and_drops_a_distant_one() {
+        let grid = Grid {
+            start_ms: 0,
+            step_ms: 1,
+            values: (0..60).map(f64::from).collect(),
+            regressors: Vec::new(),
+            filled: 0,
+        };
+        let calendar = Calendar::default();
+        let training = Training {
+            grid: &grid,
+            periods: &[],
+            calendar: &calendar,
+            ridge: 1.0,
+        };
+        let folds = [40, 45, 50, 55];
+        let asked: Vec<Asked> = (0..4).map(|_| Asked::default()).collect();
+        let feasible = vec![
+            // steady: 1.0 at every fold
+            misses(ModelKind::Ets, |_| 1.0, false, &asked[0]),
+            // 1.1 on the oldest fold (within the margin), then 0.5: the eventual winner
+            misses(
+                ModelKind::Mstl,
+                |o| if o == 40 { 1.1 } else { 0.5 },
+                false,
+                &asked[1],
+            ),
+            // 3.0 on the oldest fold, perfect afterwards: dropped all the same
+            misses(
+                ModelKind::Linear,
+                |o| if o == 40 { 3.0 } else { 0.0 },
+                false,
+                &asked[2],
+            ),
+            // filters forward: scored on every fold in the first rung
+            misses(ModelKind::HoltWinters, |_| 2.0, true, &asked[3]),
+        ];
+        let mut s = settings(&calendar);
+        s.horizon = 5;
+        s.path_len = 5;
+        let mut candidates = Vec::new();
+        let (scored, _) = score_candidates(&feasible, &training, &folds, &s, 1.0, &mut candidates);
+        let mase = |kind: ModelKind| {
+            let c = candidates.iter().find(|c| c.kind == kind).unwrap();
+            c.mase.expect("scored")
+        };
+        assert!((mase(ModelKind::Ets) - 1.0).abs() < 1e-9);
+        assert!((mase(ModelKind::Mstl) - (1.1 + 3.0 * 0.5) / 4.0).abs() < 1e-9);
+        assert!((mase(ModelKind::HoltWinters) - 2.0).abs() < 1e-9);
+        let dropped = candidates
+            .iter()
+            .find(|c| c.kind == ModelKind::Linear)
+            .unwrap();
+        assert_eq!(dropped.mase, None);
+        assert_eq!(
+            dropped.note,
+            "dropped after 1 of 4 folds: error 3.00x the best"
+        );
+        let best = scored
+            .iter()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (*i, e.mase)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(feasible[best.0].0, ModelKind::Mstl);
+        // the dropped model was fitted once; the others at every fold
+        let origins = |k: usize| asked[k].lock().unwrap().clone();
+        assert_eq!(origins(2), vec![40]);
+        assert_eq!(origins(1), vec![40, 45, 50, 55]);
+        assert_eq!(origins(3), vec![40, 45, 50, 55]);
+    }
+
+    #[test]
+    fn the_margin_is_relative_to_the_best_early_error() {
+        assert!(in_the_running(1.2, 1.0));
+        assert!(!in_the_running(1.21, 1.0));
+        assert!(in_the_running(0.0, 0.0));
     }
 
     #[test]

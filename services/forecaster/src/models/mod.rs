@@ -43,6 +43,16 @@ pub struct Path {
     pub bounds: Option<(Vec<f64>, Vec<f64>)>,
 }
 
+/// Forecasts from several origins of one history (see [`Model::backtest`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backtest {
+    /// One path of `horizon` points per origin, in the origins' order.
+    pub folds: Vec<Path>,
+    /// The path of `path_len` points from the end of the whole history, when the model made it
+    /// in the same pass; `None` asks the caller to fit for it.
+    pub last: Option<Path>,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
     #[error("needs {needs} points, has {has}")]
@@ -66,6 +76,40 @@ pub trait Model: Send + Sync {
         horizon: usize,
         level: f64,
     ) -> Result<Path, ModelError>;
+
+    /// Whether [`Model::backtest`] fits once and filters forward through the origins (its folds
+    /// cost about one fit in all) rather than refitting at each origin. Such a model is scored on
+    /// every fold at once; a refitting one is first scored on the oldest fold and kept only if it
+    /// is in the running (successive halving, in [`crate::fit`]).
+    fn filters_forward(&self) -> bool {
+        false
+    }
+
+    /// Forecasts `horizon` steps from each origin (a length of the history's prefix, ascending),
+    /// as if fitted to that prefix alone: what rolling-origin evaluation compares with the
+    /// history. By default the model is refitted at every origin; a model that can filter its
+    /// state forward with fixed parameters overrides this, and may then also return the path of
+    /// `path_len` steps from the end of the whole history.
+    fn backtest(
+        &self,
+        training: &Training,
+        origins: &[usize],
+        horizon: usize,
+        path_len: usize,
+        level: f64,
+    ) -> Result<Backtest, ModelError> {
+        let _ = path_len;
+        let mut folds = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let prefix = training.grid.prefix(*origin);
+            let fold = Training {
+                grid: &prefix,
+                ..*training
+            };
+            folds.push(self.fit_predict(&fold, horizon, level)?);
+        }
+        Ok(Backtest { folds, last: None })
+    }
 
     /// Refuses a grid shorter than [`Model::min_points`].
     fn check_length(&self, training: &Training) -> Result<(), ModelError> {
