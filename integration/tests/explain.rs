@@ -102,6 +102,7 @@ fn forecast(version: &str, lineage: Vec<String>) -> Forecast {
         periods_ms: vec![4000],
         history_points: 60,
         filled_points: 0,
+        ..Default::default()
     }
 }
 

@@ -556,6 +556,13 @@ fn kept(first: i64, last: i64, low: i64, high: i64) -> String {
 fn render_forecast(out: &mut String, f: &Forecast, d: &ScalingDirective, t: &Topics) {
     let _ = writeln!(out, "\nforecast {}  ({})", f.event_id, t.forecasts());
     let _ = writeln!(out, "  metric      {}", f.metric);
+    if !f.labels.is_empty() {
+        let labels: Vec<String> = f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  group       {}", labels.join(", "));
+    }
+    if !f.constraints.is_empty() {
+        let _ = writeln!(out, "  bounds      {}", f.constraints.join(", "));
+    }
     let _ = writeln!(
         out,
         "  model       {} ({}{})",
@@ -716,6 +723,7 @@ mod tests {
             periods_ms: vec![4000],
             history_points: 60,
             filled_points: 2,
+            ..Default::default()
         };
         let directive = ScalingDirective {
             event_id: "3f2a9c1e".repeat(4),

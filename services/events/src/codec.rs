@@ -90,6 +90,12 @@ pub fn encode<E: Event>(event: &E) -> Result<Vec<u8>, CodecError> {
 pub fn decode<E: Event>(bytes: &[u8]) -> Result<E, CodecError> {
     let (fingerprint, datum) = split_header(bytes)?;
     let schema = E::schema();
+    if let Some((writer, _)) = E::earlier_schemas()
+        .iter()
+        .find(|(_, earlier)| *earlier == fingerprint)
+    {
+        return decode_earlier::<E>(writer, datum);
+    }
     if fingerprint != fingerprint_of(schema) {
         return Err(match name_of_fingerprint(&fingerprint) {
             Some(found) => CodecError::WrongSchema {
@@ -112,6 +118,20 @@ pub fn decode<E: Event>(bytes: &[u8]) -> Result<E, CodecError> {
     guard::check_datum(schema, datum).map_err(bad_datum)?;
     let mut reader = datum;
     let value = from_avro_datum(schema, &mut reader, None).map_err(|e| bad_datum(concise(e)))?;
+    from_value::<E>(&value).map_err(|e| bad_datum(concise(e)))
+}
+
+/// A payload written with an earlier version of `E`'s schema: read with that schema, resolved
+/// to the current one (added fields take their defaults).
+fn decode_earlier<E: Event>(writer: &apache_avro::Schema, datum: &[u8]) -> Result<E, CodecError> {
+    let bad_datum = |reason: String| CodecError::BadDatum {
+        schema: E::NAME,
+        reason,
+    };
+    guard::check_datum(writer, datum).map_err(bad_datum)?;
+    let mut reader = datum;
+    let value = from_avro_datum(writer, &mut reader, Some(E::schema()))
+        .map_err(|e| bad_datum(concise(e)))?;
     from_value::<E>(&value).map_err(|e| bad_datum(concise(e)))
 }
 

@@ -15,6 +15,13 @@ pub trait Event: Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send +
 
     /// The app id, which is also the Kafka key.
     fn app(&self) -> &str;
+
+    /// Earlier versions of the schema, with their fingerprints: a payload written with one of
+    /// them is read with it and resolved to the current schema (fields added since take their
+    /// Avro defaults), so records already on a topic still decode after a field is added.
+    fn earlier_schemas() -> &'static [(apache_avro::Schema, [u8; 8])] {
+        &[]
+    }
 }
 
 /// Parses an embedded `.avsc`.
@@ -33,7 +40,22 @@ pub(crate) fn parse_embedded(name: &str, avsc: &str) -> apache_avro::Schema {
 /// `.avsc` (pass `include_str!` at the call site so the path is relative to the event's file).
 macro_rules! impl_event {
     ($ty:ty, $name:literal, $avsc:expr) => {
+        $crate::event::impl_event!($ty, $name, $avsc, earlier: []);
+    };
+    ($ty:ty, $name:literal, $avsc:expr, earlier: [$($earlier:expr),* $(,)?]) => {
         impl $crate::Event for $ty {
+            fn earlier_schemas() -> &'static [(apache_avro::Schema, [u8; 8])] {
+                static EARLIER: std::sync::OnceLock<Vec<(apache_avro::Schema, [u8; 8])>> =
+                    std::sync::OnceLock::new();
+                EARLIER.get_or_init(|| {
+                    vec![$({
+                        let schema = $crate::event::parse_embedded($name, $earlier);
+                        let fingerprint = $crate::registry::rabin_fingerprint(&schema);
+                        (schema, fingerprint)
+                    }),*]
+                })
+            }
+
             const NAME: &'static str = $name;
 
             fn schema() -> &'static apache_avro::Schema {

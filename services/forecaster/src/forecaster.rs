@@ -1,19 +1,28 @@
-//! The forecaster's state: templates, and per series (app × prediction algorithm) the history,
-//! the active fit and the errors it has made since. Every derived value of a target yields one
-//! forecast per algorithm, served from the active fit's path; fits happen on the template's
-//! cadence, early on drift, and whenever a cold series' history has doubled.
+//! The forecaster's state: templates, and per series (app × prediction algorithm × group) the
+//! history, the active fit and the errors it has made since. Every derived value of a target
+//! yields one forecast per algorithm, served from the active fit's path; fits happen on the
+//! template's cadence, early on drift, and whenever a cold series' history has doubled.
+//!
+//! A recipe with `group_by` yields one output per label combination: each combination is its own
+//! series (its own history, fits and forecasts, which carry its labels). An algorithm forecasts
+//! at most `max_groups` of them per app (at most [`MAX_GROUPS`]); a group first seen beyond that
+//! is not forecast (its windows are refused and counted, see [`Forecaster::groups_refused`], and
+//! the first refusal per app and algorithm is logged), and no group already held is evicted for
+//! it. Groups are admitted in the order their first window arrives, which a restart that
+//! remembers the same history repeats.
 //!
 //! The active fit is a function of the history alone (see [`Forecaster::on_derived`]): a
 //! forecaster restarted on the same history fits at the same instants on the same data and
 //! issues the same forecasts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use presage_events::{event_id, DerivedMetric, Forecast, ForecastPoint, ModelScore};
-use presage_template::{PredictionAlgorithm, Template, Zone};
+use presage_template::{PredictionAlgorithm, Template, Zone, MAX_GROUPS};
 
 use crate::calendar::Calendar;
+use crate::constraints::{self, Applied};
 use crate::fit::{fit, FitError, FitOutcome, FitSettings};
 use crate::grid::Grid;
 use crate::history::{History, Observation};
@@ -51,13 +60,23 @@ pub struct Forecaster {
     templates: HashMap<String, (Arc<str>, Arc<Template>)>,
     series: HashMap<SeriesKey, Series>,
     refits: u64,
+    /// Labelled series held per (app, algorithm): what `max_groups` bounds.
+    groups: HashMap<(String, usize), usize>,
+    /// Windows of groups beyond the bound, refused.
+    groups_refused: u64,
+    /// (app, algorithm) whose first refusal was logged: refusals are logged once, not per window.
+    refusals_logged: HashSet<(String, usize)>,
 }
+
+/// The `group_by` labels of a series; empty for a recipe without `group_by`.
+pub type Labels = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SeriesKey {
     app: String,
     algorithm: usize,
     target: String,
+    labels: Labels,
 }
 
 struct Series {
@@ -77,7 +96,9 @@ struct ActiveFit {
     step_ms: i64,
     /// The newest window taken against this fit (a window delivered again is not counted twice).
     last_seen_ms: i64,
+    /// Its path with `constraints` applied.
     outcome: FitOutcome,
+    constraints: Applied,
     history_points: usize,
     filled_points: usize,
     /// (path index, absolute error) of every observation since the fit.
@@ -185,6 +206,16 @@ impl Forecaster {
         let apps: HashSet<&str> = apps.into_iter().collect();
         self.series
             .retain(|key, _| !apps.contains(key.app.as_str()));
+        self.groups
+            .retain(|(app, _), _| !apps.contains(app.as_str()));
+        self.refusals_logged
+            .retain(|(app, _)| !apps.contains(app.as_str()));
+    }
+
+    /// Windows of `group_by` groups that were not forecast because their app and algorithm
+    /// already held `max_groups` groups (for logs, metrics and tests).
+    pub fn groups_refused(&self) -> u64 {
+        self.groups_refused
     }
 
     /// How many series are held (for logs and tests).
@@ -230,7 +261,9 @@ impl Forecaster {
         }
         let mut forecasts = Vec::new();
         for (index, plan) in plans {
-            let key = self.record(&derived.app, index, &plan, derived);
+            let Some(key) = self.record(&derived.app, index, &plan, derived) else {
+                continue;
+            };
             let t = derived.window_start_ms;
             let series = self.series.get_mut(&key).expect("recorded above");
             // A window older than the newest is history, not news: it is not forecast from.
@@ -240,7 +273,7 @@ impl Forecaster {
             let phase = match series.phase {
                 Some((cadence, phase)) if cadence == plan.refit_ms => phase,
                 _ => {
-                    let phase = phase_ms(&format!("{}|{}", key.app, key.target), plan.refit_ms);
+                    let phase = phase_ms(&phase_name(&key), plan.refit_ms);
                     series.phase = Some((plan.refit_ms, phase));
                     phase
                 }
@@ -258,18 +291,24 @@ impl Forecaster {
         Ok(forecasts)
     }
 
+    /// Takes the window into its series' history; `None` when it belongs to a group beyond the
+    /// algorithm's `max_groups` (refused, counted, and logged the first time).
     fn record(
         &mut self,
         app: &str,
         index: usize,
         plan: &Plan,
         derived: &DerivedMetric,
-    ) -> SeriesKey {
+    ) -> Option<SeriesKey> {
         let key = SeriesKey {
             app: app.to_string(),
             algorithm: index,
             target: plan.algorithm.target.clone(),
+            labels: derived.labels.clone(),
         };
+        if !key.labels.is_empty() && !self.series.contains_key(&key) && !self.admit(&key, plan) {
+            return None;
+        }
         let series = self.series.entry(key.clone()).or_insert_with(|| Series {
             history: History::new(plan.kept_points),
             active: None,
@@ -304,16 +343,53 @@ impl Forecaster {
                 .history
                 .forget_before(newest - (plan.kept_points as i64 - 1) * plan.step_ms);
         }
-        key
+        Some(key)
+    }
+
+    /// Whether a new group of `key`'s app and algorithm may be held: true (and counted) while
+    /// fewer than its `max_groups` are.
+    fn admit(&mut self, key: &SeriesKey, plan: &Plan) -> bool {
+        let bound = plan.algorithm.max_groups.clamp(1, MAX_GROUPS);
+        let held = self
+            .groups
+            .entry((key.app.clone(), key.algorithm))
+            .or_default();
+        if *held < bound {
+            *held += 1;
+            return true;
+        }
+        self.groups_refused += 1;
+        if self
+            .refusals_logged
+            .insert((key.app.clone(), key.algorithm))
+        {
+            tracing::warn!(
+                app = %key.app,
+                target = %key.target,
+                algorithm = key.algorithm,
+                max_groups = bound,
+                labels = ?key.labels,
+                "group_by output has more groups than max_groups: new groups are not forecast, \
+                 none held is evicted (logged once per app and algorithm)"
+            );
+        }
+        false
     }
 }
 
-/// The prediction algorithms targeting this derived metric, with their grid plans. Grouped
-/// outputs (one per label combination) are not forecast: one history per recipe would mix them.
-fn plans_for<'t>(template: &'t Template, derived: &DerivedMetric) -> Vec<(usize, Plan<'t>)> {
-    if !derived.labels.is_empty() {
-        return Vec::new();
+/// What a series' refit phase is hashed from: app and target, and a group's labels, so the groups
+/// of one recipe refit at different instants of the cadence.
+fn phase_name(key: &SeriesKey) -> String {
+    let mut name = format!("{}|{}", key.app, key.target);
+    for (label, value) in &key.labels {
+        name.push_str(&format!("|{label}={value}"));
     }
+    name
+}
+
+/// The prediction algorithms targeting this derived metric, with their grid plans. A grouped
+/// output's series are told apart by their labels (see [`SeriesKey`]).
+fn plans_for<'t>(template: &'t Template, derived: &DerivedMetric) -> Vec<(usize, Plan<'t>)> {
     let Some(recipe) = template.recipe(&derived.recipe) else {
         return Vec::new();
     };
@@ -435,15 +511,25 @@ fn refit(
         calendar: &plan.calendar,
         ridge: plan.algorithm.ridge,
     };
+    // Learned from the observed values only: a filled gap is the forecaster's guess, not evidence.
+    let observed: Vec<f64> = window.iter().map(|(_, o)| o.value).collect();
+    let applied = constraints::resolve(&plan.algorithm.constraints, &observed);
     let outcome = fit(&grid, &settings);
     match outcome {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
+            constraints::apply(
+                applied,
+                &mut outcome.point,
+                &mut outcome.lower,
+                &mut outcome.upper,
+            );
             series.active = Some(ActiveFit {
                 at_ms: at,
                 version: version.to_string(),
                 step_ms: plan.step_ms,
                 last_seen_ms: at,
                 outcome,
+                constraints: applied,
                 history_points: grid.len(),
                 filled_points: grid.filled,
                 errors: Vec::new(),
@@ -512,5 +598,7 @@ fn forecast_event(
             .collect(),
         history_points: active.history_points as i64,
         filled_points: active.filled_points as i64,
+        labels: derived.labels.clone(),
+        constraints: active.constraints.names(),
     }
 }

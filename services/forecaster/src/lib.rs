@@ -3,6 +3,7 @@
 //! chosen by rolling-origin evaluation; time comes from the events.
 
 pub mod calendar;
+pub mod constraints;
 pub mod evaluate;
 pub mod fit;
 pub mod forecaster;
@@ -14,6 +15,6 @@ pub mod schedule;
 
 pub use calendar::Calendar;
 pub use fit::{fit, Choice, FitOutcome, FitSettings, IntervalMethod};
-pub use forecaster::{ForecastError, Forecaster};
+pub use forecaster::{ForecastError, Forecaster, Labels};
 pub use grid::Grid;
 pub use models::{model_for, name_of, Model, Path, Training};

@@ -170,6 +170,10 @@ impl Shell {
 
     /// The forecast at the lead time and its model's score, as per-app series.
     fn watch_forecast(&self, forecast: &Forecast) {
+        // A group's forecast is not the metric's: its series would overwrite the metric's.
+        if !forecast.labels.is_empty() {
+            return;
+        }
         let Some(template) = self.template_of(&forecast.app) else {
             return;
         };

@@ -122,12 +122,19 @@ impl Planner {
 
     /// Directives stating targets (not deltas), so applying one twice is harmless. At most one
     /// live and one shadow directive per forecast, each emitted only when a target changed.
+    ///
+    /// A forecast of one `group_by` group (it carries labels) is a part of its metric, not the
+    /// whole: the policies of the metric never act on it.
     pub fn on_forecast(&mut self, forecast: &Forecast) -> Result<Vec<ScalingDirective>, PlanError> {
         let (version, template) = self
             .templates
             .get(&forecast.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
+        if !forecast.labels.is_empty() {
+            tracing::debug!(app = %forecast.app, metric = %forecast.metric, labels = ?forecast.labels, "a group's forecast: no policy acts on it");
+            return Ok(Vec::new());
+        }
         let mut usable = false;
         let mut directives = Vec::new();
         for mode in [LIVE, SHADOW] {

@@ -12,6 +12,7 @@
 
 pub mod authority;
 pub mod calendar;
+pub mod constraints;
 pub mod cron;
 pub mod duration;
 pub mod errors;
@@ -40,6 +41,7 @@ pub use bounds::{
     MAX_ALIAS_NODES, MAX_REGEX_BYTES, MAX_REGEX_CACHE_BYTES, MAX_RULE_DEPTH, MAX_TEMPLATE_BYTES,
     MAX_YAML_DEPTH,
 };
+pub use constraints::{Constraints, Learned, MAX_GROUPS};
 pub use duration::{Duration, ParseDurationError};
 pub use errors::{TemplateError, TemplateErrors};
 pub use kubernetes::{KubernetesHook, Workload, WorkloadKind};

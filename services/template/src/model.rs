@@ -592,6 +592,13 @@ pub struct PredictionAlgorithm {
     /// Ridge penalty of the `linear` model, on standardised features.
     #[serde(default = "default_ridge")]
     pub ridge: f64,
+    /// Non-negative and integer (count) series: applied to every forecast after the fit.
+    #[serde(default)]
+    pub constraints: crate::constraints::Constraints,
+    /// With `group_by` on the target recipe, each label combination is its own series: at most
+    /// this many per app and algorithm are forecast (1 to `MAX_GROUPS`, the default).
+    #[serde(default = "crate::constraints::default_max_groups")]
+    pub max_groups: usize,
 }
 
 /// A seasonal period: a fixed span, or `auto` (detected from the history by periodogram).

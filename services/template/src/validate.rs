@@ -297,6 +297,17 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                 ),
             ));
         }
+        if !(1..=crate::MAX_GROUPS).contains(&a.max_groups) {
+            out.push(Finding::at(
+                p.key("max_groups"),
+                format!(
+                    "max_groups {} of the prediction for {target:?} is not between 1 and {}: it \
+                     bounds how many group_by combinations are forecast",
+                    a.max_groups,
+                    crate::MAX_GROUPS
+                ),
+            ));
+        }
         for (j, day) in a.holidays.iter().enumerate() {
             if crate::calendar::parse_date(day).is_none() {
                 out.push(Finding::at(

@@ -325,6 +325,11 @@ impl State {
 
     fn forecast(&mut self, forecast: Forecast) {
         self.count("forecast");
+        // A group_by group's forecast is a part of the metric: charted as the metric's band, it
+        // would interleave with the whole's.
+        if !forecast.labels.is_empty() {
+            return;
+        }
         // One issued past the clock would also stay the newest, hiding every true one.
         if self.too_far_ahead(forecast.issued_at_ms) {
             return;

@@ -1,5 +1,7 @@
 //! Forecasts of derived metrics (`presage.forecasts`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::impl_event;
@@ -40,6 +42,11 @@ pub struct Forecast {
     /// Grid points in the fitted history, and how many of them were missing windows filled in.
     pub history_points: i64,
     pub filled_points: i64,
+    /// The `group_by` labels of the series forecast; empty for a recipe without `group_by`.
+    /// Records written before this field decode with none.
+    pub labels: BTreeMap<String, String>,
+    /// The constraints applied after the fit: `non_negative`, `integer`.
+    pub constraints: Vec<String>,
 }
 
 /// A candidate model's rolling-origin score.
@@ -63,5 +70,7 @@ pub struct ForecastPoint {
 impl_event!(
     Forecast,
     "presage.Forecast",
-    include_str!("../../../../schemas/forecast.avsc")
+    include_str!("../../../../schemas/forecast.avsc"),
+    // Before labels and constraints: records on the topic from earlier forecasters.
+    earlier: [include_str!("../../../../schemas/earlier/forecast.1.avsc")]
 );

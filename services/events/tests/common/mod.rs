@@ -129,6 +129,8 @@ pub fn forecast() -> Forecast {
         periods_ms: vec![86_400_000],
         history_points: 2880,
         filled_points: 3,
+        labels: [("zone".to_string(), "eu".to_string())].into(),
+        constraints: vec!["non_negative".into(), "integer".into()],
     }
 }
 

@@ -1,0 +1,79 @@
+//! A forecast of one `group_by` group (it carries labels) is a part of its metric: the metric's
+//! policies neither act on it nor count it as the metric's forecast.
+
+mod common;
+
+use common::*;
+use presage_events::{DerivedMetric, Forecast};
+
+fn of_group(mut f: Forecast, zone: &str) -> Forecast {
+    f.event_id = format!("{}-{zone}", f.event_id);
+    f.labels = [("zone".to_string(), zone.to_string())].into();
+    f
+}
+
+const POLICY: &str =
+    "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40 }";
+
+#[test]
+fn a_groups_forecast_does_not_drive_the_metrics_policy() {
+    // Monday 2000-06-05 09:00: about 33 GW, so 17 replicas at 2000 per unit
+    let trace = demand("2000-06-05T09:00:00Z", 6);
+    let mut p = planner(&[POLICY]);
+    // a group's forecast ten times the demand: were it taken for the whole, the target would be
+    // the policy's max of 40
+    let mut big = of_group(forecast(&trace, 0, 1), "eu");
+    for point in &mut big.points {
+        point.point *= 10.0;
+        point.lower *= 10.0;
+        point.upper *= 10.0;
+    }
+    assert!(p.on_forecast(&big).unwrap().is_empty());
+    // the unlabelled forecast of the same metric decides as it always did
+    let whole = p.on_forecast(&forecast(&trace, 0, 1)).unwrap();
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].target, (trace[0].1 / 2000.0).ceil() as i64);
+    assert!(whole[0].target < 40);
+    // and a later group forecast moves nothing
+    assert!(p
+        .on_forecast(&of_group(forecast(&trace, 1, 1), "us"))
+        .unwrap()
+        .is_empty());
+}
+
+fn observed(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
+    DerivedMetric {
+        event_id: format!("d{i}"),
+        app: "grid".into(),
+        template_version: "v1".into(),
+        recipe: "mw".into(),
+        window_start_ms: trace[i].0,
+        window_end_ms: trace[i].0 + STEP,
+        value: trace[i].1,
+        sample_count: 1,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn group_forecasts_do_not_keep_the_fallback_away() {
+    let trace = demand("2000-06-05T09:00:00Z", 3);
+    let mut p = planner(&["{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, fallback: { stale_after: 40m, headroom: 0.2 } }"]);
+    for i in 0..3 {
+        assert!(p
+            .on_forecast(&of_group(forecast(&trace, i, 1), "eu"))
+            .unwrap()
+            .is_empty());
+    }
+    assert!(p.on_observed(&observed(&trace, 0)).unwrap().is_empty());
+    assert!(p.on_observed(&observed(&trace, 1)).unwrap().is_empty());
+    // no forecast of the whole metric arrived: the observed metric decides
+    let fallback = p.on_observed(&observed(&trace, 2)).unwrap();
+    assert_eq!(fallback.len(), 1);
+    assert!(fallback[0].fallback);
+    assert!(
+        fallback[0].reason.contains("fell back (no forecast yet)"),
+        "{}",
+        fallback[0].reason
+    );
+}
