@@ -4,10 +4,14 @@
 //! evaluations; with a handful of parameters the Jacobian by forward differences costs one
 //! residual pass per parameter.
 
-/// Iterations at most; a fit that has not converged by then keeps its best point so far.
-const MAX_ITERATIONS: usize = 60;
-/// Stop once an accepted step lowers the sum of squares by less than this fraction.
-const RELATIVE_TOLERANCE: f64 = 1e-7;
+/// When to stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopping {
+    /// Iterations at most; a fit that has not converged by then keeps its best point so far.
+    pub max_iterations: usize,
+    /// Stop once an accepted step lowers the sum of squares by less than this fraction.
+    pub relative_tolerance: f64,
+}
 
 /// The minimum found: the parameters and their sum of squared residuals.
 pub struct Minimum {
@@ -22,6 +26,7 @@ pub fn levenberg_marquardt(
     mut residuals: impl FnMut(&[f64], &mut [f64]) -> bool,
     start: Vec<f64>,
     count: usize,
+    stopping: Stopping,
 ) -> Option<Minimum> {
     let k = start.len();
     let mut x = start;
@@ -36,7 +41,7 @@ pub fn levenberg_marquardt(
     let mut jacobian = vec![vec![0.0; count]; k];
     let mut trial_r = vec![0.0; count];
     let mut lambda = 1e-3;
-    'iterations: for _ in 0..MAX_ITERATIONS {
+    'iterations: for _ in 0..stopping.max_iterations {
         if k == 0 || sse == 0.0 {
             break;
         }
@@ -89,7 +94,7 @@ pub fn levenberg_marquardt(
                     sse = trial_sse;
                     std::mem::swap(&mut r, &mut trial_r);
                     lambda = (lambda / 10.0).max(1e-12);
-                    if gain < RELATIVE_TOLERANCE {
+                    if gain < stopping.relative_tolerance {
                         break 'iterations;
                     }
                     break;
@@ -158,6 +163,11 @@ pub fn solve_symmetric(a: &mut [f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
 mod tests {
     use super::*;
 
+    const TIGHT: Stopping = Stopping {
+        max_iterations: 100,
+        relative_tolerance: 1e-12,
+    };
+
     #[test]
     fn fits_an_exponential_decay() {
         // y = 3·exp(−0.4·t), recovered from (1, −1)
@@ -171,6 +181,7 @@ mod tests {
             },
             vec![1.0, 0.1],
             ts.len(),
+            TIGHT,
         )
         .unwrap();
         assert!((fit.at[0] - 3.0).abs() < 1e-5 && (fit.at[1] - 0.4).abs() < 1e-5);
@@ -186,6 +197,7 @@ mod tests {
             },
             vec![0.0],
             1,
+            TIGHT,
         )
         .unwrap();
         assert!(fit.at[0] < 1.0 && fit.at[0] > 0.9, "{}", fit.at[0]);

@@ -3,7 +3,7 @@
 //! of a pair) one up or down, or the constant toggled — that lowers the AICc, until no
 //! neighbour does or the budget of models is spent.
 
-use super::css::{carry_over, Fitted, Order, Problem};
+use super::css::{carry_over, Fitted, Order, Problem, SEARCH};
 
 /// Bounds of the search.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +44,8 @@ pub fn stepwise(problem: &Problem, limits: &Limits) -> Option<Searched> {
         tried.push(order);
         let fitted = parent
             .map(|parent| carry_over(problem, parent, &order))
-            .and_then(|start| problem.fit(order, start))
-            .or_else(|| problem.fit(order, problem.cold_start(&order)));
+            .and_then(|start| problem.fit(order, start, SEARCH))
+            .or_else(|| problem.fit(order, problem.cold_start(&order), SEARCH));
         if std::env::var_os("ARIMA_DEBUG").is_some() {
             eprintln!(
                 "{order:?} {:?}",
