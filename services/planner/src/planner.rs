@@ -124,15 +124,23 @@ impl Planner {
     /// live and one shadow directive per forecast, each emitted only when a target changed.
     ///
     /// A forecast of one `group_by` group (it carries labels) is a part of its metric, not the
-    /// whole: the policies of the metric never act on it.
+    /// whole: only a policy that names that group (its `labels`) acts on it, and it does not
+    /// count as the metric's forecast for the fallback.
     pub fn on_forecast(&mut self, forecast: &Forecast) -> Result<Vec<ScalingDirective>, PlanError> {
         let (version, template) = self
             .templates
             .get(&forecast.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
-        if !forecast.labels.is_empty() {
-            tracing::debug!(app = %forecast.app, metric = %forecast.metric, labels = ?forecast.labels, "a group's forecast: no policy acts on it");
+        let whole = forecast.labels.is_empty();
+        if !whole
+            && !template
+                .dynamic_metadata
+                .scaling_policies
+                .iter()
+                .any(|p| p.metric == forecast.metric && p.labels == forecast.labels)
+        {
+            tracing::debug!(app = %forecast.app, metric = %forecast.metric, labels = ?forecast.labels, "a group's forecast no policy names: not acted on");
             return Ok(Vec::new());
         }
         let mut usable = false;
@@ -152,7 +160,10 @@ impl Planner {
                 .iter()
                 .enumerate()
             {
-                if policy.metric != forecast.metric || policy.shadow != (mode == SHADOW) {
+                if policy.metric != forecast.metric
+                    || policy.labels != forecast.labels
+                    || policy.shadow != (mode == SHADOW)
+                {
                     continue;
                 }
                 // A forecast its policy does not trust is left to the fallback (on_observed).
@@ -191,7 +202,7 @@ impl Planner {
         // A forecast with no usable point does not keep the fallback away; an untrusted one is
         // remembered with its score, so the fallback can say why it acts.
         let has_points = forecast.points.iter().any(|p| p.point.is_finite());
-        if usable || has_points {
+        if whole && (usable || has_points) {
             let newest = self
                 .forecasts
                 .entry((forecast.app.clone(), forecast.metric.clone()))

@@ -738,6 +738,10 @@ pub struct ScalingPolicy {
     pub shadow: bool,
     #[serde(default, deserialize_with = "deserialize_fallback")]
     pub fallback: Option<Fallback>,
+    /// The one `group_by` group of `metric` whose forecast drives this policy, e.g.
+    /// `{zone: eu}`; empty (the default) acts on the unlabelled forecast of the whole metric.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Stabilization windows (both default to `0s`: act on every recommendation).

@@ -17,7 +17,9 @@ mod sql;
 use std::collections::HashSet;
 
 use crate::finding::Finding;
-use crate::model::{HookKind, Retry, Season, SourceKind, Template, MAX_RETRY_ATTEMPTS};
+use crate::model::{
+    HookKind, Retry, ScalingPolicy, Season, SourceKind, Template, MAX_RETRY_ATTEMPTS,
+};
 use crate::path::YamlPath;
 use crate::rules::Rule;
 use crate::Duration;
@@ -335,6 +337,48 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
     }
 }
 
+/// A policy's `labels` select one group of its metric: every `group_by` label of the recipe,
+/// and no other; and a fallback (which acts on the whole metric's observations) has nothing to
+/// act on for one group.
+fn group_of_policy(t: &Template, s: &ScalingPolicy, p: &YamlPath, out: &mut Vec<Finding>) {
+    if s.labels.is_empty() {
+        return;
+    }
+    let res = &s.resource;
+    let Some(recipe) = t.recipe(&s.metric) else {
+        return;
+    };
+    let given: Vec<&str> = s.labels.keys().map(String::as_str).collect();
+    let grouped: Vec<&str> = recipe.group_by.iter().map(String::as_str).collect();
+    let mut sorted = grouped.clone();
+    sorted.sort_unstable();
+    if given != sorted {
+        out.push(Finding::at(
+            p.key("labels"),
+            format!(
+                "labels {} of the scaling policy for {res:?} do not name one group of recipe \
+                 {:?}: expected a value for each of its group_by labels ({})",
+                given.join(", "),
+                s.metric,
+                if grouped.is_empty() {
+                    "it has none: remove labels".to_string()
+                } else {
+                    grouped.join(", ")
+                }
+            ),
+        ));
+    }
+    if s.fallback.is_some() {
+        out.push(Finding::at(
+            p.key("fallback"),
+            format!(
+                "the scaling policy for {res:?} acts on one group (labels) and has a fallback: \
+                 a fallback acts on the whole metric's observations; remove one of them"
+            ),
+        ));
+    }
+}
+
 fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
     let mut seen: HashSet<(&str, bool)> = HashSet::new();
     for (i, s) in t.dynamic_metadata.scaling_policies.iter().enumerate() {
@@ -412,6 +456,7 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
                 ),
             ));
         }
+        group_of_policy(t, s, &p, out);
         if s.min > s.max {
             out.push(
                 Finding::at(

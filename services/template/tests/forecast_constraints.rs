@@ -96,3 +96,52 @@ fn max_groups_out_of_range_is_reported_at_its_value() {
         );
     }
 }
+
+fn with_policy(policy: &str) -> Vec<String> {
+    let mut lines = with("");
+    lines.push("  scaling_policies:".into());
+    lines.push(format!(
+        "    - {{ resource: replicas, metric: rps, per_unit: 10, min: 1, max: 9{policy} }}"
+    ));
+    lines
+}
+
+#[test]
+fn a_policy_may_name_one_group_of_its_metric() {
+    let t = parse(
+        &doc(&lines(&with_policy(", labels: { zone: eu }"))),
+        "t.yaml",
+    )
+    .unwrap();
+    let labels = &t.dynamic_metadata.scaling_policies[0].labels;
+    assert_eq!(labels.get("zone").map(String::as_str), Some("eu"));
+}
+
+#[test]
+fn a_policy_naming_labels_the_recipe_does_not_group_by_is_reported_at_its_labels() {
+    let all = errors(&lines(&with_policy(", labels: { region: eu }")));
+    assert_eq!(all.len(), 1, "{all:#?}");
+    // `    - { resource: replicas, metric: rps, per_unit: 10, min: 1, max: 9, labels: ` is 79.
+    check(
+        &all[0],
+        9,
+        80,
+        &["labels region of the scaling policy for \"replicas\" do not name one group of recipe \"rps\": expected a value for each of its group_by labels (zone)"],
+    );
+}
+
+#[test]
+fn a_policy_on_one_group_has_no_fallback() {
+    let all = errors(&lines(&with_policy(
+        ", labels: { zone: eu }, fallback: { stale_after: 5m }",
+    )));
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].line, 9);
+    assert!(
+        all[0]
+            .message
+            .contains("acts on one group (labels) and has a fallback"),
+        "{}",
+        all[0]
+    );
+}
