@@ -56,8 +56,9 @@ fn linear_ar2_next(history: &[f64]) -> f64 {
     for col in 0..3 {
         for row in col + 1..3 {
             let f = a[row][col] / a[col][col];
-            for k in col..3 {
-                a[row][k] -= f * a[col][k];
+            let pivot = a[col];
+            for (x, p) in a[row].iter_mut().zip(pivot).skip(col) {
+                *x -= f * p;
             }
             b[row] -= f * b[col];
         }
@@ -234,8 +235,19 @@ fn on_newark_departures_beats_seasonal_naive() {
     );
 }
 
-/// The four bench series at three origins each: MASE, coverage of the 90% bounds and the time
-/// per fit. `cargo test --release -p presage-forecaster --test nnar -- --ignored --nocapture`
+/// CPU seconds this process has used (user + system), from /proc (Linux; clock ticks taken as
+/// the usual 100 per second): on a shared machine the wall time of a fit says more about the
+/// neighbours than about the fit.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The four bench series at three origins each: MASE, coverage of the 90% bounds and the wall
+/// and CPU time per fit (run alone, so the process's CPU time is the fits').
+/// `cargo test --release -p presage-forecaster --test nnar bench -- --ignored --nocapture`
 #[test]
 #[ignore = "a measurement, not a specification: run in release with --nocapture"]
 fn bench_series_report() {
@@ -245,22 +257,28 @@ fn bench_series_report() {
         let points = trace("nyc-departures-15m.csv", airport, "departures");
         series.push((airport, points, 900_000, [96, 672]));
     }
-    println!("series        MASE  sn-MASE  coverage  ms/fit");
+    println!("series        MASE  sn-MASE  coverage  wall ms/fit  cpu ms/fit");
     for (name, points, step_ms, periods) in &series {
         let (mut mases, mut naives, mut covered, mut times) = (vec![], vec![], vec![], vec![]);
-        for case in cases(points, periods, 3) {
+        let cases = cases(points, periods, 3);
+        let cpu_before = cpu_seconds();
+        for case in &cases {
             let started = Instant::now();
-            let path = fit_case(&case, *step_ms, periods);
+            let path = fit_case(case, *step_ms, periods);
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             let (lower, upper) = path.bounds.clone().unwrap();
-            mases.push(mase(&case, &path.point, periods[0]));
+            mases.push(mase(case, &path.point, periods[0]));
             let last_day = &case.train[case.train.len() - periods[0]..];
-            naives.push(mase(&case, last_day, periods[0]));
+            naives.push(mase(case, last_day, periods[0]));
             covered.push(coverage(&case.test, &lower, &upper).unwrap());
         }
+        let cpu_ms = match (cpu_before, cpu_seconds()) {
+            (Some(before), Some(after)) => (after - before) * 1000.0 / cases.len() as f64,
+            _ => f64::NAN,
+        };
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         println!(
-            "{name:12} {:5.3}  {:7.3}  {:8.3}  {:6.1}",
+            "{name:12} {:5.3}  {:7.3}  {:8.3}  {:11.1}  {cpu_ms:10.1}",
             mean(&mases),
             mean(&naives),
             mean(&covered),
