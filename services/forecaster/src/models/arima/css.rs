@@ -157,6 +157,11 @@ impl Problem {
         self.len() - self.start
     }
 
+    /// Whether `params` are stationary and invertible.
+    pub fn admissible(&self, order: &Order, params: &[f64]) -> bool {
+        Filter::of(&split(order, params), self.m).is_some()
+    }
+
     /// Runs the recursion for `params`, leaving `u` and `e` in `work`; false when the
     /// parameters are not admissible.
     pub fn run(&self, order: &Order, params: &[f64], work: &mut Workspace) -> bool {
