@@ -9,7 +9,9 @@ use std::time::Instant;
 use common::*;
 use presage_forecaster::evaluate::mase_scale;
 use presage_forecaster::intervals::coverage;
-use presage_forecaster::models::{Model, ModelError, Naive, Path, Prophet, Training};
+use presage_forecaster::models::{
+    Model, ModelError, Naive, Path, Prophet, SeasonalNaive, Training,
+};
 use presage_forecaster::{Calendar, Grid};
 
 fn fit(grid: &Grid, periods: &[usize], calendar: &Calendar, horizon: usize, level: f64) -> Path {
@@ -151,6 +153,32 @@ fn bounds_widen_with_the_horizon_and_cover_about_the_level() {
 }
 
 #[test]
+fn the_daily_season_follows_the_local_clock_across_a_change_of_clocks() {
+    // hourly, 2026-10-11 to 2026-11-08 in New York: a daily wave peaking at 14:00 local, whose
+    // UTC hour moves by one when the clocks go back on 2026-11-01
+    let zone: presage_template::Zone = "America/New_York".parse().unwrap();
+    let start = presage_template::calendar::parse_timestamp("2026-10-11T04:00:00Z").unwrap();
+    let wave = |h: usize| {
+        let local_hour = zone.hour_of_day(start + h as i64 * HOUR_MS) as f64;
+        20.0 * (std::f64::consts::TAU * (local_hour - 8.0) / 24.0).sin()
+    };
+    let mut noise = Noise::new(17);
+    let values = (0..672)
+        .map(|h| 100.0 + wave(h) + noise.next(1.0))
+        .collect();
+    let g = grid(start, HOUR_MS, values);
+    let truth: Vec<f64> = (672..720).map(|h| 100.0 + wave(h)).collect();
+    let local = fit(&g, &[24], &Calendar::new(zone, []), 48, 0.9);
+    let utc = fit(&g, &[24], &Calendar::default(), 48, 0.9);
+    let (on_local, on_utc) = (mean_abs(&local.point, &truth), mean_abs(&utc.point, &truth));
+    assert!(on_local < 1.0, "MAE on the local clock {on_local:.2}");
+    assert!(
+        on_utc > 2.0 * on_local,
+        "UTC {on_utc:.2} vs local {on_local:.2}"
+    );
+}
+
+#[test]
 fn the_same_history_gives_the_same_forecast_and_bounds() {
     let mut noise = Noise::new(3);
     let values = (0..400)
@@ -227,7 +255,7 @@ fn on_newark_departures_prophet_beats_naive() {
 }
 
 /// The figures for the README and the bench note: MASE, coverage of the 90% bounds and the time
-/// per fit on the bench's series and cuts.
+/// per fit (median of 5) on the bench's series and cuts.
 /// `cargo test --release -p presage-forecaster --test prophet -- --ignored --nocapture`
 #[test]
 #[ignore]
@@ -263,10 +291,13 @@ fn bench_series_figures() {
         ),
     ];
     let calendar = Calendar::default();
-    println!("series       | prophet MASE | naive MASE | coverage 90% | ms per fit (median of 5)");
+    println!(
+        "series       | prophet MASE | naive MASE | seasonal naive | coverage 90% | ms per fit"
+    );
     for (file, app, metric, step_ms, periods) in series {
         let points = trace(file, app, metric);
         let (mut mases, mut naive_mases, mut covered, mut times) = (vec![], vec![], vec![], vec![]);
+        let mut seasonal_mases = vec![];
         for k in 0..ORIGINS {
             let c = cut(&points, step_ms, &periods, k);
             let training = Training {
@@ -289,13 +320,18 @@ fn bench_series_figures() {
             let (lower, upper) = path.bounds.unwrap();
             mases.push(mase(&path.point, &c, periods[0]));
             naive_mases.push(mase(&naive.point, &c, periods[0]));
+            let seasonal = SeasonalNaive
+                .fit_predict(&training, periods[0], 0.9)
+                .unwrap();
+            seasonal_mases.push(mase(&seasonal.point, &c, periods[0]));
             covered.push(coverage(&c.test, &lower, &upper).unwrap());
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         println!(
-            "{app:12} | {:12.3} | {:10.3} | {:12.3} | {:.1} (cuts: {:?})",
+            "{app:12} | {:12.3} | {:10.3} | {:14.3} | {:12.3} | {:.1} (cuts: {:?})",
             mean(&mases),
             mean(&naive_mases),
+            mean(&seasonal_mases),
             mean(&covered),
             mean(&times),
             mases
