@@ -20,6 +20,7 @@
 use presage_template::quantiles::normal_quantile;
 use presage_template::ModelKind;
 
+use super::optimise::nelder_mead;
 use super::{Backtest, Model, ModelError, Path, Training};
 
 pub struct HoltWinters;
@@ -193,7 +194,7 @@ fn season_ahead_mse(y: &[f64], m: usize, p: Params, initial: &State) -> f64 {
 fn initial_state(y: &[f64], m: usize) -> State {
     let n = y.len();
     // centred moving average of order m (2×m for an even m)
-    let weights: Vec<f64> = if m % 2 == 0 {
+    let weights: Vec<f64> = if m.is_multiple_of(2) {
         let mut w = vec![1.0 / m as f64; m + 1];
         w[0] = 0.5 / m as f64;
         w[m] = 0.5 / m as f64;
@@ -234,7 +235,7 @@ fn fit(y: &[f64], m: usize) -> Fitted {
     let initial = initial_state(y, m);
     // α ≈ 0.01, γ ≈ 0.05
     let objective = |x: &[f64]| season_ahead_mse(y, m, params_of(x), &initial);
-    let best = nelder_mead(&objective, vec![-4.6, -2.9], 200);
+    let best = nelder_mead(&objective, vec![-4.6, -2.9], 200, 1.0);
     let params = params_of(&best);
     let mut state = initial.clone();
     let sse = filter(y, 0, m, params, &mut state);
@@ -254,62 +255,6 @@ fn params_of(x: &[f64]) -> Params {
     let alpha = 0.0001 + 0.9998 * logistic(x[0]);
     let gamma = (1.0 - alpha) * logistic(x[1]);
     Params { alpha, gamma }
-}
-
-/// A plain Nelder–Mead simplex search.
-fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, start: Vec<f64>, iterations: usize) -> Vec<f64> {
-    let d = start.len();
-    let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(d + 1);
-    simplex.push((start.clone(), f(&start)));
-    for i in 0..d {
-        let mut x = start.clone();
-        x[i] += 1.0;
-        let v = f(&x);
-        simplex.push((x, v));
-    }
-    for _ in 0..iterations {
-        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-        if (simplex[d].1 - simplex[0].1).abs() <= 1e-8 * simplex[0].1.abs().max(1e-12) {
-            break;
-        }
-        let centroid: Vec<f64> = (0..d)
-            .map(|j| simplex[..d].iter().map(|(x, _)| x[j]).sum::<f64>() / d as f64)
-            .collect();
-        let towards = |scale: f64| -> Vec<f64> {
-            (0..d)
-                .map(|j| centroid[j] + scale * (simplex[d].0[j] - centroid[j]))
-                .collect()
-        };
-        let reflected = towards(-1.0);
-        let fr = f(&reflected);
-        if fr < simplex[0].1 {
-            let expanded = towards(-2.0);
-            let fe = f(&expanded);
-            simplex[d] = if fe < fr {
-                (expanded, fe)
-            } else {
-                (reflected, fr)
-            };
-        } else if fr < simplex[d - 1].1 {
-            simplex[d] = (reflected, fr);
-        } else {
-            let contracted = towards(0.5);
-            let fc = f(&contracted);
-            if fc < simplex[d].1 {
-                simplex[d] = (contracted, fc);
-            } else {
-                let best = simplex[0].0.clone();
-                for (x, v) in simplex.iter_mut().skip(1) {
-                    for j in 0..d {
-                        x[j] = best[j] + 0.5 * (x[j] - best[j]);
-                    }
-                    *v = f(x);
-                }
-            }
-        }
-    }
-    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
-    simplex.swap_remove(0).0
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@ mod holt_winters;
 mod linear;
 mod naive;
 mod nnar;
+mod optimise;
 mod prophet;
 mod ridge;
 mod statistical;
+mod trend_ets;
 
 use presage_template::ModelKind;
 

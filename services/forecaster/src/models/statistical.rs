@@ -1,13 +1,15 @@
-//! The statistical models from augurs: AutoETS without seasonality (augurs' seasonal ETS is not
-//! implemented), and MSTL (several seasonal periods removed by STL, the rest forecast by AutoETS).
+//! AutoETS without seasonality (augurs'; its seasonal ETS is not implemented), and MSTL: several
+//! seasonal periods removed by STL (stlrs, through augurs), the seasonally adjusted rest forecast
+//! by non-seasonal ETS chosen by AICc ([`trend_ets`], ours so that one fit can be filtered
+//! forward through the evaluation's origins), each seasonal component's last cycle repeated.
 
-use augurs::ets::trend::AutoETSTrendModel;
 use augurs::ets::AutoETS;
-use augurs::mstl::MSTLModel;
+use augurs::mstl::stlrs::MstlParams;
 use augurs::{Fit, Predict};
 use presage_template::ModelKind;
 
-use super::{Model, ModelError, Path, Training};
+use super::trend_ets::{self, TrendFit, TrendState};
+use super::{Backtest, Model, ModelError, Path, Training};
 
 pub struct Ets;
 pub struct Mstl;
@@ -46,14 +48,117 @@ impl Model for Mstl {
 
     fn fit_predict(&self, t: &Training, horizon: usize, level: f64) -> Result<Path, ModelError> {
         self.check_length(t)?;
-        let trend = AutoETSTrendModel::from(AutoETS::non_seasonal());
-        let fitted = MSTLModel::new(t.periods.to_vec(), trend)
-            .fit(&t.grid.values)
+        let y = &t.grid.values;
+        let fitted = Decomposed::fit(y, t.periods)?;
+        let mut state = fitted.trend.initial;
+        fitted.trend.filter(&fitted.adjusted, &mut state);
+        Ok(fitted.forecast(&state, y.len(), horizon, level))
+    }
+
+    fn filters_forward(&self) -> bool {
+        true
+    }
+
+    /// One decomposition and one trend fit, on the oldest fold's history; at later origins the
+    /// seasonal components are those the fit would forecast (each one's last cycle repeated), the
+    /// adjusted series is the history minus them, and the trend model is filtered through it
+    /// with its parameters fixed.
+    fn backtest(
+        &self,
+        t: &Training,
+        origins: &[usize],
+        horizon: usize,
+        _path_len: usize,
+        level: f64,
+    ) -> Result<Backtest, ModelError> {
+        let y = &t.grid.values;
+        let first = origins.first().copied().unwrap_or(y.len());
+        let needs = self.min_points(t.periods)?;
+        if first < needs {
+            return Err(ModelError::TooShort { needs, has: first });
+        }
+        let fitted = Decomposed::fit(&y[..first], t.periods)?;
+        let mut state = fitted.trend.initial;
+        fitted.trend.filter(&fitted.adjusted, &mut state);
+        let mut at = first;
+        let mut folds = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let adjusted: Vec<f64> = (at..*origin)
+                .map(|i| y[i] - fitted.seasonal_at(i))
+                .collect();
+            fitted.trend.filter(&adjusted, &mut state);
+            at = *origin;
+            folds.push(fitted.forecast(&state, at, horizon, level));
+        }
+        Ok(Backtest { folds, last: None })
+    }
+}
+
+/// An MSTL decomposition of a history and the trend model fitted to its seasonally adjusted
+/// part (trend plus remainder).
+struct Decomposed {
+    /// Each period with its seasonal component over the history.
+    seasonal: Vec<(usize, Vec<f64>)>,
+    adjusted: Vec<f64>,
+    trend: TrendFit,
+}
+
+impl Decomposed {
+    fn fit(y: &[f64], periods: &[usize]) -> Result<Decomposed, ModelError> {
+        let values: Vec<f32> = y.iter().map(|v| *v as f32).collect();
+        let fit = MstlParams::new()
+            .fit(&values, periods)
             .map_err(|e| ModelError::Failed(e.to_string()))?;
-        let forecast = fitted
-            .predict(horizon, level)
-            .map_err(|e| ModelError::Failed(e.to_string()))?;
-        Ok(to_path(forecast))
+        let adjusted: Vec<f64> = fit
+            .trend()
+            .iter()
+            .zip(fit.remainder())
+            .map(|(t, r)| (t + r) as f64)
+            .collect();
+        let seasonal = periods
+            .iter()
+            .copied()
+            .zip(fit.seasonal())
+            .map(|(p, s)| (p, s.iter().map(|v| *v as f64).collect()))
+            .collect();
+        let trend = trend_ets::fit(&adjusted)
+            .ok_or_else(|| ModelError::Failed("too short for the trend model".into()))?;
+        Ok(Decomposed {
+            seasonal,
+            adjusted,
+            trend,
+        })
+    }
+
+    /// The seasonal part at point `i`: fitted within the history, each component's last cycle
+    /// repeated beyond it.
+    fn seasonal_at(&self, i: usize) -> f64 {
+        self.seasonal
+            .iter()
+            .map(|(period, component)| {
+                let n = component.len();
+                if i < n {
+                    component[i]
+                } else {
+                    component[n - period + (i - n) % period]
+                }
+            })
+            .sum()
+    }
+
+    /// `horizon` steps from `state`, the trend model's state after `n` points.
+    fn forecast(&self, state: &TrendState, n: usize, horizon: usize, level: f64) -> Path {
+        let [mut point, mut lower, mut upper] = self.trend.forecast(state, horizon, level);
+        for h in 0..horizon {
+            let s = self.seasonal_at(n + h);
+            point[h] += s;
+            lower[h] += s;
+            upper[h] += s;
+        }
+        Path {
+            point,
+            bounds: Some((lower, upper)),
+        }
     }
 }
 
