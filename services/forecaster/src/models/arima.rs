@@ -274,6 +274,12 @@ impl Arima {
 }
 
 impl ArimaFit {
+    /// ψ₀ … ψ_{len−1}: the response of the series to one unit innovation, the same for every
+    /// parametrisation of the same model (an AR(1) of φ has ψⱼ = φʲ).
+    pub fn psi_weights(&self, len: usize) -> Vec<f64> {
+        forecast::psi_weights(&self.filter, &self.differencing, len)
+    }
+
     /// Forecasts `horizon` steps after the history, with bounds at `level`.
     pub fn forecast(&self, horizon: usize, level: f64) -> Path {
         let order = css::Order {
