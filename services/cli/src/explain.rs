@@ -871,6 +871,27 @@ mod tests {
     }
 
     #[test]
+    fn a_groups_forecast_shows_its_labels_and_the_constraints_on_its_bounds() {
+        let mut c = chain();
+        let text = render_chain(&c);
+        assert!(
+            !text.contains("  group ") && !text.contains("  bounds "),
+            "{text}"
+        );
+        let Some(Link::Found(forecast)) = c.forecast.as_mut() else {
+            panic!("the chain has its forecast");
+        };
+        forecast.labels = [("zone".to_string(), "eu".to_string())].into();
+        forecast.constraints = vec!["non_negative".into(), "integer".into()];
+        let text = render_chain(&c);
+        assert!(text.contains("  group       zone=eu\n"), "{text}");
+        assert!(
+            text.contains("  bounds      non_negative, integer\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_older_directive_names_its_forecast_first_in_its_lineage() {
         let mut d = chain().directive;
         d.forecast_id = String::new();

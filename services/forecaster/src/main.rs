@@ -74,7 +74,7 @@ impl ForecasterStage {
             );
             match result {
                 Ok(read) => {
-                    tracing::info!(%topic, partition, span_ms, records = read.records, undecodable, apps = apps.len(), ranges = %read, elapsed_ms = started.elapsed().as_millis() as u64, "history rebuilt");
+                    tracing::info!(%topic, partition, span_ms, records = read.records, undecodable, apps = apps.len(), series = self.core.series_count(), groups_refused = self.core.groups_refused(), ranges = %read, elapsed_ms = started.elapsed().as_millis() as u64, "history rebuilt");
                     self.apps.entry(partition).or_default().extend(apps);
                     return;
                 }
