@@ -30,6 +30,7 @@ mod unit_root;
 
 use std::fmt;
 
+use super::linear::known_index;
 use presage_template::ModelKind;
 
 use super::{Model, ModelError, Path, Training};
@@ -316,22 +317,6 @@ impl ArimaFit {
             point,
             bounds: Some((lower, upper)),
         }
-    }
-}
-
-/// Where a regressor's value for point `i` is read: itself when known, else the same phase of
-/// the newest season (seasonal naive), else the newest point. The linear model's rule
-/// (`known_index` in models/linear.rs), copied so both models see the same regressor future.
-fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
-    if i < len {
-        return i;
-    }
-    match season {
-        Some(m) if m > 0 && len >= m => {
-            let seasons_back = (i - len + 1).div_ceil(m);
-            i - seasons_back * m
-        }
-        _ => len - 1,
     }
 }
 

@@ -74,7 +74,7 @@ fn row(t: &Training, i: usize) -> Vec<f64> {
 
 /// Where a regressor's value for point `i` is read: itself when known, else the same phase of
 /// the newest season (seasonal naive), else the newest point.
-fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
+pub(crate) fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
     if i < len {
         return i;
     }

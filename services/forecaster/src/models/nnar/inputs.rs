@@ -6,7 +6,7 @@
 //! columns constant there (no holidays, a daily grid's time of day) are left out.
 //!
 //! A regressor's future is unknown: it takes its value one shortest season earlier, else its
-//! last value. The rule is the linear model's (`known_index` in models/linear.rs), copied so
+//! last value. The rule is the linear model's (`known_index` in models/linear.rs, called here), so
 //! that both models read the future the same way.
 
 use std::f64::consts::TAU;
@@ -14,6 +14,7 @@ use std::f64::consts::TAU;
 use presage_template::calendar::weekday;
 
 use super::super::Training;
+use crate::models::linear::known_index;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -145,21 +146,6 @@ fn standardised(mut column: Vec<f64>, training: usize) -> Option<Vec<f64>> {
     Some(column)
 }
 
-/// Where a regressor's value for point `i` is read: itself when known, else the same phase of
-/// the newest season (seasonal naive), else the newest point. Copied from models/linear.rs.
-fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
-    if i < len {
-        return i;
-    }
-    match season {
-        Some(m) if m > 0 && len >= m => {
-            let seasons_back = (i - len + 1).div_ceil(m);
-            i - seasons_back * m
-        }
-        _ => len - 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,10 +196,6 @@ mod tests {
 
     #[test]
     fn future_regressors_repeat_the_newest_season_or_hold_the_last_value() {
-        assert_eq!(known_index(10, 10, Some(4)), 6);
-        assert_eq!(known_index(13, 10, Some(4)), 9);
-        assert_eq!(known_index(14, 10, Some(4)), 6);
-        assert_eq!(known_index(12, 10, None), 9);
         // and the design reads them so: a regressor 0,1,2,…,9 with season 4
         let g = grid(10, vec![(0..10).map(f64::from).collect()]);
         let calendar = Calendar::default();

@@ -10,6 +10,7 @@
 use std::f64::consts::TAU;
 
 use super::super::Training;
+use crate::models::linear::known_index;
 
 /// Prophet's default: 25 potential changepoints…
 const CHANGEPOINTS: usize = 25;
@@ -205,22 +206,6 @@ fn standardise(index: usize, values: &[f64]) -> Option<Regressor> {
     (std > 1e-12 * mu.abs().max(1.0)).then_some(Regressor { index, mu, std })
 }
 
-/// Where a regressor's value for point `i` is read: the same rule as the linear model's
-/// (`models/linear.rs`), copied so both models see the same future. Itself when known, else the
-/// same phase of the newest season (seasonal naive), else the newest point.
-fn known_index(i: usize, len: usize, season: Option<usize>) -> usize {
-    if i < len {
-        return i;
-    }
-    match season {
-        Some(m) if m > 0 && len >= m => {
-            let seasons_back = (i - len + 1).div_ceil(m);
-            i - seasons_back * m
-        }
-        _ => len - 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,13 +248,5 @@ mod tests {
         let b = standardise(1, &[0.0, 1.0, 1.0]).unwrap();
         assert_eq!((b.mu, b.std), (0.0, 1.0));
         assert_eq!(standardise(2, &[4.0, 4.0, 4.0]), None);
-    }
-
-    #[test]
-    fn future_regressors_repeat_the_newest_season_or_hold_the_last_value() {
-        assert_eq!(known_index(10, 10, Some(4)), 6);
-        assert_eq!(known_index(13, 10, Some(4)), 9);
-        assert_eq!(known_index(14, 10, Some(4)), 6);
-        assert_eq!(known_index(12, 10, None), 9);
     }
 }
