@@ -10,6 +10,7 @@
 //! `parse` returns the template only when no pass found anything. Before any of them, and
 //! during the first, the text is held to the bounds of `bounds` (size, nesting, aliases).
 
+pub mod absent;
 pub mod authority;
 pub mod calendar;
 pub mod constraints;
@@ -23,6 +24,7 @@ pub mod placement;
 pub mod quantiles;
 pub mod rules;
 pub mod selector;
+pub mod slo;
 pub mod zone;
 
 mod bounds;
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use absent::{is_unknown_window, Absent};
 pub use bounds::{
     MAX_ALIAS_NODES, MAX_REGEX_BYTES, MAX_REGEX_CACHE_BYTES, MAX_RULE_DEPTH, MAX_TEMPLATE_BYTES,
     MAX_YAML_DEPTH,
@@ -49,6 +52,7 @@ pub use model::*;
 pub use placement::{CgroupSelector, NodeScope, Placement};
 pub use rules::{Assignment, Rule, RuleEvalError, RuleSyntaxError};
 pub use selector::{MatchOp, Matcher, Selector, SelectorError};
+pub use slo::{ReactiveSide, SloTarget};
 pub use zone::{Zone, ZoneError};
 
 use locate::{NodeIndex, Pos};
@@ -78,6 +82,7 @@ pub fn parse(text: &str, file: &str) -> Result<Template, TemplateErrors> {
 
     let decoded = decode::decode(text, &doc);
     let mut findings = decoded.findings.clone();
+    findings.extend(slo::use_with_target(&doc));
     if let Some(template) = &decoded.template {
         let dropped = Dropped {
             source_ids: decoded.dropped_names(&doc, "sources", "id"),

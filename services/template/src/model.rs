@@ -346,6 +346,11 @@ pub struct MetricRecipe {
     /// Dynamic metadata computed from each window's output.
     #[serde(default)]
     pub fragments: Option<Fragments>,
+    /// What a window with no sample means: `zero` (no demand: emitted as 0) or `unknown` (a gap:
+    /// emitted as the unknown marker, forecast through). Left out, an empty window emits
+    /// nothing. See [`crate::absent`].
+    #[serde(default)]
+    pub absent: Option<crate::absent::Absent>,
 }
 
 impl MetricRecipe {
@@ -742,6 +747,14 @@ pub struct ScalingPolicy {
     /// `{zone: eu}`; empty (the default) acts on the unlabelled forecast of the whole metric.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// `target: { under_provisioned: 0.5% }`, instead of `use`: the planner chooses the
+    /// quantile from the policy's own recent record (see [`crate::slo`]).
+    #[serde(default)]
+    pub target: Option<crate::slo::SloTarget>,
+    /// `reactive: { headroom: 20% }`: act on the higher of the forecast's need and the newest
+    /// observed value's with this headroom (see [`crate::slo`]).
+    #[serde(default)]
+    pub reactive: Option<crate::slo::ReactiveSide>,
 }
 
 /// Stabilization windows (both default to `0s`: act on every recommendation).

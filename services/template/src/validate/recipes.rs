@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use super::{expressions, positive, selectors, sql, Dropped};
+use crate::absent::Absent;
 use crate::finding::Finding;
 use crate::model::{MetricRecipe, Template, Transform, MAX_ALLOWED_LATENESS, MAX_HOP_PANES};
 use crate::path::YamlPath;
@@ -60,6 +61,7 @@ pub(super) fn recipes(t: &Template, dropped: &Dropped, dm: &YamlPath, out: &mut 
         expressions::filter(r, &p, out);
         expressions::fragments(r, &p, out);
         window(r, &p, out);
+        absent(t, r, &p, dm, out);
     }
 }
 
@@ -330,6 +332,87 @@ fn window(r: &MetricRecipe, p: &YamlPath, out: &mut Vec<Finding>) {
                 )
                 .reading([slide, hop.key("size")]),
             );
+        }
+    }
+}
+
+/// `absent` (what a window with no sample means, see [`crate::absent`]): only without
+/// `group_by` (a group is known by its samples alone, so a quiet window has no labels to be
+/// emitted under); `zero` only where no sample is a value of 0 (not a ratio's 0/0, nor a
+/// histogram_quantile's latency of no request); and, since the planner is then fed on a clock
+/// while the series is quiet, every prediction of the recipe must reach past the lead time plus
+/// the provisioning delay of each policy it drives (else the morning ramp is seen too late).
+fn absent(t: &Template, r: &MetricRecipe, p: &YamlPath, dm: &YamlPath, out: &mut Vec<Finding>) {
+    let Some(absent) = r.absent else { return };
+    let name = &r.name;
+    let at = p.key("absent");
+    let said = absent.name();
+    if !r.group_by.is_empty() {
+        out.push(
+            Finding::at(
+                at.clone(),
+                format!(
+                    "absent: {said} of recipe {name:?} does not combine with group_by: a group \
+                     is known only by its samples, so a quiet window has no labels to be \
+                     emitted under (expected no absent, or no group_by)"
+                ),
+            )
+            .reading([at.clone(), p.key("group_by")]),
+        );
+    }
+    let no_zero = match r.transform {
+        Some(Transform::Ratio) => Some("a ratio of no samples is 0/0, not 0"),
+        Some(Transform::HistogramQuantile) => {
+            Some("a quantile of no request is no latency, not a latency of 0")
+        }
+        _ => None,
+    };
+    if let (Absent::Zero, Some(why)) = (absent, no_zero) {
+        out.push(
+            Finding::at(
+                at.clone(),
+                format!(
+                    "absent: zero of recipe {name:?} makes no sense for its transform: {why} \
+                     (expected absent: unknown, or no absent)"
+                ),
+            )
+            .reading([at.clone(), p.key("transform")]),
+        );
+    }
+    for (i, a) in t.dynamic_metadata.prediction_algorithms.iter().enumerate() {
+        if a.target != *name {
+            continue;
+        }
+        for (j, policy) in t.dynamic_metadata.scaling_policies.iter().enumerate() {
+            if policy.metric != *name {
+                continue;
+            }
+            let lead = policy.lead_time.map_or(0, |d| d.as_millis());
+            let delay = policy.provisioning_delay.map_or(0, |d| d.as_millis());
+            if a.horizon.as_millis() < lead + delay {
+                let pa = dm.key("prediction_algorithms").index(i).key("horizon");
+                let pp = dm.key("scaling_policies").index(j);
+                out.push(
+                    Finding::at(
+                        pa.clone(),
+                        format!(
+                            "horizon {} of the prediction for {name:?} (absent: {said}) is \
+                             shorter than scaling_policies[{j}]'s lead_time plus \
+                             provisioning_delay ({}): a ramp after a quiet stretch would be \
+                             forecast too late to provision for (expected a horizon of at least \
+                             that)",
+                            a.horizon,
+                            crate::Duration::from_millis(lead + delay)
+                        ),
+                    )
+                    .reading([
+                        pa,
+                        at.clone(),
+                        pp.key("lead_time"),
+                        pp.key("provisioning_delay"),
+                    ]),
+                );
+            }
         }
     }
 }
