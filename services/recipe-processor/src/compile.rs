@@ -30,6 +30,8 @@ pub struct CompiledRecipe {
     pub joins: Vec<(Selector, String)>,
     pub sql: String,
     pub fragments: Option<CompiledFragments>,
+    /// What a window with no sample means (`absent:`); `None`: an empty window emits nothing.
+    pub absent: Option<presage_template::Absent>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +158,7 @@ pub fn compile(recipe: &MetricRecipe) -> Result<CompiledRecipe, CompileError> {
         joins,
         sql,
         fragments,
+        absent: recipe.absent,
     })
 }
 

@@ -81,6 +81,15 @@ pub enum RecipeOutput {
 /// corrupt record, and letting it move the app's watermark would close its open windows early. Five minutes is far more than synchronised clocks drift.
 pub const MAX_FUTURE_MS: i64 = presage_events::time::MAX_AHEAD_MS;
 
+/// At most this many quiet windows of one recipe are emitted by one advance of an app's event
+/// time (the newest; older ones are skipped and logged). Live, event time moves with the wall
+/// clock a fifth of a second at a time, so only a jump does this: a replay's first sample after
+/// a long quiet stretch, or a clock far ahead. The bound is the most the forecaster ever keeps of
+/// a series (30,000 points a fit may use plus 10,000 of a refit cadence, plus one): a jump emits
+/// every window the forecaster could hold, so its history is the same whether the stretch passed
+/// live or in one step.
+pub const MAX_QUIET_WINDOWS: i64 = 40_001;
+
 /// Hash maps on the per-sample path: keys are our own, so a fast hash beats SipHash's
 /// flood resistance.
 type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
@@ -627,10 +636,13 @@ impl RecipeProcessor {
     /// Advances the event time of apps that have been quiet for their idle timeout, and
     /// closes the windows that passes.
     pub fn on_idle(&mut self, now_ms: i64) -> Vec<RecipeOutput> {
+        self.adopt_restored_clocks(now_ms);
         let advanced: Vec<(Arc<str>, i64)> = self
             .apps
             .values()
-            .filter(|app| !app.unclosed.is_empty())
+            // An app with `absent` recipes keeps its clock even with nothing open: its quiet
+            // windows are emitted as the wall clock passes them.
+            .filter(|app| !app.unclosed.is_empty() || keeps_clock(app))
             .filter_map(|app| {
                 let (base, arrival) = app.last_arrival?;
                 let quiet = now_ms.saturating_sub(arrival);
@@ -644,6 +656,30 @@ impl RecipeProcessor {
             self.advance_app(&app, watermark, &mut outputs);
         }
         outputs
+    }
+
+    /// An app with `absent` recipes restored from a checkpoint but not yet sent a sample (a
+    /// restart during a quiet stretch) takes its restored watermark now, and counts its quiet
+    /// time from this instant: the wall-clock offset of its event time before the restart is
+    /// not known, so its quiet windows come no earlier than they would have, and may come
+    /// later by the time the restart took.
+    fn adopt_restored_clocks(&mut self, now_ms: i64) {
+        for app in self.apps.values_mut() {
+            if app.partition.is_some() || app.last_arrival.is_some() || !keeps_clock(app) {
+                continue;
+            }
+            let restored = self.partitions.iter_mut().find_map(|(id, state)| {
+                let wm = state.restored.remove(app.name.as_ref())?;
+                Some((*id, wm))
+            });
+            let Some((partition, wm)) = restored else {
+                continue;
+            };
+            app.partition = Some(partition);
+            app.watermark = Some(app.watermark.map_or(wm, |old| old.max(wm)));
+            app.last_arrival = Some((wm, now_ms));
+            tracing::debug!(app = %app.name, watermark = wm, "quiet app restored: its clock runs from now");
+        }
     }
 
     /// Event time on `partition` has reached `event_time_ms` without a sample saying so: a
@@ -808,10 +844,15 @@ impl RecipeProcessor {
         if app.watermark.is_some_and(|wm| wm > watermark) {
             return;
         }
-        app.watermark = Some(watermark);
+        let previous = app.watermark.replace(watermark);
         let Some(partition_id) = app.partition else {
             return;
         };
+        // Before the close below removes them from `open`: a window that has samples is the
+        // query's to emit, every other window the advance passes is quiet.
+        let quiet = previous
+            .map(|from| quiet_windows(app, from, watermark))
+            .unwrap_or_default();
         let Some(partition) = self.partitions.get_mut(&partition_id) else {
             return;
         };
@@ -858,8 +899,15 @@ impl RecipeProcessor {
                 }
             }
         }
+        let before = outputs.len();
         if !closing.is_empty() {
             self.close(partition_id, closing, outputs);
+        }
+        if let (false, Some(app)) = (quiet.is_empty(), self.apps.get(app_name)) {
+            for (run, start) in quiet {
+                emit_quiet(partition_id, app, &run, start, outputs);
+            }
+            in_window_order(&mut outputs[before..]);
         }
         // After the close: the windows closing now read their signals' values first.
         if let Some(app) = self.apps.get_mut(app_name) {
@@ -981,6 +1029,166 @@ impl RecipeProcessor {
     }
 }
 
+/// Puts what one advance emitted in the order of its windows' ends (stable: windows ending
+/// together keep the query's order), each fragment after its window: a consumer that takes a
+/// window older than the newest it has seen as history (the forecaster) must see a quiet night
+/// and the real windows around it in time order.
+fn in_window_order(emitted: &mut [RecipeOutput]) {
+    let mut end = i64::MIN;
+    let mut keyed: Vec<(i64, RecipeOutput)> = emitted
+        .iter_mut()
+        .map(|output| {
+            if let RecipeOutput::Derived(d) = output {
+                end = d.window_end_ms;
+            }
+            let taken = std::mem::replace(
+                output,
+                RecipeOutput::Late {
+                    app: String::new(),
+                    reason: String::new(),
+                },
+            );
+            (end, taken)
+        })
+        .collect();
+    keyed.sort_by_key(|(end, _)| *end);
+    for (slot, (_, output)) in emitted.iter_mut().zip(keyed) {
+        *slot = output;
+    }
+}
+
+/// Whether the app's event time keeps moving with the wall clock while it has nothing open: it
+/// has a recipe that says what a quiet window means.
+fn keeps_clock(app: &AppState) -> bool {
+    app.recipes.iter().any(|r| r.compiled.absent.is_some())
+}
+
+/// The quiet windows an advance of `app`'s event time from `from` to `to` passes: of each
+/// current recipe with `absent` (and no `group_by`, which validation refuses with it), every
+/// window on its grid that closes in `(from, to]` (its end plus the allowed lateness) and holds
+/// no sample. Oldest first per recipe; at most [`MAX_QUIET_WINDOWS`] per recipe (the newest),
+/// the older ones skipped and logged.
+fn quiet_windows(app: &AppState, from: i64, to: i64) -> Vec<(Arc<RecipeRun>, i64)> {
+    let mut quiet = Vec::new();
+    if to <= from {
+        return quiet;
+    }
+    for run in &app.recipes {
+        let compiled = &run.compiled;
+        if compiled.absent.is_none() || !compiled.group_by.is_empty() {
+            continue;
+        }
+        let (size, slide) = (compiled.size_ms, compiled.slide_ms);
+        if size <= 0 || slide <= 0 {
+            continue;
+        }
+        // close = start + size + lateness in (from, to]  <=>  start in (lo, hi]
+        let offset = size.saturating_add(app.lateness_ms);
+        let (lo, hi) = (from.saturating_sub(offset), to.saturating_sub(offset));
+        let newest = hi.saturating_sub(hi.rem_euclid(slide));
+        if newest <= lo {
+            continue;
+        }
+        let count = (newest - lo - 1) / slide + 1;
+        let kept = count.min(MAX_QUIET_WINDOWS);
+        if kept < count {
+            tracing::warn!(
+                app = %app.name,
+                recipe = %run.name,
+                skipped = count - kept,
+                kept,
+                "event time jumped over more quiet windows than are emitted at once: the oldest \
+                 were skipped"
+            );
+        }
+        let oldest = newest - (kept - 1) * slide;
+        let mut start = oldest;
+        while start <= newest {
+            if !app.open.contains_key(&(Arc::clone(&run.name), start, size)) {
+                quiet.push((Arc::clone(run), start));
+            }
+            start += slide;
+        }
+    }
+    quiet
+}
+
+/// The derived metric of a window of `run` that held no sample: the value its `absent` says (0,
+/// or NaN as the unknown marker), `sample_count` 0, an empty raw range (`raw_first_offset` 0,
+/// `raw_last_offset` -1) and no lineage. Its id is the one the query's output for that window
+/// would have had, and nothing in it depends on when or how often it is emitted, so a quiet
+/// window emitted live, in a replay or again after a restart is the same event.
+fn emit_quiet(
+    partition: i32,
+    app: &AppState,
+    run: &RecipeRun,
+    start: i64,
+    outputs: &mut Vec<RecipeOutput>,
+) {
+    let Some(absent) = run.compiled.absent else {
+        return;
+    };
+    let compiled = &run.compiled;
+    let end = start.saturating_add(compiled.size_ms);
+    let labels = BTreeMap::new();
+    let signals: BTreeMap<String, f64> = compiled
+        .joins
+        .iter()
+        .zip(joined_values(&app.signals, run, end))
+        .filter_map(|((_, alias), value)| Some((alias.clone(), value?)))
+        .collect();
+    let derived = DerivedMetric {
+        event_id: derived_id(&app.name, compiled, start, &labels),
+        app: app.name.to_string(),
+        template_version: run.version.to_string(),
+        recipe: compiled.name.clone(),
+        window_start_ms: start,
+        window_end_ms: end,
+        value: absent.quiet_value(),
+        sample_count: 0,
+        labels,
+        signals,
+        raw_partition: partition,
+        raw_first_offset: 0,
+        raw_last_offset: -1,
+        lineage: Vec::new(),
+    };
+    // A fragment renders a value: an unknown window has none to render.
+    let fragment = compiled
+        .fragments
+        .as_ref()
+        .filter(|_| derived.value.is_finite())
+        .map(|f| render_fragment(&derived, f.format, &f.set));
+    outputs.push(RecipeOutput::Derived(derived));
+    match fragment {
+        Some(Ok(fragment)) => outputs.push(RecipeOutput::Fragment(fragment)),
+        Some(Err(err)) => {
+            tracing::warn!(recipe = %compiled.name, error = %err, "fragment not rendered")
+        }
+        None => {}
+    }
+}
+
+/// A derived window's id. No version in it: a window emitted again (after a restart) is the
+/// same window. The size is in it: a new version may change it, and a different window needs a
+/// different id. Labels are length-prefixed: labels whose text joins the same way still get two
+/// ids.
+fn derived_id(
+    app: &str,
+    compiled: &CompiledRecipe,
+    start: i64,
+    labels: &BTreeMap<String, String>,
+) -> String {
+    event_id(&[
+        "derived",
+        app,
+        &compiled.name,
+        &start.to_string(),
+        &compiled.size_ms.to_string(),
+        &labels_key(labels),
+    ])
+}
+
 /// Each joined signal's newest value before `end`, in the recipe's join order.
 fn joined_values(
     signals: &HashMap<String, BTreeMap<i64, (f64, i64)>>,
@@ -1012,21 +1220,8 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow, outputs: &mut Vec<Recip
         return;
     };
     let compiled = &owner.run.compiled;
-    // Length-prefixed: labels whose text joins the same way still get two ids.
-    let labels_text = labels_key(&row.labels);
-    let start_text = row.window_start.to_string();
     let derived = DerivedMetric {
-        // No version in the id: a window emitted again (after a restart) is the same window.
-        // The size is in it: a new version may change it, and a different window needs a
-        // different id.
-        event_id: event_id(&[
-            "derived",
-            &row.app,
-            &compiled.name,
-            &start_text,
-            &compiled.size_ms.to_string(),
-            &labels_text,
-        ]),
+        event_id: derived_id(&row.app, compiled, row.window_start, &row.labels),
         app: row.app,
         template_version: owner.run.version.to_string(),
         recipe: compiled.name.clone(),
