@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use presage_events::{event_id, DerivedMetric, Forecast, ForecastPoint, ModelScore};
-use presage_template::{PredictionAlgorithm, Template, Zone, MAX_GROUPS};
+use presage_template::{is_unknown_window, PredictionAlgorithm, Template, Zone, MAX_GROUPS};
 
 use crate::calendar::Calendar;
 use crate::constraints::{self, Applied};
@@ -82,6 +82,10 @@ struct SeriesKey {
 struct Series {
     history: History,
     active: Option<ActiveFit>,
+    /// A fit at the newest observation whose path reaches across an unknown stretch (see
+    /// [`gap_forecast`]); never the fit in force, so unknown windows change nothing of the walk
+    /// over the observations.
+    gap: Option<ActiveFit>,
     step_ms: i64,
     /// (refit cadence, this series' phase in it): a hash, computed once per cadence rather
     /// than on every window.
@@ -266,10 +270,6 @@ impl Forecaster {
             };
             let t = derived.window_start_ms;
             let series = self.series.get_mut(&key).expect("recorded above");
-            // A window older than the newest is history, not news: it is not forecast from.
-            if series.history.last_at() != Some(t) {
-                continue;
-            }
             let phase = match series.phase {
                 Some((cadence, phase)) if cadence == plan.refit_ms => phase,
                 _ => {
@@ -278,6 +278,24 @@ impl Forecaster {
                     phase
                 }
             };
+            // An unknown window (`absent: unknown`) is a gap in history, but the clock still
+            // ticks: a forecast is issued at its end from the newest observation.
+            if is_unknown_window(derived.value, derived.sample_count) {
+                match gap_forecast(series, &plan, &version, t, phase, &mut self.refits) {
+                    Ok(Some(fit)) => {
+                        forecasts.push(forecast_event(derived, &version, index, &plan, fit, t))
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::debug!(app = %key.app, target = %key.target, error = %err, "no forecast across the gap");
+                    }
+                }
+                continue;
+            }
+            // A window older than the newest is history, not news: it is not forecast from.
+            if series.history.last_at() != Some(t) {
+                continue;
+            }
             match catch_up(series, &plan, &version, t, phase, &mut self.refits) {
                 Ok(()) => {}
                 Err(err) => {
@@ -312,6 +330,7 @@ impl Forecaster {
         let series = self.series.entry(key.clone()).or_insert_with(|| Series {
             history: History::new(plan.kept_points),
             active: None,
+            gap: None,
             step_ms: plan.step_ms,
             phase: None,
         });
@@ -320,6 +339,7 @@ impl Forecaster {
             *series = Series {
                 history: History::new(plan.kept_points),
                 active: None,
+                gap: None,
                 step_ms: plan.step_ms,
                 phase: None,
             };
@@ -479,6 +499,59 @@ fn advance(
     Ok(())
 }
 
+/// The fit that serves the forecast at the end of the unknown window starting at `t`: the fit in
+/// force at the newest observation when its path reaches `t` plus the horizon, otherwise a fit
+/// at that observation whose path does (kept in `series.gap`, its path rounded up to whole
+/// [`Plan::path_len`]s so the windows of one stretch share it, and used again while it reaches).
+/// `None` when there is no observation before `t` (nothing to forecast from), `t` is not after
+/// it (an old window delivered again), or the stretch from it reaches further than the history
+/// the series keeps (its forecast would be guessing from data older than the fit window).
+fn gap_forecast<'s>(
+    series: &'s mut Series,
+    plan: &Plan,
+    version: &str,
+    t: i64,
+    phase: i64,
+    refits: &mut u64,
+) -> Result<Option<&'s ActiveFit>, FitError> {
+    let Some(last) = series.history.last_at() else {
+        return Ok(None);
+    };
+    if t <= last {
+        return Ok(None);
+    }
+    // The fit in force at the newest observation, as the walk over the observations left it (or,
+    // after a restart, rebuilds it).
+    catch_up(series, plan, version, last, phase, refits)?;
+    let reaches = |fit: &ActiveFit| {
+        let needed = ((t - fit.at_ms) / plan.step_ms) as usize + plan.horizon;
+        fit.outcome.point.len() >= needed
+    };
+    let active = series.active.as_ref().expect("caught up");
+    if reaches(active) {
+        return Ok(series.active.as_ref());
+    }
+    let usable = series.gap.as_ref().is_some_and(|g| {
+        g.at_ms == last && g.version == version && g.step_ms == plan.step_ms && reaches(g)
+    });
+    if !usable {
+        let needed = ((t - last) / plan.step_ms) as usize + plan.horizon;
+        if needed > plan.kept_points {
+            return Ok(None);
+        }
+        let path_len = needed.div_ceil(plan.path_len()) * plan.path_len();
+        series.gap = Some(fit_at(
+            &series.history,
+            plan,
+            version,
+            last,
+            path_len,
+            refits,
+        )?);
+    }
+    Ok(series.gap.as_ref())
+}
+
 fn refit(
     series: &mut Series,
     plan: &Plan,
@@ -486,9 +559,30 @@ fn refit(
     at: i64,
     refits: &mut u64,
 ) -> Result<(), FitError> {
+    match fit_at(&series.history, plan, version, at, plan.path_len(), refits) {
+        Ok(fit) => {
+            series.active = Some(fit);
+            Ok(())
+        }
+        Err(err) => {
+            series.active = None;
+            Err(err)
+        }
+    }
+}
+
+/// A fit on the history up to `at` whose path is `path_len` windows long.
+fn fit_at(
+    history: &History,
+    plan: &Plan,
+    version: &str,
+    at: i64,
+    path_len: usize,
+    refits: &mut u64,
+) -> Result<ActiveFit, FitError> {
     *refits += 1;
     let from = at - (plan.fit_points as i64 - 1) * plan.step_ms;
-    let window = series.history.window(from, at);
+    let window = history.window(from, at);
     let season = plan.periods.first().copied();
     let grid = Grid::build(
         &window,
@@ -505,7 +599,7 @@ fn refit(
         periods: plan.periods.clone(),
         detect_periods: plan.algorithm.detects_seasons(),
         horizon: plan.horizon,
-        path_len: plan.path_len(),
+        path_len,
         level: plan.algorithm.interval,
         folds: plan.algorithm.folds,
         calendar: &plan.calendar,
@@ -514,33 +608,24 @@ fn refit(
     // Learned from the observed values only: a filled gap is the forecaster's guess, not evidence.
     let observed: Vec<f64> = window.iter().map(|(_, o)| o.value).collect();
     let applied = constraints::resolve(&plan.algorithm.constraints, &observed);
-    let outcome = fit(&grid, &settings);
-    match outcome {
-        Ok(mut outcome) => {
-            constraints::apply(
-                applied,
-                &mut outcome.point,
-                &mut outcome.lower,
-                &mut outcome.upper,
-            );
-            series.active = Some(ActiveFit {
-                at_ms: at,
-                version: version.to_string(),
-                step_ms: plan.step_ms,
-                last_seen_ms: at,
-                outcome,
-                constraints: applied,
-                history_points: grid.len(),
-                filled_points: grid.filled,
-                errors: Vec::new(),
-            });
-            Ok(())
-        }
-        Err(err) => {
-            series.active = None;
-            Err(err)
-        }
-    }
+    let mut outcome = fit(&grid, &settings)?;
+    constraints::apply(
+        applied,
+        &mut outcome.point,
+        &mut outcome.lower,
+        &mut outcome.upper,
+    );
+    Ok(ActiveFit {
+        at_ms: at,
+        version: version.to_string(),
+        step_ms: plan.step_ms,
+        last_seen_ms: at,
+        outcome,
+        constraints: applied,
+        history_points: grid.len(),
+        filled_points: grid.filled,
+        errors: Vec::new(),
+    })
 }
 
 fn forecast_event(
