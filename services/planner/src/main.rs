@@ -13,6 +13,13 @@
 //! across a restart or a move to another instance, and an input read again after a crash is
 //! not decided a second time. When no loop holds a partition any more, its apps' state is
 //! dropped.
+//!
+//! Policies with a `target` SLO or a `reactive` side also keep a record of recent forecasts and
+//! observed windows, held only in memory: on the same first read the planner reads the
+//! partition's `presage.metrics.derived` and `presage.forecasts` back over the longest record
+//! any template keeps (its SLO window, lead time and a day), so a planner killed at any
+//! instruction resumes with the record it had, and decides as one that never stopped (for a
+//! restart within that day; a longer outage's backlog starts with a shorter record).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -126,12 +133,73 @@ impl Shell {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "directives read back"
         );
+        self.rebuild_records(&mut core, partition, &mut apps);
         drop(core);
         self.partitions()
             .apps
             .entry(partition)
             .or_default()
             .extend(apps);
+    }
+
+    /// The SLO and reactive policies' records of `partition`'s apps, from the derived metrics
+    /// and forecasts topics (both keyed by app like the directives). Everything to the topics'
+    /// ends is read: a decision reads only windows that ended before it, so what lies ahead of
+    /// the loops' resume offsets changes nothing, and what they read again is recorded again
+    /// under the same keys.
+    fn rebuild_records(&self, core: &mut Planner, partition: i32, apps: &mut BTreeSet<String>) {
+        let span_ms = core.record_span_ms();
+        if span_ms == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        for topic in [self.topics.derived(), self.topics.forecasts()] {
+            let is_derived = topic == self.topics.derived();
+            let mut backoff = presage_runner::patience::Backoff::for_broker();
+            loop {
+                let mut undecodable = 0u64;
+                let result =
+                    read_partition_recent(&self.kafka, &topic, partition, span_ms, |payload| {
+                        if is_derived {
+                            match decode::<DerivedMetric>(payload) {
+                                Ok(observed) => {
+                                    if !apps.contains(&observed.app) {
+                                        apps.insert(observed.app.clone());
+                                    }
+                                    core.remember_observed(&observed);
+                                }
+                                Err(_) => undecodable += 1,
+                            }
+                        } else {
+                            match decode::<Forecast>(payload) {
+                                Ok(forecast) => core.remember_forecast(&forecast),
+                                Err(_) => undecodable += 1,
+                            }
+                        }
+                    });
+                match result {
+                    Ok(read) => {
+                        tracing::info!(%topic, partition, span_ms, records = read.records, undecodable, ranges = %read, "records read back");
+                        break;
+                    }
+                    Err(err) => {
+                        // Recording is idempotent: a retry reads the same records over it.
+                        let delay = backoff.next_delay();
+                        tracing::warn!(%topic, partition, error = %format!("{err:#}"), retry_in_ms = delay.as_millis() as u64, "reading back records failed; retrying");
+                        std::thread::sleep(delay);
+                    }
+                }
+            }
+        }
+        let (points, windows) = core.record_entries();
+        tracing::info!(
+            partition,
+            span_ms,
+            points,
+            windows,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "SLO and reactive records rebuilt"
+        );
     }
 
     /// `loop_name` lost `partition`: when no loop holds it any more, its apps are forgotten.

@@ -9,7 +9,8 @@ use presage_events::{event_id, DerivedMetric, Forecast, ResourceTarget, ScalingD
 use presage_template::cron::Cron;
 use presage_template::{PolicyKind, ScalingPolicy, Template, Zone};
 
-use crate::policy::{decide, decide_reactive, Decision, PolicyInput, PolicyState};
+use crate::calibration::{self, Record, RECORD_SLACK_MS};
+use crate::policy::{decide, decide_reactive, point_at_lead, Decision, PolicyInput, PolicyState};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -45,6 +46,11 @@ pub struct Planner {
     reissue: HashSet<String>,
     /// The newest live directive of each app, to match outcomes against.
     newest_live: HashMap<String, (i64, String)>,
+    /// Per policy with a `target` SLO or a `reactive` side: its recent forecasts at its lead
+    /// time and observed windows (see `calibration`). Not in the directives: rebuilt from the
+    /// forecasts and derived metrics topics on start ([`Planner::remember_forecast`],
+    /// [`Planner::remember_observed`]).
+    records: HashMap<PolicyKey, Record>,
 }
 
 type PolicyKey = (String, String, bool);
@@ -54,6 +60,18 @@ type Published = HashMap<String, (i64, Vec<String>)>;
 
 fn key_of(app: &str, policy: &ScalingPolicy) -> PolicyKey {
     (app.to_string(), policy.resource.clone(), policy.shadow)
+}
+
+/// How long back a policy's record is kept: its SLO window and lead time, and a day's slack
+/// (`None`: the policy keeps none).
+fn record_keep_ms(policy: &ScalingPolicy) -> Option<i64> {
+    let lead = policy.lead_time.map_or(0, |d| d.as_millis_i64());
+    let window = match (policy.target, policy.reactive) {
+        (Some(target), _) => target.window.as_millis_i64(),
+        (None, Some(_)) => 0,
+        (None, None) => return None,
+    };
+    Some(window.saturating_add(lead).saturating_add(RECORD_SLACK_MS))
 }
 
 impl Planner {
@@ -71,6 +89,93 @@ impl Planner {
     pub fn set_template(&mut self, version: &str, template: Arc<Template>) {
         self.templates
             .insert(template.app.clone(), (Arc::from(version), template));
+    }
+
+    /// How far back the forecasts and derived metrics topics must be read on start to rebuild
+    /// every policy's record (0: no template needs one).
+    pub fn record_span_ms(&self) -> i64 {
+        self.templates
+            .values()
+            .flat_map(|(_, t)| t.dynamic_metadata.scaling_policies.iter())
+            .filter_map(record_keep_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Takes a forecast read back from `presage.forecasts` on start into the records of the
+    /// policies it feeds, deciding nothing.
+    pub fn remember_forecast(&mut self, forecast: &Forecast) {
+        if let Some((_, template)) = self.templates.get(&forecast.app).cloned() {
+            self.record_forecast(&template, forecast);
+        }
+    }
+
+    /// Takes a window read back from `presage.metrics.derived` on start into the records of the
+    /// policies on its metric, deciding nothing.
+    pub fn remember_observed(&mut self, observed: &DerivedMetric) {
+        if let Some((_, template)) = self.templates.get(&observed.app).cloned() {
+            self.record_observed(&template, observed);
+        }
+    }
+
+    /// Forecast points and observed windows held in records, for a log line.
+    pub fn record_entries(&self) -> (usize, usize) {
+        self.records.values().fold((0, 0), |(p, o), r| {
+            let (rp, ro) = r.len();
+            (p + rp, o + ro)
+        })
+    }
+
+    /// The point each `target` policy on the forecast's metric provisions for, into its record.
+    /// Only a forecast the policy trusts: one it would decide on.
+    fn record_forecast(&mut self, template: &Template, forecast: &Forecast) {
+        for policy in &template.dynamic_metadata.scaling_policies {
+            if policy.target.is_none()
+                || policy.metric != forecast.metric
+                || policy.labels != forecast.labels
+                || untrusted(policy, forecast.score)
+            {
+                continue;
+            }
+            let (Some(keep), Some(point)) = (
+                record_keep_ms(policy),
+                point_at_lead(policy, forecast.issued_at_ms, &forecast.points),
+            ) else {
+                continue;
+            };
+            let sigma = calibration::sigma(point, forecast.interval_level);
+            self.records
+                .entry(key_of(&forecast.app, policy))
+                .or_default()
+                .predict(
+                    forecast.issued_at_ms,
+                    &forecast.event_id,
+                    point,
+                    sigma,
+                    keep,
+                );
+        }
+    }
+
+    /// An observed window, into the records of the policies on its metric that keep one.
+    fn record_observed(&mut self, template: &Template, observed: &DerivedMetric) {
+        for policy in &template.dynamic_metadata.scaling_policies {
+            if policy.metric != observed.recipe || policy.labels != observed.labels {
+                continue;
+            }
+            let Some(keep) = record_keep_ms(policy) else {
+                continue;
+            };
+            self.records
+                .entry(key_of(&observed.app, policy))
+                .or_default()
+                .observe(
+                    observed.window_start_ms,
+                    observed.window_end_ms,
+                    observed.value,
+                    keep,
+                );
+        }
     }
 
     /// Takes back a directive this planner published (read from `presage.directives` on start,
@@ -132,6 +237,9 @@ impl Planner {
             .get(&forecast.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(forecast.app.clone()))?;
+        // Before the published check: a forecast read again after a crash is recorded again
+        // (harmless: the same point under the same window).
+        self.record_forecast(&template, forecast);
         let whole = forecast.labels.is_empty();
         if !whole
             && !template
@@ -170,6 +278,19 @@ impl Planner {
                 if untrusted(policy, forecast.score) {
                     continue;
                 }
+                let now = forecast.issued_at_ms;
+                let record = self.records.get(&key_of(&forecast.app, policy));
+                let scores = match (policy.target, record) {
+                    (Some(target), Some(record)) => {
+                        record.scores(now, target.window.as_millis_i64())
+                    }
+                    _ => Vec::new(),
+                };
+                let observed = policy
+                    .reactive
+                    .and(record)
+                    .and_then(|r| r.newest_observed(now))
+                    .map(|(_, value)| value);
                 let state = self
                     .states
                     .entry(key_of(&forecast.app, policy))
@@ -183,6 +304,8 @@ impl Planner {
                         template.zone(),
                         forecast.issued_at_ms,
                     ),
+                    scores: &scores,
+                    observed,
                 };
                 let decision = match policy.kind {
                     PolicyKind::TargetTracking => decide(policy, state, &input),
@@ -217,6 +340,7 @@ impl Planner {
     /// An observed value of a metric. Policies with a fallback act on it when their forecast is
     /// missing, older than `stale_after`, or scored above `max_score`: the observed value with
     /// headroom, through the same floors, limits and stabilization. The directive says so.
+    /// Policies with a `target` SLO or a `reactive` side keep it in their record.
     pub fn on_observed(
         &mut self,
         observed: &DerivedMetric,
@@ -226,6 +350,7 @@ impl Planner {
             .get(&observed.app)
             .cloned()
             .ok_or_else(|| PlanError::UnknownApp(observed.app.clone()))?;
+        self.record_observed(&template, observed);
         let has_fallback = template
             .dynamic_metadata
             .scaling_policies
@@ -339,6 +464,8 @@ impl Planner {
         self.reissue.retain(|app| !apps.contains(app.as_str()));
         self.newest_live
             .retain(|app, _| !apps.contains(app.as_str()));
+        self.records
+            .retain(|(app, _, _), _| !apps.contains(app.as_str()));
     }
 
     /// Whether the directive `id`, decided at `at_ms` in `mode`, was already published for

@@ -1,6 +1,8 @@
 //! Target tracking on the forecast, as a pure function of the policy, its state and a forecast.
 //!
-//! In order: the forecast value at `now + lead_time` (mean, a bound, or a quantile) over
+//! In order: the forecast value at `now + lead_time` (mean, a bound, a quantile, or for a
+//! `target` SLO the headroom its record calls for, see `calibration`), raised to the newest
+//! observed value with the `reactive` headroom if the policy has one and that is higher, over
 //! `per_unit` is the raw need; it is held within `[floor, max]` (the floor is `min` or an active
 //! scheduled floor); HPA-style stabilization keeps the lowest recommendation of the `up` window
 //! for a scale-up and the highest of the `down` window for a scale-down; step limits bound the
@@ -12,6 +14,8 @@ use std::collections::VecDeque;
 use presage_events::ForecastPoint;
 use presage_template::quantiles::normal_quantile;
 use presage_template::{ForecastBound, ScalingPolicy};
+
+use crate::calibration;
 
 /// What a policy remembers between decisions.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,6 +40,10 @@ pub struct PolicyInput<'a> {
     pub interval_level: f64,
     /// The scheduled floor in force now, if any (`None`: just `min`).
     pub scheduled_floor: Option<f64>,
+    /// A `target` policy's record: the standardised errors of its recent windows.
+    pub scores: &'a [f64],
+    /// The newest observed value of a window ended by now, for a `reactive` side.
+    pub observed: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,12 +108,29 @@ pub fn decide(
 ) -> Option<Decision> {
     let now = input.issued_at_ms;
     let point = point_at_lead(policy, now, input.points)?;
-    let value = forecast_value(point, policy.use_bound, input.interval_level);
-    let what = format!(
-        "{} forecast {value:.1} at +{}s",
-        bound_name(policy.use_bound),
-        (point.at_ms - now) / 1000
-    );
+    let ahead = (point.at_ms - now) / 1000;
+    let (value, what) = match policy.target {
+        Some(slo) => {
+            let sigma = calibration::sigma(point, input.interval_level);
+            let choice = calibration::choose(input.scores, slo.under_provisioned);
+            // a forecast with no width has nothing to scale: its mean
+            let value = point.point + choice.z * sigma;
+            let what = format!("{}: forecast {value:.1} at +{ahead}s", choice.describe());
+            (value, what)
+        }
+        None => {
+            let value = forecast_value(point, policy.use_bound, input.interval_level);
+            let what = format!(
+                "{} forecast {value:.1} at +{ahead}s",
+                bound_name(policy.use_bound)
+            );
+            (value, what)
+        }
+    };
+    let (value, what) = match policy.reactive {
+        Some(reactive) => higher_of_reactive(value, what, input.observed, reactive.headroom),
+        None => (value, what),
+    };
     settle(
         policy,
         state,
@@ -115,6 +140,35 @@ pub fn decide(
         input.scheduled_floor,
         what,
     )
+}
+
+/// A combined policy's value: the higher of the forecast's and the newest observed value's with
+/// `headroom`, and a reason saying which side won.
+pub fn higher_of_reactive(
+    forecast: f64,
+    what: String,
+    observed: Option<f64>,
+    headroom: f64,
+) -> (f64, String) {
+    let Some(observed) = observed.filter(|v| v.is_finite()) else {
+        return (
+            forecast,
+            format!("{what} (reactive side: no observed window yet)"),
+        );
+    };
+    let need = observed * (1.0 + headroom);
+    let reactive = format!(
+        "observed {observed:.1} with {}% headroom = {need:.1}",
+        (headroom * 1000.0).round() / 10.0
+    );
+    if need > forecast || !forecast.is_finite() {
+        (need, format!("reactive side won: {reactive}, above {what}"))
+    } else {
+        (
+            forecast,
+            format!("forecast side won: {what}, above reactive {reactive}"),
+        )
+    }
 }
 
 /// Decides the target from an observed value when the forecast cannot be trusted: the value
@@ -317,6 +371,8 @@ mod tests {
             points: &points,
             interval_level: 0.9,
             scheduled_floor: None,
+            scores: &[],
+            observed: None,
         };
         decide(policy, state, &input).unwrap().target
     }
@@ -376,9 +432,116 @@ mod tests {
             points: &points,
             interval_level: 0.9,
             scheduled_floor: Some(6.0),
+            scores: &[],
+            observed: None,
         };
         let d = decide(&p, &mut s, &input).unwrap();
         assert_eq!((d.target, d.previous), (6, Some(1)));
         assert!(d.reason.contains("scheduled floor 6"), "{}", d.reason);
+    }
+
+    /// A one-point forecast at minute 0 of mean `mean`, 90% upper bound `upper`.
+    fn one_point(mean: f64, upper: f64) -> [ForecastPoint; 1] {
+        [ForecastPoint {
+            at_ms: 0,
+            point: mean,
+            lower: 2.0 * mean - upper,
+            upper,
+        }]
+    }
+
+    fn decide_on(
+        p: &ScalingPolicy,
+        points: &[ForecastPoint],
+        scores: &[f64],
+        observed: Option<f64>,
+    ) -> Decision {
+        let input = PolicyInput {
+            issued_at_ms: 0,
+            points,
+            interval_level: 0.9,
+            scheduled_floor: None,
+            scores,
+            observed,
+        };
+        decide(p, &mut PolicyState::default(), &input).unwrap()
+    }
+
+    #[test]
+    fn the_higher_of_forecast_and_reactive_need_is_the_target_and_the_reason_says_which() {
+        let p = policy(", reactive: { headroom: 20% }");
+        let points = one_point(500.0, 600.0);
+        // observed 600 × 1.2 = 720 over the forecast's 500: 8 units
+        let d = decide_on(&p, &points, &[], Some(600.0));
+        assert_eq!(d.target, 8);
+        assert!((d.forecast_value - 720.0).abs() < 1e-9);
+        assert!(d.reason.starts_with("reactive side won"), "{}", d.reason);
+        // observed 300 × 1.2 = 360 under it: the forecast's 5
+        let d = decide_on(&p, &points, &[], Some(300.0));
+        assert_eq!(d.target, 5);
+        assert!(d.reason.starts_with("forecast side won"), "{}", d.reason);
+        // nothing observed yet (or an unknown window): the forecast alone, said so
+        let d = decide_on(&p, &points, &[], Some(f64::NAN));
+        assert_eq!(d.target, 5);
+        assert!(d.reason.contains("no observed window yet"), "{}", d.reason);
+    }
+
+    #[test]
+    fn the_reactive_side_goes_through_the_same_limits() {
+        let p = policy(", reactive: { headroom: 50% }, max_step_up: 2");
+        let mut s = PolicyState::default();
+        assert_eq!(at(&p, &mut s, 0, 100.0), 1);
+        let points = [ForecastPoint {
+            at_ms: 60_000,
+            point: 100.0,
+            lower: 100.0,
+            upper: 100.0,
+        }];
+        let input = PolicyInput {
+            issued_at_ms: 60_000,
+            points: &points,
+            interval_level: 0.9,
+            scheduled_floor: None,
+            scores: &[],
+            observed: Some(1000.0),
+        };
+        let d = decide(&p, &mut s, &input).unwrap();
+        // 1500 asks for 15 units; the step limit allows 1 + 2
+        assert_eq!(d.target, 3);
+        assert!(d.reason.contains("step up limited to +2"), "{}", d.reason);
+    }
+
+    #[test]
+    fn an_slo_policy_provisions_at_its_records_quantile_and_says_so() {
+        let p = policy_without_use(", target: { under_provisioned: 1% }");
+        // σ = 100 / z(0.95): the forecast 1000, upper 1100
+        let points = one_point(1000.0, 1000.0 + 100.0);
+        let sigma = 100.0 / normal_quantile(0.95);
+        // 400 scores 0.01, 0.02, ..., 4.00: rank 397 → 3.97
+        let scores: Vec<f64> = (1..=400).map(|i| f64::from(i) / 100.0).collect();
+        let d = decide_on(&p, &points, &scores, None);
+        assert!((d.forecast_value - (1000.0 + 3.97 * sigma)).abs() < 1e-6);
+        assert_eq!(d.target, ((1000.0 + 3.97 * sigma) / 100.0).ceil() as i64);
+        assert!(
+            d.reason.contains("chosen for under_provisioned ≤ 1%")
+                && d.reason
+                    .contains("conformal quantile of 400 recent windows (3 above it"),
+            "{}",
+            d.reason
+        );
+        // a stricter SLO on the same record never provisions less
+        let strict = policy_without_use(", target: { under_provisioned: 0.5% }");
+        assert!(decide_on(&strict, &points, &scores, None).forecast_value >= d.forecast_value);
+        // no record yet: the normal quantile
+        let d = decide_on(&p, &points, &[], None);
+        assert!((d.forecast_value - (1000.0 + normal_quantile(0.99) * sigma)).abs() < 1e-6);
+        assert!(d.reason.contains("p99 (mean + 2.33σ)"), "{}", d.reason);
+    }
+
+    fn policy_without_use(extra: &str) -> ScalingPolicy {
+        yaml_serde::from_str(&format!(
+            "{{ resource: replicas, metric: rps, per_unit: 100, min: 1, max: 200{extra} }}"
+        ))
+        .unwrap()
     }
 }
