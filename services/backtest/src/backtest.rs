@@ -13,10 +13,11 @@ use presage_template::{ScalingPolicy, Template};
 
 use crate::baseline::{oracle, reactive};
 use crate::capacity::{simulate, Action};
+use crate::frontier::{frontier, FrontierInput, Scoring};
 use crate::replay::{Keyed, Pipeline, ReplayError, Replayed, TemplateSet};
 use crate::report::{
-    BusySeconds, Contender, ContenderKind, DemandStep, DirectiveRecord, Report, SeriesReport,
-    TargetRecord,
+    BusySeconds, Contender, ContenderKind, DemandStep, DirectiveRecord, Frontier, Report,
+    SeriesReport, TargetRecord,
 };
 use crate::score::score;
 use crate::trace::Trace;
@@ -67,6 +68,19 @@ pub fn run(
     options: Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, ReplayError> {
+    run_at_slo(sets, trace, source, options, None, progress)
+}
+
+/// [`run`], and with `slo_pct` (under-provisioned time, in %) each series' frontier: the
+/// cheapest setting of each contender that meets it (see [`crate::frontier`]).
+pub fn run_at_slo(
+    sets: &[TemplateSet],
+    trace: &Trace,
+    source: &str,
+    options: Options,
+    slo_pct: Option<f64>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ReplayError> {
     let mut replaying = std::time::Duration::ZERO;
     let total = trace.samples.len() as u64 * sets.len() as u64;
     let app_of = app_indices(trace);
@@ -83,8 +97,10 @@ pub fn run(
                 .map(|(i, group)| {
                     // Every thread walks the whole trace: the first one's walk is the progress.
                     let (app_of, done) = (&app_of, (i == 0).then_some(&done));
+                    // Only the first set's policies have frontiers.
+                    let recording = slo_pct.is_some() && index == 0;
                     scope.spawn(move || {
-                        let replayed = replay_group(group, trace, app_of, done);
+                        let replayed = replay_group(group, trace, app_of, done, recording);
                         (replayed, Instant::now())
                     })
                 })
@@ -142,7 +158,14 @@ pub fn run(
                 scope.spawn(move || {
                     part.iter()
                         .map(|(template, policy)| {
-                            score_series(template, policy, sets, replays, from_ms, scored_from_ms)
+                            score_series(
+                                template,
+                                policy,
+                                sets,
+                                replays,
+                                (from_ms, scored_from_ms),
+                                slo_pct,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -242,9 +265,13 @@ fn replay_group(
     trace: &Trace,
     app_of: &[u32],
     done: Option<&AtomicU64>,
+    recording: bool,
 ) -> Result<Replayed, ReplayError> {
     const EVERY: usize = 4096;
     let mut pipeline = Pipeline::new(&set)?;
+    if recording {
+        pipeline = pipeline.recording();
+    }
     for (offset, (sample, app)) in trace.samples.iter().zip(app_of).enumerate() {
         if apps.get(*app as usize).copied().unwrap_or(false) {
             pipeline.push(sample, offset as i64);
@@ -263,8 +290,8 @@ fn score_series(
     policy: &ScalingPolicy,
     sets: &[TemplateSet],
     replays: &[Replayed],
-    from_ms: i64,
-    scored_from_ms: i64,
+    (from_ms, scored_from_ms): (i64, i64),
+    slo_pct: Option<f64>,
 ) -> SeriesReport {
     let app = template.app.as_str();
     let demand: Vec<DemandStep> = listed(&replays[0].demand, app, &policy.metric);
@@ -341,7 +368,43 @@ fn score_series(
         oracle(policy, template.zone(), &demand),
         (policy.per_unit, 0, initial),
     ));
+    let frontier = slo_pct.map(|slo_pct| {
+        let own = targets_of(&replays[0].directives, app, LIVE, &policy.resource);
+        let inputs = replays[0]
+            .planner_inputs
+            .get(app)
+            .map_or(&[][..], |i| &i[..]);
+        let oracle = contenders
+            .iter()
+            .find(|c| c.kind == ContenderKind::Oracle)
+            .map(|c| c.score)
+            .expect("the oracle was just scored");
+        let input = FrontierInput {
+            template,
+            version: &sets[0].version,
+            policy,
+            zone: template.zone(),
+            inputs,
+            own: &own,
+            name: &sets[0].name,
+            scoring: Scoring {
+                demand: &demand,
+                from_ms,
+                scored_from_ms,
+                scored_to_ms,
+                per_unit: policy.per_unit,
+                delay_ms,
+                initial,
+            },
+            oracle,
+        };
+        Frontier {
+            slo_pct,
+            curves: frontier(&input, slo_pct),
+        }
+    });
     SeriesReport {
+        frontier,
         app: app.to_string(),
         resource: policy.resource.clone(),
         metric: policy.metric.clone(),
@@ -375,7 +438,7 @@ fn changes_within(initial: i64, actions: &[Action], from_ms: i64) -> u64 {
 }
 
 /// The targets one policy was given, each when it changed.
-fn targets_of(
+pub(crate) fn targets_of(
     directives: &[ScalingDirective],
     app: &str,
     mode: &str,

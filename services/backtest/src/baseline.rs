@@ -25,6 +25,17 @@ pub const HPA_SCALE_DOWN_STABILIZATION_MS: u64 = 5 * 60_000;
 /// The reactive baseline's targets, decided at each window's end (scheduled floors on `zone`,
 /// the template's clock).
 pub fn reactive(policy: &ScalingPolicy, zone: Zone, demand: &[DemandStep]) -> Vec<Action> {
+    reactive_with_headroom(policy, zone, demand, 0.0)
+}
+
+/// The reactive baseline provisioning for `demand × (1 + headroom)`: a target utilisation of
+/// `1 / (1 + headroom)` (0.25 → 80%), as an HPA's `averageUtilization` would be tuned.
+pub fn reactive_with_headroom(
+    policy: &ScalingPolicy,
+    zone: Zone,
+    demand: &[DemandStep],
+    headroom: f64,
+) -> Vec<Action> {
     let hpa = ScalingPolicy {
         lead_time: None,
         max_step_up: None,
@@ -47,7 +58,7 @@ pub fn reactive(policy: &ScalingPolicy, zone: Zone, demand: &[DemandStep]) -> Ve
             &mut state,
             now,
             step.value,
-            0.0,
+            headroom,
             floor,
             "reactive baseline",
         ) else {

@@ -6,6 +6,8 @@
 pub mod backtest;
 pub mod baseline;
 pub mod capacity;
+pub mod combined;
+pub mod frontier;
 pub mod html;
 pub mod replay;
 pub mod report;
@@ -14,7 +16,7 @@ pub mod table;
 pub mod thresholds;
 pub mod trace;
 
-pub use backtest::{assign, run, Options, Progress, ORACLE, REACTIVE};
-pub use replay::{Pipeline, ReplayError, Replayed, TemplateSet};
+pub use backtest::{assign, run, run_at_slo, Options, Progress, ORACLE, REACTIVE};
+pub use replay::{Pipeline, PlannerInput, ReplayError, Replayed, TemplateSet};
 pub use report::Report;
 pub use trace::{read_csv, Trace, TraceError};

@@ -49,6 +49,15 @@ pub struct TemplateSet {
     pub templates: Vec<Arc<Template>>,
 }
 
+/// What the planner was fed, in the order it was fed: replayed again through a fresh planner
+/// with a policy's setting changed (the backtest's frontier), the same inputs give the
+/// directives that setting would have issued, without re-running the forecaster.
+#[derive(Debug, Clone)]
+pub enum PlannerInput {
+    Observed(DerivedMetric),
+    Forecast(Forecast),
+}
+
 /// What one replay produced.
 #[derive(Debug, Default)]
 pub struct Replayed {
@@ -65,6 +74,8 @@ pub struct Replayed {
     pub dead_letters: u64,
     /// Where the time went, per core (summed over threads).
     pub busy: StageTimes,
+    /// App → what its planner was fed, in order; kept only by a [`Pipeline::recording`].
+    pub planner_inputs: HashMap<String, Vec<PlannerInput>>,
 }
 
 /// Time spent in each core, for the report's breakdown.
@@ -95,6 +106,9 @@ impl Replayed {
         self.busy.recipes += other.busy.recipes;
         self.busy.forecaster += other.busy.forecaster;
         self.busy.planner += other.busy.planner;
+        for (app, inputs) in other.planner_inputs {
+            self.planner_inputs.entry(app).or_default().extend(inputs);
+        }
     }
 }
 
@@ -128,6 +142,8 @@ pub struct Pipeline {
     tracked: HashMap<String, Vec<String>>,
     /// App → (metric, the first live policy on it): whose point at the lead time is the band.
     band_of: HashMap<String, Vec<(String, ScalingPolicy)>>,
+    /// Keep what the planner is fed (`Replayed::planner_inputs`).
+    recording: bool,
     out: Replayed,
 }
 
@@ -169,8 +185,28 @@ impl Pipeline {
             planner,
             tracked,
             band_of,
+            recording: false,
             out: Replayed::default(),
         })
+    }
+
+    /// Keeps every input of the planner, in order, for replaying it with other settings.
+    pub fn recording(mut self) -> Self {
+        self.recording = true;
+        self
+    }
+
+    fn record(&mut self, input: PlannerInput) {
+        let app = match &input {
+            PlannerInput::Observed(d) => &d.app,
+            PlannerInput::Forecast(f) => &f.app,
+        };
+        match self.out.planner_inputs.get_mut(app) {
+            Some(inputs) => inputs.push(input),
+            None => {
+                self.out.planner_inputs.insert(app.clone(), vec![input]);
+            }
+        }
     }
 
     /// One raw sample, the `offset`-th of the replay.
@@ -227,12 +263,12 @@ impl Pipeline {
             .get(&derived.app)
             .is_some_and(|recipes| recipes.contains(&derived.recipe));
         if derived.labels.is_empty() && tracked {
-            let step = DemandStep {
-                start_ms: derived.window_start_ms,
-                end_ms: derived.window_end_ms,
-                value: derived.value,
-            };
-            push_keyed(&mut self.out.demand, &derived.app, &derived.recipe, step);
+            if let Some(step) = demand_step(derived) {
+                push_keyed(&mut self.out.demand, &derived.app, &derived.recipe, step);
+            }
+        }
+        if self.recording {
+            self.record(PlannerInput::Observed(derived.clone()));
         }
         let started = Instant::now();
         let observed = self.planner.on_observed(derived);
@@ -252,6 +288,9 @@ impl Pipeline {
         for forecast in forecasts {
             self.out.forecasts += 1;
             self.keep_band(&forecast);
+            if self.recording {
+                self.record(PlannerInput::Forecast(forecast.clone()));
+            }
             let started = Instant::now();
             let decided = self.planner.on_forecast(&forecast);
             self.out.busy.planner += started.elapsed();
@@ -293,5 +332,52 @@ impl Pipeline {
             upper: point.upper,
         };
         push_keyed(&mut self.out.band, &forecast.app, &forecast.metric, band);
+    }
+}
+
+/// A derived window as demand: a window with no sample and no number is unknown (a quiet
+/// series whose template says `absent: unknown`): no demand is known there, so it is not
+/// demand. A window with no sample and the value 0 (`absent: zero`) is demand 0, and kept.
+pub fn demand_step(derived: &DerivedMetric) -> Option<DemandStep> {
+    if derived.sample_count == 0 && !derived.value.is_finite() {
+        return None;
+    }
+    Some(DemandStep {
+        start_ms: derived.window_start_ms,
+        end_ms: derived.window_end_ms,
+        value: derived.value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(value: f64, sample_count: i64) -> DerivedMetric {
+        DerivedMetric {
+            event_id: "w".into(),
+            app: "a".into(),
+            template_version: "v".into(),
+            recipe: "load".into(),
+            window_start_ms: 0,
+            window_end_ms: 60_000,
+            value,
+            sample_count,
+            labels: Default::default(),
+            signals: Default::default(),
+            raw_partition: 0,
+            raw_first_offset: 0,
+            raw_last_offset: 0,
+            lineage: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_quiet_window_is_not_demand_and_a_zero_one_is() {
+        assert_eq!(demand_step(&window(f64::NAN, 0)), None);
+        assert_eq!(demand_step(&window(f64::INFINITY, 0)), None);
+        let zero = demand_step(&window(0.0, 0)).expect("a zero window is demand 0");
+        assert_eq!((zero.start_ms, zero.end_ms, zero.value), (0, 60_000, 0.0));
+        assert_eq!(demand_step(&window(12.0, 3)).map(|d| d.value), Some(12.0));
     }
 }

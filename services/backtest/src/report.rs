@@ -59,6 +59,67 @@ pub struct SeriesReport {
     pub band: Vec<BandPoint>,
     /// The template sets' policies, then the reactive baseline, then the oracle.
     pub contenders: Vec<Contender>,
+    /// With `--slo`: each contender's cost against its under-provisioning over the settings
+    /// tried, and the cheapest that meets the SLO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<Frontier>,
+}
+
+/// The cheapest setting of each contender whose under-provisioned time is at most the SLO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frontier {
+    /// The SLO on under-provisioned time, in % (like the scores).
+    pub slo_pct: f64,
+    /// The first template's live policy (by quantile), the reactive baseline (by headroom),
+    /// the two combined (by both), and the oracle (one point).
+    pub curves: Vec<FrontierCurve>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrontierKind {
+    /// The policy with its `use` changed: the planner replayed over the recorded forecasts.
+    Forecast,
+    /// The reactive baseline provisioning for demand × (1 + headroom).
+    Reactive,
+    /// The higher of the forecast policy's target and the reactive one's with headroom.
+    Combined,
+    /// Perfect foresight: nothing to tune.
+    Oracle,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontierCurve {
+    pub name: String,
+    pub kind: FrontierKind,
+    /// Every setting evaluated, in the order of the setting (cheapest first, as searched).
+    pub points: Vec<FrontierPoint>,
+    /// The chosen point: the cheapest that meets the SLO or, when none does, the least
+    /// under-provisioned (then `meets` is false).
+    pub chosen: Option<usize>,
+    pub meets: bool,
+    /// Under-provisioning never rose as the setting rose over the points evaluated. When it
+    /// did, the search may have missed a cheaper setting between them; the choice is still the
+    /// cheapest evaluated point that meets the SLO.
+    pub monotone: bool,
+    /// How the setting was searched, and anything the reader should know about the choice.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontierPoint {
+    /// As a template would write it: `p97.5`, `+25%` headroom, `p90 + 10%`.
+    pub setting: String,
+    /// The quantile provisioned for (forecast and combined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<f64>,
+    /// The reactive part's headroom, as a fraction of demand (reactive and combined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<f64>,
+    pub unit_hours: f64,
+    pub under_provisioned_pct: f64,
+    pub under_depth_mean_pct: f64,
+    pub meets: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

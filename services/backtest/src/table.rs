@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::report::Report;
+use crate::report::{Frontier, FrontierKind, Report};
 
 pub fn render_table(report: &Report) -> String {
     let mut out = String::new();
@@ -47,7 +47,89 @@ pub fn render_table(report: &Report) -> String {
                 );
             }
         }
+        if let Some(frontier) = &series.frontier {
+            frontier_table(&mut out, frontier);
+        }
         out.push('\n');
     }
     out
+}
+
+/// Each contender's cheapest setting at the SLO, its cost against the tuned reactive baseline
+/// and the oracle, and where no setting met the SLO, the best reached.
+pub fn frontier_table(out: &mut String, frontier: &Frontier) {
+    let _ = writeln!(
+        out,
+        "  at the SLO: under-provisioned at most {}% of the time",
+        frontier.slo_pct
+    );
+    let cost_of = |kind: FrontierKind| {
+        frontier
+            .curves
+            .iter()
+            .find(|c| c.kind == kind && c.meets)
+            .and_then(|c| c.chosen.map(|i| c.points[i].unit_hours))
+    };
+    let (reactive, oracle) = (
+        cost_of(FrontierKind::Reactive),
+        cost_of(FrontierKind::Oracle),
+    );
+    let width = frontier
+        .curves
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("contender".len());
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>12}  {:>11}  {:>7}  {:>10}  {:>10}  {:>7}",
+        "contender", "setting", "unit-hours", "under", "×reactive", "×oracle", "tried"
+    );
+    let ratio = |cost: f64, of: Option<f64>| match of {
+        Some(of) if of > 0.0 => format!("{:.2}", cost / of),
+        _ => "-".to_string(),
+    };
+    for curve in &frontier.curves {
+        let Some(point) = curve.chosen.map(|i| &curve.points[i]) else {
+            let _ = writeln!(out, "  {:<width$}  nothing evaluated", curve.name);
+            continue;
+        };
+        let (vs_reactive, vs_oracle) = if curve.meets {
+            (
+                ratio(point.unit_hours, reactive),
+                ratio(point.unit_hours, oracle),
+            )
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>12}  {:>11.1}  {:>6.2}%  {:>10}  {:>10}  {:>7}",
+            curve.name,
+            point.setting,
+            point.unit_hours,
+            point.under_provisioned_pct,
+            vs_reactive,
+            vs_oracle,
+            curve.points.len()
+        );
+        if !curve.meets {
+            let _ = writeln!(
+                out,
+                "    not met: no setting tried meets {}%; the least under-provisioned was {:.2}% at {}",
+                frontier.slo_pct, point.under_provisioned_pct, point.setting
+            );
+        }
+        if !curve.monotone {
+            let _ = writeln!(
+                out,
+                "    under-provisioning did not always fall as the setting rose: the cheapest \
+                 evaluated setting that meets the SLO was taken"
+            );
+        }
+        if curve.points.len() == 1 && curve.kind == FrontierKind::Forecast {
+            let _ = writeln!(out, "    {}", curve.note);
+        }
+    }
 }

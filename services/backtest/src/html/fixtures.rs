@@ -77,6 +77,7 @@ pub(super) fn series(
         demand,
         band,
         contenders,
+        frontier: None,
     }
 }
 
@@ -230,6 +231,7 @@ pub(super) fn sample_report() -> Report {
             demand: demand_steps,
             band,
             contenders,
+            frontier: None,
         });
     }
     for i in 0..14 {

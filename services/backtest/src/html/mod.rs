@@ -26,6 +26,7 @@ mod directives;
 mod downsample;
 #[cfg(test)]
 mod fixtures;
+mod frontier;
 mod paths;
 mod scorecard;
 mod section;

@@ -7,6 +7,7 @@ use crate::report::{Report, SeriesReport};
 
 use super::chart::{render_chart, Chart};
 use super::detail::{detail_window, DetailWindow};
+use super::frontier::frontier_section;
 use super::scorecard::{scorecard, HIGHLIGHT_NOTE};
 use super::steps::{capacity_segments, demand_segments, under_provisioned, Segment};
 use super::style::{contender_styles, Style};
@@ -101,6 +102,9 @@ pub(super) fn series_section(
     );
     scorecard(out, &[series], false);
     out.push_str(HIGHLIGHT_NOTE);
+    if let Some(frontier) = &series.frontier {
+        frontier_section(out, index, frontier);
+    }
 
     let first = series
         .contenders
