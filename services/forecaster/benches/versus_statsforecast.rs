@@ -29,6 +29,7 @@
 //!   peer, for running slow peer models apart (`statsforecast_peer.py FILE OUT`).
 //! * `PRESAGE_BENCH_MODELS=arima,nnar` runs only these Presage models (`auto` included), and
 //!   `PRESAGE_BENCH_PEER_MODELS=AutoARIMA` only these peer models.
+//! * `PRESAGE_BENCH_AUTO_MODELS=mstl,ets,arima` replaces `auto`'s candidates (template names).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,15 @@ const PRESAGE_MODELS: [(&str, Option<ModelKind>); 7] = [
     ("prophet", Some(ModelKind::Prophet)),
     ("nnar", Some(ModelKind::Nnar)),
     ("auto", None),
+];
+
+/// What `auto` chooses from in the bench (a template's `models:` list).
+const AUTO_MODELS: [ModelKind; 5] = [
+    ModelKind::Mstl,
+    ModelKind::Ets,
+    ModelKind::HoltWinters,
+    ModelKind::SeasonalNaive,
+    ModelKind::Linear,
 ];
 
 /// Each Presage model and the peer model of its family (`auto` is paired with the peer's best).
@@ -289,16 +299,25 @@ fn run_model(kind: ModelKind, case: &Case) -> Forecasted {
 /// What the forecaster does at a refit: score MSTL, ETS, Holt-Winters, seasonal naive and linear
 /// by rolling-origin evaluation (5 folds of one horizon), keep the best (or the mean of the best
 /// two when that scored better), calibrate its bounds.
+/// `auto`'s candidates: `PRESAGE_BENCH_AUTO_MODELS` (template names, comma-separated), else
+/// [`AUTO_MODELS`].
+fn auto_models() -> Vec<ModelKind> {
+    match std::env::var("PRESAGE_BENCH_AUTO_MODELS") {
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                serde_json::from_value(json!(name.trim()))
+                    .unwrap_or_else(|e| panic!("PRESAGE_BENCH_AUTO_MODELS: {name:?}: {e}"))
+            })
+            .collect(),
+        Err(_) => AUTO_MODELS.to_vec(),
+    }
+}
+
 fn run_auto(case: &Case) -> Forecasted {
     let grid = grid_of(case);
     let calendar = Calendar::default();
-    let models = [
-        ModelKind::Mstl,
-        ModelKind::Ets,
-        ModelKind::HoltWinters,
-        ModelKind::SeasonalNaive,
-        ModelKind::Linear,
-    ];
+    let models = auto_models();
     let settings = FitSettings {
         models: &models,
         periods: case.periods.clone(),

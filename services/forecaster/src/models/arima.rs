@@ -8,6 +8,11 @@
 //!    its regression coefficients jointly ([`css`], [`optimise`]);
 //! 3. forecasts with intervals from the psi-weights of the whole model ([`forecast`]).
 //!
+//! Rolling-origin evaluation fits once, on the oldest fold's history, and runs the residual
+//! recursion forward with those orders and coefficients through the later origins and to the
+//! end of the history ([`Model::backtest`], [`ArimaFit::filter_over`]): one search serves every
+//! fold and the forecast, as for Holt-Winters and MSTL.
+//!
 //! The season m is the shortest of the template's periods. Written by hand: the Rust ARIMA
 //! crates (`anofox-forecast`, `chronos-ts`) bring second copies of nalgebra and wide and a
 //! dozen other crates into the build, and fitting by CSS with a Gauss–Newton optimiser is what
@@ -31,9 +36,10 @@ mod unit_root;
 use std::fmt;
 
 use super::linear::known_index;
+use crate::grid::Grid;
 use presage_template::ModelKind;
 
-use super::{Model, ModelError, Path, Training};
+use super::{Backtest, Model, ModelError, Path, Training};
 use css::{split, Filter, Problem, Workspace};
 use differencing::Differencing;
 use search::{stepwise, Limits};
@@ -117,6 +123,8 @@ pub struct ArimaFit {
     params: Vec<f64>,
     /// Per regressor kept: its index in the grid and its scale.
     kept: Vec<(usize, f64)>,
+    /// Innovations are summed from this point of the differenced series on.
+    start: usize,
     filter: Filter,
     work: Workspace,
     history: Vec<f64>,
@@ -137,6 +145,42 @@ impl Model for Arima {
 
     fn fit_predict(&self, t: &Training, horizon: usize, level: f64) -> Result<Path, ModelError> {
         Ok(Arima::fit(t)?.forecast(horizon, level))
+    }
+
+    fn filters_forward(&self) -> bool {
+        true
+    }
+
+    /// One search and fit on the oldest origin's prefix; every later origin and the end of the
+    /// history get the same model filtered over their own prefix ([`ArimaFit::filter_over`]).
+    fn backtest(
+        &self,
+        t: &Training,
+        origins: &[usize],
+        horizon: usize,
+        path_len: usize,
+        level: f64,
+    ) -> Result<Backtest, ModelError> {
+        let first = origins.first().copied().unwrap_or(t.grid.len());
+        let oldest = t.grid.prefix(first);
+        let fit = Arima::fit(&Training {
+            grid: &oldest,
+            ..*t
+        })?;
+        let mut folds = Vec::with_capacity(origins.len());
+        for origin in origins {
+            if *origin == first {
+                folds.push(fit.forecast(horizon, level));
+            } else {
+                let filtered = fit.filter_over(&t.grid.prefix(*origin))?;
+                folds.push(filtered.forecast(horizon, level));
+            }
+        }
+        let last = fit.filter_over(t.grid)?.forecast(path_len, level);
+        Ok(Backtest {
+            folds,
+            last: Some(last),
+        })
     }
 }
 
@@ -265,6 +309,7 @@ impl Arima {
             problem_scale,
             params: best.params.clone(),
             kept,
+            start: problem.start,
             filter,
             work,
             history: y.clone(),
@@ -275,6 +320,91 @@ impl Arima {
 }
 
 impl ArimaFit {
+    /// The same model — differences, orders and coefficients fixed — with its residual
+    /// recursion run over `grid`, a history that extends (or is) the one it was fitted to: the
+    /// state a forecast from the end of `grid` starts from. The innovation variance is the
+    /// mean square of the innovations over `grid`.
+    pub fn filter_over(&self, grid: &Grid) -> Result<ArimaFit, ModelError> {
+        let y = &grid.values;
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err(ModelError::Failed(
+                "the series has non-finite values".into(),
+            ));
+        }
+        let w = self.differencing.apply(y);
+        if w.len() <= self.start {
+            return Err(ModelError::TooShort {
+                needs: self.history.len(),
+                has: y.len(),
+            });
+        }
+        let mut x = Vec::with_capacity(self.kept.len());
+        for (r, scale) in &self.kept {
+            let series = grid.regressors.get(*r).filter(|s| s.len() == y.len());
+            let Some(series) = series.filter(|s| s.iter().all(|v| v.is_finite())) else {
+                return Err(ModelError::Failed(format!(
+                    "regressor {r} has missing or non-finite values"
+                )));
+            };
+            x.push(
+                self.differencing
+                    .apply(series)
+                    .iter()
+                    .map(|v| v / scale)
+                    .collect(),
+            );
+        }
+        let problem = Problem {
+            w: w.iter().map(|v| v / self.problem_scale).collect(),
+            x,
+            m: self.spec.season,
+            start: self.start,
+        };
+        let mut work = Workspace {
+            u: Vec::new(),
+            e: Vec::new(),
+            pad: 0,
+        };
+        let order = self.order();
+        let filter = Filter::of(&split(&order, &self.params), self.spec.season)
+            .filter(|_| problem.run(&order, &self.params, &mut work))
+            .ok_or_else(|| ModelError::Failed("the fitted model is not admissible".into()))?;
+        let innovations = &work.e[work.pad + self.start..];
+        let mean_square = innovations.iter().map(|e| e * e).sum::<f64>() / innovations.len() as f64;
+        Ok(ArimaFit {
+            spec: self.spec.clone(),
+            ar: self.ar.clone(),
+            ma: self.ma.clone(),
+            seasonal_ar: self.seasonal_ar.clone(),
+            seasonal_ma: self.seasonal_ma.clone(),
+            constant: self.constant,
+            regression: self.regression.clone(),
+            sigma2: mean_square.max(1e-12) * self.problem_scale * self.problem_scale,
+            aicc: self.aicc,
+            models_tried: self.models_tried,
+            differencing: self.differencing,
+            problem_scale: self.problem_scale,
+            params: self.params.clone(),
+            kept: self.kept.clone(),
+            start: self.start,
+            filter,
+            work,
+            history: y.clone(),
+            regressors: grid.regressors.clone(),
+            shortest_period: self.shortest_period,
+        })
+    }
+
+    fn order(&self) -> css::Order {
+        css::Order {
+            p: self.spec.p,
+            q: self.spec.q,
+            sp: self.spec.seasonal_p,
+            sq: self.spec.seasonal_q,
+            constant: self.spec.constant,
+        }
+    }
+
     /// ψ₀ … ψ_{len−1}: the response of the series to one unit innovation, the same for every
     /// parametrisation of the same model (an AR(1) of φ has ψⱼ = φʲ).
     pub fn psi_weights(&self, len: usize) -> Vec<f64> {
@@ -283,13 +413,7 @@ impl ArimaFit {
 
     /// Forecasts `horizon` steps after the history, with bounds at `level`.
     pub fn forecast(&self, horizon: usize, level: f64) -> Path {
-        let order = css::Order {
-            p: self.spec.p,
-            q: self.spec.q,
-            sp: self.spec.seasonal_p,
-            sq: self.spec.seasonal_q,
-            constant: self.spec.constant,
-        };
+        let order = self.order();
         let c = split(&order, &self.params);
         let n = self.history.len();
         let mut future_mean = vec![c.constant; horizon];
@@ -328,4 +452,156 @@ fn spread(x: &[f64]) -> f64 {
 
 fn mean_abs(x: &[f64]) -> f64 {
     x.iter().map(|v| v.abs()).sum::<f64>() / x.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+
+    fn grid(values: Vec<f64>) -> Grid {
+        Grid {
+            start_ms: 0,
+            step_ms: 1,
+            values,
+            regressors: Vec::new(),
+            filled: 0,
+        }
+    }
+
+    /// A cycle of 12 steps on a level, with autocorrelated deterministic noise.
+    fn seasonal_series(n: usize) -> Vec<f64> {
+        let cycle = [
+            3.0, 1.0, 0.0, 0.0, 2.0, 8.0, 12.0, 10.0, 9.0, 11.0, 7.0, 5.0,
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut noise = 0.0;
+        (0..n)
+            .map(|t| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let uniform = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                noise = 0.6 * noise + 2.0 * uniform;
+                40.0 + cycle[t % 12] + noise
+            })
+            .collect()
+    }
+
+    /// Dense `(1 + Σ cᵢ·Bⁱ)(1 + Σ Cₖ·B^(k·m))`, index 0 the leading 1.
+    fn product(short: &[f64], seasonal: &[f64], m: usize) -> Vec<f64> {
+        let mut out = vec![0.0; short.len() + seasonal.len() * m + 1];
+        for i in 0..=short.len() {
+            for k in 0..=seasonal.len() {
+                let a = if i == 0 { 1.0 } else { short[i - 1] };
+                let b = if k == 0 { 1.0 } else { seasonal[k - 1] };
+                out[i + k * m] += a * b;
+            }
+        }
+        out
+    }
+
+    /// The point forecast of `fit`'s model from the end of `y`, computed from its published
+    /// coefficients alone: difference, run the residual recursion from the fit's conditioning
+    /// point with these coefficients, run it on with zero innovations, undo the differences.
+    fn by_hand(fit: &ArimaFit, y: &[f64], horizon: usize) -> Vec<f64> {
+        let m = fit.spec.season;
+        let mut delta = vec![1.0];
+        for lag in
+            std::iter::repeat_n(m, fit.spec.seasonal_d).chain(std::iter::repeat_n(1, fit.spec.d))
+        {
+            let mut next = vec![0.0; delta.len() + lag];
+            for (i, c) in delta.iter().enumerate() {
+                next[i] += c;
+                next[i + lag] -= c;
+            }
+            delta = next;
+        }
+        let lost = delta.len() - 1;
+        let w: Vec<f64> = (lost..y.len())
+            .map(|t| (0..=lost).map(|l| delta[l] * y[t - l]).sum())
+            .collect();
+        let negated = |x: &[f64]| x.iter().map(|v| -v).collect::<Vec<f64>>();
+        let ar = product(&negated(&fit.ar), &negated(&fit.seasonal_ar), m);
+        let ma = product(&fit.ma, &fit.seasonal_ma, m);
+        let mut u: Vec<f64> = w.iter().map(|v| v - fit.constant).collect();
+        let mut e = vec![0.0; u.len()];
+        for t in fit.start..u.len() {
+            let mut v = u[t];
+            for (l, a) in ar.iter().enumerate().skip(1) {
+                v += a * u[t - l];
+            }
+            for (l, b) in ma.iter().enumerate().skip(1) {
+                if t >= l {
+                    v -= b * e[t - l];
+                }
+            }
+            e[t] = v;
+        }
+        let mut levels = y.to_vec();
+        for _ in 0..horizon {
+            let t = u.len();
+            let mut v = 0.0;
+            for (l, a) in ar.iter().enumerate().skip(1) {
+                v -= a * u[t - l];
+            }
+            for (l, b) in ma.iter().enumerate().skip(1) {
+                v += b * e[t - l];
+            }
+            u.push(v);
+            e.push(0.0);
+            let s = levels.len();
+            let undone =
+                fit.constant + v - (1..=lost).map(|l| delta[l] * levels[s - l]).sum::<f64>();
+            levels.push(undone);
+        }
+        levels.split_off(y.len())
+    }
+
+    #[test]
+    fn filtering_forward_runs_the_oldest_folds_model_on_to_each_origin() {
+        let y = seasonal_series(480);
+        let grid = grid(y.clone());
+        let none = Calendar::default();
+        let periods = [12];
+        let t = Training {
+            grid: &grid,
+            periods: &periods,
+            calendar: &none,
+            ridge: 1.0,
+        };
+        let origins = [360, 396, 432];
+        let backtest = Arima.backtest(&t, &origins, 12, 18, 0.9).unwrap();
+
+        // the oldest fold is exactly a fit to its prefix
+        let prefix = grid.prefix(360);
+        let oldest = Training { grid: &prefix, ..t };
+        assert_eq!(
+            Arima.fit_predict(&oldest, 12, 0.9).unwrap(),
+            backtest.folds[0]
+        );
+
+        // later folds and the path from the end: that model's coefficients, run by hand
+        let fit = Arima::fit(&oldest).unwrap();
+        assert!(
+            !fit.ar.is_empty() || !fit.ma.is_empty() || fit.spec.seasonal_d > 0,
+            "a model with some dynamics to filter: {}",
+            fit.spec
+        );
+        let last = backtest.last.as_ref().expect("the path from the end");
+        let checks = origins
+            .iter()
+            .zip(&backtest.folds)
+            .map(|(origin, fold)| (*origin, fold))
+            .chain([(480, last)]);
+        for (origin, path) in checks {
+            let expected = by_hand(&fit, &y[..origin], path.point.len());
+            for (p, e) in path.point.iter().zip(&expected) {
+                assert!((p - e).abs() < 1e-8, "origin {origin}: {p} vs {e}");
+            }
+        }
+        assert_eq!(last.point.len(), 18);
+        let (lower, upper) = last.bounds.as_ref().expect("bounds");
+        assert!(lower.iter().zip(upper).all(|(l, u)| l < u));
+    }
 }
