@@ -1,13 +1,14 @@
 //! The business-hours trace (templates/backtest/business-hours-jfk-2013.csv, cut from the shared
-//! departures by bench/traces/business_hours.py) is what it claims to be, and its template
-//! (templates/backtest/business-hours.yaml) replays over it end to end.
+//! departures by bench/traces/business_hours.py) is what it claims to be; its template
+//! (templates/backtest/business-hours.yaml) replays over it end to end, and with `absent: zero`
+//! raises capacity before the 07:00 opening, which it cannot do without.
 //!
 //! The trace's timestamps are New York's local clock labelled Z and the template keeps UTC, so
 //! clock times here are read straight off the epoch milliseconds.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use presage_backtest::report::{Contender, ContenderKind, Report, SeriesReport};
+use presage_backtest::report::{CapacityStep, Contender, ContenderKind, Report, SeriesReport};
 use presage_backtest::{assign, read_csv, run, Options, TemplateSet, Trace};
 
 const MINUTE: i64 = 60_000;
@@ -155,7 +156,7 @@ fn the_trace_is_jfks_departures_as_flown() {
 }
 
 #[test]
-fn the_template_replays_over_the_trace_and_issues_directives() {
+fn the_template_replays_over_the_trace_and_forecasts_through_nights_and_weekends() {
     let yaml = std::fs::read_to_string(TEMPLATE).expect("template");
     let report = replay(&yaml, 6);
     assert_eq!(report.series.len(), 1);
@@ -174,13 +175,107 @@ fn the_template_replays_over_the_trace_and_issues_directives() {
     );
     let policy = the_policy(series);
     assert!(policy.capacity.len() > 1, "capacity changed");
-    assert!(policy.score.covered_hours > 0.0);
-    // Nothing is recorded at night, so no window of demand covers a night or a weekend.
-    for step in &series.demand {
-        assert!(is_weekday(day_of(step.start_ms)), "{step:?}");
-        assert!(
-            (OPENING_MIN..CLOSING_MIN).contains(&minute_of_day(step.start_ms)),
-            "{step:?}"
-        );
+    // `absent: zero`: the quiet quarter hours of nights and weekends are windows of no demand.
+    let quiet: Vec<_> = series
+        .demand
+        .iter()
+        .filter(|d| !in_business_hours(d.start_ms))
+        .collect();
+    assert!(quiet.iter().all(|d| d.value == 0.0), "quiet windows are 0");
+    assert!(quiet.iter().any(|d| !is_weekday(day_of(d.start_ms))));
+    assert!(quiet.iter().any(|d| minute_of_day(d.start_ms) == 3 * 60));
+    assert_eq!(policy.score.gap_hours, 0.0, "nothing unknown is left");
+}
+
+#[test]
+fn capacity_rises_before_the_opening_with_quiet_windows_as_zero_and_not_without_them() {
+    let with_zero = std::fs::read_to_string(TEMPLATE).expect("template");
+    let absent_line = "      absent: zero\n";
+    assert!(
+        with_zero.contains(absent_line),
+        "the template says absent: zero"
+    );
+    let without = with_zero.replace(absent_line, "");
+
+    let mornings_with = mornings(&replay(&with_zero, 8));
+    let report_without = replay(&without, 8);
+    let mornings_without = mornings(&report_without);
+    eprintln!("absent: zero {mornings_with:?}; left out {mornings_without:?}");
+    assert!(
+        mornings_with.scored >= 15,
+        "four scored weeks: {mornings_with:?}"
+    );
+    assert_eq!(mornings_with.scored, mornings_without.scored);
+    // With quiet windows forecast through the night, most mornings' capacity goes up between
+    // 03:00 and 07:00 and is in service for the opening quarter hour's demand.
+    assert!(
+        mornings_with.raised_and_covered * 2 > mornings_with.scored,
+        "{mornings_with:?}"
+    );
+    // Without, no window closes overnight: nothing decides, and capacity never rises before
+    // the first morning window has closed.
+    assert!(report_without
+        .series
+        .iter()
+        .flat_map(|s| &s.demand)
+        .all(|d| in_business_hours(d.start_ms)));
+    assert_eq!(mornings_without.raised, 0, "{mornings_without:?}");
+}
+
+fn in_business_hours(ms: i64) -> bool {
+    is_weekday(day_of(ms)) && (OPENING_MIN..CLOSING_MIN).contains(&minute_of_day(ms))
+}
+
+/// Scored weekday mornings of the template's policy, measured from its capacity steps against
+/// the demand.
+#[derive(Debug, Default)]
+struct Mornings {
+    scored: usize,
+    /// Capacity went above its 03:00 level before 07:00.
+    raised: usize,
+    /// ... and what was in service throughout 07:00-07:15 served that quarter hour's demand.
+    raised_and_covered: usize,
+}
+
+fn mornings(report: &Report) -> Mornings {
+    let series = &report.series[0];
+    let policy = the_policy(series);
+    let mut tally = Mornings::default();
+    for window in &series.demand {
+        let opening = window.start_ms;
+        let night = opening - 4 * 60 * MINUTE;
+        if minute_of_day(opening) != OPENING_MIN
+            || !is_weekday(day_of(opening))
+            || night < report.scored_from_ms
+        {
+            continue;
+        }
+        tally.scored += 1;
+        let at_night = units_at(&policy.capacity, night);
+        let raised = policy
+            .capacity
+            .iter()
+            .any(|s| s.at_ms > night && s.at_ms < opening && s.units > at_night);
+        let in_service = policy
+            .capacity
+            .iter()
+            .filter(|s| s.at_ms > opening && s.at_ms < window.end_ms)
+            .map(|s| s.units)
+            .chain([units_at(&policy.capacity, opening)])
+            .min()
+            .unwrap_or(0);
+        let covered = in_service as f64 * policy.per_unit >= window.value;
+        tally.raised += usize::from(raised);
+        tally.raised_and_covered += usize::from(raised && covered);
     }
+    tally
+}
+
+/// Units in service at `at_ms`: the last step at or before it.
+fn units_at(capacity: &[CapacityStep], at_ms: i64) -> i64 {
+    capacity
+        .iter()
+        .take_while(|s| s.at_ms <= at_ms)
+        .last()
+        .map_or(0, |s| s.units)
 }
