@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use presage_backtest::thresholds::{parse_percent, unscored, violations, Limits};
-use presage_backtest::{assign, run, Options, Progress, TemplateSet, Trace};
+use presage_backtest::{assign, run_at_slo, Options, Progress, TemplateSet, Trace};
 use presage_events::{decode, RawSample};
 use presage_runner::KafkaArgs;
 
@@ -61,6 +61,11 @@ pub struct BacktestArgs {
     /// `30%`.
     #[arg(long, value_parser = parse_percent)]
     pub max_slack: Option<f64>,
+    /// Find each contender's cheapest setting whose under-provisioned time is at most this,
+    /// e.g. `0.5%`: the policy's quantile (`use`), the reactive baseline's headroom, both for
+    /// the two combined; the scorecard, the JSON (`frontier`) and the HTML report show them.
+    #[arg(long, value_parser = parse_percent, value_name = "PERCENT")]
+    pub slo: Option<f64>,
 }
 
 pub fn backtest(args: &BacktestArgs) -> ExitCode {
@@ -111,7 +116,9 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<Vec<String>> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     let mut bar = ProgressBar::new(sets.len());
-    let report = run(&sets, &trace, &source, options, &mut |p| bar.show(p))?;
+    let report = run_at_slo(&sets, &trace, &source, options, args.slo, &mut |p| {
+        bar.show(p)
+    })?;
     bar.finish();
 
     print!("{}", presage_backtest::table::render_table(&report));

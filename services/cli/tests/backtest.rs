@@ -227,3 +227,44 @@ fn a_broken_template_is_refused_with_file_line_and_column() {
         "{stderr}"
     );
 }
+
+#[test]
+fn slo_finds_each_contenders_cheapest_setting_and_writes_the_frontier() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = backtest(dir.path(), &["--slo", "2%"]);
+    let stdout = text_of(&output);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("at the SLO: under-provisioned at most 2% of the time"),
+        "{stdout}"
+    );
+    let json = dir.path().join("var/backtest/backtest.json");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let frontier = &report["series"][0]["frontier"];
+    assert_eq!(frontier["slo_pct"], 2.0);
+    let kinds: Vec<&str> = frontier["curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["forecast", "reactive", "combined", "oracle"]);
+    for curve in frontier["curves"].as_array().unwrap() {
+        let chosen = curve["chosen"].as_u64().expect("a choice") as usize;
+        let point = &curve["points"][chosen];
+        if curve["meets"] == true {
+            assert!(point["under_provisioned_pct"].as_f64().unwrap() <= 2.0);
+        }
+        assert!(point["setting"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    let html = std::fs::read_to_string(dir.path().join("var/backtest/backtest.html")).unwrap();
+    assert!(html.contains("class=\"frontier\"") && html.contains("class=\"slo\""));
+}
+
+#[test]
+fn a_malformed_slo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = backtest(dir.path(), &["--slo", "half"]);
+    assert!(!output.status.success());
+    assert!(text_of(&output).contains("`half` is not a percentage"));
+}
