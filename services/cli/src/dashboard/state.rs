@@ -307,6 +307,12 @@ impl State {
         if self.too_far_ahead(metric.window_start_ms) {
             return;
         }
+        // An unknown window (`absent: unknown`: no sample, no value) is a gap, not a point: it
+        // is counted with the derived events but never charted (a quiet `absent: zero` window
+        // is a value, 0, and is charted like any other).
+        if presage_template::is_unknown_window(metric.value, metric.sample_count) {
+            return;
+        }
         let limits = self.limits;
         let Some(app) = self.app(&metric.app) else {
             return;
@@ -602,6 +608,25 @@ mod tests {
         state.fold(derived("shop", "rps", 4_000, 4.0));
         let series = &state.apps["shop"].observed["rps"];
         assert_eq!(values(series)[0], (2_000, 2.0), "older than 2 s dropped");
+    }
+
+    #[test]
+    fn an_unknown_window_is_not_charted_and_a_zero_window_is() {
+        let mut state = State::new(Limits::default());
+        state.fold(derived("shop", "rps", 1_000, 4.0));
+        let quiet = |start_ms: i64, value: f64| match derived("shop", "rps", start_ms, value) {
+            Event::Derived(d) => Event::Derived(DerivedMetric {
+                sample_count: 0,
+                ..d
+            }),
+            _ => unreachable!(),
+        };
+        state.fold(quiet(2_000, f64::NAN));
+        state.fold(quiet(3_000, 0.0));
+        assert_eq!(
+            values(&state.apps["shop"].observed["rps"]),
+            vec![(1_000, 4.0), (3_000, 0.0)]
+        );
     }
 
     #[test]
