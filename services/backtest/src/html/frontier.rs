@@ -91,8 +91,14 @@ fn frontier_svg(out: &mut String, index: usize, frontier: &Frontier) {
             ty + 4.0
         );
     }
+    // Ticks crowd near zero on a square-root axis: a label only where it has room.
+    let mut last_label = f64::NEG_INFINITY;
     for tick in UNDER_TICKS.iter().filter(|t| **t <= max_under) {
         let tx = px(*tick);
+        if tx - last_label < 44.0 {
+            continue;
+        }
+        last_label = tx;
         w!(
             out,
             "<line x1=\"{tx}\" x2=\"{tx}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#eeeeee\"/><text x=\"{tx}\" y=\"{}\" text-anchor=\"middle\">{}%</text>\n",
@@ -160,28 +166,25 @@ fn frontier_svg(out: &mut String, index: usize, frontier: &Frontier) {
             }
         }
     }
-    // Legend.
+    // Legend: the kinds (the contenders' full names are in the table below).
     let mut lx = LEFT;
     for curve in &frontier.curves {
-        let label = format!("{} ({})", kind_name(curve.kind), curve.name);
-        let label = if label.chars().count() > 48 {
-            format!("{}…", label.chars().take(47).collect::<String>())
-        } else {
-            label
-        };
+        let label = kind_name(curve.kind);
         w!(
             out,
-            "<circle cx=\"{}\" cy=\"20\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"24\">{}</text>\n",
+            "<circle cx=\"{}\" cy=\"20\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"24\">{label}</text>\n",
             lx + 4.0,
             color(curve.kind),
-            lx + 12.0,
-            Esc(&label)
+            lx + 12.0
         );
-        lx += 20.0 + label.chars().count() as f64 * 6.2;
-        if lx > WIDTH - 120.0 {
-            break;
-        }
+        lx += 28.0 + label.len() as f64 * 7.0;
     }
+    w!(
+        out,
+        "<circle cx=\"{}\" cy=\"20\" r=\"7\" fill=\"none\" stroke=\"#555\" stroke-width=\"2\"/><text x=\"{}\" y=\"24\">chosen</text>\n",
+        lx + 6.0,
+        lx + 18.0
+    );
     out.push_str("</svg>\n");
 }
 
