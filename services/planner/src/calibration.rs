@@ -29,9 +29,11 @@ use presage_events::ForecastPoint;
 use presage_template::quantiles::normal_quantile;
 use presage_template::slo::{conformal_rank, percent};
 
-/// How much longer than its window a record is kept (by the newest time it saw): a decision
-/// read back from a backlog up to a day old still finds its whole window.
-pub const RECORD_SLACK_MS: i64 = 86_400_000;
+/// How far ahead of its decisions a record keeps what it took in (counted back from the newest
+/// time it saw), beyond its window: what a restarted planner reads back lies ahead of the
+/// decisions it takes again, and is kept for them. Past a week without a decision (a policy
+/// always on its fallback), the oldest entries go, so the record stays bounded.
+pub const RECORD_SLACK_MS: i64 = 7 * 86_400_000;
 
 /// The forecast point a window was provisioned from.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,12 +119,32 @@ impl Record {
         self.saw(start_ms, keep_ms);
     }
 
-    /// Drops what is older than `keep_ms` before the newest time seen.
+    /// Drops what is older than `keep_ms` and the slack before the newest time seen.
     fn saw(&mut self, at_ms: i64, keep_ms: i64) {
         self.newest_ms = self.newest_ms.max(at_ms);
-        let from = self.newest_ms.saturating_sub(keep_ms);
-        self.predicted = self.predicted.split_off(&from);
-        self.observed = self.observed.split_off(&from);
+        let from = self
+            .newest_ms
+            .saturating_sub(keep_ms.saturating_add(RECORD_SLACK_MS));
+        self.forget_before(from);
+    }
+
+    /// Drops the windows that start before `from_ms`: after a decision at `t`, those before
+    /// `t` less the policy's window and lead, which no later decision reads.
+    pub fn forget_before(&mut self, from_ms: i64) {
+        if self
+            .predicted
+            .first_key_value()
+            .is_some_and(|(k, _)| *k < from_ms)
+        {
+            self.predicted = self.predicted.split_off(&from_ms);
+        }
+        if self
+            .observed
+            .first_key_value()
+            .is_some_and(|(k, _)| *k < from_ms)
+        {
+            self.observed = self.observed.split_off(&from_ms);
+        }
     }
 
     /// The standardised errors of the windows that ended by `now` (strictly before it: the
@@ -217,13 +239,25 @@ pub fn equivalent_level(z: f64) -> f64 {
     (lo + hi) / 2.0
 }
 
+/// A quantile level as `pNN`: to a tenth of a percent, to a hundredth in the far tail (never
+/// rounded up to p100).
+fn level_name(level: f64) -> String {
+    let pct = level * 100.0;
+    if pct < 99.95 {
+        format!("p{}", (pct * 10.0).round() / 10.0)
+    } else if pct < 99.99 {
+        format!("p{}", (pct * 100.0).floor() / 100.0)
+    } else {
+        "p>99.99".to_string()
+    }
+}
+
 impl Choice {
     /// For the directive's reason, e.g. `p99.3 (mean + 2.46σ) chosen for under_provisioned ≤
     /// 0.5%: the conformal quantile of 2016 recent windows (10 above it; 31 above the normal
     /// p99.5)`.
     pub fn describe(&self) -> String {
-        let level = equivalent_level(self.z);
-        let p = format!("p{}", (level * 1000.0).round() / 10.0);
+        let p = level_name(equivalent_level(self.z));
         let normal = format!("p{}", ((1.0 - self.slo) * 1000.0).round() / 10.0);
         let head = format!(
             "{p} (mean {} {:.2}σ) chosen for under_provisioned ≤ {}",
@@ -304,6 +338,17 @@ mod tests {
     }
 
     #[test]
+    fn levels_are_named_without_rounding_up_to_p100() {
+        assert_eq!(level_name(0.993), "p99.3");
+        assert_eq!(level_name(0.9996), "p99.96");
+        assert_eq!(level_name(0.999_999_9), "p>99.99");
+        assert_eq!(
+            level_name(equivalent_level(normal_quantile(0.995))),
+            "p99.5"
+        );
+    }
+
+    #[test]
     fn a_stricter_slo_never_provisions_less() {
         // heavy-tailed scores (a Cauchy-like sequence), records from empty to long
         let all: Vec<f64> = (0..3000)
@@ -356,16 +401,20 @@ mod tests {
     #[test]
     fn the_window_drops_old_entries() {
         let day = 86_400_000;
-        let keep = 2 * day + RECORD_SLACK_MS;
+        let keep = 2 * day;
         let mut r = Record::default();
-        for i in 0..10 {
+        for i in 0..20 {
             let at = i * day;
             r.predict(at - 1, "f", &point(at, 0.0, 1.0), 1.0, keep);
             r.observe(at, at + 1000, 1.0, keep);
         }
         // a decision reads two days back
-        assert_eq!(r.scores(9 * day + 2000, 2 * day).len(), 2);
-        // and the slack's day more: days 6 to 9 of 0..9
-        assert_eq!(r.len(), (4, 4));
+        assert_eq!(r.scores(19 * day + 2000, 2 * day).len(), 2);
+        // with no decision, the window and the slack are kept: days 10 to 19
+        assert_eq!(r.len(), (10, 10));
+        // after a decision at day 19, what no later decision reads goes: days 17 to 19 stay
+        r.forget_before(19 * day - keep);
+        assert_eq!(r.len(), (3, 3));
+        assert_eq!(r.scores(19 * day + 2000, 2 * day).len(), 2);
     }
 }

@@ -9,7 +9,7 @@ use presage_events::{event_id, DerivedMetric, Forecast, ResourceTarget, ScalingD
 use presage_template::cron::Cron;
 use presage_template::{PolicyKind, ScalingPolicy, Template, Zone};
 
-use crate::calibration::{self, Record, RECORD_SLACK_MS};
+use crate::calibration::{self, Record};
 use crate::policy::{decide, decide_reactive, point_at_lead, Decision, PolicyInput, PolicyState};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -62,8 +62,8 @@ fn key_of(app: &str, policy: &ScalingPolicy) -> PolicyKey {
     (app.to_string(), policy.resource.clone(), policy.shadow)
 }
 
-/// How long back a policy's record is kept: its SLO window and lead time, and a day's slack
-/// (`None`: the policy keeps none).
+/// How far back of a decision a policy's record reaches: its SLO window and lead time (`None`:
+/// the policy keeps no record).
 fn record_keep_ms(policy: &ScalingPolicy) -> Option<i64> {
     let lead = policy.lead_time.map_or(0, |d| d.as_millis_i64());
     let window = match (policy.target, policy.reactive) {
@@ -71,8 +71,12 @@ fn record_keep_ms(policy: &ScalingPolicy) -> Option<i64> {
         (None, Some(_)) => 0,
         (None, None) => return None,
     };
-    Some(window.saturating_add(lead).saturating_add(RECORD_SLACK_MS))
+    Some(window.saturating_add(lead))
 }
+
+/// How far back of the topics' ends a restarted planner reads its records: their reach and a
+/// day, so a planner down for up to a day takes its backlog's decisions with whole records.
+pub const READ_BACK_SLACK_MS: i64 = 86_400_000;
 
 impl Planner {
     pub fn new() -> Self {
@@ -99,7 +103,7 @@ impl Planner {
             .flat_map(|(_, t)| t.dynamic_metadata.scaling_policies.iter())
             .filter_map(record_keep_ms)
             .max()
-            .unwrap_or(0)
+            .map_or(0, |keep| keep.saturating_add(READ_BACK_SLACK_MS))
     }
 
     /// Takes a forecast read back from `presage.forecasts` on start into the records of the
@@ -291,6 +295,13 @@ impl Planner {
                     .and(record)
                     .and_then(|r| r.newest_observed(now))
                     .map(|(_, value)| value);
+                if let (Some(keep), Some(record)) = (
+                    record_keep_ms(policy),
+                    self.records.get_mut(&key_of(&forecast.app, policy)),
+                ) {
+                    // no later decision (they are never older) reads further back
+                    record.forget_before(now.saturating_sub(keep));
+                }
                 let state = self
                     .states
                     .entry(key_of(&forecast.app, policy))
