@@ -903,11 +903,15 @@ impl RecipeProcessor {
         if !closing.is_empty() {
             self.close(partition_id, closing, outputs);
         }
-        if let (false, Some(app)) = (quiet.is_empty(), self.apps.get(app_name)) {
+        if let Some(app) = self.apps.get(app_name).filter(|app| keeps_clock(app)) {
             for (run, start) in quiet {
                 emit_quiet(partition_id, app, &run, start, outputs);
             }
-            in_window_order(&mut outputs[before..]);
+            // Quiet windows, from here or from the close (samples that gave no value), among
+            // the query's.
+            if outputs.len() > before {
+                in_window_order(&mut outputs[before..]);
+            }
         }
         // After the close: the windows closing now read their signals' values first.
         if let Some(app) = self.apps.get_mut(app_name) {
@@ -1019,11 +1023,30 @@ impl RecipeProcessor {
             (&a.app, a.window_start, &a.labels).cmp(&(&b.app, b.window_start, &b.labels))
         });
         outputs.reserve(rows.len());
+        let mut valued: BTreeSet<(String, i64)> = BTreeSet::new();
         for row in rows {
             let Some(owner) = owners.get(&(row.app.as_str(), row.window_start)) else {
                 continue;
             };
+            if row.value.is_some() && owner.run.compiled.absent.is_some() {
+                valued.insert((row.app.clone(), row.window_start));
+            }
             emit(partition, owner, row, outputs);
+        }
+        // A window of an `absent` recipe whose samples gave no value (a filter kept none of
+        // them, a ratio's denominator was 0) is quiet too: the query's output for it is the
+        // same in every run, so this is as deterministic as the value would have been.
+        let mut quiet: Vec<(&str, &PaneApp, i64)> = owners
+            .iter()
+            .filter(|(_, owner)| owner.run.compiled.absent.is_some())
+            .filter(|((app, start), _)| !valued.contains(&(app.to_string(), *start)))
+            .map(|((app, start), owner)| (*app, *owner, *start))
+            .collect();
+        quiet.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        for (app, owner, start) in quiet {
+            if let Some(state) = self.apps.get(app) {
+                emit_quiet(partition, state, &owner.run, start, outputs);
+            }
         }
         Ok(())
     }

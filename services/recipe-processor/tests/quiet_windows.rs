@@ -258,3 +258,42 @@ fn a_jump_over_a_long_quiet_stretch_emits_at_most_the_bound_the_newest() {
     );
     assert_eq!(windows.len() as i64, MAX_QUIET_WINDOWS + 1);
 }
+
+#[test]
+fn a_window_whose_samples_the_filter_drops_all_is_quiet_too() {
+    let t = template(
+        APP,
+        "{ allowed_lateness: 0s, idle_timeout: 10m }",
+        &["{ name: rps, from: api.departures, filter: 'value > 5', aggregate: sum, window: { tumble: 15m }, absent: zero }"],
+    );
+    let mut d = Driver::new("v1", &t);
+    // jfk 06:00-07:00 is 3, 6, 2, 4: the filter keeps only the 6 (06:15)
+    let samples: Vec<RawSample> = [3.0, 6.0, 2.0, 4.0, 7.0]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            raw(
+                APP,
+                "api",
+                "departures",
+                &[],
+                at("06:00") + i as i64 * QUARTER,
+                *v,
+            )
+        })
+        .collect();
+    d.push_all(&samples);
+    let windows = by_start(&d.outputs);
+    assert_eq!(
+        (
+            windows[&at("06:15")].value,
+            windows[&at("06:15")].sample_count
+        ),
+        (6.0, 1)
+    );
+    for start in [at("06:00"), at("06:30"), at("06:45")] {
+        let w = &windows[&start];
+        assert_eq!((w.value, w.sample_count), (0.0, 0), "{w:?}");
+    }
+    assert_eq!(windows.len(), 4, "07:00 still open");
+}
