@@ -128,13 +128,20 @@ pub fn replan(
 }
 
 /// Whether the policy states an SLO `target` (the planner then chooses its quantile from its
-/// own record, so there is no quantile to search). Read by name from the policy as a template
-/// writes it, so this holds whatever shape the target takes.
+/// own record, so there is no quantile to search: the policy is scored at its own setting).
 pub fn states_slo_target(policy: &ScalingPolicy) -> bool {
-    serde_json::to_value(policy)
-        .ok()
-        .and_then(|v| v.get("target").cloned())
-        .is_some_and(|t| !t.is_null())
+    policy.target.is_some()
+}
+
+/// How a policy that is not searched is named on its curve: its SLO target, else its `use`.
+fn own_setting(policy: &ScalingPolicy) -> String {
+    match &policy.target {
+        Some(target) => format!(
+            "target {}%",
+            (target.under_provisioned * 100_000.0).round() / 1000.0
+        ),
+        None => policy.use_bound.name(),
+    }
 }
 
 /// What the frontier of one series is built from.
@@ -178,7 +185,7 @@ pub fn frontier(input: &FrontierInput<'_>, slo_pct: f64) -> Vec<FrontierCurve> {
     // The forecast policy, by quantile (or at its own setting when it states an SLO target).
     let forecast = if fixed {
         let own = scoring.score(input.own);
-        let point = point(input.policy.use_bound.name(), None, None, own, slo_pct);
+        let point = point(own_setting(input.policy), None, None, own, slo_pct);
         curve(
             input.name,
             FrontierKind::Forecast,
@@ -254,7 +261,7 @@ pub fn frontier(input: &FrontierInput<'_>, slo_pct: f64) -> Vec<FrontierCurve> {
             let actions = higher_of(scoring.initial, forecast_part, &reactive_at(h));
             let name = match q {
                 Some(q) => format!("{} {}", quantile_name(*q), headroom_name(h)),
-                None => format!("{} {}", input.policy.use_bound.name(), headroom_name(h)),
+                None => format!("{} {}", own_setting(input.policy), headroom_name(h)),
             };
             points.push(point(name, *q, Some(h), scoring.score(&actions), slo_pct));
         }

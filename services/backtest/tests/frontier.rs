@@ -189,6 +189,46 @@ fn where_no_setting_meets_the_slo_the_least_under_provisioned_is_reported() {
 }
 
 #[test]
+fn a_policy_stating_an_slo_target_is_scored_at_its_own_setting() {
+    let trace = trace("taylor-demand.csv", 21);
+    let path = repo("templates/backtest/grid-ew.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("use: upper,"));
+    let yaml = yaml.replace(
+        "use: upper,",
+        "target: { under_provisioned: 0.5%, window: 7d },",
+    );
+    let parsed = presage_template::parse(&yaml, "grid-ew-slo.yaml").expect("template parses");
+    let set = TemplateSet {
+        name: "grid-ew-slo.yaml".to_string(),
+        version: presage_template::version_of(&yaml),
+        templates: assign(&parsed, &trace.apps),
+    };
+    let report = backtest(&set, &trace, 0.5);
+    let series = &report.series[0];
+    let forecast = curve(series, FrontierKind::Forecast);
+    assert_eq!(forecast.points.len(), 1, "{forecast:#?}");
+    assert_eq!(forecast.points[0].setting, "target 0.5%");
+    assert!(
+        forecast.note.contains("states an SLO target"),
+        "{}",
+        forecast.note
+    );
+    // Its one point is the policy as the scorecard scored it.
+    let own = &series.contenders[0];
+    assert_eq!(forecast.points[0].unit_hours, own.score.unit_hours);
+    assert_eq!(
+        forecast.points[0].under_provisioned_pct,
+        own.score.under_provisioned_pct
+    );
+    // The combined contender pairs that same policy with each headroom only.
+    let combined = curve(series, FrontierKind::Combined);
+    assert!(combined.points.iter().all(|p| p.quantile.is_none()));
+    let table = presage_backtest::table::render_table(&report);
+    assert!(table.contains("states an SLO target"), "{table}");
+}
+
+#[test]
 fn the_planner_replayed_at_the_policys_own_setting_gives_its_directives_and_combined_never_falls_below_either_part(
 ) {
     let (set, trace) = taylor();
