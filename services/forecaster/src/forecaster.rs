@@ -11,6 +11,11 @@
 //! it. Groups are admitted in the order their first window arrives, which a restart that
 //! remembers the same history repeats.
 //!
+//! Quiet windows (`absent:` on the recipe): a zero window is an observation like any other
+//! (seasonal zeros are demand). An unknown window (`sample_count` 0, a value that is not a number)
+//! is kept out of history, a gap the grid fills, but is still forecast from at its end, from the
+//! newest observation (see `gap_forecast`), so a quiet series is forecast on the clock.
+//!
 //! The active fit is a function of the history alone (see [`Forecaster::on_derived`]): a
 //! forecaster restarted on the same history fits at the same instants on the same data and
 //! issues the same forecasts.

@@ -14,6 +14,13 @@
 //!   closed is late: it is returned as [`RecipeOutput::Late`] and counted. An app with no sample
 //!   for its template's idle timeout lets its event time advance with the wall clock, so its
 //!   last windows close.
+//! - **Quiet windows**: a recipe with `absent` (`zero` or `unknown`, see
+//!   [`presage_template::absent`]) has every window of its grid that event time passes without a
+//!   value emitted all the same (`sample_count` 0, value 0 or NaN), in window order among the
+//!   query's: when a later sample passes them, or live when the idle timeout lets the wall clock
+//!   move event time, which for such an app goes on with no window open (and, after a restore,
+//!   from its restored watermark). Their ids are the query's, so a quiet window emitted again is
+//!   the same event; one advance emits at most [`MAX_QUIET_WINDOWS`] per recipe.
 //! - **Admission** ([`crate::admission`]): a sample that is not a finite number, has too many
 //!   or too long labels, or is a new series past its app's or recipe's series limit is
 //!   returned as [`RecipeOutput::Refused`] with its [`Refusal`], and stored nowhere.

@@ -11,6 +11,9 @@
 //!   last data it has, so the planner is fed on a clock while the series is quiet.
 //! - left out: an empty window emits nothing (the behaviour before `absent` existed).
 //!
+//! A window whose samples gave no value (a `filter` kept none of them, a ratio's denominator was
+//! 0) is quiet in the same way.
+//!
 //! Only a recipe without `group_by` may say it: a group is known only by its samples, so a quiet
 //! window has no labels to be emitted under. `zero` is refused where no sample does not mean a
 //! zero value: a `ratio` (0/0) and a `histogram_quantile` (a latency of no request).
