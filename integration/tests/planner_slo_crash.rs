@@ -1,0 +1,236 @@
+//! A policy with an SLO (`target: { under_provisioned: 5% }`) and a reactive side holds a record
+//! of recent forecasts and observed windows in memory only. The real `presage-planner`, killed
+//! with SIGKILL in the middle of its decisions and started again, reads that record back from
+//! `presage.metrics.derived` and `presage.forecasts` and decides exactly as a planner that never
+//! stopped: every directive (id, target, and a reason that counts the record's windows) is the
+//! uninterrupted core's.
+//!
+//! Demand is Newark's departures per quarter hour (`nyc-departures-15m.csv`, from 2013-03-04),
+//! moved to the recent past by whole weeks; forecasts are the same quarter hour a day earlier
+//! with too-narrow bounds, so the chosen headroom is the record's, not the interval's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
+use presage_integration::broker::TestBroker;
+use presage_integration::data::{epoch_ms, trace_slice};
+use presage_integration::services::Services;
+use presage_integration::topics::{produce, TopicReader};
+use presage_planner::Planner;
+use presage_runner::templates::{load_published, publish_templates};
+
+const STEP: i64 = 900_000;
+const DAY: usize = 96;
+const WEEK: i64 = 7 * 24 * 3_600_000;
+/// A day to start the forecast, then three of decisions; the planner is killed in the second.
+const WINDOWS: usize = 4 * DAY;
+const STOP: usize = 2 * DAY + 40;
+
+const TEMPLATE: &str = r#"
+app: ewr
+dynamic_metadata:
+  sources:
+    - { id: f, kind: prometheus, url: "http://127.0.0.1:1/metrics" }
+  metric_recipes:
+    - { name: departures, from: f.departures, window: { tumble: 15m } }
+  scaling_policies:
+    - { resource: gates, metric: departures, per_unit: 1, min: 0, max: 500, target: { under_provisioned: 5%, window: 1d }, reactive: { headroom: 10% } }
+"#;
+
+struct Trace {
+    starts: Vec<i64>,
+    values: Vec<f64>,
+}
+
+fn trace() -> Trace {
+    let values = trace_slice("nyc-departures-15m.csv", "2013-03-04T00:00:00Z", WINDOWS);
+    let start = epoch_ms("2013-03-04T00:00:00Z");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let shift = (now - start).div_euclid(WEEK) * WEEK - WEEK;
+    let starts = (0..WINDOWS)
+        .map(|i| start + shift + i as i64 * STEP)
+        .collect();
+    Trace { starts, values }
+}
+
+fn window(t: &Trace, version: &str, i: usize) -> DerivedMetric {
+    DerivedMetric {
+        event_id: format!("slo-crash-d{i}"),
+        app: "ewr".into(),
+        template_version: version.into(),
+        recipe: "departures".into(),
+        window_start_ms: t.starts[i],
+        window_end_ms: t.starts[i] + STEP,
+        value: t.values[i],
+        sample_count: 1,
+        ..Default::default()
+    }
+}
+
+/// Issued at the end of window `i`, for window `i + 1`: its value a day earlier, ±(10% + 1).
+fn forecast(t: &Trace, version: &str, i: usize) -> Forecast {
+    let at_ms = t.starts[i + 1];
+    let mean = t.values[i + 1 - DAY];
+    let half = 0.1 * mean + 1.0;
+    Forecast {
+        event_id: format!("slo-crash-f{i}"),
+        app: "ewr".into(),
+        template_version: version.into(),
+        metric: "departures".into(),
+        model: "seasonal_naive".into(),
+        issued_at_ms: at_ms,
+        step_ms: STEP,
+        interval_level: 0.9,
+        points: vec![ForecastPoint {
+            at_ms,
+            point: mean,
+            lower: (mean - half).max(0.0),
+            upper: mean + half,
+        }],
+        score: Some(0.8),
+        ..Default::default()
+    }
+}
+
+type Said = BTreeMap<String, (i64, String)>;
+
+/// Directives by id; one id published twice (an input read again after the kill) must say the
+/// same both times.
+fn by_id(directives: &[ScalingDirective]) -> Said {
+    let mut said = Said::new();
+    for d in directives {
+        let content = (d.target, d.reason.clone());
+        if let Some(earlier) = said.insert(d.event_id.clone(), content.clone()) {
+            assert_eq!(
+                earlier, content,
+                "{} published with two contents",
+                d.event_id
+            );
+        }
+    }
+    said
+}
+
+#[test]
+fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never_stopped() {
+    let broker = TestBroker::start();
+    let kafka = broker.kafka.clone();
+    let workdir = tempfile::tempdir().expect("workdir");
+    let template_path = workdir.path().join("ewr.yaml");
+    std::fs::write(&template_path, TEMPLATE).expect("write template");
+    let published = publish_templates(&kafka, &[template_path]).expect("publish template");
+    let loaded = load_published(&published[0]).expect("template loads");
+    let version = loaded.version.clone();
+    let t = trace();
+
+    // What a planner that never stopped publishes, the live order: a window, then the forecast
+    // made at its end.
+    let mut uninterrupted = Planner::new();
+    uninterrupted.set_template(&version, Arc::clone(&loaded.template));
+    let mut expected = Vec::new();
+    for i in DAY..WINDOWS - 1 {
+        expected.extend(uninterrupted.on_observed(&window(&t, &version, i)).unwrap());
+        expected.extend(
+            uninterrupted
+                .on_forecast(&forecast(&t, &version, i))
+                .unwrap(),
+        );
+    }
+    let expected = by_id(&expected);
+    assert!(expected.len() > 50, "{} directives", expected.len());
+    assert!(
+        expected
+            .values()
+            // a day's windows that ended before the decision
+            .any(|(_, reason)| reason.contains("conformal quantile of 95 recent windows")),
+        "the record fills its day: {expected:#?}"
+    );
+    let before_stop = (DAY..STOP)
+        .filter(|i| expected.contains_key(&directive_of(&expected, *i)))
+        .count();
+
+    let directives = TopicReader::open(&kafka, &kafka.topics().directives());
+    let mut services = Services::new(&workdir.path().join("logs"));
+    // Each part's windows reach the topic before its forecasts, as the forecaster makes them.
+    for i in DAY..STOP {
+        produce(&kafka, &kafka.topics().derived(), &window(&t, &version, i));
+    }
+    services.start("planner", &kafka, workdir.path());
+    for i in DAY..STOP {
+        produce(
+            &kafka,
+            &kafka.topics().forecasts(),
+            &forecast(&t, &version, i),
+        );
+    }
+    let mut seen: Vec<ScalingDirective> = Vec::new();
+    let halfway = (before_stop / 2).max(1);
+    assert!(
+        directives.wait_until(&mut seen, Duration::from_secs(120), |d| d.len() >= halfway),
+        "first run: {} of {halfway} directives\n{}",
+        seen.len(),
+        services.logs()
+    );
+    services.kill("planner");
+
+    for i in STOP..WINDOWS - 1 {
+        produce(&kafka, &kafka.topics().derived(), &window(&t, &version, i));
+    }
+    services.start("planner", &kafka, workdir.path());
+    for i in STOP..WINDOWS - 1 {
+        produce(
+            &kafka,
+            &kafka.topics().forecasts(),
+            &forecast(&t, &version, i),
+        );
+    }
+    let done = directives.wait_until(&mut seen, Duration::from_secs(180), |d| {
+        let ids: std::collections::HashSet<&str> = d.iter().map(|d| d.event_id.as_str()).collect();
+        expected.keys().all(|id| ids.contains(id.as_str()))
+    });
+    services.stop("planner");
+    assert!(
+        done,
+        "{} of {} directives\n{}",
+        by_id(&seen).len(),
+        expected.len(),
+        services.logs()
+    );
+    let got = by_id(&seen);
+    let differing: Vec<_> = expected
+        .iter()
+        .filter(|(id, said)| got.get(*id) != Some(*said))
+        .map(|(id, said)| (id, said, got.get(id)))
+        .chain(
+            got.iter()
+                .filter(|(id, _)| !expected.contains_key(*id))
+                .map(|(id, said)| (id, said, None)),
+        )
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "(id, expected, published): {differing:#?}\n{}",
+        services.logs()
+    );
+    let log = services.log_of("planner");
+    assert_eq!(
+        log.matches("SLO and reactive records rebuilt").count(),
+        2,
+        "each start rebuilds the record\n{log}"
+    );
+}
+
+/// The id the directive decided on forecast `i` would have (if one was published).
+fn directive_of(expected: &Said, i: usize) -> String {
+    let id = presage_events::event_id(&["directive", &format!("slo-crash-f{i}"), "live"]);
+    if expected.contains_key(&id) {
+        id
+    } else {
+        String::new()
+    }
+}
