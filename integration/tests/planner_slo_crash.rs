@@ -13,13 +13,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use presage_events::Event;
 use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
 use presage_integration::broker::TestBroker;
 use presage_integration::data::{epoch_ms, trace_slice};
 use presage_integration::services::Services;
-use presage_integration::topics::{produce, TopicReader};
+use presage_integration::topics::TopicReader;
 use presage_planner::Planner;
+use presage_runner::publisher::Publisher;
 use presage_runner::templates::{load_published, publish_templates};
+use presage_runner::{KafkaArgs, Outgoing};
 
 const STEP: i64 = 900_000;
 const DAY: usize = 96;
@@ -97,6 +100,17 @@ fn forecast(t: &Trace, version: &str, i: usize) -> Forecast {
     }
 }
 
+/// Produces `events` to `topic` in order, in one batch (one producer, not one per record).
+fn produce_all<E: Event>(kafka: &KafkaArgs, topic: &str, events: impl Iterator<Item = E>) {
+    let batch: Vec<Outgoing> = events
+        .map(|e| Outgoing::event(topic, &e).expect("encode"))
+        .collect();
+    Publisher::new(kafka)
+        .expect("producer")
+        .send_all(&batch)
+        .expect("produce");
+}
+
 type Said = BTreeMap<String, (i64, String)>;
 
 /// Directives by id; one id published twice (an input read again after the kill) must say the
@@ -157,17 +171,17 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
     let directives = TopicReader::open(&kafka, &kafka.topics().directives());
     let mut services = Services::new(&workdir.path().join("logs"));
     // Each part's windows reach the topic before its forecasts, as the forecaster makes them.
-    for i in DAY..STOP {
-        produce(&kafka, &kafka.topics().derived(), &window(&t, &version, i));
-    }
+    produce_all(
+        &kafka,
+        &kafka.topics().derived(),
+        (DAY..STOP).map(|i| window(&t, &version, i)),
+    );
     services.start("planner", &kafka, workdir.path());
-    for i in DAY..STOP {
-        produce(
-            &kafka,
-            &kafka.topics().forecasts(),
-            &forecast(&t, &version, i),
-        );
-    }
+    produce_all(
+        &kafka,
+        &kafka.topics().forecasts(),
+        (DAY..STOP).map(|i| forecast(&t, &version, i)),
+    );
     let mut seen: Vec<ScalingDirective> = Vec::new();
     let halfway = (before_stop / 2).max(1);
     assert!(
@@ -178,17 +192,17 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
     );
     services.kill("planner");
 
-    for i in STOP..WINDOWS - 1 {
-        produce(&kafka, &kafka.topics().derived(), &window(&t, &version, i));
-    }
+    produce_all(
+        &kafka,
+        &kafka.topics().derived(),
+        (STOP..WINDOWS - 1).map(|i| window(&t, &version, i)),
+    );
     services.start("planner", &kafka, workdir.path());
-    for i in STOP..WINDOWS - 1 {
-        produce(
-            &kafka,
-            &kafka.topics().forecasts(),
-            &forecast(&t, &version, i),
-        );
-    }
+    produce_all(
+        &kafka,
+        &kafka.topics().forecasts(),
+        (STOP..WINDOWS - 1).map(|i| forecast(&t, &version, i)),
+    );
     let done = directives.wait_until(&mut seen, Duration::from_secs(180), |d| {
         let ids: std::collections::HashSet<&str> = d.iter().map(|d| d.event_id.as_str()).collect();
         expected.keys().all(|id| ids.contains(id.as_str()))
