@@ -749,11 +749,11 @@ pub struct ScalingPolicy {
     pub labels: BTreeMap<String, String>,
     /// `target: { under_provisioned: 0.5% }`, instead of `use`: the planner chooses the
     /// quantile from the policy's own recent record (see [`crate::slo`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<crate::slo::SloTarget>,
     /// `reactive: { headroom: 20% }`: act on the higher of the forecast's need and the newest
     /// observed value's with this headroom (see [`crate::slo`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactive: Option<crate::slo::ReactiveSide>,
 }
 

@@ -214,7 +214,10 @@ pub(crate) fn use_with_target(doc: &yaml_serde::Value) -> Vec<Finding> {
     policies
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.get("use").is_some() && p.get("target").is_some())
+        .filter(|(_, p)| {
+            let given = |key: &str| p.get(key).is_some_and(|v| !v.is_null());
+            given("use") && given("target")
+        })
         .map(|(i, _)| {
             Finding::at_key(
                 root.index(i).key("use"),
