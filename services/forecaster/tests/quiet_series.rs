@@ -154,7 +154,11 @@ fn unknown_windows_are_gaps_in_history_yet_each_is_forecast_through() {
     // its end: the clock, not an arrival, drives them
     let quiet: Vec<&(DerivedMetric, Vec<Forecast>)> =
         run.iter().filter(|(d, _)| d.sample_count == 0).collect();
-    assert_eq!(quiet.len(), 1436 - 11 * 56, "two weekends and eleven nights");
+    assert_eq!(
+        quiet.len(),
+        1436 - 11 * 56,
+        "two weekends and eleven nights"
+    );
     for (d, forecasts) in &quiet {
         assert_eq!(forecasts.len(), 1, "window at {}", d.window_start_ms);
         let f = &forecasts[0];
