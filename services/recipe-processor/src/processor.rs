@@ -1183,20 +1183,7 @@ fn emit_quiet(
         raw_last_offset: -1,
         lineage: Vec::new(),
     };
-    // A fragment renders a value: an unknown window has none to render.
-    let fragment = compiled
-        .fragments
-        .as_ref()
-        .filter(|_| derived.value.is_finite())
-        .map(|f| render_fragment(&derived, f.format, &f.set));
-    outputs.push(RecipeOutput::Derived(derived));
-    match fragment {
-        Some(Ok(fragment)) => outputs.push(RecipeOutput::Fragment(fragment)),
-        Some(Err(err)) => {
-            tracing::warn!(recipe = %compiled.name, error = %err, "fragment not rendered")
-        }
-        None => {}
-    }
+    push_derived(compiled, derived, outputs);
 }
 
 /// A derived window's id. No version in it: a window emitted again (after a restart) is the
@@ -1269,9 +1256,20 @@ fn emit(partition: i32, owner: &PaneApp, row: ResultRow, outputs: &mut Vec<Recip
             owner.first_offset, owner.last_offset
         )],
     };
+    push_derived(compiled, derived, outputs);
+}
+
+/// Outputs a derived window and, when its recipe has fragments, the fragment rendered from it.
+/// A fragment renders a value: an unknown window (no number) has none to render.
+fn push_derived(
+    compiled: &CompiledRecipe,
+    derived: DerivedMetric,
+    outputs: &mut Vec<RecipeOutput>,
+) {
     let fragment = compiled
         .fragments
         .as_ref()
+        .filter(|_| derived.value.is_finite())
         .map(|f| render_fragment(&derived, f.format, &f.set));
     outputs.push(RecipeOutput::Derived(derived));
     match fragment {
