@@ -1,22 +1,34 @@
 //! An SLO instead of a quantile (`target: { under_provisioned: 0.5% }`): the planner provisions
-//! at the quantile of its forecasts' errors that its own recent record says keeps windows short
-//! at most that often. Pure: a record of what was forecast and what was observed, and the choice
+//! at the headroom over its forecasts that its own recent record says keeps windows short at
+//! most that often. Pure: a record of what was forecast and what was observed, and the choice
 //! made from it.
 //!
 //! **The record.** For each observed window of the policy's metric it pairs the window's value
 //! `y` with the forecast point for that window that the policy provisions for (the point at its
-//! lead time, of the newest trusted forecast targeting the window), and keeps the standardised
-//! error `(y − mean) / σ`, σ being the forecast's upper half-width over the normal quantile of
-//! its interval (so a well-calibrated normal forecast gives standard normal scores). Windows
-//! whose forecast has no width (σ = 0) or whose value is unknown are left out.
+//! lead time, of the newest trusted forecast targeting the window): its mean and σ, the
+//! forecast's upper half-width over the normal quantile of its interval (so a well-calibrated
+//! normal forecast has standard normal errors `(y − mean) / σ`). Windows whose forecast has no
+//! width (σ = 0) or whose value is unknown are left out.
 //!
-//! **The choice** (split conformal prediction): of the n scores of the last `window` that ended
+//! **What is scored is shortfall, not error.** Capacity comes in whole units,
+//! `ceil((mean + z·σ) / per_unit)`, and is short only when those units fall below `y`. So each
+//! window is scored by the headroom it *needed*: the z just above which its rounded-up units
+//! would have covered it, `((ceil(y / per_unit) − 1)·per_unit − mean) / σ` (see [`needed_z`]).
+//! That is always below its error `(y − mean) / σ`: rounding up already covers part of every
+//! error, and calibrating the raw errors provisioned for that part twice (on the airports'
+//! departures: short 0.07% of windows for an SLO of 0.5%, at 3.5× the oracle's cost). A window
+//! the floor `min` alone covers (and one with `y ≤ 0`) needs no headroom at all: −∞.
+//!
+//! **The choice** (split conformal prediction): of the n needs of the last `window` that ended
 //! before the decision, the ⌈(n + 1)(1 − α)⌉-th smallest `q`; the policy provisions for
-//! `mean + q·σ` of the new forecast. On exchangeable errors a new window is short with
-//! probability at most α, whatever the forecast's error distribution. While the record is too
-//! short for that rank (n < 199 windows for 0.5%), the policy provisions at the larger of the
-//! normal quantile z(1 − α) and the largest score recorded: the textbook quantile, raised when
-//! the record has already seen a worse error. Either way a stricter SLO never provisions less.
+//! `mean + q·σ` of the new forecast (for the floor, if `q` is −∞: more than 1 − α of the record
+//! was covered by the floor alone). On exchangeable windows a new window is short with
+//! probability at most α (a window whose need equals `q` exactly is covered only just above it;
+//! for forecasts of continuous means and widths that tie has probability zero). While the
+//! record is too short for that rank (n < 199 windows for 0.5%), the policy provisions at the
+//! larger of the normal quantile z(1 − α) and the largest need recorded: the textbook quantile,
+//! raised when the record has already seen a worse one. Either way a stricter SLO never
+//! provisions less.
 //!
 //! **Order-free.** The record is keyed by window start: a forecast and an observation pair up
 //! whichever arrives first, a re-read one overwrites itself, and a decision at `t` reads only
@@ -34,6 +46,46 @@ use presage_template::slo::{conformal_rank, percent};
 /// decisions it takes again, and is kept for them. Past a week without a decision (a policy
 /// always on its fallback), the oldest entries go, so the record stays bounded.
 pub const RECORD_SLACK_MS: i64 = 7 * 86_400_000;
+
+/// A recorded window: the forecast point that provisioned it and what was observed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// The forecast's mean for the window.
+    pub mean: f64,
+    /// Its scale (positive; see [`sigma`]).
+    pub sigma: f64,
+    /// The window's observed value.
+    pub value: f64,
+}
+
+impl Outcome {
+    /// The forecast's standardised error `(y − mean) / σ`.
+    pub fn error(&self) -> f64 {
+        (self.value - self.mean) / self.sigma
+    }
+}
+
+/// The smallest standardised headroom at which a window's rounded-up capacity would have
+/// covered it: units `ceil((mean + z·σ) / per_unit)` reach `k = ceil(y / per_unit)` for every
+/// z above `((k − 1)·per_unit − mean) / σ` (not at it: there the units are `k − 1`). A window
+/// the floor `min` (in units) already covers, `k ≤ min`, which includes every `y ≤ 0`, needs
+/// none: −∞. A window beyond `max` is scored by the headroom that asks for its units all the
+/// same (the cap holds the capacity; the record should not pretend it was covered).
+pub fn needed_z(outcome: &Outcome, per_unit: f64, min_units: f64) -> f64 {
+    let units = (outcome.value / per_unit).ceil();
+    if units <= min_units.max(0.0) {
+        return f64::NEG_INFINITY;
+    }
+    ((units - 1.0) * per_unit - outcome.mean) / outcome.sigma
+}
+
+/// The needs of a record's windows (see [`needed_z`]), for [`choose`].
+pub fn needs(outcomes: &[Outcome], per_unit: f64, min_units: f64) -> Vec<f64> {
+    outcomes
+        .iter()
+        .map(|o| needed_z(o, per_unit, min_units))
+        .collect()
+}
 
 /// The forecast point a window was provisioned from.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,16 +199,21 @@ impl Record {
         }
     }
 
-    /// The standardised errors of the windows that ended by `now` (strictly before it: the
-    /// window ending at `now` is the one a forecast issued now was made from, and may reach the
-    /// planner after it) and started within `window_ms` of it.
-    pub fn scores(&self, now: i64, window_ms: i64) -> Vec<f64> {
+    /// The outcomes to score: the windows that ended by `now` (strictly before it: the window
+    /// ending at `now` is the one a forecast issued now was made from, and may reach the planner
+    /// after it) and started within `window_ms` of it, with the forecast that provisioned them.
+    /// In window order.
+    pub fn scores(&self, now: i64, window_ms: i64) -> Vec<Outcome> {
         self.observed
             .range(now.saturating_sub(window_ms)..now)
             .filter(|(_, o)| o.end_ms < now)
             .filter_map(|(start, o)| {
                 let p = self.predicted.get(start)?;
-                (p.sigma > 0.0).then(|| (o.value - p.mean) / p.sigma)
+                (p.sigma > 0.0).then_some(Outcome {
+                    mean: p.mean,
+                    sigma: p.sigma,
+                    value: o.value,
+                })
             })
             .collect()
     }
@@ -183,23 +240,24 @@ impl Record {
 /// The standardised headroom chosen for an SLO, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
-    /// Provision for `mean + z·σ`.
+    /// Provision for `mean + z·σ` (−∞: for the floor alone).
     pub z: f64,
     /// The SLO it was chosen for.
     pub slo: f64,
-    /// Scores in the record.
+    /// Windows in the record.
     pub windows: usize,
     /// Whether `z` is the record's conformal quantile (else the fallback).
     pub calibrated: bool,
-    /// Windows of the record above `z`: short had the policy provisioned at it.
+    /// Windows of the record that needed more than `z`: short had the policy provisioned at it.
     pub short_at_z: usize,
-    /// Windows of the record above the normal quantile z(1 − SLO).
+    /// Windows of the record that needed more than the normal quantile z(1 − SLO).
     pub short_at_normal: usize,
     /// Windows the record needs for a calibrated choice.
     pub needed: usize,
 }
 
-/// The headroom for `slo` from a record's `scores` (see the module documentation).
+/// The headroom for `slo` from a record's `scores`, the headroom each window needed (see
+/// [`needs`] and the module documentation).
 pub fn choose(scores: &[f64], slo: f64) -> Choice {
     let normal = normal_quantile(1.0 - slo);
     let n = scores.len();
@@ -253,28 +311,35 @@ fn level_name(level: f64) -> String {
 }
 
 impl Choice {
-    /// For the directive's reason, e.g. `p99.3 (mean + 2.46σ) chosen for under_provisioned ≤
-    /// 0.5%: the conformal quantile of 2016 recent windows (10 above it; 31 above the normal
-    /// p99.5)`.
+    /// For the directive's reason, e.g. `p93.1 (mean + 1.48σ) chosen for under_provisioned ≤
+    /// 0.5%: the conformal quantile of 2016 recent windows' headroom needed once rounded up to
+    /// whole units (10 short at it; 3 short at the normal p99.5)`.
     pub fn describe(&self) -> String {
-        let p = level_name(equivalent_level(self.z));
         let normal = format!("p{}", ((1.0 - self.slo) * 1000.0).round() / 10.0);
-        let head = format!(
-            "{p} (mean {} {:.2}σ) chosen for under_provisioned ≤ {}",
-            if self.z < 0.0 { "-" } else { "+" },
-            self.z.abs(),
-            percent(self.slo)
-        );
+        let head = if self.z == f64::NEG_INFINITY {
+            format!(
+                "the floor alone chosen for under_provisioned ≤ {}",
+                percent(self.slo)
+            )
+        } else {
+            format!(
+                "{} (mean {} {:.2}σ) chosen for under_provisioned ≤ {}",
+                level_name(equivalent_level(self.z)),
+                if self.z < 0.0 { "-" } else { "+" },
+                self.z.abs(),
+                percent(self.slo)
+            )
+        };
         if self.calibrated {
             format!(
-                "{head}: the conformal quantile of {} recent windows ({} above it; {} above the \
-                 normal {normal})",
+                "{head}: the conformal quantile of {} recent windows' headroom needed once \
+                 rounded up to whole units ({} short at it; {} short at the normal {normal})",
                 self.windows, self.short_at_z, self.short_at_normal
             )
         } else if self.windows > 0 && self.short_at_normal > 0 {
             format!(
                 "{head}: {} recent windows are fewer than the {} calibration needs, so the \
-                 normal {normal} raised to the largest recent error",
+                 normal {normal} raised to the largest headroom a recent window needed",
                 self.windows, self.needed
             )
         } else {
@@ -337,6 +402,110 @@ mod tests {
         assert_eq!(c.z, 0.3);
     }
 
+    fn outcome(mean: f64, sigma: f64, value: f64) -> Outcome {
+        Outcome { mean, sigma, value }
+    }
+
+    /// Whether the policy's rounded capacity at `z` covers the window, as the planner and the
+    /// backtest count it.
+    fn covered(o: &Outcome, z: f64, per_unit: f64, min_units: f64) -> bool {
+        let units = ((o.mean + z * o.sigma) / per_unit).ceil().max(min_units);
+        units * per_unit >= o.value
+    }
+
+    #[test]
+    fn a_window_needs_the_headroom_just_above_which_its_rounded_units_cover_it() {
+        // mean 1010, σ 10, 100 a unit: 11 units (1100) at z = 0
+        let needed = |y: f64| needed_z(&outcome(1010.0, 10.0, y), 100.0, 0.0);
+        // anything up to 1100 needs 11 units, reached above z = (1000 − 1010) / 10
+        assert_eq!(needed(1050.0), -1.0);
+        // exactly on a unit boundary: 11 units cover 1100, no twelfth needed
+        assert_eq!(needed(1100.0), -1.0);
+        // just past it: 12 units, above z = (1100 − 1010) / 10
+        assert_eq!(needed(1100.5), 9.0);
+        // a window below the forecast needs less than the mean: 10 units, then 9
+        assert_eq!(needed(950.0), -11.0);
+        assert_eq!(needed(850.0), -21.0);
+        // nothing (or less) observed: no headroom at all
+        assert_eq!(needed(0.0), f64::NEG_INFINITY);
+        assert_eq!(needed(-3.0), f64::NEG_INFINITY);
+        // a floor of 12 units covers 1150 whatever the forecast; 1250 still needs a 13th
+        let floored = |y: f64| needed_z(&outcome(1010.0, 10.0, y), 100.0, 12.0);
+        assert_eq!(floored(1150.0), f64::NEG_INFINITY);
+        assert_eq!(floored(1200.0), f64::NEG_INFINITY);
+        assert_eq!(floored(1250.0), 19.0);
+    }
+
+    #[test]
+    fn the_need_is_where_the_rounded_capacity_starts_to_cover() {
+        // by brute force against the definition, on windows all around unit boundaries
+        for i in 0..2000 {
+            let x = f64::from(i);
+            let o = outcome(
+                40.0 + (x * 7.3) % 60.0,
+                1.0 + (x * 0.37) % 9.0,
+                (x * 13.7) % 130.0 - 5.0,
+            );
+            let (per_unit, min_units) = (10.0, f64::from(i % 3));
+            let z = needed_z(&o, per_unit, min_units);
+            if z == f64::NEG_INFINITY {
+                assert!(covered(&o, -1e9, per_unit, min_units), "{o:?}");
+                continue;
+            }
+            assert!(covered(&o, z + 1e-6, per_unit, min_units), "{o:?} at {z}");
+            assert!(!covered(&o, z - 1e-6, per_unit, min_units), "{o:?} at {z}");
+            // never more than the raw error asks for
+            assert!(z < o.error(), "{o:?}: {z} ≥ {}", o.error());
+        }
+    }
+
+    #[test]
+    fn errors_rounding_already_covers_choose_a_lower_headroom_than_the_raw_errors() {
+        // 400 windows forecast at 1010 (σ 10, 100 a unit: 11 units = 1100 at z = 0), observed
+        // between 1010 and 1100: errors of up to 9σ, every one covered by rounding at z = 0
+        let record: Vec<Outcome> = (0..400)
+            .map(|i| outcome(1010.0, 10.0, 1010.0 + f64::from(i % 90) + 0.5))
+            .collect();
+        let errors: Vec<f64> = record.iter().map(Outcome::error).collect();
+        let raw = choose(&errors, 0.005);
+        let rounded = choose(&needs(&record, 100.0, 1.0), 0.005);
+        assert!(raw.calibrated && rounded.calibrated);
+        assert!(raw.z > 8.0, "{}", raw.z);
+        assert_eq!(rounded.z, -1.0);
+        assert_eq!(rounded.short_at_z, 0);
+        // and provisioning at it covers every window, as provisioning at 0 would
+        assert!(record
+            .iter()
+            .all(|o| covered(o, rounded.z + 1e-9, 100.0, 1.0)));
+        assert!(
+            rounded
+                .describe()
+                .contains("conformal quantile of 400 recent windows' headroom needed once rounded"),
+            "{}",
+            rounded.describe()
+        );
+        // a record the floor alone covers chooses the floor
+        let quiet: Vec<Outcome> = (0..400)
+            .map(|i| outcome(50.0, 10.0, f64::from(i % 7)))
+            .collect();
+        let floor = choose(&needs(&quiet, 100.0, 1.0), 0.005);
+        assert_eq!(floor.z, f64::NEG_INFINITY);
+        assert!(
+            floor
+                .describe()
+                .starts_with("the floor alone chosen for under_provisioned ≤ 0.5%"),
+            "{}",
+            floor.describe()
+        );
+        // a stricter SLO still never provisions less, on needs as on errors
+        let mut last = f64::NEG_INFINITY;
+        for slo in [0.3, 0.1, 0.05, 0.01, 0.005, 0.001] {
+            let z = choose(&needs(&record, 100.0, 1.0), slo).z;
+            assert!(z >= last, "{slo}: {z} below {last}");
+            last = z;
+        }
+    }
+
     #[test]
     fn levels_are_named_without_rounding_up_to_p100() {
         assert_eq!(level_name(0.993), "p99.3");
@@ -382,7 +551,7 @@ mod tests {
         r.observe(300, 400, f64::NAN, keep);
         let s = r.scores(401, keep);
         assert_eq!(s.len(), 1);
-        assert!((s[0] - 1.5).abs() < 1e-9, "{s:?}");
+        assert!((s[0].error() - 1.5).abs() < 1e-9, "{s:?}");
         // a decision at the window's end does not read it yet
         assert!(r.scores(200, keep).is_empty());
         // a newer forecast of the window replaces the older, in either order
@@ -392,8 +561,10 @@ mod tests {
         b.observe(100, 200, 13.0, keep);
         b.predict(50, "f2", &point(100, 13.0, 14.0), 1.0, keep);
         b.predict(0, "f1", &p, sigma(&p, 0.9), keep);
-        assert_eq!(a.scores(201, keep), vec![0.0]);
-        assert_eq!(b.scores(201, keep), vec![0.0]);
+        let errors =
+            |r: &Record| -> Vec<f64> { r.scores(201, keep).iter().map(Outcome::error).collect() };
+        assert_eq!(errors(&a), vec![0.0]);
+        assert_eq!(errors(&b), vec![0.0]);
         assert_eq!(r.newest_observed(300), Some((200, 9.0)));
         assert_eq!(r.newest_observed(299), Some((100, 13.0)));
     }

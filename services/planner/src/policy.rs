@@ -40,8 +40,9 @@ pub struct PolicyInput<'a> {
     pub interval_level: f64,
     /// The scheduled floor in force now, if any (`None`: just `min`).
     pub scheduled_floor: Option<f64>,
-    /// A `target` policy's record: the standardised errors of its recent windows.
-    pub scores: &'a [f64],
+    /// A `target` policy's record: its recent windows with the forecasts that provisioned them
+    /// (scored by the headroom their rounded-up units needed, see `calibration`).
+    pub scores: &'a [calibration::Outcome],
     /// The newest observed value of a window ended by now, for a `reactive` side.
     pub observed: Option<f64>,
 }
@@ -112,9 +113,15 @@ pub fn decide(
     let (value, what) = match policy.target {
         Some(slo) => {
             let sigma = calibration::sigma(point, input.interval_level);
-            let choice = calibration::choose(input.scores, slo.under_provisioned);
-            // a forecast with no width has nothing to scale: its mean
-            let value = point.point + choice.z * sigma;
+            let needs = calibration::needs(input.scores, policy.per_unit, policy.min);
+            let choice = calibration::choose(&needs, slo.under_provisioned);
+            let value = if choice.z == f64::NEG_INFINITY {
+                // the record was covered by the floor alone: provision for it
+                policy.min * policy.per_unit
+            } else {
+                // a forecast with no width has nothing to scale: its mean
+                point.point + choice.z * sigma
+            };
             let what = format!("{}: forecast {value:.1} at +{ahead}s", choice.describe());
             (value, what)
         }
@@ -453,7 +460,7 @@ mod tests {
     fn decide_on(
         p: &ScalingPolicy,
         points: &[ForecastPoint],
-        scores: &[f64],
+        scores: &[calibration::Outcome],
         observed: Option<f64>,
     ) -> Decision {
         let input = PolicyInput {
@@ -517,15 +524,27 @@ mod tests {
         // σ = 100 / z(0.95): the forecast 1000, upper 1100
         let points = one_point(1000.0, 1000.0 + 100.0);
         let sigma = 100.0 / normal_quantile(0.95);
-        // 400 scores 0.01, 0.02, ..., 4.00: rank 397 → 3.97
-        let scores: Vec<f64> = (1..=400).map(|i| f64::from(i) / 100.0).collect();
+        // 400 windows of 1099 forecast at 1000 − i (σ 100), i = 1..400: errors (99 + i)/100,
+        // but 11 units (1100) cover each, reached just above headroom i/100. For 1%: rank 397
+        // → 3.97, where the raw errors would ask for 4.96
+        let scores: Vec<calibration::Outcome> = (1..=400)
+            .map(|i| calibration::Outcome {
+                mean: 1000.0 - f64::from(i),
+                sigma: 100.0,
+                value: 1099.0,
+            })
+            .collect();
         let d = decide_on(&p, &points, &scores, None);
         assert!((d.forecast_value - (1000.0 + 3.97 * sigma)).abs() < 1e-6);
         assert_eq!(d.target, ((1000.0 + 3.97 * sigma) / 100.0).ceil() as i64);
+        let errors: Vec<f64> = scores.iter().map(calibration::Outcome::error).collect();
+        assert!((calibration::choose(&errors, 0.01).z - 4.96).abs() < 1e-9);
         assert!(
             d.reason.contains("chosen for under_provisioned ≤ 1%")
-                && d.reason
-                    .contains("conformal quantile of 400 recent windows (3 above it"),
+                && d.reason.contains(
+                    "conformal quantile of 400 recent windows' headroom needed once rounded up \
+                     to whole units (3 short at it"
+                ),
             "{}",
             d.reason
         );
@@ -536,6 +555,27 @@ mod tests {
         let d = decide_on(&p, &points, &[], None);
         assert!((d.forecast_value - (1000.0 + normal_quantile(0.99) * sigma)).abs() < 1e-6);
         assert!(d.reason.contains("p99 (mean + 2.33σ)"), "{}", d.reason);
+    }
+
+    #[test]
+    fn an_slo_policy_whose_record_the_floor_covered_provisions_for_the_floor() {
+        let p = policy_without_use(", target: { under_provisioned: 1% }");
+        // 400 windows of at most 100 (one unit, the floor), forecast at 80 ± a little
+        let scores: Vec<calibration::Outcome> = (0..400)
+            .map(|i| calibration::Outcome {
+                mean: 80.0,
+                sigma: 5.0,
+                value: f64::from(i % 101),
+            })
+            .collect();
+        let d = decide_on(&p, &one_point(1000.0, 1100.0), &scores, None);
+        assert_eq!((d.target, d.forecast_value), (1, 100.0));
+        assert!(
+            d.reason
+                .starts_with("the floor alone chosen for under_provisioned ≤ 1%: the conformal"),
+            "{}",
+            d.reason
+        );
     }
 
     fn policy_without_use(extra: &str) -> ScalingPolicy {
