@@ -12,13 +12,7 @@ pub fn render_table(report: &Report) -> String {
             "{} · {} on {} ({} per unit)",
             series.app, series.resource, series.metric, series.per_unit
         );
-        let width = series
-            .contenders
-            .iter()
-            .map(|c| c.name.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max("contender".len());
+        let width = name_width(series.contenders.iter().map(|c| c.name.as_str()));
         let _ = writeln!(
             out,
             "  {:<width$}  {:>11}  {:>7}  {:>7}  {:>10}  {:>9}  {:>7}",
@@ -74,13 +68,7 @@ pub fn frontier_table(out: &mut String, frontier: &Frontier) {
         cost_of(FrontierKind::Reactive),
         cost_of(FrontierKind::Oracle),
     );
-    let width = frontier
-        .curves
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("contender".len());
+    let width = name_width(frontier.curves.iter().map(|c| c.name.as_str()));
     let _ = writeln!(
         out,
         "  {:<width$}  {:>12}  {:>11}  {:>7}  {:>10}  {:>10}  {:>7}",
@@ -132,4 +120,13 @@ pub fn frontier_table(out: &mut String, frontier: &Frontier) {
             let _ = writeln!(out, "    {}", curve.note);
         }
     }
+}
+
+/// The width of a table's first column: its longest name, at least the header's.
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .map(|name| name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("contender".len())
 }
