@@ -131,13 +131,7 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         cold_start = true;
     }
     // Periods the data can support: two full cycles.
-    let usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p <= n).collect();
-    let training = Training {
-        grid,
-        periods: &usable,
-        calendar: settings.calendar,
-        ridge: settings.ridge,
-    };
+    let mut usable: Vec<usize> = periods.iter().copied().filter(|p| 2 * p <= n).collect();
 
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut feasible: Vec<(ModelKind, Box<dyn Model>, usize)> = Vec::new();
@@ -153,16 +147,19 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         // What the data allows when none of the template's models does: a cold start whatever
         // the seasons say.
         cold_start = true;
-        for kind in [ModelKind::SeasonalNaive, ModelKind::Ets, ModelKind::Naive] {
-            let model = model_for(kind);
-            if let Ok(needs) = model.min_points(&usable) {
-                if needs <= n {
-                    feasible.push((kind, model, needs));
-                    break;
-                }
-            }
+        if let Some((kind, model, needs, periods)) =
+            cold_start_model(settings.models, &periods, &usable, n)
+        {
+            feasible.push((kind, model, needs));
+            usable = periods;
         }
     }
+    let training = Training {
+        grid,
+        periods: &usable,
+        calendar: settings.calendar,
+        ridge: settings.ridge,
+    };
     if feasible.is_empty() {
         return Err(FitError::NothingFits {
             points: n,
@@ -496,6 +493,44 @@ fn own_half_widths(point: &[f64], bounds: &(Vec<f64>, Vec<f64>)) -> Vec<f64> {
         .zip(bounds.0.iter().zip(&bounds.1))
         .map(|(p, (l, u))| (p - l).max(u - p).max(0.0))
         .collect()
+}
+
+/// A cold start's fallback: the model, the points it needs, and the periods it is trained on.
+type ColdStart = (ModelKind, Box<dyn Model>, usize, Vec<usize>);
+
+/// The model a cold start falls back on when none of the template's models is feasible on `n`
+/// points, with the periods it is trained on: seasonal naive on two seasons, else ETS (level and
+/// trend) from ten points, else naive from three. A template that names only the baselines
+/// (naive, seasonal naive) asked for cheap forecasts: its seasonal naive repeats the last season
+/// as soon as the history holds one (and the two points its residuals need) rather than waiting
+/// for two behind ETS, whose fit on every fold of a cold refit was most of such a fleet's
+/// forecasting cost.
+fn cold_start_model(
+    models: &[ModelKind],
+    periods: &[usize],
+    usable: &[usize],
+    n: usize,
+) -> Option<ColdStart> {
+    let baselines_only = models
+        .iter()
+        .all(|k| matches!(k, ModelKind::Naive | ModelKind::SeasonalNaive));
+    let seasons = if baselines_only {
+        periods.iter().copied().filter(|p| p + 2 <= n).collect()
+    } else {
+        usable.to_vec()
+    };
+    let fallbacks = [
+        (ModelKind::SeasonalNaive, seasons),
+        (ModelKind::Ets, usable.to_vec()),
+        (ModelKind::Naive, usable.to_vec()),
+    ];
+    fallbacks.into_iter().find_map(|(kind, periods)| {
+        let model = model_for(kind);
+        match model.min_points(&periods) {
+            Ok(needs) if needs <= n => Some((kind, model, needs, periods)),
+            _ => None,
+        }
+    })
 }
 
 /// Declared periods plus, with `auto`, the strongest periodogram peaks that are not already
