@@ -22,13 +22,22 @@ fn ewr(days: usize) -> Vec<(i64, f64)> {
         .collect()
 }
 
-fn feed(series: &[(i64, f64)]) -> (Vec<Forecast>, u64) {
+fn light() -> Forecaster {
     let mut f = Forecaster::new();
     f.set_template("v1", template("15m", LIGHT));
-    let forecasts = series
+    f
+}
+
+fn feed_into(f: &mut Forecaster, series: &[(i64, f64)]) -> Vec<Forecast> {
+    series
         .iter()
         .flat_map(|(t, v)| f.on_derived(&derived(*t, STEP_MS, *v)).unwrap())
-        .collect();
+        .collect()
+}
+
+fn feed(series: &[(i64, f64)]) -> (Vec<Forecast>, u64) {
+    let mut f = light();
+    let forecasts = feed_into(&mut f, series);
     (forecasts, f.refits())
 }
 
@@ -107,4 +116,33 @@ fn a_light_series_refits_about_weekly_once_warm() {
     assert!(cold <= 12, "{cold} cold fits");
     // Warm: one per scheduled week plus the early refits drift asked for.
     assert!(warm >= weeks - 2, "{warm} warm fits in {weeks} weeks");
+}
+
+#[test]
+fn a_forecaster_restarted_between_one_season_and_two_gives_the_same_forecasts() {
+    let series = ewr(3);
+    let (all, _) = feed(&series);
+    // cut where the history holds more than one season but less than two: the cold fallback
+    // that repeats the season is in force, and the restarted one must rebuild it
+    for cut in [SEASON + 10, SEASON + 70, 2 * SEASON - 1] {
+        let mut restarted = light();
+        for (t, v) in &series[..cut] {
+            restarted.remember(&derived(*t, STEP_MS, *v));
+        }
+        let after = feed_into(&mut restarted, &series[cut..]);
+        let expected: Vec<&Forecast> = all
+            .iter()
+            .filter(|f| f.issued_at_ms > series[cut - 1].0 + STEP_MS)
+            .collect();
+        assert_eq!(after.len(), expected.len(), "cut {cut}");
+        assert!(
+            after
+                .iter()
+                .any(|f| f.model == "seasonal_naive" && f.cold_start),
+            "cut {cut}"
+        );
+        for (got, want) in after.iter().zip(expected) {
+            assert_eq!(got, want, "cut {cut}");
+        }
+    }
 }
