@@ -111,6 +111,64 @@ fn produce_all<E: Event>(kafka: &KafkaArgs, topic: &str, events: impl Iterator<I
         .expect("produce");
 }
 
+/// Waits until the planner's observed loop has read (and committed past) every window on the
+/// derived topic. The uninterrupted core sees each window before the forecast made at its end;
+/// the live planner's two loops are separate consumers, so without this wait a loaded machine
+/// can hand the forecasts loop a forecast before the observed loop has read its window, and
+/// the reactive side and the record would see less than the core did (the ordering caveat the
+/// README states for the live planner, not a crash effect).
+fn wait_until_observed(kafka: &KafkaArgs, services: &Services) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let topic = kafka.topics().derived();
+    // Only OffsetFetch: this consumer never subscribes, so it never joins the planner's group.
+    let reader: BaseConsumer = kafka
+        .client_config(&[
+            ("group.id", "presage-planner-observed"),
+            ("enable.auto.commit", "false"),
+        ])
+        .expect("config")
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let partitions = reader
+            .fetch_metadata(Some(&topic), timeout)
+            .ok()
+            .and_then(|m| m.topics().first().map(|t| t.partitions().len()))
+            .unwrap_or(0) as i32;
+        let mut wanted = TopicPartitionList::new();
+        for p in 0..partitions {
+            wanted.add_partition(&topic, p);
+        }
+        let caught_up = partitions > 0
+            && reader
+                .committed_offsets(wanted, timeout)
+                .is_ok_and(|committed| {
+                    (0..partitions).all(|p| {
+                        let high = reader
+                            .fetch_watermarks(&topic, p, timeout)
+                            .map_or(i64::MAX, |(_, high)| high);
+                        let at = match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                            Some(Offset::Offset(at)) => at,
+                            _ => 0,
+                        };
+                        at >= high
+                    })
+                });
+        if caught_up {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the planner's observed loop did not read the derived topic to its end\n{}",
+            services.logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 type Said = BTreeMap<String, (i64, String)>;
 
 /// Directives by id; one id published twice (an input read again after the kill) must say the
@@ -177,6 +235,7 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
         (DAY..STOP).map(|i| window(&t, &version, i)),
     );
     services.start("planner", &kafka, workdir.path());
+    wait_until_observed(&kafka, &services);
     produce_all(
         &kafka,
         &kafka.topics().forecasts(),
@@ -198,6 +257,7 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
         (STOP..WINDOWS - 1).map(|i| window(&t, &version, i)),
     );
     services.start("planner", &kafka, workdir.path());
+    wait_until_observed(&kafka, &services);
     produce_all(
         &kafka,
         &kafka.topics().forecasts(),
