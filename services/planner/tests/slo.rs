@@ -6,36 +6,20 @@
 //! short about as often as its SLO allows. Also: a planner restarted mid-trace that rebuilds its
 //! record from what the topics hold decides as one that never stopped.
 
+mod common;
+
 use std::sync::Arc;
 
 use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
 use presage_planner::Planner;
-use presage_template::{calendar, Template};
+use presage_template::Template;
 
 const STEP: i64 = 900_000;
 const WEEK: usize = 7 * 96;
 
 /// Newark's departures per quarter hour from `start` for `count` quarter hours.
 fn departures(start: &str, count: usize) -> Vec<(i64, f64)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/nyc-departures-15m.csv"
-    );
-    let from = calendar::parse_timestamp(start).unwrap();
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split(',').collect();
-            if cols[1] != "airport-ewr" {
-                return None;
-            }
-            let at = calendar::parse_timestamp(cols[0])?;
-            (at >= from).then(|| (at, cols[3].parse().unwrap()))
-        })
-        .take(count)
-        .collect()
+    common::shared_series("nyc-departures-15m.csv", Some("airport-ewr"), start, count)
 }
 
 fn template(policy: &str) -> Template {

@@ -14,17 +14,23 @@ pub const STEP: i64 = 1_800_000;
 
 /// Demand (MW) from `start` for `count` half-hours.
 pub fn demand(start: &str, count: usize) -> Vec<(i64, f64)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/taylor-demand.csv"
-    );
+    shared_series("taylor-demand.csv", None, start, count)
+}
+
+/// `count` samples of one app (or of every row, `None`) of a `../shared/data` trace in the
+/// long format (`timestamp,app,metric,value`), from `start`.
+pub fn shared_series(file: &str, app: Option<&str>, start: &str, count: usize) -> Vec<(i64, f64)> {
+    let path = format!("{}/../../../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
     let from = calendar::parse_timestamp(start).unwrap();
-    std::fs::read_to_string(path)
+    std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e}"))
         .lines()
         .skip(1)
         .filter_map(|line| {
             let cols: Vec<&str> = line.split(',').collect();
+            if app.is_some_and(|app| cols[1] != app) {
+                return None;
+            }
             let at = calendar::parse_timestamp(cols[0])?;
             (at >= from).then(|| (at, cols[3].parse().unwrap()))
         })
