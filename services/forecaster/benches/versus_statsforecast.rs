@@ -203,7 +203,7 @@ fn brief(outcome: &Outcome) -> String {
             coverage,
             seconds,
         } => format!(
-            "MASE {mase:.3}, coverage {:.0}%, {:.1} ms",
+            "MASE {mase:.4}, coverage {:.0}%, {:.1} ms",
             100.0 * coverage,
             1000.0 * seconds
         ),

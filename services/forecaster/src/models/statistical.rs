@@ -1,10 +1,11 @@
 //! AutoETS without seasonality (augurs'; its seasonal ETS is not implemented), and MSTL: several
-//! seasonal periods removed by STL (stlrs, through augurs), the seasonally adjusted rest forecast
+//! seasonal periods removed by STL (stlrs, through augurs, in f64, each seasonal smoother
+//! evaluated at every point as statsmodels' STL does), the seasonally adjusted rest forecast
 //! by non-seasonal ETS chosen by AICc ([`trend_ets`], ours so that one fit can be filtered
 //! forward through the evaluation's origins), each seasonal component's last cycle repeated.
 
 use augurs::ets::AutoETS;
-use augurs::mstl::stlrs::MstlParams;
+use augurs::mstl::stlrs::{MstlParams, StlParams};
 use augurs::{Fit, Predict};
 use presage_template::ModelKind;
 
@@ -105,22 +106,21 @@ struct Decomposed {
 
 impl Decomposed {
     fn fit(y: &[f64], periods: &[usize]) -> Result<Decomposed, ModelError> {
-        let values: Vec<f32> = y.iter().map(|v| *v as f32).collect();
-        let fit = MstlParams::new()
-            .fit(&values, periods)
-            .map_err(|e| ModelError::Failed(e.to_string()))?;
-        let adjusted: Vec<f64> = fit
-            .trend()
-            .iter()
-            .zip(fit.remainder())
-            .map(|(t, r)| (t + r) as f64)
-            .collect();
-        let seasonal = periods
-            .iter()
-            .copied()
-            .zip(fit.seasonal())
-            .map(|(p, s)| (p, s.iter().map(|v| *v as f64).collect()))
-            .collect();
+        // Each seasonal smoother is evaluated at every point of its cycle-subseries (jump 1, as
+        // statsmodels' STL under statsforecast's MSTL does), not at every ceil(window/10)-th
+        // with straight lines between: a subseries has one point per cycle (28 over four weeks
+        // of a daily season, 4 of a weekly one), so interpolating over every other one blurs the
+        // season where it changes, and exact smoothing costs O(n · window), a few percent of
+        // the decomposition. On JFK's departures the interpolated season cost 0.3% of MASE.
+        let mut stl = StlParams::new();
+        stl.seasonal_jump(1);
+        let (seasonal, trend, remainder) = MstlParams::new()
+            .stl_params(stl)
+            .fit(y, periods)
+            .map_err(|e| ModelError::Failed(e.to_string()))?
+            .into_parts();
+        let adjusted: Vec<f64> = trend.iter().zip(&remainder).map(|(t, r)| t + r).collect();
+        let seasonal = periods.iter().copied().zip(seasonal).collect();
         let trend = trend_ets::fit(&adjusted)
             .ok_or_else(|| ModelError::Failed("too short for the trend model".into()))?;
         Ok(Decomposed {
