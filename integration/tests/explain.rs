@@ -164,6 +164,7 @@ fn directive(
         model_score: forecast.score,
         cold_start: false,
         fallback: false,
+        plan: Vec::new(),
     }
 }
 

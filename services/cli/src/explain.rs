@@ -753,6 +753,7 @@ mod tests {
             model_score: Some(0.4213),
             cold_start: false,
             fallback: false,
+            plan: Vec::new(),
         };
         Chain {
             topics: Topics::default(),

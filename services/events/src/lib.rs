@@ -9,6 +9,7 @@
 //! - [`codec`]: [`encode`], [`decode`], [`schema_name_of`] and [`CodecError`].
 //! - [`registry`]: [`all_schemas`], the list of every event schema we own.
 //! - [`ids`]: [`event_id`], deterministic ids derived from an event's inputs.
+//! - [`plan`]: which targets a directive with a plan sets at a given instant.
 //! - [`redact`]: [`redact_url`] and secret settings, kept out of events and logs.
 
 pub mod codec;
@@ -17,6 +18,7 @@ pub mod events;
 mod guard;
 pub mod ids;
 mod mismatch;
+pub mod plan;
 pub mod redact;
 pub mod registry;
 pub mod time;
@@ -25,7 +27,7 @@ pub use codec::{decode, encode, schema_name_of, CodecError};
 pub use event::Event;
 pub use events::{
     ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment, ModelScore,
-    RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
+    PlannedStep, PlannedTarget, RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
 };
 pub use ids::event_id;
 pub use redact::{redact_text, redact_url};

@@ -674,5 +674,6 @@ fn directive(
         model_score: forecast.score,
         cold_start: forecast.cold_start,
         fallback: false,
+        plan: Vec::new(),
     }
 }

@@ -38,6 +38,28 @@ pub struct ScalingDirective {
     pub cold_start: bool,
     /// The forecast was missing, stale or not trusted: decided on the observed metric.
     pub fallback: bool,
+    /// Targets scheduled for later instants of the forecast's path, in due order; the next
+    /// directive of the app supersedes the steps not yet due (see [`crate::plan`]).
+    #[serde(default)]
+    pub plan: Vec<PlannedStep>,
+}
+
+/// Targets a directive schedules for a later instant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    /// When to set the targets: `effective_at_ms` minus the policy's lead.
+    pub due_at_ms: i64,
+    /// The instant whose forecast demand the step provisions for.
+    pub effective_at_ms: i64,
+    pub targets: Vec<PlannedTarget>,
+}
+
+/// One resource's scheduled target within a [`PlannedStep`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlannedTarget {
+    pub resource: String,
+    pub target: i64,
+    pub forecast_value: f64,
 }
 
 /// One resource's target within a directive.
@@ -57,7 +79,9 @@ pub struct ResourceTarget {
 impl_event!(
     ScalingDirective,
     "presage.ScalingDirective",
-    include_str!("../../../../schemas/scaling_directive.avsc")
+    include_str!("../../../../schemas/scaling_directive.avsc"),
+    // Before plans: records on the topic from earlier planners.
+    earlier: [include_str!("../../../../schemas/earlier/scaling_directive.1.avsc")]
 );
 
 /// What one hook did with one directive (`presage.applied`).

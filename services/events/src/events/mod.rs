@@ -12,7 +12,7 @@ mod metrics;
 mod template;
 
 pub use dead_letter::DeadLetter;
-pub use decisions::{ApplyOutcome, ResourceTarget, ScalingDirective};
+pub use decisions::{ApplyOutcome, PlannedStep, PlannedTarget, ResourceTarget, ScalingDirective};
 pub use forecast::{Forecast, ForecastPoint, ModelScore};
 pub use metrics::{DerivedMetric, MetadataFragment, RawSample};
 pub use template::TemplateVersion;

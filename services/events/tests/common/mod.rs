@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use presage_events::{
     event_id, ApplyOutcome, DeadLetter, DerivedMetric, Forecast, ForecastPoint, MetadataFragment,
-    ModelScore, RawSample, ResourceTarget, ScalingDirective, TemplateVersion,
+    ModelScore, PlannedStep, PlannedTarget, RawSample, ResourceTarget, ScalingDirective,
+    TemplateVersion,
 };
 
 pub const APP: &str = "checkout-api";
@@ -174,12 +175,40 @@ pub fn scaling_directive() -> ScalingDirective {
         model_score: Some(0.82),
         cold_start: false,
         fallback: false,
+        plan: vec![
+            PlannedStep {
+                due_at_ms: T0 + 900_000,
+                effective_at_ms: T0 + 960_000,
+                targets: vec![PlannedTarget {
+                    resource: "replicas".into(),
+                    target: 9,
+                    forecast_value: 1_712.5,
+                }],
+            },
+            PlannedStep {
+                due_at_ms: T0 + 1_800_000,
+                effective_at_ms: T0 + 1_860_000,
+                targets: vec![
+                    PlannedTarget {
+                        resource: "replicas".into(),
+                        target: 4,
+                        forecast_value: 702.0,
+                    },
+                    PlannedTarget {
+                        resource: "memory_mb".into(),
+                        target: 2048,
+                        forecast_value: 702.0,
+                    },
+                ],
+            },
+        ],
     }
 }
 
 pub fn scaling_directive_sparse() -> ScalingDirective {
     ScalingDirective {
         previous_target: None,
+        plan: Vec::new(),
         ..scaling_directive()
     }
 }
