@@ -755,6 +755,10 @@ pub struct ScalingPolicy {
     /// observed value's with this headroom (see [`crate::slo`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactive: Option<crate::slo::ReactiveSide>,
+    /// `plan: { ahead: 12h }`: each directive also schedules the targets the forecast's path
+    /// needs later (see [`crate::plan`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::PlanAhead>,
 }
 
 /// Stabilization windows (both default to `0s`: act on every recommendation).

@@ -458,6 +458,7 @@ fn policies(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding
         }
         group_of_policy(t, s, &p, out);
         crate::slo::check(t, s, &p, out);
+        crate::plan::check(t, s, &p, out);
         if s.min > s.max {
             out.push(
                 Finding::at(
