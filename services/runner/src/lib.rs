@@ -19,6 +19,7 @@ pub mod patience;
 pub mod publisher;
 pub mod range;
 pub mod rebalance;
+mod restore;
 pub mod run_loop;
 pub mod settings;
 pub mod shutdown;

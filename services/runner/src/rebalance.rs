@@ -38,6 +38,14 @@ impl RevokeTracker {
         }
     }
 
+    /// Whether `partition` is assigned to this consumer now.
+    pub fn holds(&self, partition: i32) -> bool {
+        self.assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&partition)
+    }
+
     /// The partitions revoked since the last call.
     pub fn take_revoked(&self) -> Vec<i32> {
         std::mem::take(&mut *self.revoked.lock().unwrap_or_else(|p| p.into_inner()))

@@ -10,8 +10,11 @@
 //!
 //! A stage that holds inputs in memory (the recipe-processor's open windows) moves the committed
 //! offset back to the oldest input it still needs, with a little metadata stored beside it
-//! ([`Stage::checkpoint`]); a restarted stage gets that metadata back before its first record
-//! of the partition ([`Stage::restore`]) and reads the held inputs again.
+//! ([`Stage::checkpoint`]); a restarted stage gets that metadata back ([`Stage::restore`])
+//! before its first record of the partition, and reads the held inputs again. A partition with
+//! nothing to read again (read to its end with no record: a quiet stretch) is restored right
+//! then, not at its next record, so a stage whose state moves with the wall clock (quiet
+//! windows) resumes at once (see [`crate::restore`]).
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -22,7 +25,7 @@ use presage_events::{decode, Event};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::Producer;
-use rdkafka::{Message, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::checkpoints::{checkpoint_key, checkpoint_record, CheckpointReader};
 use crate::dedupe::SeenIds;
@@ -31,6 +34,7 @@ use crate::loop_metrics::LoopMetrics;
 use crate::patience::{retry_until, QuietLog};
 use crate::publisher::{Publisher, SendError};
 use crate::rebalance::RevokeTracker;
+use crate::restore::{resume_at_end, Restores};
 use crate::settings::KafkaArgs;
 use crate::shutdown::Shutdown;
 use crate::stage::{Checkpoint, Outgoing, Stage};
@@ -123,7 +127,14 @@ pub fn run_stage<S: Stage>(
         checkpoints_topic: kafka.topics().checkpoints(),
         ..Offsets::default()
     };
-    let mut checkpoints: Option<CheckpointReader> = None;
+    let mut restorer = Restorer {
+        kafka,
+        group: &group,
+        input: &input,
+        shutdown,
+        metrics: &metrics,
+        checkpoints: None,
+    };
     let mut last_commit = Instant::now();
     let mut last_idle = Instant::now();
     let mut consumer_errors = QuietLog::every(Duration::from_secs(30));
@@ -187,7 +198,14 @@ pub fn run_stage<S: Stage>(
                 message
             }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
-                metrics.health.settled(partition);
+                revoke(&consumer, &mut stage, &mut offsets, &mut seen);
+                at_end(
+                    &consumer,
+                    &mut stage,
+                    &mut offsets,
+                    &mut restorer,
+                    partition,
+                )?;
                 continue;
             }
             Some(Err(err)) => {
@@ -205,6 +223,8 @@ pub fn run_stage<S: Stage>(
         // round trip per record.
         let mut batch_outputs: Vec<Outgoing> = Vec::new();
         let mut batch_positions: Vec<(i32, i64)> = Vec::new();
+        // Partitions read to their end during the batch: handled once it is committed.
+        let mut ended: Vec<i32> = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next.take() {
             // A rebalance runs inside poll, and librdkafka drops what was fetched for the old
@@ -213,37 +233,10 @@ pub fn run_stage<S: Stage>(
             let revoked = revoke(&consumer, &mut stage, &mut offsets, &mut seen);
             batch_positions.retain(|(p, _)| !revoked.contains(p));
             let partition = message.partition();
-            if offsets.restored.insert(partition) {
+            if offsets.restores.before_record(partition) {
                 // Every stage rebuilds a partition's state before its first record: from its
                 // checkpoint, or (stages that read their own output back) from the log.
-                let mut metadata = String::new();
-                let rebuilding = metrics.health.rebuilding();
-                if stage.keeps_checkpoints() {
-                    let key = checkpoint_key(&group, &input, partition);
-                    metadata = retry_until("reading a stage checkpoint", shutdown, || {
-                        if checkpoints.is_none() {
-                            checkpoints = Some(CheckpointReader::open(kafka)?);
-                        }
-                        let reader = checkpoints.as_ref().expect("opened above");
-                        match reader.latest(&key) {
-                            Ok(found) => {
-                                Ok(found.map(|(_, metadata)| metadata).unwrap_or_default())
-                            }
-                            Err(err) => {
-                                // A fresh reader next time: this one's queue may hold errors
-                                // from while the broker was away.
-                                checkpoints = None;
-                                Err(err.context(format!("reading the checkpoint of {key}")))
-                            }
-                        }
-                    })?;
-                }
-                drop(rebuilding);
-                tracing::info!(stage = name, partition, offset = message.offset(), %metadata, "resuming partition");
-                let rebuilding = metrics.health.rebuilding();
-                stage.restore(partition, &metadata, message.offset());
-                metrics.health.settled(partition);
-                drop(rebuilding);
+                restorer.restore(&mut stage, partition, message.offset(), "first record")?;
             }
             let origin = Origin {
                 topic: message.topic(),
@@ -298,7 +291,7 @@ pub fn run_stage<S: Stage>(
             next = match consumer.poll(Duration::ZERO) {
                 Some(Ok(message)) => Some(message),
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
-                    metrics.health.settled(partition);
+                    ended.push(partition);
                     None
                 }
                 Some(Err(err)) => {
@@ -324,6 +317,15 @@ pub fn run_stage<S: Stage>(
         for (partition, offset) in batch_positions {
             offsets.processed.insert(partition, offset + 1);
         }
+        for partition in ended {
+            at_end(
+                &consumer,
+                &mut stage,
+                &mut offsets,
+                &mut restorer,
+                partition,
+            )?;
+        }
     }
 
     tracing::info!(stage = name, "shutting down: committing offsets");
@@ -333,6 +335,114 @@ pub fn run_stage<S: Stage>(
     }
     publisher.flush();
     Ok(())
+}
+
+/// `partition` was read to its end. If no record came before (nothing to replay: a quiet
+/// partition) its state is restored now, at the offset the group resumes from, instead of at
+/// its next record: a restarted stage in a quiet stretch has its state (the recipe-processor its
+/// idle clock) at once. Everything before that offset was processed by an earlier owner, so it
+/// is this loop's progress too: the stage's checkpoint is committed from now on as if a record
+/// had been read (the recipe-processor's watermark moves on through the night). Either way the
+/// partition is settled for readiness.
+fn at_end<S: Stage>(
+    consumer: &BaseConsumer<RevokeTracker>,
+    stage: &mut S,
+    offsets: &mut Offsets,
+    restorer: &mut Restorer<'_>,
+    partition: i32,
+) -> anyhow::Result<()> {
+    if offsets
+        .restores
+        .at_end(partition, consumer.context().holds(partition))
+    {
+        let resume = restorer.resume_at_end(consumer, partition)?;
+        restorer.restore(stage, partition, resume, "end of partition")?;
+        offsets.processed.insert(partition, resume);
+    }
+    restorer.metrics.health.settled(partition);
+    Ok(())
+}
+
+/// What restoring a partition's state needs: where the stage's checkpoints are kept, and the
+/// loop's readiness to hold while it rebuilds.
+struct Restorer<'a> {
+    kafka: &'a KafkaArgs,
+    group: &'a str,
+    input: &'a str,
+    shutdown: &'a Shutdown,
+    metrics: &'a LoopMetrics,
+    checkpoints: Option<CheckpointReader>,
+}
+
+impl Restorer<'_> {
+    /// Hands the stage `partition`'s last checkpoint ("" for a stage that keeps none, or
+    /// none yet) and the offset reading resumes from; `at` says what made it due, for the log.
+    /// Waits for the broker if it is away: a stage restored without its checkpoint would
+    /// publish other contents under ids already published.
+    fn restore<S: Stage>(
+        &mut self,
+        stage: &mut S,
+        partition: i32,
+        resume_offset: i64,
+        at: &'static str,
+    ) -> anyhow::Result<()> {
+        let rebuilding = self.metrics.health.rebuilding();
+        let mut metadata = String::new();
+        if stage.keeps_checkpoints() {
+            let key = checkpoint_key(self.group, self.input, partition);
+            let kafka = self.kafka;
+            let checkpoints = &mut self.checkpoints;
+            metadata = retry_until("reading a stage checkpoint", self.shutdown, || {
+                if checkpoints.is_none() {
+                    *checkpoints = Some(CheckpointReader::open(kafka)?);
+                }
+                let reader = checkpoints.as_ref().expect("opened above");
+                match reader.latest(&key) {
+                    Ok(found) => Ok(found.map(|(_, metadata)| metadata).unwrap_or_default()),
+                    Err(err) => {
+                        // A fresh reader next time: this one's queue may hold errors from
+                        // while the broker was away.
+                        *checkpoints = None;
+                        Err(err.context(format!("reading the checkpoint of {key}")))
+                    }
+                }
+            })?;
+        }
+        tracing::info!(stage = stage.name(), partition, offset = resume_offset, at, %metadata, "resuming partition");
+        stage.restore(partition, &metadata, resume_offset);
+        self.metrics.health.settled(partition);
+        drop(rebuilding);
+        Ok(())
+    }
+
+    /// Where `partition`, read to its end with no record, resumes: see [`resume_at_end`]. The
+    /// consumer's position says nothing until a record is consumed, so the group's committed
+    /// offset and the log's first offset are asked of the broker (waiting for it if away).
+    fn resume_at_end(
+        &self,
+        consumer: &BaseConsumer<RevokeTracker>,
+        partition: i32,
+    ) -> anyhow::Result<i64> {
+        let timeout = Duration::from_secs(10);
+        let topic = self.input;
+        let resume = retry_until("reading where a partition resumes", self.shutdown, || {
+            let mut asked = TopicPartitionList::new();
+            asked.add_partition(topic, partition);
+            let committed = consumer
+                .committed_offsets(asked, timeout)
+                .with_context(|| format!("committed offset of {topic} partition {partition}"))?
+                .find_partition(topic, partition)
+                .and_then(|element| match element.offset() {
+                    Offset::Offset(offset) => Some(offset),
+                    _ => None,
+                });
+            let (low, _) = consumer
+                .fetch_watermarks(topic, partition, timeout)
+                .with_context(|| format!("watermarks of {topic} partition {partition}"))?;
+            Ok(resume_at_end(committed, low))
+        })?;
+        Ok(resume)
+    }
 }
 
 /// Drops what is held for partitions the group took away: the stage's state, the offsets to
@@ -348,7 +458,7 @@ fn revoke<S: Stage>(
     for &partition in &revoked {
         stage.forget(partition);
         seen.forget(partition);
-        offsets.restored.remove(&partition);
+        offsets.restores.forget(partition);
         offsets.processed.remove(&partition);
         offsets.committed.remove(&partition);
     }
@@ -499,7 +609,7 @@ struct Offsets {
     checkpoints_topic: String,
     processed: HashMap<i32, i64>,
     committed: HashMap<i32, Checkpoint>,
-    restored: HashSet<i32>,
+    restores: Restores,
 }
 
 impl Offsets {

@@ -56,8 +56,8 @@ pub trait Stage {
     fn on_broker_back(&mut self, _away_ms: i64) {}
 
     /// Whether the stage stores checkpoints in `presage.checkpoints` (and reads them back
-    /// before a partition's first record). Stateless stages leave it false and never touch
-    /// that topic.
+    /// when a partition is restored). Stateless stages leave it false and never touch that
+    /// topic.
     fn keeps_checkpoints(&self) -> bool {
         false
     }
@@ -69,8 +69,12 @@ pub trait Stage {
         None
     }
 
-    /// Before the first record of a partition: the metadata of the last committed checkpoint
-    /// ("" if none) and the offset reading resumes from.
+    /// Once per assignment of a partition, before any of its records: the metadata of the last
+    /// committed checkpoint ("" if none) and the offset reading resumes from. Called before the
+    /// partition's first record, or, if the partition is read to its end with none (nothing to
+    /// read again: a quiet stretch), right then, so that state moving with the wall clock (an
+    /// idle clock, [`Stage::on_idle`]) resumes without waiting for a record. Everything before
+    /// the resume offset was processed; nothing at or after it has reached the stage.
     fn restore(&mut self, _partition: i32, _metadata: &str, _resume_offset: i64) {}
 
     /// The partition was revoked: drop what is held for it. If it comes back, `restore` runs
