@@ -30,6 +30,11 @@
 //! * `PRESAGE_BENCH_MODELS=arima,nnar` runs only these Presage models (`auto` included), and
 //!   `PRESAGE_BENCH_PEER_MODELS=AutoARIMA` only these peer models.
 //! * `PRESAGE_BENCH_AUTO_MODELS=mstl,ets,arima` replaces `auto`'s candidates (template names).
+//! * `PRESAGE_BENCH_SHOW_CHOICE=1` prints which model (or mean of two) `auto` chose on each case.
+//! * `PRESAGE_BENCH_ORIGINS` (default 3): origins per series, spread evenly back from the end
+//!   of the series. Three keep a full run (the peer's included) to minutes; a difference of a
+//!   few tenths of a percent between two models over three days is within what the choice of
+//!   days moves, so 30 say whether it holds (the peer without AutoARIMA: about 10 minutes).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +51,7 @@ use serde_json::{json, Value};
 
 const LEVEL: f64 = 0.9;
 const TRAIN_WEEKS: usize = 4;
+/// Origins per series unless `PRESAGE_BENCH_ORIGINS` says otherwise.
 const ORIGINS: usize = 3;
 /// Presage timings are the median of this many runs when a run takes under [`REPEAT_UNDER`]
 /// (the peer's are single runs after a warm-up).
@@ -116,21 +122,23 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let data = root.join("../shared/data");
     let timeout = Duration::from_secs(env_number("PRESAGE_BENCH_TIMEOUT_SECS", 900));
+    let origins = env_number("PRESAGE_BENCH_ORIGINS", ORIGINS as u64).max(1) as usize;
     let mut cases = Vec::new();
     cases.extend(cut(
         &series(&data.join("taylor-demand.csv"), "grid-ew", "demand_mw"),
         "taylor",
         1_800_000,
         vec![48, 336],
+        origins,
     ));
     for airport in ["airport-ewr", "airport-jfk", "airport-lga"] {
         let points = series(&data.join("nyc-departures-15m.csv"), airport, "departures");
-        cases.extend(cut(&points, airport, 900_000, vec![96, 672]));
+        cases.extend(cut(&points, airport, 900_000, vec![96, 672], origins));
     }
     println!(
-        "{} cases: {} series x {ORIGINS} origins, {TRAIN_WEEKS} weeks of training each, one day ahead",
+        "{} cases: {} series x {origins} origins, {TRAIN_WEEKS} weeks of training each, one day ahead",
         cases.len(),
-        cases.len() / ORIGINS
+        cases.len() / origins
     );
 
     let only: Option<Vec<String>> = std::env::var("PRESAGE_BENCH_MODELS")
@@ -328,6 +336,14 @@ fn run_auto(case: &Case) -> Forecasted {
         ridge: 1.0,
     };
     let outcome = fit(&grid, &settings).map_err(|e| e.to_string())?;
+    if std::env::var_os("PRESAGE_BENCH_SHOW_CHOICE").is_some() {
+        eprintln!(
+            "auto {}@{} chose {}",
+            case.series,
+            case.origin,
+            outcome.model.name()
+        );
+    }
     Ok((outcome.point, outcome.lower, outcome.upper))
 }
 
@@ -376,16 +392,22 @@ fn series(path: &Path, app: &str, metric: &str) -> Vec<(i64, f64)> {
     points
 }
 
-/// `ORIGINS` cases spread over the series: each trains on the `TRAIN_WEEKS` weeks before its
+/// `origins` cases spread over the series: each trains on the `TRAIN_WEEKS` weeks before its
 /// origin and is tested on the day after. The latest origin comes first.
-fn cut(points: &[(i64, f64)], name: &str, step_ms: i64, periods: Vec<usize>) -> Vec<Case> {
+fn cut(
+    points: &[(i64, f64)],
+    name: &str,
+    step_ms: i64,
+    periods: Vec<usize>,
+    origins: usize,
+) -> Vec<Case> {
     let horizon = periods[0];
     let train_len = periods[1] * TRAIN_WEEKS;
     let usable = points.len() - train_len - horizon;
-    (0..ORIGINS)
+    (0..origins)
         .map(|k| {
-            // origins at the end of the series and spread back over it, a week apart at least
-            let start = usable - k * (usable / ORIGINS);
+            // origins at the end of the series and spread evenly back over it (three: weeks apart)
+            let start = usable - k * (usable / origins);
             let train: Vec<f64> = points[start..start + train_len]
                 .iter()
                 .map(|(_, v)| *v)
