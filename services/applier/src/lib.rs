@@ -11,6 +11,7 @@ pub mod journal;
 pub mod outcome;
 pub mod plan;
 pub mod retry;
+pub mod schedule;
 pub mod yaml_edit;
 
 pub use fragment::{fragment_patch, parse_body, FragmentError};

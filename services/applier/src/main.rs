@@ -15,13 +15,23 @@
 //! partition of `presage.applied` back (the same apps, by the shared partitioner) so the applier
 //! knows which outcomes are already published and which directive is the newest applied per
 //! resource, before it applies anything for those apps.
+//!
+//! Plans: the directive loop keeps each app's pending plan ([`PendingPlans`]) and carries out
+//! its steps on the runner's clock ([`Stage::on_idle`], every ~200 ms, between batches of
+//! records too). A pending plan is memory; what makes it survive SIGKILL is the offset: the
+//! loop's checkpoint never commits past the directive of a plan with a step still to carry out
+//! (or whose last step's outcome may not be acknowledged yet), so a restarted applier reads the
+//! directive again, finds its issued outcome already published (read back on assignment), and
+//! carries on with the steps whose outcomes are not.
 
 use clap::Parser;
-use presage_applier::hooks::{Applier, Granted};
+use presage_applier::hooks::{is_live, Applier, Granted};
+use presage_applier::outcome::{resources_of, Status};
+use presage_applier::schedule::{DueStep, PendingPlans};
 use presage_events::{ApplyOutcome, MetadataFragment, ScalingDirective};
 use presage_runner::{
-    run_two_stages, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage, StageError,
-    TemplateBook, Topics,
+    run_two_stages, Checkpoint, KafkaArgs, LoadedTemplate, Origin, Outgoing, Shutdown, Stage,
+    StageError, TemplateBook, Topics,
 };
 use presage_template::authority::{Allow, ALLOW_ENV};
 use presage_template::NodeScope;
@@ -132,6 +142,13 @@ impl Shell {
 
     fn scope(&self) -> NodeScope<'_> {
         NodeScope::of(self.node.as_deref())
+    }
+
+    /// Whether this applier applies `app`'s directives: its template is known and placed here.
+    fn serves(&self, app: &str) -> bool {
+        self.templates
+            .get(app)
+            .is_some_and(|loaded| self.scope().serves(&loaded.template))
     }
 
     /// A template arrived: keep it, and converge any of its files a crash left mid-apply (only
@@ -264,49 +281,30 @@ fn lock(applier: &Mutex<Applier>) -> MutexGuard<'_, Applier> {
     })
 }
 
-struct DirectiveStage(Shell);
+/// The directive loop: the shell, and the plans of the apps of its partitions.
+struct DirectiveStage {
+    shell: Shell,
+    plans: PendingPlans,
+}
 
-impl Stage for DirectiveStage {
-    type Input = ScalingDirective;
-
-    fn name(&self) -> &'static str {
-        self.0.name
-    }
-
-    fn input_topic(&self) -> String {
-        self.0.topics.directives()
-    }
-
-    fn on_template(&mut self, loaded: &LoadedTemplate) {
-        self.0.on_template(loaded);
-    }
-
-    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
-        self.0.restore(self.name(), partition);
-    }
-
-    /// Another applier owns these apps now and may apply newer directives: what was learnt
-    /// about them is read again if the partition comes back.
-    fn forget(&mut self, partition: i32) {
-        if let Some(apps) = self.0.apps.remove(&partition) {
-            lock(&self.0.applier).forget_apps(&apps);
+impl DirectiveStage {
+    fn new(shell: Shell) -> Self {
+        Self {
+            shell,
+            plans: PendingPlans::default(),
         }
     }
 
-    fn on_event_at(
+    /// Applies the directive's issued targets; then, if it is live, for an app served here and
+    /// not superseded by a newer applied directive, its plan replaces the app's pending one.
+    /// `at`: where it was read (partition, offset), which a pending plan holds uncommitted.
+    fn directive(
         &mut self,
         directive: ScalingDirective,
-        at: &Origin<'_>,
+        at: (i32, i64),
     ) -> Result<Vec<Outgoing>, StageError> {
-        self.0
-            .apps
-            .entry(at.partition)
-            .or_default()
-            .insert(directive.app.clone());
-        self.on_event(directive)
-    }
-
-    fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
+        // The runner calls again only once the outputs of its previous call were acknowledged.
+        self.plans.confirm();
         // The applier keeps each resource's newest applied decision time: a directive stamped
         // far ahead would supersede every later one, so it is refused (dead-lettered).
         let now = presage_runner::dlq::now_ms();
@@ -317,13 +315,146 @@ impl Stage for DirectiveStage {
                 ahead,
             )));
         }
-        self.0.apply(&directive.app, |applier, loaded, now| {
+        let mut superseded = false;
+        let outputs = self.shell.apply(&directive.app, |applier, loaded, now| {
             let outcomes = applier.apply_directive(&loaded.template, &directive, now);
             for outcome in &outcomes {
+                superseded |= outcome.status == Status::Superseded.as_str();
                 tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, attempts = outcome.attempts, reason = ?outcome.reason, target = directive.target, "directive applied");
             }
             outcomes
+        })?;
+        // A superseded directive's plan is superseded with it; a replayed directive whose
+        // outcomes were all published before has none here, and its plan resumes (a step
+        // superseded meanwhile is found so when due, see `carry_out`).
+        if is_live(&directive) && !superseded && self.shell.serves(&directive.app) {
+            self.arrive(&directive, at);
+        }
+        Ok(outputs)
+    }
+
+    fn arrive(&mut self, directive: &ScalingDirective, (partition, offset): (i32, i64)) {
+        let beyond = presage_applier::schedule::dues_beyond_reach(directive);
+        if !beyond.is_empty() {
+            tracing::warn!(app = %directive.app, directive = %directive.event_id, ignored_due_at_ms = ?beyond, max_ahead_ms = presage_applier::schedule::MAX_PLAN_AHEAD_MS, "plan steps due too far after the directive's issue are not carried out");
+        }
+        let arrival = self.plans.arrive(directive, partition, offset);
+        if let Some(pending) = &arrival.late_behind {
+            tracing::info!(app = %directive.app, directive = %directive.event_id, issued_at_ms = directive.issued_at_ms, pending_plan = %pending, "directive issued before the pending plan's: its plan is not carried out");
+        }
+        if let Some(replaced) = &arrival.replaced {
+            tracing::info!(app = %directive.app, plan = %replaced.directive_id, plan_issued_at_ms = replaced.issued_at_ms, by = %directive.event_id, by_issued_at_ms = directive.issued_at_ms, never_due_at_ms = ?replaced.never_due, "plan superseded: its steps not yet due are never carried out");
+        }
+        if arrival.pending {
+            tracing::info!(app = %directive.app, plan = %directive.event_id, next_due_at_ms = ?self.plans.next_due(&directive.app), partition, offset, "plan pending");
+        }
+    }
+
+    /// Applies one due step through the app's hooks, as a directive of its own; nothing if a
+    /// directive decided after the plan was applied meanwhile (the plan is dropped).
+    fn carry_out(&mut self, due: DueStep) -> Result<Vec<Outgoing>, StageError> {
+        let step = &due.step;
+        if !due.skipped.is_empty() {
+            tracing::info!(app = %step.app, plan = %due.plan_of, due_at_ms = due.due_at_ms, skipped_due_at_ms = ?due.skipped, "steps due together: only the latest carried out");
+        }
+        let resources = resources_of(step);
+        let newer =
+            lock(&self.shell.applier).newer_applied(&step.app, &resources, step.issued_at_ms);
+        if let Some(newer) = newer {
+            let never = self.plans.drop_app(&step.app);
+            tracing::info!(app = %step.app, plan = %due.plan_of, due_at_ms = due.due_at_ms, newer_decided_at_ms = newer, never_due_at_ms = ?never, "plan superseded by a newer applied directive: step not carried out");
+            return Ok(Vec::new());
+        }
+        self.shell.apply(&step.app, |applier, loaded, now| {
+            let outcomes = applier.apply_directive(&loaded.template, step, now);
+            outcomes
+                .into_iter()
+                .map(|mut outcome| {
+                    // The step's id first, then the plan's directive: what it came from.
+                    outcome.lineage.push(due.plan_of.clone());
+                    tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, attempts = outcome.attempts, reason = ?outcome.reason, plan = %due.plan_of, due_at_ms = due.due_at_ms, lateness_ms = now - due.due_at_ms, targets = ?step.targets.iter().map(|t| (t.resource.as_str(), t.target)).collect::<Vec<_>>(), "plan step applied");
+                    outcome
+                })
+                .collect()
         })
+    }
+}
+
+impl Stage for DirectiveStage {
+    type Input = ScalingDirective;
+
+    fn name(&self) -> &'static str {
+        self.shell.name
+    }
+
+    fn input_topic(&self) -> String {
+        self.shell.topics.directives()
+    }
+
+    fn on_template(&mut self, loaded: &LoadedTemplate) {
+        self.shell.on_template(loaded);
+    }
+
+    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
+        self.shell.restore(self.name(), partition);
+    }
+
+    /// Another applier owns these apps now and may apply newer directives: what was learnt
+    /// about them is read again if the partition comes back; their plans are carried on by
+    /// the next owner, which reads their directives again from the held offsets.
+    fn forget(&mut self, partition: i32) {
+        if let Some(apps) = self.shell.apps.remove(&partition) {
+            lock(&self.shell.applier).forget_apps(&apps);
+        }
+        let dropped = self.plans.forget_partition(partition);
+        if !dropped.is_empty() {
+            tracing::info!(partition, apps = ?dropped, "partition revoked: its pending plans are its next owner's");
+        }
+    }
+
+    /// A plan with a step still to carry out holds its directive's offset uncommitted.
+    fn checkpoint(&self, partition: i32) -> Option<Checkpoint> {
+        self.plans.held_offset(partition).map(|offset| Checkpoint {
+            offset,
+            metadata: String::new(),
+        })
+    }
+
+    fn on_event_at(
+        &mut self,
+        directive: ScalingDirective,
+        at: &Origin<'_>,
+    ) -> Result<Vec<Outgoing>, StageError> {
+        self.shell
+            .apps
+            .entry(at.partition)
+            .or_default()
+            .insert(directive.app.clone());
+        self.directive(directive, (at.partition, at.offset))
+    }
+
+    /// Without a position (the runner always gives one) a plan is carried out but holds no
+    /// offset: it would not survive a crash.
+    fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
+        self.directive(directive, (-1, i64::MAX))
+    }
+
+    /// The steps due by the wall clock, each pending plan's latest due one.
+    fn on_idle(&mut self, now_ms: i64) -> Result<Vec<Outgoing>, StageError> {
+        self.plans.confirm();
+        let mut outputs = Vec::new();
+        for due in self.plans.due(now_ms) {
+            let (app, plan, due_at_ms) = (due.step.app.clone(), due.plan_of.clone(), due.due_at_ms);
+            match self.carry_out(due) {
+                Ok(more) => outputs.extend(more),
+                // The template is gone: nothing to apply the step with; the plan goes too.
+                Err(err) => {
+                    let never = self.plans.drop_app(&app);
+                    tracing::warn!(%app, %plan, due_at_ms, never_due_at_ms = ?never, error = %err, "plan step not carried out");
+                }
+            }
+        }
+        Ok(outputs)
     }
 }
 
@@ -374,7 +505,7 @@ fn main() -> anyhow::Result<()> {
             "node-local: applying only the apps placed on this node"
         );
     }
-    let directives = DirectiveStage(Shell::new(&args.kafka, applier.clone(), node, "applier"));
+    let directives = DirectiveStage::new(Shell::new(&args.kafka, applier.clone(), node, "applier"));
     let fragments = FragmentStage(Shell::new(&args.kafka, applier, node, "applier-fragments"));
     run_two_stages(&args.kafka, directives, fragments, &shutdown)
 }

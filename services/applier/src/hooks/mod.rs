@@ -223,6 +223,18 @@ impl Applier {
         self.applied.learn(outcome);
     }
 
+    /// The decision time of an applied directive of `app` newer than `decided_at_ms` for any of
+    /// `resources`: what supersedes a directive (or a plan step, decided with its plan) decided
+    /// then.
+    pub fn newer_applied(
+        &self,
+        app: &str,
+        resources: &[String],
+        decided_at_ms: i64,
+    ) -> Option<i64> {
+        self.applied.newer_than(app, resources, decided_at_ms)
+    }
+
     /// Drops what was learnt about the apps of a revoked partition.
     pub fn forget_apps(&mut self, apps: &HashSet<String>) {
         self.applied.forget_apps(apps);

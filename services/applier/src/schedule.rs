@@ -1,0 +1,302 @@
+//! Carrying out directives' plans on the wall clock: which plan of an app is pending, which of
+//! its steps are due, what a due step sets, and which offset of the directives topic must not
+//! be committed while a plan is pending. Pure; the binary's directive loop calls it from its
+//! input and idle callbacks and applies the due steps through the same hooks as a directive.
+//!
+//! What a plan means is [`presage_events::plan`]'s, shared with the backtest: a directive sets
+//! its issued targets when issued; each step sets [`ScalingDirective::targets_at`] its due time
+//! from then on; the next directive of the app supersedes every step not yet due. Here:
+//!
+//! - One plan per app is pending: the newest live directive's (by issue time; a directive
+//!   issued before the pending one arrives late and supersedes nothing).
+//! - A step is carried out when due, as a directive of its own ([`step_directive`]) whose id
+//!   comes from the plan's directive id and the step's due time ([`step_id`]), so a replay
+//!   or a restart finds the outcome already published (or journaled) and never records it again
+//!   with other content. Its decision time is the plan's (`issued_at_ms`): a step does not make
+//!   a directive issued after the plan but before the step look old.
+//! - Directives state targets, not changes: when several steps are due at once (the directive
+//!   arrived late, or the applier was down), only the latest is carried out; the earlier ones
+//!   are skipped (logged, no outcome).
+//! - Steps never carried out (superseded before they were due, or skipped) have no outcome on
+//!   `presage.applied`; the binary logs them with structured fields.
+//! - Steps due more than [`MAX_PLAN_AHEAD_MS`] after the plan's issue are not carried out: a
+//!   pending plan holds its directive's offset uncommitted (see [`PendingPlans::held_offset`]),
+//!   and what is read again after a crash must still be within what the applier reads back of
+//!   `presage.applied` to know it was applied.
+
+use std::collections::HashMap;
+
+use presage_events::{event_id, ResourceTarget, ScalingDirective};
+
+/// How far after its issue a plan's steps are carried out; later steps are ignored. Below the
+/// span of `presage.applied` the applier reads back on assignment (6 h), so every directive read
+/// again because a plan held its offset has its outcome within what is read back.
+pub const MAX_PLAN_AHEAD_MS: i64 = 5 * 3_600_000;
+
+/// The id of the step of directive `directive_id` due at `due_at_ms`, as an input of the
+/// hooks: its outcomes' ids are [`crate::outcome_id`] of it.
+pub fn step_id(directive_id: &str, due_at_ms: i64) -> String {
+    event_id(&["plan-step", directive_id, &due_at_ms.to_string()])
+}
+
+/// The step of `directive`'s plan due at `due_at_ms` as a directive of its own: every target in
+/// force then ([`ScalingDirective::targets_at`]), decided when the plan was (`issued_at_ms`),
+/// with the plan's directive first in its lineage. Deterministic: the same directive and due
+/// time give the same step.
+pub fn step_directive(directive: &ScalingDirective, due_at_ms: i64) -> ScalingDirective {
+    let steps: Vec<_> = directive
+        .plan
+        .iter()
+        .filter(|step| step.due_at_ms == due_at_ms)
+        .collect();
+    let forecast_of = |resource: &str| {
+        steps
+            .iter()
+            .flat_map(|step| &step.targets)
+            .rfind(|planned| planned.resource == resource)
+            .map(|planned| planned.forecast_value)
+    };
+    let targets: Vec<ResourceTarget> = directive
+        .targets_at(due_at_ms)
+        .into_iter()
+        .map(|(resource, target)| {
+            let issued = directive.targets.iter().find(|t| t.resource == resource);
+            let forecast_value = forecast_of(&resource)
+                .or(issued.map(|t| t.forecast_value))
+                .unwrap_or(directive.forecast_value);
+            ResourceTarget {
+                reason: format!(
+                    "plan step due at {due_at_ms} of directive {}",
+                    directive.event_id
+                ),
+                policy: issued.map_or_else(|| directive.policy.clone(), |t| t.policy.clone()),
+                resource,
+                target,
+                previous_target: None,
+                forecast_value,
+                at_max: false,
+            }
+        })
+        .collect();
+    let first = targets.first().cloned().unwrap_or_default();
+    let mut lineage = vec![directive.event_id.clone()];
+    lineage.extend(directive.lineage.iter().cloned());
+    ScalingDirective {
+        event_id: step_id(&directive.event_id, due_at_ms),
+        app: directive.app.clone(),
+        template_version: directive.template_version.clone(),
+        resource: first.resource.clone(),
+        target: first.target,
+        previous_target: None,
+        forecast_value: first.forecast_value,
+        effective_at_ms: steps
+            .iter()
+            .map(|step| step.effective_at_ms)
+            .max()
+            .unwrap_or(due_at_ms),
+        issued_at_ms: directive.issued_at_ms,
+        policy: directive.policy.clone(),
+        reason: first.reason.clone(),
+        lineage,
+        mode: directive.mode.clone(),
+        targets,
+        forecast_id: directive.forecast_id.clone(),
+        model: directive.model.clone(),
+        model_score: directive.model_score,
+        cold_start: directive.cold_start,
+        fallback: directive.fallback,
+        plan: Vec::new(),
+    }
+}
+
+/// The due times of `directive`'s steps that are carried out at all: after its issue (earlier
+/// ones are its producer's mistake, see [`presage_events::plan`]) and within
+/// [`MAX_PLAN_AHEAD_MS`] of it; ascending, without repeats.
+pub fn carried_dues(directive: &ScalingDirective) -> Vec<i64> {
+    let mut dues: Vec<i64> = directive
+        .plan
+        .iter()
+        .map(|step| step.due_at_ms)
+        .filter(|due| {
+            *due > directive.issued_at_ms && *due <= directive.issued_at_ms + MAX_PLAN_AHEAD_MS
+        })
+        .collect();
+    dues.sort_unstable();
+    dues.dedup();
+    dues
+}
+
+/// The due times of `directive`'s steps ignored because they fall after
+/// [`MAX_PLAN_AHEAD_MS`].
+pub fn dues_beyond_reach(directive: &ScalingDirective) -> Vec<i64> {
+    let mut dues: Vec<i64> = directive
+        .plan
+        .iter()
+        .map(|step| step.due_at_ms)
+        .filter(|due| *due > directive.issued_at_ms + MAX_PLAN_AHEAD_MS)
+        .collect();
+    dues.sort_unstable();
+    dues.dedup();
+    dues
+}
+
+/// One app's pending plan.
+#[derive(Debug, Clone)]
+struct Pending {
+    directive: ScalingDirective,
+    partition: i32,
+    offset: i64,
+    /// Due times still to be carried out, ascending. Empty once the last step was handed out:
+    /// its outcome may not be on the topic yet, so the directive's offset stays held until
+    /// [`PendingPlans::confirm`] (the runner calls the stage again only once the outputs of
+    /// its previous call were acknowledged).
+    dues: Vec<i64>,
+}
+
+/// A step due now, to be applied: the step as a directive ([`step_directive`]), the plan's
+/// directive id, its due time, and the earlier due times it makes moot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueStep {
+    pub step: ScalingDirective,
+    pub plan_of: String,
+    pub due_at_ms: i64,
+    pub skipped: Vec<i64>,
+}
+
+/// What a directive's arrival did to its app's plans.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// The directive's own plan has steps to carry out and is pending now.
+    pub pending: bool,
+    /// The plan it superseded, with the due times of the steps that will never be carried out.
+    pub replaced: Option<Replaced>,
+    /// The directive was issued before the app's pending plan (that plan's directive id): it
+    /// supersedes nothing and its own plan is not carried out.
+    pub late_behind: Option<String>,
+}
+
+/// A plan superseded before some of its steps fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub directive_id: String,
+    pub issued_at_ms: i64,
+    pub never_due: Vec<i64>,
+}
+
+/// Every app's pending plan in the partitions this loop reads.
+#[derive(Debug, Default)]
+pub struct PendingPlans {
+    by_app: HashMap<String, Pending>,
+}
+
+impl PendingPlans {
+    /// The runner called again: every step handed out before was delivered. Plans with no
+    /// step left are done, and their directives' offsets no longer held.
+    pub fn confirm(&mut self) {
+        self.by_app.retain(|_, pending| !pending.dues.is_empty());
+    }
+
+    /// A live directive of an app this applier serves arrived (in partition order) from
+    /// `partition` at `offset`, and was not superseded by a newer applied one.
+    pub fn arrive(&mut self, directive: &ScalingDirective, partition: i32, offset: i64) -> Arrival {
+        if let Some(pending) = self.by_app.get(&directive.app) {
+            if directive.issued_at_ms < pending.directive.issued_at_ms {
+                return Arrival {
+                    late_behind: Some(pending.directive.event_id.clone()),
+                    ..Arrival::default()
+                };
+            }
+        }
+        let replaced = self
+            .by_app
+            .remove(&directive.app)
+            .map(|previous| Replaced {
+                directive_id: previous.directive.event_id.clone(),
+                issued_at_ms: previous.directive.issued_at_ms,
+                never_due: previous.dues.clone(),
+            })
+            .filter(|replaced| !replaced.never_due.is_empty());
+        let dues = carried_dues(directive);
+        let pending = !dues.is_empty();
+        if pending {
+            self.by_app.insert(
+                directive.app.clone(),
+                Pending {
+                    directive: directive.clone(),
+                    partition,
+                    offset,
+                    dues,
+                },
+            );
+        }
+        Arrival {
+            pending,
+            replaced,
+            late_behind: None,
+        }
+    }
+
+    /// The step of each pending plan to carry out at `now_ms`: the latest due at or before it
+    /// (earlier due ones are skipped: targets, not changes), marked handed out.
+    pub fn due(&mut self, now_ms: i64) -> Vec<DueStep> {
+        let mut due: Vec<DueStep> = Vec::new();
+        for pending in self.by_app.values_mut() {
+            let reached = pending.dues.partition_point(|d| *d <= now_ms);
+            if reached == 0 {
+                continue;
+            }
+            let passed: Vec<i64> = pending.dues.drain(..reached).collect();
+            let (&latest, skipped) = passed.split_last().expect("reached > 0");
+            due.push(DueStep {
+                step: step_directive(&pending.directive, latest),
+                plan_of: pending.directive.event_id.clone(),
+                due_at_ms: latest,
+                skipped: skipped.to_vec(),
+            });
+        }
+        // Stable order (by due time, then app) so outcomes of one tick are produced alike.
+        due.sort_by(|a, b| (a.due_at_ms, &a.step.app).cmp(&(b.due_at_ms, &b.step.app)));
+        due
+    }
+
+    /// Drops `app`'s pending plan (its steps were found superseded); the due times it had left.
+    pub fn drop_app(&mut self, app: &str) -> Vec<i64> {
+        self.by_app
+            .remove(app)
+            .map(|pending| pending.dues)
+            .unwrap_or_default()
+    }
+
+    /// The lowest offset of `partition` whose directive's plan is still pending (or whose last
+    /// step's outcome is in flight): committed no further, so that after a crash the directive
+    /// is read again and its plan carried on.
+    pub fn held_offset(&self, partition: i32) -> Option<i64> {
+        self.by_app
+            .values()
+            .filter(|pending| pending.partition == partition)
+            .map(|pending| pending.offset)
+            .min()
+    }
+
+    /// The first instant a pending step of `app` falls due.
+    pub fn next_due(&self, app: &str) -> Option<i64> {
+        self.by_app
+            .get(app)
+            .and_then(|pending| pending.dues.first().copied())
+    }
+
+    /// The partition was revoked: its plans are its next owner's (read again from the held
+    /// offsets). The apps whose plans were dropped.
+    pub fn forget_partition(&mut self, partition: i32) -> Vec<String> {
+        let apps: Vec<String> = self
+            .by_app
+            .iter()
+            .filter(|(_, pending)| pending.partition == partition)
+            .map(|(app, _)| app.clone())
+            .collect();
+        for app in &apps {
+            self.by_app.remove(app);
+        }
+        apps
+    }
+}

@@ -1,0 +1,311 @@
+//! The applier's side of plans, pure: which step of an app's pending plan is due, what it sets,
+//! which plan supersedes which, the step's id, and which offset a pending plan holds.
+
+use presage_applier::outcome::{outcome_id, resources_of};
+use presage_applier::schedule::{step_directive, step_id, PendingPlans, MAX_PLAN_AHEAD_MS};
+use presage_events::plan::schedule;
+use presage_events::{PlannedStep, PlannedTarget, ResourceTarget, ScalingDirective};
+
+const S: i64 = 1_000;
+
+fn step(due_s: i64, replicas: i64) -> PlannedStep {
+    PlannedStep {
+        due_at_ms: due_s * S,
+        effective_at_ms: (due_s + 60) * S,
+        targets: vec![PlannedTarget {
+            resource: "replicas".into(),
+            target: replicas,
+            forecast_value: replicas as f64 * 100.0,
+        }],
+    }
+}
+
+fn directive(app: &str, issued_s: i64, replicas: i64, plan: Vec<PlannedStep>) -> ScalingDirective {
+    ScalingDirective {
+        event_id: format!("{app}-{issued_s}"),
+        app: app.into(),
+        template_version: "v1".into(),
+        resource: "replicas".into(),
+        target: replicas,
+        issued_at_ms: issued_s * S,
+        effective_at_ms: issued_s * S,
+        mode: "live".into(),
+        lineage: vec!["forecast-1".into()],
+        targets: vec![
+            ResourceTarget {
+                resource: "replicas".into(),
+                target: replicas,
+                ..Default::default()
+            },
+            ResourceTarget {
+                resource: "memory_mb".into(),
+                target: 512,
+                ..Default::default()
+            },
+        ],
+        plan,
+        ..Default::default()
+    }
+}
+
+fn replicas_of(step: &ScalingDirective) -> i64 {
+    step.targets
+        .iter()
+        .find(|t| t.resource == "replicas")
+        .map(|t| t.target)
+        .unwrap()
+}
+
+#[test]
+fn no_step_is_due_before_its_time_and_each_is_handed_out_once_when_due() {
+    let mut plans = PendingPlans::default();
+    let d = directive("shop", 0, 3, vec![step(10, 6), step(20, 9)]);
+    assert!(plans.arrive(&d, 0, 7).pending);
+    assert!(plans.due(9_999).is_empty());
+    let first = plans.due(10 * S);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].due_at_ms, 10 * S);
+    assert_eq!(replicas_of(&first[0].step), 6);
+    assert!(first[0].skipped.is_empty());
+    assert!(plans.due(15 * S).is_empty(), "handed out once");
+    let second = plans.due(25 * S);
+    assert_eq!(replicas_of(&second[0].step), 9);
+    plans.confirm();
+    assert!(plans.due(1_000 * S).is_empty());
+    assert_eq!(
+        plans.held_offset(0),
+        None,
+        "a carried-out plan holds nothing"
+    );
+}
+
+#[test]
+fn steps_overdue_together_are_one_application_of_the_latest_state() {
+    let mut plans = PendingPlans::default();
+    let d = directive("shop", 0, 3, vec![step(10, 6), step(20, 9), step(30, 12)]);
+    plans.arrive(&d, 0, 1);
+    let due = plans.due(25 * S);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].due_at_ms, 20 * S);
+    assert_eq!(due[0].skipped, vec![10 * S]);
+    assert_eq!(replicas_of(&due[0].step), 9);
+    assert_eq!(plans.next_due("shop"), Some(30 * S));
+}
+
+#[test]
+fn a_step_sets_every_target_in_force_at_its_due_time_decided_when_its_plan_was() {
+    let d = directive("shop", 100, 3, vec![step(160, 6)]);
+    let s = step_directive(&d, 160 * S);
+    assert_eq!(s.event_id, step_id(&d.event_id, 160 * S));
+    assert_eq!(s.issued_at_ms, d.issued_at_ms, "the plan's decision time");
+    assert_eq!(s.effective_at_ms, 220 * S);
+    assert_eq!(s.mode, "live");
+    assert!(s.plan.is_empty(), "a step has no plan of its own");
+    assert_eq!(s.lineage, vec!["shop-100".to_string(), "forecast-1".into()]);
+    assert_eq!(
+        s.targets
+            .iter()
+            .map(|t| (t.resource.as_str(), t.target))
+            .collect::<Vec<_>>(),
+        vec![("replicas", 6), ("memory_mb", 512)]
+    );
+    assert_eq!((s.resource.as_str(), s.target), ("replicas", 6));
+    assert_eq!(resources_of(&s), vec!["replicas", "memory_mb"]);
+    assert_eq!(s.forecast_value, 600.0);
+    // What the backtest reads from the same directive at that instant.
+    assert_eq!(d.target_at("replicas", 160 * S), Some(s.target));
+}
+
+#[test]
+fn a_step_s_id_and_its_outcome_id_depend_only_on_the_directive_and_the_due_time() {
+    let d = directive("shop", 0, 3, vec![step(10, 6), step(20, 9)]);
+    assert_eq!(step_directive(&d, 10 * S), step_directive(&d, 10 * S));
+    let ids = [
+        step_id(&d.event_id, 10 * S),
+        step_id(&d.event_id, 20 * S),
+        step_id("shop-other", 10 * S),
+        d.event_id.clone(),
+    ];
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            assert_ne!(a, b);
+            assert_ne!(outcome_id(a, "cfg"), outcome_id(b, "cfg"));
+        }
+    }
+}
+
+#[test]
+fn the_next_directive_supersedes_the_steps_not_yet_due_as_the_shared_schedule_says() {
+    let mut plans = PendingPlans::default();
+    let first = directive("shop", 0, 3, vec![step(10, 6), step(90, 12)]);
+    let second = directive("shop", 60, 5, vec![step(120, 7)]);
+    plans.arrive(&first, 0, 1);
+    let mut applied = vec![(0, 3)];
+    for now_s in [10, 30] {
+        for due in plans.due(now_s * S) {
+            applied.push((due.due_at_ms / S, replicas_of(&due.step)));
+        }
+    }
+    let arrival = plans.arrive(&second, 0, 2);
+    applied.push((60, 5));
+    let replaced = arrival.replaced.expect("the first plan was pending");
+    assert_eq!(replaced.directive_id, "shop-0");
+    assert_eq!(replaced.never_due, vec![90 * S]);
+    for now_s in [90, 100, 120, 500] {
+        for due in plans.due(now_s * S) {
+            assert_eq!(due.plan_of, "shop-60", "only the newest plan's steps");
+            applied.push((due.due_at_ms / S, replicas_of(&due.step)));
+        }
+    }
+    let expected: Vec<(i64, i64)> = schedule([&first, &second], "replicas")
+        .into_iter()
+        .map(|c| (c.at_ms / S, c.target))
+        .collect();
+    assert_eq!(applied, expected);
+}
+
+#[test]
+fn a_directive_issued_before_the_pending_plan_supersedes_nothing() {
+    let mut plans = PendingPlans::default();
+    let newer = directive("shop", 60, 5, vec![step(120, 7)]);
+    let older = directive("shop", 30, 4, vec![step(100, 99)]);
+    plans.arrive(&newer, 0, 5);
+    let arrival = plans.arrive(&older, 0, 6);
+    assert_eq!(arrival.late_behind.as_deref(), Some("shop-60"));
+    assert!(!arrival.pending);
+    let due = plans.due(200 * S);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].plan_of, "shop-60");
+    assert_eq!(plans.held_offset(0), Some(5));
+}
+
+#[test]
+fn a_directive_without_a_plan_ends_the_pending_one_and_holds_nothing() {
+    let mut plans = PendingPlans::default();
+    plans.arrive(&directive("shop", 0, 3, vec![step(10, 6)]), 0, 1);
+    let arrival = plans.arrive(&directive("shop", 5, 4, vec![]), 0, 2);
+    assert!(!arrival.pending);
+    assert_eq!(arrival.replaced.unwrap().never_due, vec![10 * S]);
+    assert!(plans.due(100 * S).is_empty());
+    assert_eq!(plans.held_offset(0), None);
+}
+
+#[test]
+fn a_pending_plan_holds_its_directive_s_offset_until_its_last_step_is_acknowledged() {
+    let mut plans = PendingPlans::default();
+    plans.arrive(&directive("a", 0, 3, vec![step(10, 6)]), 0, 40);
+    plans.arrive(&directive("b", 0, 3, vec![step(20, 6)]), 0, 41);
+    plans.arrive(&directive("c", 0, 3, vec![step(30, 6)]), 1, 9);
+    assert_eq!(plans.held_offset(0), Some(40));
+    assert_eq!(plans.held_offset(1), Some(9));
+    assert_eq!(plans.held_offset(2), None);
+    assert_eq!(plans.due(10 * S).len(), 1);
+    // Handed out, not yet known to be on the topic: still held.
+    assert_eq!(plans.held_offset(0), Some(40));
+    plans.confirm();
+    assert_eq!(plans.held_offset(0), Some(41));
+    assert_eq!(plans.forget_partition(0), vec!["b".to_string()]);
+    assert_eq!(plans.held_offset(0), None);
+    assert_eq!(plans.held_offset(1), Some(9));
+}
+
+#[test]
+fn steps_too_far_ahead_or_before_the_issue_are_not_carried_out() {
+    let mut plans = PendingPlans::default();
+    let too_far = MAX_PLAN_AHEAD_MS / S + 1;
+    let d = directive(
+        "shop",
+        100,
+        3,
+        vec![step(50, 99), step(160, 6), step(100 + too_far, 42)],
+    );
+    plans.arrive(&d, 0, 1);
+    assert_eq!(
+        presage_applier::schedule::dues_beyond_reach(&d),
+        vec![(100 + too_far) * S]
+    );
+    let due = plans.due(i64::MAX);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].due_at_ms, 160 * S);
+    assert!(
+        due[0].skipped.is_empty(),
+        "the step before the issue is no step"
+    );
+}
+
+#[test]
+fn plans_of_different_apps_are_carried_out_side_by_side() {
+    let mut plans = PendingPlans::default();
+    plans.arrive(&directive("b", 0, 3, vec![step(10, 6)]), 0, 1);
+    plans.arrive(&directive("a", 0, 3, vec![step(10, 8)]), 0, 2);
+    let due = plans.due(10 * S);
+    assert_eq!(
+        due.iter().map(|d| d.step.app.as_str()).collect::<Vec<_>>(),
+        vec!["a", "b"]
+    );
+}
+
+/// A template whose one hook writes `path` (a real file), replicas between 1 and 50.
+fn file_template(path: &std::path::Path) -> presage_template::Template {
+    let yaml = format!(
+        "app: shop\nbootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }} }}\n\
+         dynamic_metadata:\n  configuration_hooks:\n    - {{ name: cfg, kind: file, path: {path:?} }}\n  \
+         validation_rules:\n    - \"resources.replicas >= 1 && resources.replicas <= 50\"\n"
+    );
+    presage_template::parse(&yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+fn live_replicas(path: &std::path::Path) -> i64 {
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["resources"]["replicas"].as_i64().unwrap()
+}
+
+#[test]
+fn a_step_applied_before_a_lagging_directive_issued_earlier_does_not_make_it_look_old() {
+    use presage_applier::hooks::{Applier, Granted};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.yaml");
+    std::fs::write(&path, "resources:\n  replicas: 3\n  memory_mb: 1024\n").unwrap();
+    let t = file_template(&path);
+    let mut applier = Applier::new(Granted::covering(&t));
+    let plan = directive("shop", 0, 4, vec![step(10, 6), step(30, 9)]);
+    let mut plans = PendingPlans::default();
+
+    let issued = applier.apply_directive(&t, &plan, 0);
+    assert_eq!(issued[0].status, "applied");
+    plans.arrive(&plan, 0, 1);
+    let due = plans.due(10 * S);
+    let step_outcome = applier.apply_directive(&t, &due[0].step, 10 * S);
+    assert_eq!(step_outcome[0].status, "applied", "{step_outcome:?}");
+    assert_eq!(
+        step_outcome[0].event_id,
+        outcome_id(&due[0].step.event_id, "cfg")
+    );
+    assert_eq!(step_outcome[0].decided_at_ms, 0, "decided with its plan");
+    assert_eq!(live_replicas(&path), 6);
+
+    // Issued at 8 s (before the step fell due), delivered at 12 s: it still applies.
+    let lagging = directive("shop", 8, 5, vec![]);
+    assert_eq!(
+        applier.newer_applied("shop", &resources_of(&lagging), lagging.issued_at_ms),
+        None
+    );
+    let outcome = applier.apply_directive(&t, &lagging, 12 * S);
+    assert_eq!(outcome[0].status, "applied", "{outcome:?}");
+    let arrival = plans.arrive(&lagging, 0, 2);
+    assert_eq!(arrival.replaced.unwrap().never_due, vec![30 * S]);
+    assert!(
+        plans.due(40 * S).is_empty(),
+        "the step at 30 s never happens"
+    );
+    assert_eq!(live_replicas(&path), 5);
+
+    // The plan's own step, read again after a restart, is found superseded by the newer one.
+    assert_eq!(
+        applier.newer_applied("shop", &resources_of(&due[0].step), plan.issued_at_ms),
+        Some(8 * S)
+    );
+    // And applying the same step again (a replay) records nothing new.
+    assert!(applier.apply_directive(&t, &due[0].step, 50 * S).is_empty());
+}
