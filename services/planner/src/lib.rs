@@ -2,6 +2,7 @@
 //! from the forecast events, so a replay of last month's forecasts gives the same directives.
 
 pub mod calibration;
+pub mod plan;
 pub mod planner;
 pub mod policy;
 pub mod watch;

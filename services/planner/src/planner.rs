@@ -10,7 +10,10 @@ use presage_template::cron::Cron;
 use presage_template::{PolicyKind, ScalingPolicy, Template, Zone};
 
 use crate::calibration::{self, Record};
-use crate::policy::{decide, decide_reactive, point_at_lead, Decision, PolicyInput, PolicyState};
+use crate::plan::{self, Planned};
+use crate::policy::{
+    decide_reactive, decide_sized, point_at_lead, sizing, Decision, PolicyInput, PolicyState,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PlanError {
@@ -147,17 +150,31 @@ impl Planner {
             ) else {
                 continue;
             };
-            let sigma = calibration::sigma(point, forecast.interval_level);
-            self.records
+            let record = self
+                .records
                 .entry(key_of(&forecast.app, policy))
-                .or_default()
-                .predict(
+                .or_default();
+            // With a plan, the later points provision their windows too when no newer forecast
+            // comes before them (a newer forecast's point for the same window replaces theirs).
+            let until = policy.plan.map_or(i64::MIN, |plan| {
+                forecast
+                    .issued_at_ms
+                    .saturating_add(plan.ahead.as_millis_i64())
+            });
+            let planned = forecast
+                .points
+                .iter()
+                .filter(|p| p.at_ms > point.at_ms && p.at_ms <= until);
+            for provisioning in std::iter::once(point).chain(planned) {
+                let sigma = calibration::sigma(provisioning, forecast.interval_level);
+                record.predict(
                     forecast.issued_at_ms,
                     &forecast.event_id,
-                    point,
+                    provisioning,
                     sigma,
                     keep,
                 );
+            }
         }
     }
 
@@ -209,6 +226,7 @@ impl Planner {
         if !shadow {
             self.note_live(directive);
         }
+        self.take_plan(directive, shadow);
         for (resource, target, previous, at_max) in targets {
             let key = (directive.app.clone(), resource, shadow);
             note_published(&mut self.published, &key, directive);
@@ -306,6 +324,8 @@ impl Planner {
                     .states
                     .entry(key_of(&forecast.app, policy))
                     .or_default();
+                // The plan in force set its targets up to now, as the applier applied them.
+                state.advance_to(forecast.issued_at_ms);
                 let input = PolicyInput {
                     issued_at_ms: forecast.issued_at_ms,
                     points: &forecast.points,
@@ -318,10 +338,21 @@ impl Planner {
                     scores: &scores,
                     observed,
                 };
+                let sized = sizing(policy, &input);
                 let decision = match policy.kind {
-                    PolicyKind::TargetTracking => decide(policy, state, &input),
+                    PolicyKind::TargetTracking => decide_sized(policy, state, &input, &sized),
                 };
-                if let Some(decision) = decision {
+                if let Some(mut decision) = decision {
+                    let planned = plan::simulate(policy, state, &sized, &input, template.zone());
+                    decision.plan_changed = steps_of(&planned) != state.planned_steps();
+                    if let Some(summary) =
+                        plan::summary(&policy.resource, Some(decision.target), &planned)
+                    {
+                        decision.reason = format!("{}; {summary}", decision.reason);
+                    }
+                    // Unpublished (nothing changed), the plan in force has the same steps.
+                    state.planned = planned.clone();
+                    decision.plan = planned;
                     usable = true;
                     decided.push((rule_name(index, policy), policy.resource.clone(), decision));
                 }
@@ -329,7 +360,8 @@ impl Planner {
             if !self.worth_publishing(&forecast.app, mode, &decided) {
                 continue;
             }
-            let d = directive(forecast, &version, mode, decided);
+            let carried = self.carried_plans(&forecast.app, mode, forecast.issued_at_ms, &decided);
+            let d = directive(forecast, &version, mode, decided, carried);
             self.published_now(&d);
             directives.push(d);
         }
@@ -413,6 +445,7 @@ impl Planner {
                     .states
                     .entry(key_of(&observed.app, policy))
                     .or_default();
+                state.advance_to(now);
                 let floor = scheduled_floor(policy, template.zone(), now);
                 if let Some(decision) = decide_reactive(
                     policy,
@@ -433,7 +466,15 @@ impl Planner {
             if !self.worth_publishing(&observed.app, mode, &decided) {
                 continue;
             }
-            let mut d = fallback_directive(observed, &version, mode, decided);
+            let carried = self.carried_plans(&observed.app, mode, now, &decided);
+            // A published fallback supersedes the plan of the policies it decided.
+            for (_, resource, _) in &decided {
+                let key = (observed.app.clone(), resource.clone(), mode == SHADOW);
+                if let Some(state) = self.states.get_mut(&key) {
+                    state.planned.clear();
+                }
+            }
+            let mut d = fallback_directive(observed, &version, mode, decided, carried);
             d.fallback = true;
             self.published_now(&d);
             directives.push(d);
@@ -443,6 +484,59 @@ impl Planner {
 }
 
 impl Planner {
+    /// The plans in force of the app's other policies in `mode` (not among `decided`), up to
+    /// `now`: a directive supersedes every step not yet due, so it carries theirs on.
+    fn carried_plans(
+        &mut self,
+        app: &str,
+        mode: &str,
+        now: i64,
+        decided: &[(String, String, Decision)],
+    ) -> Vec<(String, Vec<Planned>)> {
+        let shadow = mode == SHADOW;
+        let mut carried: Vec<(String, Vec<Planned>)> = self
+            .states
+            .iter_mut()
+            .filter(|((a, resource, s), _)| {
+                a == app && *s == shadow && !decided.iter().any(|(_, r, _)| r == resource)
+            })
+            .filter_map(|((_, resource, _), state)| {
+                state.advance_to(now);
+                (!state.planned.is_empty()).then(|| (resource.clone(), state.planned.clone()))
+            })
+            .collect();
+        carried.sort_by(|a, b| a.0.cmp(&b.0));
+        carried
+    }
+
+    /// A directive read back supersedes the plans in force of its app and mode: each policy's
+    /// steps due by its issue time took effect, its own plan's steps are in force after it.
+    fn take_plan(&mut self, directive: &ScalingDirective, shadow: bool) {
+        for ((app, resource, s), state) in self.states.iter_mut() {
+            if *app != directive.app || *s != shadow {
+                continue;
+            }
+            if state
+                .decided_at
+                .is_some_and(|at| directive.issued_at_ms < at)
+            {
+                continue;
+            }
+            state.advance_to(directive.issued_at_ms);
+            state.planned = planned_of(directive, resource);
+        }
+        // A resource only planned (carried) by this directive has a state from now on.
+        for step in &directive.plan {
+            for t in &step.targets {
+                let key = (directive.app.clone(), t.resource.clone(), shadow);
+                self.states.entry(key).or_insert_with(|| PolicyState {
+                    planned: planned_of(directive, &t.resource),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
     /// An apply outcome from `presage.applied`. If the app's newest live directive was not
     /// applied at some hook (`failed`, or `rolled_back` after its check failed), the app's next
     /// live decision is published even when no target changed, so a transient failure does
@@ -549,6 +643,41 @@ fn note_published(
     }
 }
 
+/// The steps of `directive`'s plan that set `resource`, as planned instants (without the
+/// recommendations, which directives do not carry).
+fn planned_of(directive: &ScalingDirective, resource: &str) -> Vec<Planned> {
+    let mut steps: Vec<&presage_events::PlannedStep> = directive
+        .plan
+        .iter()
+        .filter(|s| s.due_at_ms > directive.issued_at_ms)
+        .collect();
+    steps.sort_by_key(|s| s.due_at_ms);
+    steps
+        .into_iter()
+        .filter_map(|s| {
+            let t = s.targets.iter().find(|t| t.resource == resource)?;
+            Some(Planned {
+                due_at_ms: s.due_at_ms,
+                effective_at_ms: s.effective_at_ms,
+                target: t.target,
+                forecast_value: t.forecast_value,
+                recommendation: None,
+                at_max: false,
+                step: true,
+            })
+        })
+        .collect()
+}
+
+/// A plan's steps, as (due, target).
+fn steps_of(planned: &[Planned]) -> Vec<(i64, i64)> {
+    planned
+        .iter()
+        .filter(|p| p.step)
+        .map(|p| (p.due_at_ms, p.target))
+        .collect()
+}
+
 fn directive_id(input_id: &str, mode: &str) -> String {
     event_id(&["directive", input_id, mode])
 }
@@ -567,6 +696,7 @@ fn fallback_directive(
     version: &str,
     mode: &str,
     decided: Vec<(String, String, Decision)>,
+    carried: Vec<(String, Vec<Planned>)>,
 ) -> ScalingDirective {
     let as_forecast = Forecast {
         event_id: observed.event_id.clone(),
@@ -577,7 +707,7 @@ fn fallback_directive(
         lineage: Vec::new(),
         ..Default::default()
     };
-    let mut d = directive(&as_forecast, version, mode, decided);
+    let mut d = directive(&as_forecast, version, mode, decided, carried);
     d.event_id = fallback_id(&observed.event_id, mode);
     d.forecast_id = String::new();
     d.model = String::new();
@@ -612,7 +742,14 @@ fn directive(
     version: &str,
     mode: &str,
     decided: Vec<(String, String, Decision)>,
+    carried: Vec<(String, Vec<Planned>)>,
 ) -> ScalingDirective {
+    let plans: Vec<(&str, &[Planned])> = decided
+        .iter()
+        .map(|(_, resource, d)| (resource.as_str(), &d.plan[..]))
+        .chain(carried.iter().map(|(r, p)| (r.as_str(), &p[..])))
+        .collect();
+    let plan = plan::steps(&plans);
     let targets: Vec<ResourceTarget> = decided
         .iter()
         .map(|(rule, resource, d)| ResourceTarget {
@@ -674,6 +811,6 @@ fn directive(
         model_score: forecast.score,
         cold_start: forecast.cold_start,
         fallback: false,
-        plan: Vec::new(),
+        plan,
     }
 }

@@ -29,6 +29,9 @@ pub struct PolicyState {
     pub decided_at: Option<i64>,
     /// Recent recommendations (decision time, recommendation), oldest first.
     pub recommendations: VecDeque<(i64, i64)>,
+    /// The plan in force, instants not yet due (see [`crate::plan`]): each becomes the target
+    /// in force at its due time, as the applier applies it ([`PolicyState::advance_to`]).
+    pub planned: Vec<crate::plan::Planned>,
 }
 
 /// One forecast, as a policy sees it.
@@ -56,13 +59,17 @@ pub struct Decision {
     pub reason: String,
     pub at_max: bool,
     pub at_max_changed: bool,
+    /// The plan's instants after this decision (empty without `plan`, see [`crate::plan`]).
+    pub plan: Vec<crate::plan::Planned>,
+    /// Whether the plan's steps differ from those of the plan in force before.
+    pub plan_changed: bool,
 }
 
 impl Decision {
-    /// Whether the directive would say something new: another target, or a change in being
-    /// held at max.
+    /// Whether the directive would say something new: another target, a change in being held
+    /// at max, or another plan.
     pub fn changed(&self) -> bool {
-        self.previous != Some(self.target) || self.at_max_changed
+        self.previous != Some(self.target) || self.at_max_changed || self.plan_changed
     }
 }
 
@@ -100,21 +107,39 @@ pub fn point_at_lead<'a>(
         .or_else(|| points.last())
 }
 
-/// Decides the target from a forecast, updating `state`. `None` when there is nothing to act on
-/// (no point, or the value is not a number).
-pub fn decide(
-    policy: &ScalingPolicy,
-    state: &mut PolicyState,
-    input: &PolicyInput<'_>,
-) -> Option<Decision> {
-    let now = input.issued_at_ms;
-    let point = point_at_lead(policy, now, input.points)?;
-    let ahead = (point.at_ms - now) / 1000;
-    let (value, what) = match policy.target {
+/// How a policy sizes a forecast point, fixed once per forecast: the SLO's choice reads the
+/// whole record, and every point of a plan is sized by the same choice as the immediate one.
+#[derive(Debug, Clone)]
+pub(crate) enum Sizing {
+    /// `target`: `mean + z·σ` with the record's chosen headroom.
+    Slo(calibration::Choice),
+    /// `use`: a bound or quantile of the point.
+    Bound(ForecastBound),
+}
+
+pub(crate) fn sizing(policy: &ScalingPolicy, input: &PolicyInput<'_>) -> Sizing {
+    match policy.target {
         Some(slo) => {
-            let sigma = calibration::sigma(point, input.interval_level);
             let needs = calibration::needs(input.scores, policy.per_unit, policy.min);
-            let choice = calibration::choose(&needs, slo.under_provisioned);
+            Sizing::Slo(calibration::choose(&needs, slo.under_provisioned))
+        }
+        None => Sizing::Bound(policy.use_bound),
+    }
+}
+
+/// The value to provision for at `point`, decided at `now`, and the reason's first words: the
+/// sized forecast, raised to the `reactive` side's need if the policy has one.
+pub(crate) fn need(
+    policy: &ScalingPolicy,
+    sizing: &Sizing,
+    point: &ForecastPoint,
+    input: &PolicyInput<'_>,
+    now: i64,
+) -> (f64, String) {
+    let ahead = (point.at_ms - now) / 1000;
+    let (value, what) = match sizing {
+        Sizing::Slo(choice) => {
+            let sigma = calibration::sigma(point, input.interval_level);
             let value = if choice.z == f64::NEG_INFINITY {
                 // the record was covered by the floor alone: provision for it
                 policy.min * policy.per_unit
@@ -125,19 +150,38 @@ pub fn decide(
             let what = format!("{}: forecast {value:.1} at +{ahead}s", choice.describe());
             (value, what)
         }
-        None => {
-            let value = forecast_value(point, policy.use_bound, input.interval_level);
-            let what = format!(
-                "{} forecast {value:.1} at +{ahead}s",
-                bound_name(policy.use_bound)
-            );
+        Sizing::Bound(bound) => {
+            let value = forecast_value(point, *bound, input.interval_level);
+            let what = format!("{} forecast {value:.1} at +{ahead}s", bound_name(*bound));
             (value, what)
         }
     };
-    let (value, what) = match policy.reactive {
+    match policy.reactive {
         Some(reactive) => higher_of_reactive(value, what, input.observed, reactive.headroom),
         None => (value, what),
-    };
+    }
+}
+
+/// Decides the target from a forecast, updating `state`. `None` when there is nothing to act on
+/// (no point, or the value is not a number).
+pub fn decide(
+    policy: &ScalingPolicy,
+    state: &mut PolicyState,
+    input: &PolicyInput<'_>,
+) -> Option<Decision> {
+    decide_sized(policy, state, input, &sizing(policy, input))
+}
+
+/// [`decide`] with the sizing already chosen (a plan sizes its later points by the same one).
+pub(crate) fn decide_sized(
+    policy: &ScalingPolicy,
+    state: &mut PolicyState,
+    input: &PolicyInput<'_>,
+    sizing: &Sizing,
+) -> Option<Decision> {
+    let now = input.issued_at_ms;
+    let point = point_at_lead(policy, now, input.points)?;
+    let (value, what) = need(policy, sizing, point, input, now);
     settle(
         policy,
         state,
@@ -198,7 +242,7 @@ pub fn decide_reactive(
 }
 
 /// From the value to provision for, to the target.
-fn settle(
+pub(crate) fn settle(
     policy: &ScalingPolicy,
     state: &mut PolicyState,
     now: i64,
@@ -347,6 +391,8 @@ fn settle(
         reason: notes.join("; "),
         at_max,
         at_max_changed,
+        plan: Vec::new(),
+        plan_changed: false,
     })
 }
 
