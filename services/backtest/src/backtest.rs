@@ -437,30 +437,23 @@ fn changes_within(initial: i64, actions: &[Action], from_ms: i64) -> u64 {
     changes
 }
 
-/// The targets one policy was given, each when it changed.
+/// The targets one policy was given, each when it changed: every directive's issued target at
+/// its issue time and its plan's steps at their due times until the next directive supersedes
+/// them (`presage_events::plan::schedule`, as the applier applies them).
 pub(crate) fn targets_of(
     directives: &[ScalingDirective],
     app: &str,
     mode: &str,
     resource: &str,
 ) -> Vec<Action> {
-    let mut actions: Vec<Action> = Vec::new();
-    for directive in directives.iter().filter(|d| d.app == app && d.mode == mode) {
-        let target = directive
-            .targets
-            .iter()
-            .find(|t| t.resource == resource)
-            .map(|t| t.target)
-            .or((directive.resource == resource).then_some(directive.target));
-        let Some(target) = target else { continue };
-        if actions.last().is_none_or(|a| a.target != target) {
-            actions.push(Action {
-                at_ms: directive.issued_at_ms,
-                target,
-            });
-        }
-    }
-    actions
+    let of_policy = directives.iter().filter(|d| d.app == app && d.mode == mode);
+    presage_events::plan::schedule(of_policy, resource)
+        .into_iter()
+        .map(|change| Action {
+            at_ms: change.at_ms,
+            target: change.target,
+        })
+        .collect()
 }
 
 /// What the app runs with before the first directive: its bootstrap resources, within bounds.
@@ -502,5 +495,108 @@ fn record(template: &str, directive: &ScalingDirective) -> DirectiveRecord {
         issued_at_ms: directive.issued_at_ms,
         fallback: directive.fallback,
         targets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capacity::simulate;
+    use crate::report::CapacityStep;
+    use presage_events::{PlannedStep, PlannedTarget, ResourceTarget};
+
+    const MIN: i64 = 60_000;
+
+    fn directive(issued_min: i64, replicas: i64, plan: &[(i64, i64)]) -> ScalingDirective {
+        ScalingDirective {
+            app: "shop".into(),
+            mode: LIVE.into(),
+            resource: "replicas".into(),
+            target: replicas,
+            issued_at_ms: issued_min * MIN,
+            targets: vec![ResourceTarget {
+                resource: "replicas".into(),
+                target: replicas,
+                ..Default::default()
+            }],
+            plan: plan
+                .iter()
+                .map(|(due, target)| PlannedStep {
+                    due_at_ms: due * MIN,
+                    effective_at_ms: (due + 15) * MIN,
+                    targets: vec![PlannedTarget {
+                        resource: "replicas".into(),
+                        target: *target,
+                        forecast_value: 0.0,
+                    }],
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn step(at_min: i64, units: i64) -> CapacityStep {
+        CapacityStep {
+            at_ms: at_min * MIN,
+            units,
+        }
+    }
+
+    #[test]
+    fn a_plan_step_raises_capacity_at_its_due_time_plus_the_provisioning_delay() {
+        // issued at 21:00 with 2 replicas; the plan raises to 8 at 06:35 (ramp at 07:00) and to
+        // 12 at 06:50; no forecast comes overnight
+        let evening = 21 * 60;
+        let d = directive(evening, 2, &[(24 * 60 + 395, 8), (24 * 60 + 410, 12)]);
+        let actions = targets_of(std::slice::from_ref(&d), "shop", LIVE, "replicas");
+        let capacity = simulate(2, evening * MIN, &actions, 10 * MIN);
+        // units start 10 minutes after each step falls due: all 12 serve from 07:00
+        assert_eq!(
+            capacity,
+            vec![
+                step(evening, 2),
+                step(24 * 60 + 405, 8),
+                step(24 * 60 + 420, 12)
+            ]
+        );
+        // without the plan, the evening's 2 replicas meet the ramp
+        let single = ScalingDirective {
+            plan: Vec::new(),
+            ..d
+        };
+        let actions = targets_of(&[single], "shop", LIVE, "replicas");
+        assert_eq!(
+            simulate(2, evening * MIN, &actions, 10 * MIN),
+            vec![step(evening, 2)]
+        );
+    }
+
+    #[test]
+    fn a_newer_directive_cancels_the_steps_not_yet_due_in_the_capacity_too() {
+        let first = directive(0, 3, &[(30, 6), (90, 12)]);
+        let second = directive(60, 5, &[]);
+        let actions = targets_of(&[first, second], "shop", LIVE, "replicas");
+        assert_eq!(
+            actions,
+            vec![
+                Action {
+                    at_ms: 0,
+                    target: 3
+                },
+                Action {
+                    at_ms: 30 * MIN,
+                    target: 6
+                },
+                Action {
+                    at_ms: 60 * MIN,
+                    target: 5
+                }
+            ]
+        );
+        // a lower target takes effect at once, a higher one after the delay
+        assert_eq!(
+            simulate(3, 0, &actions, 10 * MIN),
+            vec![step(0, 3), step(40, 6), step(60, 5)]
+        );
     }
 }
