@@ -30,6 +30,7 @@
 //! * `PRESAGE_BENCH_MODELS=arima,nnar` runs only these Presage models (`auto` included), and
 //!   `PRESAGE_BENCH_PEER_MODELS=AutoARIMA` only these peer models.
 //! * `PRESAGE_BENCH_AUTO_MODELS=mstl,ets,arima` replaces `auto`'s candidates (template names).
+//! * `PRESAGE_BENCH_FOLDS` (default 5): `auto`'s evaluation folds (one horizon each).
 //! * `PRESAGE_BENCH_SHOW_CHOICE=1` prints which model (or mean of two) `auto` chose on each case.
 //! * `PRESAGE_BENCH_ORIGINS` (default 3): origins per series, spread evenly back from the end
 //!   of the series. Three keep a full run (the peer's included) to minutes; a difference of a
@@ -331,7 +332,7 @@ fn run_auto(case: &Case) -> Forecasted {
         horizon: case.horizon,
         path_len: case.horizon,
         level: LEVEL,
-        folds: 5,
+        folds: env_number("PRESAGE_BENCH_FOLDS", 5) as usize,
         calendar: &calendar,
         ridge: 1.0,
     };
