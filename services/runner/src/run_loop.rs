@@ -99,7 +99,8 @@ pub fn run_stage<S: Stage>(
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
             ("statistics.interval.ms", STATISTICS_EVERY_MS),
-            // A partition read to its end with nothing to restore is settled for readiness.
+            // A partition read to its end before any record is restored then (nothing to read
+            // again: a quiet stretch), not at its next record, and settled for readiness.
             ("enable.partition.eof", "true"),
         ])?
         .create_with_context(RevokeTracker::reporting(name, metrics.health.clone()))

@@ -2,8 +2,8 @@
 //!
 //! A loop is ready when it has read the templates topic, its consumer has joined the group (an
 //! assignment arrived, even an empty one: an instance beyond the partition count is ready and
-//! idle), it is not rebuilding a partition's state (stages rebuild before a partition's first
-//! record), and its consumer does not report the broker away. Liveness (`/healthz`) is only
+//! idle), every partition's state is rebuilt (stages rebuild before a partition's first record,
+//! or when it is read to its end with none), and its consumer does not report the broker away. Liveness (`/healthz`) is only
 //! that the process answers: a broker outage is no reason for an orchestrator to restart it.
 
 use std::collections::BTreeSet;
@@ -24,8 +24,8 @@ pub struct LoopHealth {
     joined: AtomicBool,
     rebuilding: AtomicUsize,
     broker_away: AtomicBool,
-    /// Assigned partitions whose state is not known to be rebuilt: neither restored (a stage
-    /// restores before a partition's first record) nor read to its end with nothing to restore.
+    /// Assigned partitions whose state is not rebuilt yet: a stage restores a partition before
+    /// its first record, or when it is read to its end with none.
     unsettled: Mutex<BTreeSet<i32>>,
 }
 
@@ -90,8 +90,8 @@ impl LoopHealth {
         self.joined.store(false, Ordering::Relaxed);
     }
 
-    /// A partition's state is rebuilt (restored), or it was read to its end before any record
-    /// needed it.
+    /// A partition's state is rebuilt (restored before its first record, or at its end when no
+    /// record came first).
     pub fn settled(&self, partition: i32) {
         self.unsettled().remove(&partition);
     }
