@@ -1,8 +1,8 @@
 //! presage-forecaster: the thin Kafka shell around the forecaster core.
 //! Reads `presage.metrics.derived`, writes `presage.forecasts`.
 //!
-//! History belongs to partitions. Before its first record of a partition (on start, or when a
-//! rebalance hands it one) the stage reads that partition's recent past from
+//! History belongs to partitions. Before its first record of a partition, or at once when the
+//! partition has none to read (on start, or when a rebalance hands it one), the stage reads that partition's recent past from
 //! `presage.metrics.derived`: the templates' history span before the offset it resumes from,
 //! taken in with [`Forecaster::remember`]. It then forecasts as if it had always owned the
 //! partition. A partition taken away drops its apps' series.
