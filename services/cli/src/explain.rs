@@ -370,6 +370,26 @@ pub fn render_chain(chain: &Chain) -> String {
     );
     let _ = writeln!(out, "  decided on  {}", model_text(d));
     let _ = writeln!(out, "  reason      {}", d.reason);
+    // The plan: targets scheduled for later instants, until a newer directive supersedes them.
+    for (i, step) in d.plan.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}  due {} for {}: {}",
+            if i == 0 { "plan      " } else { "          " },
+            rfc3339(step.due_at_ms),
+            rfc3339(step.effective_at_ms),
+            step.targets
+                .iter()
+                .map(|t| format!(
+                    "{}={} (forecast {})",
+                    t.resource,
+                    t.target,
+                    num(t.forecast_value)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     // Policy rules.
     let _ = writeln!(out, "\npolicy rule(s)");
@@ -814,6 +834,38 @@ mod tests {
                 .unwrap_or_else(|| panic!("missing, or out of order: {line:?}\n{text}"));
             rest = &rest[at + line.len()..];
         }
+    }
+
+    #[test]
+    fn a_plan_lists_each_step_with_its_due_and_effective_instants() {
+        let mut c = chain();
+        c.directive.plan = vec![presage_events::PlannedStep {
+            due_at_ms: T0 + 3_600_000,
+            effective_at_ms: T0 + 3_601_000,
+            targets: vec![presage_events::PlannedTarget {
+                resource: "replicas".into(),
+                target: 18,
+                forecast_value: 35_000.0,
+            }],
+        }];
+        let text = render_chain(&c);
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("plan"))
+            .unwrap_or_else(|| panic!("no plan line: {text}"));
+        assert!(
+            line.contains(&format!("due {}", rfc3339(T0 + 3_600_000))),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("for {}", rfc3339(T0 + 3_601_000))),
+            "{line}"
+        );
+        assert!(line.contains("replicas=18 (forecast 35000)"), "{line}");
+        assert!(
+            !render_chain(&chain()).contains("\n  plan"),
+            "no plan, no plan line"
+        );
     }
 
     #[test]

@@ -215,6 +215,20 @@ pub fn directive_line(directive: &ScalingDirective) -> String {
     }
     line.push_str(" · ");
     line.push_str(&shorten(&model_text(directive), REASON_CHARS));
+    // A plan: how many steps, and the first (the rest are in `presage explain`).
+    if let Some(first) = directive.plan.iter().min_by_key(|s| s.due_at_ms) {
+        let targets: Vec<String> = first
+            .targets
+            .iter()
+            .map(|t| format!("{}={}", t.resource, t.target))
+            .collect();
+        line.push_str(&format!(
+            " · plan {} step(s), first {} at {}",
+            directive.plan.len(),
+            targets.join(","),
+            rfc3339(first.due_at_ms)
+        ));
+    }
     let reason = targets
         .first()
         .map(|t| t.reason.as_str())
@@ -278,6 +292,28 @@ mod tests {
             "2026-11-28T00:51:30Z grid-demand live replicas=14 (was 12) memory_mb=2048 \
              · mstl MASE 0.42 · upper forecast 27100.0 at +300s / 2000 per unit = 14 units \
              [3f2a9c1e]"
+        );
+    }
+
+    #[test]
+    fn a_plan_is_counted_with_its_first_step_on_the_line() {
+        let mut d = directive();
+        d.plan = [(3, 20), (1, 18)]
+            .into_iter()
+            .map(|(hours, target)| presage_events::PlannedStep {
+                due_at_ms: ISSUED + hours * 3_600_000,
+                effective_at_ms: ISSUED + hours * 3_600_000 + 300_000,
+                targets: vec![presage_events::PlannedTarget {
+                    resource: "replicas".into(),
+                    target,
+                    forecast_value: 0.0,
+                }],
+            })
+            .collect();
+        let line = directive_line(&d);
+        assert!(
+            line.contains(" · plan 2 step(s), first replicas=18 at 2026-11-28T01:51:30Z · "),
+            "{line}"
         );
     }
 
