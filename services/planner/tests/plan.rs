@@ -303,3 +303,57 @@ fn resources_decided_together_share_one_step_per_instant() {
     }
     let _ = STEP;
 }
+
+#[test]
+fn an_slo_record_pairs_each_window_with_the_plan_point_that_provisioned_it() {
+    // forecasts only every two hours; between them the plan's steps set the target, so the
+    // windows they provisioned are scored against the plan's points
+    let trace = demand("2000-06-05T00:00:00Z", 150);
+    let slo = "{ resource: replicas, metric: mw, per_unit: 2000, lead_time: 30m, min: 1, max: 40, target: { under_provisioned: 5%, window: 1d } }";
+    let run = |policy: &str| {
+        let mut p = planner(&[policy]);
+        let mut published = Vec::new();
+        for i in 0..100 {
+            let window = presage_events::DerivedMetric {
+                event_id: format!("d{i}"),
+                app: "grid".into(),
+                template_version: "v1".into(),
+                recipe: "mw".into(),
+                window_start_ms: trace[i].0,
+                window_end_ms: trace[i].0 + STEP,
+                value: trace[i].1,
+                sample_count: 1,
+                ..Default::default()
+            };
+            p.on_observed(&window).unwrap();
+            if i % 4 == 0 {
+                published.extend(p.on_forecast(&forecast(&trace, i, 48)).unwrap());
+            }
+        }
+        (p.record_entries().0, published.pop().expect("directives"))
+    };
+    let (points_single, single) = run(slo);
+    let (points_planned, planned) = run(&with_plan(slo, "12h"));
+    eprintln!(
+        "{points_single} {points_planned}\n{}\n{}",
+        single.reason, planned.reason
+    );
+    // one point a forecast without a plan; every window up to 12h ahead with one
+    assert!(points_single <= 26, "{points_single}");
+    assert!(
+        points_planned >= 4 * points_single - 8,
+        "{points_planned} vs {points_single}"
+    );
+    // a day of windows, each paired: enough for a calibrated 5% (19 needed); without the
+    // plan's points, 12 a day are not
+    assert!(
+        planned.reason.contains("conformal quantile of"),
+        "{}",
+        planned.reason
+    );
+    assert!(
+        !single.reason.contains("conformal quantile of"),
+        "{}",
+        single.reason
+    );
+}
