@@ -160,8 +160,9 @@ impl Shell {
         }
     }
 
-    /// Reads the partition's recent outcomes back into the writer before its first input.
-    fn restore(&mut self, stage: &'static str, partition: i32) {
+    /// Reads the partition's recent outcomes (within `span_ms` of its newest) back into the
+    /// writer before its first input.
+    fn restore(&mut self, stage: &'static str, partition: i32, span_ms: i64) {
         let topic = self.topics.applied();
         let mut outcomes: Vec<ApplyOutcome> = Vec::new();
         // Records from before the schema's last change have another fingerprint: skipped.
@@ -176,7 +177,7 @@ impl Shell {
                 &self.kafka,
                 &topic,
                 partition,
-                APPLIED_SPAN_MS,
+                span_ms,
                 |bytes| match presage_events::decode::<ApplyOutcome>(bytes) {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(_) => undecodable += 1,
@@ -209,7 +210,7 @@ impl Shell {
         if undecodable > 0 {
             tracing::warn!(stage, partition, undecodable, "records of the outcomes topic that are not this version's ApplyOutcome were skipped");
         }
-        tracing::info!(stage, partition, outcomes = outcomes.len(), ranges = %read, "outcomes read back");
+        tracing::info!(stage, partition, span_ms, outcomes = outcomes.len(), ranges = %read, "outcomes read back");
     }
 
     /// Applies through the app's template with the writer held; the outcomes, ready to produce.
@@ -334,10 +335,6 @@ impl DirectiveStage {
     }
 
     fn arrive(&mut self, directive: &ScalingDirective, (partition, offset): (i32, i64)) {
-        let beyond = presage_applier::schedule::dues_beyond_reach(directive);
-        if !beyond.is_empty() {
-            tracing::warn!(app = %directive.app, directive = %directive.event_id, ignored_due_at_ms = ?beyond, max_ahead_ms = presage_applier::schedule::MAX_PLAN_AHEAD_MS, "plan steps due too far after the directive's issue are not carried out");
-        }
         let arrival = self.plans.arrive(directive, partition, offset);
         if let Some(pending) = &arrival.late_behind {
             tracing::info!(app = %directive.app, directive = %directive.event_id, issued_at_ms = directive.issued_at_ms, pending_plan = %pending, "directive issued before the pending plan's: its plan is not carried out");
@@ -395,8 +392,16 @@ impl Stage for DirectiveStage {
         self.shell.on_template(loaded);
     }
 
-    fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
-        self.shell.restore(self.name(), partition);
+    /// Reads `presage.applied` back, from before the plan held at the resume offset (if any)
+    /// was issued: every directive read again from there was applied before the crash.
+    fn restore(&mut self, partition: i32, metadata: &str, resume_offset: i64) {
+        let span = presage_applier::schedule::read_back_span(
+            metadata,
+            resume_offset,
+            presage_runner::dlq::now_ms(),
+            APPLIED_SPAN_MS,
+        );
+        self.shell.restore(self.name(), partition, span);
     }
 
     /// Another applier owns these apps now and may apply newer directives: what was learnt
@@ -413,11 +418,18 @@ impl Stage for DirectiveStage {
     }
 
     /// A plan with a step still to carry out holds its directive's offset uncommitted.
+    /// Its metadata says since when, for the read-back after a restart (see `restore`).
     fn checkpoint(&self, partition: i32) -> Option<Checkpoint> {
-        self.plans.held_offset(partition).map(|offset| Checkpoint {
-            offset,
-            metadata: String::new(),
+        self.plans.hold(partition).map(|hold| Checkpoint {
+            offset: hold.offset,
+            metadata: hold.metadata(),
         })
+    }
+
+    /// The hold's metadata is stored with the committed offset (`presage.checkpoints`, written
+    /// only while a plan is held).
+    fn keeps_checkpoints(&self) -> bool {
+        true
     }
 
     fn on_event_at(
@@ -476,7 +488,7 @@ impl Stage for FragmentStage {
     }
 
     fn restore(&mut self, partition: i32, _metadata: &str, _resume_offset: i64) {
-        self.0.restore(self.name(), partition);
+        self.0.restore(self.name(), partition, APPLIED_SPAN_MS);
     }
 
     fn on_event(&mut self, fragment: MetadataFragment) -> Result<Vec<Outgoing>, StageError> {

@@ -19,19 +19,68 @@
 //!   are skipped (logged, no outcome).
 //! - Steps never carried out (superseded before they were due, or skipped) have no outcome on
 //!   `presage.applied`; the binary logs them with structured fields.
-//! - Steps due more than [`MAX_PLAN_AHEAD_MS`] after the plan's issue are not carried out: a
-//!   pending plan holds its directive's offset uncommitted (see [`PendingPlans::held_offset`]),
-//!   and what is read again after a crash must still be within what the applier reads back of
-//!   `presage.applied` to know it was applied.
+//! - A pending plan holds its directive's offset uncommitted ([`PendingPlans::hold`]): after a
+//!   crash the directive is read again, and with it every later directive of the partition,
+//!   already applied; the hold's metadata says since when, so the restarted applier reads
+//!   `presage.applied` back at least that far ([`read_back_span`]) and recognises them all.
 
 use std::collections::HashMap;
 
 use presage_events::{event_id, ResourceTarget, ScalingDirective};
 
-/// How far after its issue a plan's steps are carried out; later steps are ignored. Below the
-/// span of `presage.applied` the applier reads back on assignment (6 h), so every directive read
-/// again because a plan held its offset has its outcome within what is read back.
-pub const MAX_PLAN_AHEAD_MS: i64 = 5 * 3_600_000;
+/// How much earlier than a directive's `issued_at_ms` the outcomes of the records after it may
+/// be stamped: the planner's and the applier's clocks differ (a directive stamped further ahead
+/// is refused, see [`presage_events::time::too_far_ahead`]); generous on purpose.
+pub const CLOCK_SLACK_MS: i64 = 3_600_000;
+
+/// What a partition's checkpoint holds while a plan is pending: the offset of the earliest
+/// pending plan's directive, and the earliest issue time of the plans held (every record after
+/// that offset was applied after it, give or take [`CLOCK_SLACK_MS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    pub offset: i64,
+    pub since_ms: i64,
+}
+
+impl Hold {
+    /// The checkpoint metadata for this hold.
+    pub fn metadata(&self) -> String {
+        format!("plan-hold offset={} since={}", self.offset, self.since_ms)
+    }
+
+    /// The hold a checkpoint's metadata records; `None` for any other text (no hold, or a
+    /// stage version that wrote none).
+    pub fn parse(metadata: &str) -> Option<Hold> {
+        let rest = metadata.strip_prefix("plan-hold ")?;
+        let mut offset = None;
+        let mut since_ms = None;
+        for field in rest.split(' ') {
+            match field.split_once('=')? {
+                ("offset", v) => offset = v.parse().ok(),
+                ("since", v) => since_ms = v.parse().ok(),
+                _ => return None,
+            }
+        }
+        Some(Hold {
+            offset: offset?,
+            since_ms: since_ms?,
+        })
+    }
+}
+
+/// How far back to read `presage.applied` when a partition is restored at `resume_offset` with
+/// checkpoint `metadata`, at `now_ms`: `default_ms`, or, if the resume offset is a plan's hold,
+/// back to the hold's start (less [`CLOCK_SLACK_MS`]) when that is further, so every directive
+/// read again is known applied. A hold recorded at an earlier offset than the one resumed from
+/// was released since (the runner keeps the last metadata written): the default.
+pub fn read_back_span(metadata: &str, resume_offset: i64, now_ms: i64, default_ms: i64) -> i64 {
+    match Hold::parse(metadata) {
+        Some(hold) if hold.offset >= resume_offset => {
+            default_ms.max(now_ms.saturating_sub(hold.since_ms) + CLOCK_SLACK_MS)
+        }
+        _ => default_ms,
+    }
+}
 
 /// The id of the step of directive `directive_id` due at `due_at_ms`, as an input of the
 /// hooks: its outcomes' ids are [`crate::outcome_id`] of it.
@@ -110,30 +159,13 @@ pub fn step_directive(directive: &ScalingDirective, due_at_ms: i64) -> ScalingDi
 }
 
 /// The due times of `directive`'s steps that are carried out at all: after its issue (earlier
-/// ones are its producer's mistake, see [`presage_events::plan`]) and within
-/// [`MAX_PLAN_AHEAD_MS`] of it; ascending, without repeats.
+/// ones are its producer's mistake, see [`presage_events::plan`]); ascending, without repeats.
 pub fn carried_dues(directive: &ScalingDirective) -> Vec<i64> {
     let mut dues: Vec<i64> = directive
         .plan
         .iter()
         .map(|step| step.due_at_ms)
-        .filter(|due| {
-            *due > directive.issued_at_ms && *due <= directive.issued_at_ms + MAX_PLAN_AHEAD_MS
-        })
-        .collect();
-    dues.sort_unstable();
-    dues.dedup();
-    dues
-}
-
-/// The due times of `directive`'s steps ignored because they fall after
-/// [`MAX_PLAN_AHEAD_MS`].
-pub fn dues_beyond_reach(directive: &ScalingDirective) -> Vec<i64> {
-    let mut dues: Vec<i64> = directive
-        .plan
-        .iter()
-        .map(|step| step.due_at_ms)
-        .filter(|due| *due > directive.issued_at_ms + MAX_PLAN_AHEAD_MS)
+        .filter(|due| *due > directive.issued_at_ms)
         .collect();
     dues.sort_unstable();
     dues.dedup();
@@ -268,14 +300,18 @@ impl PendingPlans {
     }
 
     /// The lowest offset of `partition` whose directive's plan is still pending (or whose last
-    /// step's outcome is in flight): committed no further, so that after a crash the directive
-    /// is read again and its plan carried on.
-    pub fn held_offset(&self, partition: i32) -> Option<i64> {
-        self.by_app
-            .values()
-            .filter(|pending| pending.partition == partition)
-            .map(|pending| pending.offset)
-            .min()
+    /// step's outcome is in flight), committed no further so that after a crash the directive is
+    /// read again and its plan carried on; with the earliest issue time of the plans held.
+    pub fn hold(&self, partition: i32) -> Option<Hold> {
+        let held = || {
+            self.by_app
+                .values()
+                .filter(move |pending| pending.partition == partition)
+        };
+        Some(Hold {
+            offset: held().map(|pending| pending.offset).min()?,
+            since_ms: held().map(|pending| pending.directive.issued_at_ms).min()?,
+        })
     }
 
     /// The first instant a pending step of `app` falls due.
