@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use presage_events::{DerivedMetric, Forecast};
+use presage_events::Forecast;
 
 fn of_group(mut f: Forecast, zone: &str) -> Forecast {
     f.event_id = format!("{}-{zone}", f.event_id);
@@ -39,20 +39,6 @@ fn a_groups_forecast_does_not_drive_the_metrics_policy() {
         .on_forecast(&of_group(forecast(&trace, 1, 1), "us"))
         .unwrap()
         .is_empty());
-}
-
-fn observed(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
-    DerivedMetric {
-        event_id: format!("d{i}"),
-        app: "grid".into(),
-        template_version: "v1".into(),
-        recipe: "mw".into(),
-        window_start_ms: trace[i].0,
-        window_end_ms: trace[i].0 + STEP,
-        value: trace[i].1,
-        sample_count: 1,
-        ..Default::default()
-    }
 }
 
 #[test]

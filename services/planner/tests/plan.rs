@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{demand, forecast, STEP};
+use common::{demand, forecast, observed};
 use presage_events::plan::{schedule, TargetChange};
 use presage_events::ScalingDirective;
 use presage_planner::Planner;
@@ -301,7 +301,6 @@ fn resources_decided_together_share_one_step_per_instant() {
             }
         }
     }
-    let _ = STEP;
 }
 
 #[test]
@@ -314,18 +313,7 @@ fn an_slo_record_pairs_each_window_with_the_plan_point_that_provisioned_it() {
         let mut p = planner(&[policy]);
         let mut published = Vec::new();
         for i in 0..100 {
-            let window = presage_events::DerivedMetric {
-                event_id: format!("d{i}"),
-                app: "grid".into(),
-                template_version: "v1".into(),
-                recipe: "mw".into(),
-                window_start_ms: trace[i].0,
-                window_end_ms: trace[i].0 + STEP,
-                value: trace[i].1,
-                sample_count: 1,
-                ..Default::default()
-            };
-            p.on_observed(&window).unwrap();
+            p.on_observed(&observed(&trace, i)).unwrap();
             if i % 4 == 0 {
                 published.extend(p.on_forecast(&forecast(&trace, i, 48)).unwrap());
             }

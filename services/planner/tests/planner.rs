@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{demand, forecast, planner, run, target_at, STEP};
+use common::{demand, forecast, observed, planner, run, target_at};
 use std::sync::Arc;
 
-use presage_events::{DerivedMetric, ScalingDirective};
+use presage_events::ScalingDirective;
 use presage_planner::PlanError;
 
 fn first_time_at_or_above(directives: &[ScalingDirective], target: i64) -> i64 {
@@ -256,21 +256,6 @@ fn an_unknown_app_is_an_error() {
         planner(&[]).on_forecast(&stray),
         Err(PlanError::UnknownApp("nobody".into()))
     );
-}
-
-/// The observed half-hour `trace[i]` as the recipe-processor derives it.
-fn observed(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
-    DerivedMetric {
-        event_id: format!("d{i}"),
-        app: "grid".into(),
-        template_version: "v1".into(),
-        recipe: "mw".into(),
-        window_start_ms: trace[i].0,
-        window_end_ms: trace[i].0 + STEP,
-        value: trace[i].1,
-        sample_count: 1,
-        ..Default::default()
-    }
 }
 
 const WITH_FALLBACK: &str = "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, fallback: { stale_after: 40m, max_score: 1.5, headroom: 0.2 } }";

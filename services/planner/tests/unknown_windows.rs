@@ -10,25 +10,11 @@ use presage_events::DerivedMetric;
 
 const WITH_FALLBACK: &str = "{ resource: replicas, metric: mw, per_unit: 2000, use: mean, min: 1, max: 40, fallback: { stale_after: 40m, max_score: 1.5, headroom: 0.2 } }";
 
-fn window(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
-    DerivedMetric {
-        event_id: format!("d{i}"),
-        app: "grid".into(),
-        template_version: "v1".into(),
-        recipe: "mw".into(),
-        window_start_ms: trace[i].0,
-        window_end_ms: trace[i].0 + STEP,
-        value: trace[i].1,
-        sample_count: 1,
-        ..Default::default()
-    }
-}
-
 fn unknown(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
     DerivedMetric {
         value: f64::NAN,
         sample_count: 0,
-        ..window(trace, i)
+        ..observed(trace, i)
     }
 }
 
@@ -37,13 +23,13 @@ fn a_stale_forecast_does_not_make_the_fallback_act_on_an_unknown_window() {
     let trace = demand("2000-06-05T06:00:00Z", 6);
     let mut p = planner(&[WITH_FALLBACK]);
     assert_eq!(p.on_forecast(&forecast(&trace, 0, 1)).unwrap().len(), 1);
-    assert!(p.on_observed(&window(&trace, 0)).unwrap().is_empty());
-    assert!(p.on_observed(&window(&trace, 1)).unwrap().is_empty());
+    assert!(p.on_observed(&observed(&trace, 0)).unwrap().is_empty());
+    assert!(p.on_observed(&observed(&trace, 1)).unwrap().is_empty());
     // 07:00 and 07:30: the forecast is stale, but the windows are unknown: nothing to act on
     assert!(p.on_observed(&unknown(&trace, 2)).unwrap().is_empty());
     assert!(p.on_observed(&unknown(&trace, 3)).unwrap().is_empty());
     // 08:00 has a value again: the fallback acts on it, and on it alone
-    let d = p.on_observed(&window(&trace, 4)).unwrap();
+    let d = p.on_observed(&observed(&trace, 4)).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].fallback);
     assert_eq!(d[0].target, (trace[4].1 * 1.2 / 2000.0).ceil() as i64);
@@ -64,7 +50,7 @@ fn an_unknown_window_is_not_remembered_as_an_observation() {
             "{i}"
         );
     }
-    let d = p.on_observed(&window(&trace, 3)).unwrap();
+    let d = p.on_observed(&observed(&trace, 3)).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].target, (trace[3].1 * 1.2 / 2000.0).ceil() as i64);
 }

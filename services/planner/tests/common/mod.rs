@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use presage_events::{Forecast, ForecastPoint, ScalingDirective};
+use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
 use presage_planner::Planner;
 use presage_template::{calendar, Template};
 
@@ -59,6 +59,21 @@ pub fn planner(policies: &[&str]) -> Planner {
     let mut planner = Planner::new();
     planner.set_template("v1", Arc::new(template(None, policies)));
     planner
+}
+
+/// The observed half-hour `trace[i]` as the recipe-processor derives it (one sample).
+pub fn observed(trace: &[(i64, f64)], i: usize) -> DerivedMetric {
+    DerivedMetric {
+        event_id: format!("d{i}"),
+        app: "grid".into(),
+        template_version: "v1".into(),
+        recipe: "mw".into(),
+        window_start_ms: trace[i].0,
+        window_end_ms: trace[i].0 + STEP,
+        value: trace[i].1,
+        sample_count: 1,
+        ..Default::default()
+    }
 }
 
 /// The target in force at `at_ms`: that of the newest directive issued at or before it.
