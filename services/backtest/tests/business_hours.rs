@@ -7,24 +7,17 @@
 //! The trace's timestamps are New York's local clock labelled Z and the template keeps UTC, so
 //! clock times here are read straight off the epoch milliseconds.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use presage_backtest::report::{CapacityStep, Contender, ContenderKind, Report, SeriesReport};
+use common::{units_at, DAY, MINUTE, TEMPLATE, TRACE};
+use presage_backtest::report::{Contender, ContenderKind, Report, SeriesReport};
 use presage_backtest::{assign, read_csv, run, Options, TemplateSet, Trace};
 
-const MINUTE: i64 = 60_000;
-const DAY: i64 = 24 * 60 * MINUTE;
 const OPENING_MIN: i64 = 7 * 60;
 const CLOSING_MIN: i64 = 21 * 60;
 
-const TRACE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../templates/backtest/business-hours-jfk-2013.csv"
-);
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../templates/backtest/business-hours.yaml"
-);
 const DEPARTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/nyc-departures-15m.csv"
@@ -307,13 +300,4 @@ fn mornings(report: &Report) -> Mornings {
         tally.raised_and_covered += usize::from(raised && covered);
     }
     tally
-}
-
-/// Units in service at `at_ms`: the last step at or before it.
-fn units_at(capacity: &[CapacityStep], at_ms: i64) -> i64 {
-    capacity
-        .iter()
-        .take_while(|s| s.at_ms <= at_ms)
-        .last()
-        .map_or(0, |s| s.units)
 }

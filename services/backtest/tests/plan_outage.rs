@@ -10,32 +10,23 @@
 //! - Down 21:00–07:30, all night: without a plan the busy evening's capacity idles all night;
 //!   with one, capacity follows the forecast down for the night and back up for the opening.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{units_at, DAY, MINUTE, TEMPLATE, TRACE};
 use presage_backtest::capacity::{simulate, Action};
-use presage_backtest::report::CapacityStep;
 use presage_backtest::{assign, read_csv, Pipeline, PlannerInput, TemplateSet, Trace};
 use presage_events::ScalingDirective;
 use presage_planner::Planner;
 use presage_template::Template;
 
-const MINUTE: i64 = 60_000;
-const DAY: i64 = 24 * 60 * MINUTE;
 const OPENING: i64 = 7 * 60 * MINUTE;
 const HOUR: i64 = 60 * MINUTE;
 /// The forecaster's daily outage, from and until (trace clock).
 type Outage = (i64, i64);
 const MORNING: Outage = (5 * HOUR, 10 * HOUR);
 const NIGHT: Outage = (21 * HOUR, 7 * HOUR + 30 * MINUTE);
-
-const TRACE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../templates/backtest/business-hours-jfk-2013.csv"
-);
-const TEMPLATE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../templates/backtest/business-hours.yaml"
-);
 
 /// business-hours.yaml with a 12-hour horizon, with or without a 12-hour plan.
 fn template(plan: bool) -> (String, Arc<Template>) {
@@ -103,14 +94,6 @@ fn directives(
         out.extend(decided.expect("decided"));
     }
     out
-}
-
-fn units_at(capacity: &[CapacityStep], at_ms: i64) -> i64 {
-    capacity
-        .iter()
-        .take_while(|s| s.at_ms <= at_ms)
-        .last()
-        .map_or(0, |s| s.units)
 }
 
 /// What the directives gave, over the weekdays after the history's four weeks: the quarter
