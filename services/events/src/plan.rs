@@ -8,6 +8,11 @@
 
 use crate::{PlannedStep, ScalingDirective};
 
+/// How far past its directive's issue a step may fall due: a step beyond is ignored, so a
+/// malformed or hostile plan cannot hold an applier's schedule (and its committed offset) for
+/// years. Templates may plan at most this far ahead.
+pub const MAX_AHEAD_MS: i64 = 7 * 24 * 3_600_000;
+
 impl ScalingDirective {
     /// The targets the directive sets when issued: its `targets` list, or the top-level
     /// resource for a directive without one (older producers).
@@ -63,12 +68,14 @@ impl ScalingDirective {
         due
     }
 
-    /// A step due before the directive was issued is not a plan but a mistake of its producer:
-    /// ignored, so the directive's issued targets hold from its issue time.
-    fn valid_steps(&self) -> impl Iterator<Item = &PlannedStep> {
+    /// The steps that count: due after the directive was issued (one due before is not a plan
+    /// but a mistake of its producer, so the issued targets hold from the issue time) and at
+    /// most [`MAX_AHEAD_MS`] after it.
+    pub fn valid_steps(&self) -> impl Iterator<Item = &PlannedStep> {
+        let latest = self.issued_at_ms.saturating_add(MAX_AHEAD_MS);
         self.plan
             .iter()
-            .filter(move |step| step.due_at_ms > self.issued_at_ms)
+            .filter(move |step| step.due_at_ms > self.issued_at_ms && step.due_at_ms <= latest)
     }
 }
 
@@ -80,8 +87,11 @@ pub struct TargetChange {
 }
 
 /// Every change of `resource`'s target that a sequence of directives of one app and mode (in
-/// issue order) makes: each directive's issued target at its issue time, then each of its plan's
-/// steps due before the next directive is issued. Repeats of the same target are dropped.
+/// issue order) makes: each of a directive's plan steps due up to the next directive's issue
+/// (a step due at that very instant takes effect: the wall clock reaches it before the next
+/// directive can arrive), and each directive's issued target at its issue time, which overrides
+/// a step due at the same instant. A resource a directive does not name keeps the target in
+/// force (its own issued or planned one). Repeats of the same target are dropped.
 pub fn schedule<'a>(
     directives: impl IntoIterator<Item = &'a ScalingDirective>,
     resource: &str,
@@ -89,6 +99,10 @@ pub fn schedule<'a>(
     let directives: Vec<&ScalingDirective> = directives.into_iter().collect();
     let mut changes: Vec<TargetChange> = Vec::new();
     let mut push = |at_ms: i64, target: i64| {
+        // A later setting at the same instant replaces the earlier one.
+        if changes.last().is_some_and(|last| last.at_ms == at_ms) {
+            changes.pop();
+        }
         if changes.last().is_none_or(|last| last.target != target) {
             changes.push(TargetChange { at_ms, target });
         }
@@ -101,10 +115,9 @@ pub fn schedule<'a>(
             push(directive.issued_at_ms, target);
         }
         let mut instants: Vec<i64> = directive
-            .plan
-            .iter()
+            .valid_steps()
             .map(|step| step.due_at_ms)
-            .filter(|due| *due > directive.issued_at_ms && *due < superseded_at)
+            .filter(|due| *due <= superseded_at)
             .collect();
         instants.sort_unstable();
         instants.dedup();
@@ -248,21 +261,64 @@ mod tests {
     }
 
     #[test]
-    fn a_step_due_when_the_next_directive_is_issued_is_superseded() {
-        let first = directive(0, 3, vec![step(60, &[("replicas", 9)])]);
-        let second = directive(60, 4, vec![]);
+    fn a_step_due_when_the_next_directive_is_issued_takes_effect_where_that_directive_is_silent() {
+        let first = directive(
+            0,
+            3,
+            vec![step(60, &[("replicas", 9), ("memory_mb", 1024)])],
+        );
+        // The next directive, issued at the step's very instant, decides replicas only.
+        let second = ScalingDirective {
+            targets: vec![ResourceTarget {
+                resource: "replicas".into(),
+                target: 4,
+                ..Default::default()
+            }],
+            ..directive(60, 4, vec![])
+        };
+        let at = |m: i64, t: i64| TargetChange {
+            at_ms: m * MIN,
+            target: t,
+        };
+        // Replicas: the step's 9 and the directive's 4 at the same instant: 4 wins.
         assert_eq!(
             schedule([&first, &second], "replicas"),
-            vec![
-                TargetChange {
-                    at_ms: 0,
-                    target: 3
-                },
-                TargetChange {
-                    at_ms: 60 * MIN,
-                    target: 4
-                }
-            ]
+            vec![at(0, 3), at(60, 4)]
         );
+        // Memory: the directive says nothing of it, so the step due at its issue holds.
+        assert_eq!(
+            schedule([&first, &second], "memory_mb"),
+            vec![at(0, 512), at(60, 1024)]
+        );
+    }
+
+    #[test]
+    fn a_same_instant_override_back_to_the_target_in_force_is_no_change() {
+        let first = directive(0, 3, vec![step(60, &[("replicas", 9)])]);
+        let second = directive(60, 3, vec![]);
+        assert_eq!(
+            schedule([&first, &second], "replicas"),
+            vec![TargetChange {
+                at_ms: 0,
+                target: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn a_step_beyond_the_longest_plan_is_ignored() {
+        let far = MAX_AHEAD_MS / MIN + 1;
+        let d = directive(0, 3, vec![step(far, &[("replicas", 50)])]);
+        assert_eq!(d.next_due_after(0), None);
+        assert_eq!(d.target_at("replicas", i64::MAX), Some(3));
+        assert_eq!(
+            schedule([&d], "replicas"),
+            vec![TargetChange {
+                at_ms: 0,
+                target: 3
+            }]
+        );
+        let last = directive(0, 3, vec![step(MAX_AHEAD_MS / MIN, &[("replicas", 50)])]);
+        assert_eq!(last.next_due_after(0), Some(MAX_AHEAD_MS));
     }
 }
