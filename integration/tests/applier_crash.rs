@@ -5,83 +5,23 @@
 //! live file is the last applied target and obeys the rules, and `.prev` is the version that
 //! was live before it.
 
-use std::collections::{BTreeMap, HashMap};
-use std::os::unix::process::ExitStatusExt;
+mod common;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use presage_events::{decode, event_id, ApplyOutcome, ScalingDirective};
+use common::applier::{
+    broker_with_template, live_directive, outcome_id, replicas, ApplierProcess, Outcomes, ORIGINAL,
+};
+use presage_events::{event_id, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::services::{allow_templates, binary};
-use presage_integration::topics::{produce, TopicReader};
-use presage_runner::templates::publish_templates;
+use presage_integration::topics::produce;
 use presage_runner::KafkaArgs;
-use presage_runner::KafkaChild;
 
-const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\n";
 const RULE: &str = "resources.replicas >= 1 && resources.replicas <= 50";
-
-/// The applier binary as a child process, its log appended to one file across restarts.
-struct ApplierProcess {
-    child: Child,
-}
-
-impl ApplierProcess {
-    fn start(kafka: &KafkaArgs, log: &Path) -> Self {
-        // Granted what the scenario's template asks (see `broker_for`).
-        let allow = log.parent().expect("log dir").join("allow.yaml");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        let child = Command::new(binary("presage-applier"))
-            .kafka(kafka)
-            .env("PRESAGE_ALLOW", allow)
-            .env("RUST_LOG", "info,presage=debug")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawning presage-applier");
-        Self { child }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for the applier to die by SIGKILL (its hook killed it).
-    fn wait_killed(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert_eq!(
-                    status.signal(),
-                    Some(9),
-                    "the applier ended otherwise: {status}"
-                );
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ApplierProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A check endpoint: answers 200, except that the first request SIGKILLs the applier whose pid
 /// is in `pid` (before answering, or just after answering 200).
@@ -186,25 +126,9 @@ impl Scenario {
     }
 
     fn directive(&self, target: i64, issued_at_ms: i64) -> ScalingDirective {
-        ScalingDirective {
-            event_id: event_id(&["crash-test", &self.app, &target.to_string()]),
-            app: self.app.clone(),
-            template_version: "test".into(),
-            resource: "replicas".into(),
-            target,
-            issued_at_ms,
-            effective_at_ms: issued_at_ms,
-            policy: "test".into(),
-            reason: "sent by the test".into(),
-            mode: "live".into(),
-            ..Default::default()
-        }
+        let id = event_id(&["crash-test", &self.app, &target.to_string()]);
+        live_directive(id, &self.app, target, issued_at_ms)
     }
-}
-
-fn replicas(text: &str) -> Option<i64> {
-    let doc: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
-    doc["resources"]["replicas"].as_i64()
 }
 
 fn read(path: &Path) -> String {
@@ -219,78 +143,13 @@ fn journal_has_intent(config: &Path) -> bool {
     !doc["intent"].is_null()
 }
 
-/// Every record of `presage.applied` for `app`, raw bytes by outcome id, read until `done`
-/// accepts them (then a little longer, for stragglers).
-struct Outcomes {
-    reader: TopicReader,
-    by_id: BTreeMap<String, Vec<Vec<u8>>>,
-}
-
-impl Outcomes {
-    fn open(kafka: &KafkaArgs) -> Self {
-        Self {
-            reader: TopicReader::open(kafka, &kafka.topics().applied()),
-            by_id: BTreeMap::new(),
-        }
-    }
-
-    fn read(&mut self, wait: Duration) {
-        for (bytes, partition, offset) in self.reader.poll_raw(wait) {
-            let outcome: ApplyOutcome =
-                decode(&bytes).unwrap_or_else(|e| panic!("applied {partition}@{offset}: {e}"));
-            self.by_id.entry(outcome.event_id).or_default().push(bytes);
-        }
-    }
-
-    fn wait_for(&mut self, ids: &[String], limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            self.read(Duration::from_millis(500));
-            if ids.iter().all(|id| self.by_id.contains_key(id)) {
-                // Anything still in flight, such as a second copy.
-                self.read(Duration::from_secs(2));
-                return true;
-            }
-        }
-        false
-    }
-
-    fn one(&self, id: &str) -> ApplyOutcome {
-        decode(&self.by_id[id][0]).unwrap()
-    }
-
-    /// Each id has one payload (a copy with other bytes would be a second outcome).
-    fn assert_one_payload_each(&self) {
-        for (id, copies) in &self.by_id {
-            assert!(
-                copies.iter().all(|c| c == &copies[0]),
-                "outcome {id} published with {} different payloads: {:?}",
-                copies.len(),
-                copies
-                    .iter()
-                    .map(|c| decode::<ApplyOutcome>(c).unwrap())
-                    .collect::<Vec<_>>()
-            );
-        }
-    }
-}
-
-fn outcome_id(directive: &ScalingDirective, hook: &str) -> String {
-    event_id(&["applied", &directive.event_id, hook])
-}
-
 /// A broker with the scenario's template published, and a kafka config whose killed consumer
 /// leaves the group within seconds.
 /// The scenario's allow-list (granting what its template asks) is written beside its log, where
 /// [`ApplierProcess::start`] finds it.
 fn broker_for(scenario: &Scenario) -> (TestBroker, KafkaArgs) {
-    let broker = TestBroker::start();
     let template = scenario.dir.join(format!("{}.yaml", scenario.app));
-    publish_templates(&broker.kafka, std::slice::from_ref(&template)).expect("publish template");
-    allow_templates(&[template], &scenario.dir, &scenario.dir.join("allow.yaml"));
-    let mut kafka = broker.kafka.clone();
-    kafka.kafka_settings.push("session.timeout.ms=6000".into());
-    (broker, kafka)
+    broker_with_template(&template, &scenario.dir)
 }
 
 /// Where the kill lands, and what the files must look like at that instant.
@@ -391,7 +250,7 @@ fn crash_at(point: Point) {
         .map(|h| outcome_id(&first, h))
         .collect();
     assert!(
-        outcomes.wait_for(&first_ids, Duration::from_secs(120)),
+        outcomes.wait_for_settled(&first_ids, Duration::from_secs(120)),
         "no outcome for the interrupted directive after the restart: {:?}\n{}",
         outcomes.by_id.keys().collect::<Vec<_>>(),
         logs()
@@ -419,7 +278,7 @@ fn crash_at(point: Point) {
         .map(|h| outcome_id(&second_directive, h))
         .collect();
     assert!(
-        outcomes.wait_for(&second_ids, Duration::from_secs(120)),
+        outcomes.wait_for_settled(&second_ids, Duration::from_secs(120)),
         "no outcome for the later directive\n{}",
         logs()
     );
@@ -507,7 +366,7 @@ fn a_restarted_applier_never_lets_an_older_directive_undo_a_newer_one() {
     produce(&kafka, &topics.directives(), &newer);
     let newer_id = outcome_id(&newer, "cfg");
     assert!(
-        outcomes.wait_for(std::slice::from_ref(&newer_id), Duration::from_secs(120)),
+        outcomes.wait_for_settled(std::slice::from_ref(&newer_id), Duration::from_secs(120)),
         "no outcome\n{}",
         read(&log)
     );
@@ -519,7 +378,7 @@ fn a_restarted_applier_never_lets_an_older_directive_undo_a_newer_one() {
     produce(&kafka, &topics.directives(), &older);
     let older_id = outcome_id(&older, "cfg");
     assert!(
-        outcomes.wait_for(std::slice::from_ref(&older_id), Duration::from_secs(120)),
+        outcomes.wait_for_settled(std::slice::from_ref(&older_id), Duration::from_secs(120)),
         "no outcome for the older directive\n{}",
         read(&log)
     );
@@ -573,7 +432,7 @@ fn killed_during_a_rollback_the_applier_finishes_the_rollback() {
     let _applier = ApplierProcess::start(&kafka, &log);
     let id = outcome_id(&first, "cfg");
     assert!(
-        outcomes.wait_for(std::slice::from_ref(&id), Duration::from_secs(120)),
+        outcomes.wait_for_settled(std::slice::from_ref(&id), Duration::from_secs(120)),
         "no outcome after the restart\n{}",
         read(&log)
     );

@@ -5,62 +5,23 @@
 //! was dead in between. Reconciled from the outside: the test's own reader of
 //! `presage.applied` and the live file.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use presage_events::{
-    decode, event_id, ApplyOutcome, PlannedStep, PlannedTarget, ScalingDirective,
+use common::applier::{
+    broker_with_template, live_directive, outcome_id, replicas, ApplierProcess, Outcomes, ORIGINAL,
 };
+use presage_events::{decode, event_id, PlannedStep, PlannedTarget, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::services::{allow_templates, binary};
 use presage_integration::topics::{produce, TopicReader};
-use presage_runner::templates::publish_templates;
-use presage_runner::{KafkaArgs, KafkaChild};
+use presage_runner::KafkaArgs;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
-const ORIGINAL: &str = "resources:\n  replicas: 3\n  memory_mb: 1024\n";
 /// Plenty, however slow the machine: every wait polls until this.
 const PATIENCE: Duration = Duration::from_secs(180);
-
-/// The applier binary as a child process, its log appended to one file across restarts.
-struct ApplierProcess {
-    child: Child,
-}
-
-impl ApplierProcess {
-    fn start(kafka: &KafkaArgs, dir: &Path) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("applier.log"))
-            .expect("log file");
-        let child = Command::new(binary("presage-applier"))
-            .kafka(kafka)
-            .env("PRESAGE_ALLOW", dir.join("allow.yaml"))
-            .env("RUST_LOG", "info,presage=debug")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("spawning presage-applier");
-        Self { child }
-    }
-
-    /// SIGKILL, and reap it.
-    fn sigkill(&mut self) {
-        self.child.kill().expect("SIGKILL the applier");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ApplierProcess {
-    fn drop(&mut self) {
-        self.sigkill();
-    }
-}
 
 /// One app whose hook `cfg` writes `config.yaml` in the test's directory, on its own broker.
 struct Scenario {
@@ -85,12 +46,7 @@ impl Scenario {
         );
         let template = dir.path().join(format!("{app}.yaml"));
         std::fs::write(&template, &yaml).unwrap();
-        let broker = TestBroker::start();
-        publish_templates(&broker.kafka, std::slice::from_ref(&template)).expect("template");
-        allow_templates(&[template], dir.path(), &dir.path().join("allow.yaml"));
-        let mut kafka = broker.kafka.clone();
-        // A killed consumer leaves the group within seconds.
-        kafka.kafka_settings.push("session.timeout.ms=6000".into());
+        let (broker, kafka) = broker_with_template(&template, dir.path());
         Self {
             app: app.into(),
             dir,
@@ -101,7 +57,7 @@ impl Scenario {
     }
 
     fn start_applier(&self) -> ApplierProcess {
-        ApplierProcess::start(&self.kafka, self.dir.path())
+        ApplierProcess::start(&self.kafka, &self.dir.path().join("applier.log"))
     }
 
     fn send(&self, directive: &ScalingDirective) {
@@ -117,17 +73,8 @@ impl Scenario {
         issued_at_ms: i64,
         plan: &[(i64, i64)],
     ) -> ScalingDirective {
+        let id = event_id(&["plan-test", &self.app, name]);
         ScalingDirective {
-            event_id: event_id(&["plan-test", &self.app, name]),
-            app: self.app.clone(),
-            template_version: "test".into(),
-            resource: "replicas".into(),
-            target,
-            issued_at_ms,
-            effective_at_ms: issued_at_ms,
-            policy: "test".into(),
-            reason: "sent by the test".into(),
-            mode: "live".into(),
             plan: plan
                 .iter()
                 .map(|&(due_at_ms, replicas)| PlannedStep {
@@ -140,14 +87,12 @@ impl Scenario {
                     }],
                 })
                 .collect(),
-            ..Default::default()
+            ..live_directive(id, &self.app, target, issued_at_ms)
         }
     }
 
     fn live_replicas(&self) -> Option<i64> {
-        let text = std::fs::read_to_string(&self.config).ok()?;
-        let doc: yaml_serde::Value = yaml_serde::from_str(&text).ok()?;
-        doc["resources"]["replicas"].as_i64()
+        replicas(&std::fs::read_to_string(&self.config).ok()?)
     }
 
     fn logs(&self) -> String {
@@ -164,7 +109,7 @@ fn now_ms() -> i64 {
 
 /// The outcome id of the directive's own (issued) targets at hook `cfg`.
 fn issued_outcome(directive: &ScalingDirective) -> String {
-    event_id(&["applied", &directive.event_id, "cfg"])
+    outcome_id(directive, "cfg")
 }
 
 /// The outcome id of the step of `directive` due at `due_at_ms`, at hook `cfg`: from the
@@ -172,66 +117,6 @@ fn issued_outcome(directive: &ScalingDirective) -> String {
 fn step_outcome(directive: &ScalingDirective, due_at_ms: i64) -> String {
     let step = event_id(&["plan-step", &directive.event_id, &due_at_ms.to_string()]);
     event_id(&["applied", &step, "cfg"])
-}
-
-/// Every record of `presage.applied`, raw bytes by outcome id.
-struct Outcomes {
-    reader: TopicReader,
-    by_id: BTreeMap<String, Vec<Vec<u8>>>,
-}
-
-impl Outcomes {
-    fn open(kafka: &KafkaArgs) -> Self {
-        Self {
-            reader: TopicReader::open(kafka, &kafka.topics().applied()),
-            by_id: BTreeMap::new(),
-        }
-    }
-
-    fn read(&mut self, wait: Duration) {
-        for (bytes, partition, offset) in self.reader.poll_raw(wait) {
-            let outcome: ApplyOutcome =
-                decode(&bytes).unwrap_or_else(|e| panic!("applied {partition}@{offset}: {e}"));
-            self.by_id.entry(outcome.event_id).or_default().push(bytes);
-        }
-    }
-
-    /// Reads until every id in `ids` is there (false after [`PATIENCE`]).
-    fn wait_for(&mut self, ids: &[String]) -> bool {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            self.read(Duration::from_millis(500));
-            if ids.iter().all(|id| self.by_id.contains_key(id)) {
-                return true;
-            }
-        }
-        false
-    }
-
-    fn has(&self, id: &str) -> bool {
-        self.by_id.contains_key(id)
-    }
-
-    fn one(&self, id: &str) -> ApplyOutcome {
-        decode(&self.by_id[id][0]).unwrap()
-    }
-
-    /// Each outcome id was published once: not again by the restarted applier, with the same
-    /// bytes or with others.
-    fn assert_each_published_once(&self) {
-        for (id, copies) in &self.by_id {
-            assert_eq!(
-                copies.len(),
-                1,
-                "outcome {id} published {} times: {:?}",
-                copies.len(),
-                copies
-                    .iter()
-                    .map(|c| decode::<ApplyOutcome>(c).unwrap())
-                    .collect::<Vec<_>>()
-            );
-        }
-    }
 }
 
 /// Where `directive` is on the directives topic: (partition, offset).
@@ -294,30 +179,48 @@ fn started_and_serving(scenario: &Scenario, outcomes: &mut Outcomes) -> ApplierP
     let warm_up = scenario.directive("warm-up", 2, now_ms(), &[]);
     scenario.send(&warm_up);
     assert!(
-        outcomes.wait_for(&[issued_outcome(&warm_up)]),
+        outcomes.wait_for(&[issued_outcome(&warm_up)], PATIENCE),
         "the applier never applied the warm-up directive\n{}",
         scenario.logs()
     );
     applier
 }
 
-#[test]
-fn a_plan_s_steps_are_applied_when_due_by_the_applier_restarted_after_sigkill_each_outcome_once() {
-    let scenario = Scenario::new("plan-crash");
-    let mut outcomes = Outcomes::open(&scenario.kafka);
-    let mut applier = started_and_serving(&scenario, &mut outcomes);
+/// A plan pending at a serving applier: the scenario, its outcomes, the applier, the directive
+/// and the due times of its two steps.
+type PendingPlan = (
+    Scenario,
+    Outcomes,
+    ApplierProcess,
+    ScalingDirective,
+    (i64, i64),
+);
 
-    // Issued now: 4 replicas, 7 from +40 s, 11 from +50 s (far enough that a loaded machine
-    // still kills the applier before the first step is due).
+/// Starts a serving applier for `app` and sends it a directive issued now for 4 replicas, with
+/// steps to 7 and 11 replicas `after.0` and `after.1` ms later; returns once the directive's
+/// issued target is applied.
+fn plan_pending(app: &str, after: (i64, i64)) -> PendingPlan {
+    let scenario = Scenario::new(app);
+    let mut outcomes = Outcomes::open(&scenario.kafka);
+    let applier = started_and_serving(&scenario, &mut outcomes);
     let t0 = now_ms();
-    let (due_1, due_2) = (t0 + 40_000, t0 + 50_000);
-    let plan = scenario.directive("plan", 4, t0, &[(due_1, 7), (due_2, 11)]);
+    let due = (t0 + after.0, t0 + after.1);
+    let plan = scenario.directive("plan", 4, t0, &[(due.0, 7), (due.1, 11)]);
     scenario.send(&plan);
     assert!(
-        outcomes.wait_for(&[issued_outcome(&plan)]),
+        outcomes.wait_for(&[issued_outcome(&plan)], PATIENCE),
         "the directive's issued target was never applied\n{}",
         scenario.logs()
     );
+    (scenario, outcomes, applier, plan, due)
+}
+
+#[test]
+fn a_plan_s_steps_are_applied_when_due_by_the_applier_restarted_after_sigkill_each_outcome_once() {
+    // Issued now: 4 replicas, 7 from +40 s, 11 from +50 s (far enough that a loaded machine
+    // still kills the applier before the first step is due).
+    let (scenario, mut outcomes, mut applier, plan, (due_1, due_2)) =
+        plan_pending("plan-crash", (40_000, 50_000));
     let (offset, committed) = committed_after_settling(&scenario.kafka, &plan);
     assert_eq!(
         committed, offset,
@@ -351,7 +254,7 @@ fn a_plan_s_steps_are_applied_when_due_by_the_applier_restarted_after_sigkill_ea
         .map(|(due, _)| step_outcome(&plan, *due))
         .collect();
     assert!(
-        outcomes.wait_for(&ids),
+        outcomes.wait_for(&ids, PATIENCE),
         "the restarted applier did not carry out the plan: {:?}\n{}",
         outcomes.by_id.keys().collect::<Vec<_>>(),
         scenario.logs()
@@ -395,30 +298,20 @@ fn a_plan_s_steps_are_applied_when_due_by_the_applier_restarted_after_sigkill_ea
 
 #[test]
 fn a_directive_sent_while_the_applier_is_dead_supersedes_the_plan_s_steps_not_yet_due() {
-    let scenario = Scenario::new("plan-superseded");
-    let mut outcomes = Outcomes::open(&scenario.kafka);
-    let mut applier = started_and_serving(&scenario, &mut outcomes);
-
-    let t0 = now_ms();
-    let (due_1, due_2) = (t0 + 25_000, t0 + 35_000);
-    let plan = scenario.directive("plan", 4, t0, &[(due_1, 7), (due_2, 11)]);
-    scenario.send(&plan);
-    assert!(
-        outcomes.wait_for(&[issued_outcome(&plan)]),
-        "the directive's issued target was never applied\n{}",
-        scenario.logs()
-    );
+    // Issued now: 4 replicas, 7 from +25 s, 11 from +35 s.
+    let (scenario, mut outcomes, mut applier, plan, (due_1, due_2)) =
+        plan_pending("plan-superseded", (25_000, 35_000));
     let (offset, committed) = committed_after_settling(&scenario.kafka, &plan);
     assert_eq!(committed, offset, "the pending plan holds its directive");
     applier.sigkill();
 
     // Decided while the applier was dead, before either step falls due: stamped so by
     // construction, so however long the restart takes, the plan's steps are superseded.
-    let newer = scenario.directive("newer", 6, t0 + 1_000, &[]);
+    let newer = scenario.directive("newer", 6, plan.issued_at_ms + 1_000, &[]);
     scenario.send(&newer);
     let _applier = scenario.start_applier();
     assert!(
-        outcomes.wait_for(&[issued_outcome(&newer)]),
+        outcomes.wait_for(&[issued_outcome(&newer)], PATIENCE),
         "the newer directive was never applied\n{}",
         scenario.logs()
     );
@@ -433,7 +326,7 @@ fn a_directive_sent_while_the_applier_is_dead_supersedes_the_plan_s_steps_not_ye
     let marker = scenario.directive("marker", 6, issued, &[(issued + 2_000, 8)]);
     scenario.send(&marker);
     assert!(
-        outcomes.wait_for(&[step_outcome(&marker, issued + 2_000)]),
+        outcomes.wait_for(&[step_outcome(&marker, issued + 2_000)], PATIENCE),
         "the marker's step was never applied\n{}",
         scenario.logs()
     );

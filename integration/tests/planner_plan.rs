@@ -8,23 +8,22 @@
 //! Demand is departures per quarter hour (`nyc-departures-15m.csv`, from 2013-03-04), moved to
 //! the recent past by whole weeks; each forecast's path is the same quarter hours a day earlier.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use presage_events::{Event, Forecast, ForecastPoint, PlannedStep, ScalingDirective};
+use common::planner_replay::{
+    assert_published_as_expected, produce_all, publish_template, trace, Trace, STEP,
+};
+use presage_events::{Forecast, ForecastPoint, PlannedStep, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::data::{epoch_ms, trace_slice};
 use presage_integration::services::Services;
 use presage_integration::topics::TopicReader;
 use presage_planner::Planner;
-use presage_runner::publisher::Publisher;
-use presage_runner::templates::{load_published, publish_templates};
-use presage_runner::{KafkaArgs, Outgoing};
 
-const STEP: i64 = 900_000;
 const DAY: usize = 96;
-const WEEK: i64 = 7 * 24 * 3_600_000;
 /// A day of history for the paths, then two days of forecasts every 8 windows (2 hours).
 const WINDOWS: usize = 3 * DAY + 48;
 const EVERY: usize = 8;
@@ -42,25 +41,6 @@ dynamic_metadata:
   scaling_policies:
     - { resource: gates, metric: departures, per_unit: 2, use: mean, lead_time: 15m, min: 1, max: 60, max_step_down: 3, plan: { ahead: 12h } }
 "#;
-
-struct Trace {
-    starts: Vec<i64>,
-    values: Vec<f64>,
-}
-
-fn trace() -> Trace {
-    let values = trace_slice("nyc-departures-15m.csv", "2013-03-04T00:00:00Z", WINDOWS);
-    let start = epoch_ms("2013-03-04T00:00:00Z");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let shift = (now - start).div_euclid(WEEK) * WEEK - WEEK;
-    let starts = (0..WINDOWS)
-        .map(|i| start + shift + i as i64 * STEP)
-        .collect();
-    Trace { starts, values }
-}
 
 /// Issued at the start of window `i`: the next 12 hours, each the same quarter hour a day
 /// earlier, ±10%.
@@ -98,33 +78,14 @@ fn forecasts(t: &Trace, version: &str, from: usize, to: usize) -> Vec<Forecast> 
         .collect()
 }
 
-fn produce_all<E: Event>(kafka: &KafkaArgs, topic: &str, events: impl Iterator<Item = E>) {
-    let batch: Vec<Outgoing> = events
-        .map(|e| Outgoing::event(topic, &e).expect("encode"))
-        .collect();
-    Publisher::new(kafka)
-        .expect("producer")
-        .send_all(&batch)
-        .expect("produce");
-}
-
 type Said = BTreeMap<String, (i64, Option<i64>, Vec<PlannedStep>)>;
 
 /// Directives by id; one id published twice (a forecast read again after the kill) must say
 /// the same both times.
 fn by_id(directives: &[ScalingDirective]) -> Said {
-    let mut said = Said::new();
-    for d in directives {
-        let content = (d.target, d.previous_target, d.plan.clone());
-        if let Some(earlier) = said.insert(d.event_id.clone(), content.clone()) {
-            assert_eq!(
-                earlier, content,
-                "{} published with two contents",
-                d.event_id
-            );
-        }
-    }
-    said
+    common::planner_replay::by_id(directives, |d| {
+        (d.target, d.previous_target, d.plan.clone())
+    })
 }
 
 #[test]
@@ -132,12 +93,9 @@ fn the_planner_publishes_plans_and_a_restart_in_between_changes_none() {
     let broker = TestBroker::start();
     let kafka = broker.kafka.clone();
     let workdir = tempfile::tempdir().expect("workdir");
-    let template_path = workdir.path().join("jfk.yaml");
-    std::fs::write(&template_path, TEMPLATE).expect("write template");
-    let published = publish_templates(&kafka, &[template_path]).expect("publish template");
-    let loaded = load_published(&published[0]).expect("template loads");
+    let loaded = publish_template(&kafka, workdir.path(), "jfk.yaml", TEMPLATE);
     let version = loaded.version.clone();
-    let t = trace();
+    let t = trace(WINDOWS);
     let last = WINDOWS - PATH;
     let stop = DAY + 2 * DAY / 3;
 
@@ -190,32 +148,5 @@ fn the_planner_publishes_plans_and_a_restart_in_between_changes_none() {
         &kafka.topics().forecasts(),
         forecasts(&t, &version, stop, last).into_iter(),
     );
-    let done = directives.wait_until(&mut seen, Duration::from_secs(180), |d| {
-        let ids: std::collections::HashSet<&str> = d.iter().map(|d| d.event_id.as_str()).collect();
-        expected.keys().all(|id| ids.contains(id.as_str()))
-    });
-    services.stop("planner");
-    assert!(
-        done,
-        "{} of {} directives\n{}",
-        by_id(&seen).len(),
-        expected.len(),
-        services.logs()
-    );
-    let got = by_id(&seen);
-    let differing: Vec<_> = expected
-        .iter()
-        .filter(|(id, said)| got.get(*id) != Some(*said))
-        .map(|(id, said)| (id, said, got.get(id)))
-        .chain(
-            got.iter()
-                .filter(|(id, _)| !expected.contains_key(*id))
-                .map(|(id, said)| (id, said, None)),
-        )
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "(id, expected, published): {differing:#?}\n{}",
-        services.logs()
-    );
+    assert_published_as_expected(&directives, &mut seen, &mut services, &expected, by_id);
 }

@@ -9,24 +9,23 @@
 //! moved to the recent past by whole weeks; forecasts are the same quarter hour a day earlier
 //! with too-narrow bounds, so the chosen headroom is the record's, not the interval's.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use presage_events::Event;
+use common::planner_replay::{
+    assert_published_as_expected, produce_all, publish_template, trace, Trace, STEP,
+};
 use presage_events::{DerivedMetric, Forecast, ForecastPoint, ScalingDirective};
 use presage_integration::broker::TestBroker;
-use presage_integration::data::{epoch_ms, trace_slice};
 use presage_integration::services::Services;
 use presage_integration::topics::TopicReader;
 use presage_planner::Planner;
-use presage_runner::publisher::Publisher;
-use presage_runner::templates::{load_published, publish_templates};
-use presage_runner::{KafkaArgs, Outgoing};
+use presage_runner::KafkaArgs;
 
-const STEP: i64 = 900_000;
 const DAY: usize = 96;
-const WEEK: i64 = 7 * 24 * 3_600_000;
 /// A day to start the forecast, then three of decisions; the planner is killed in the second.
 const WINDOWS: usize = 4 * DAY;
 const STOP: usize = 2 * DAY + 40;
@@ -41,25 +40,6 @@ dynamic_metadata:
   scaling_policies:
     - { resource: gates, metric: departures, per_unit: 1, min: 0, max: 500, target: { under_provisioned: 5%, window: 1d }, reactive: { headroom: 10% } }
 "#;
-
-struct Trace {
-    starts: Vec<i64>,
-    values: Vec<f64>,
-}
-
-fn trace() -> Trace {
-    let values = trace_slice("nyc-departures-15m.csv", "2013-03-04T00:00:00Z", WINDOWS);
-    let start = epoch_ms("2013-03-04T00:00:00Z");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let shift = (now - start).div_euclid(WEEK) * WEEK - WEEK;
-    let starts = (0..WINDOWS)
-        .map(|i| start + shift + i as i64 * STEP)
-        .collect();
-    Trace { starts, values }
-}
 
 fn window(t: &Trace, version: &str, i: usize) -> DerivedMetric {
     DerivedMetric {
@@ -98,17 +78,6 @@ fn forecast(t: &Trace, version: &str, i: usize) -> Forecast {
         score: Some(0.8),
         ..Default::default()
     }
-}
-
-/// Produces `events` to `topic` in order, in one batch (one producer, not one per record).
-fn produce_all<E: Event>(kafka: &KafkaArgs, topic: &str, events: impl Iterator<Item = E>) {
-    let batch: Vec<Outgoing> = events
-        .map(|e| Outgoing::event(topic, &e).expect("encode"))
-        .collect();
-    Publisher::new(kafka)
-        .expect("producer")
-        .send_all(&batch)
-        .expect("produce");
 }
 
 /// Waits until the planner's observed loop has read (and committed past) every window on the
@@ -174,18 +143,7 @@ type Said = BTreeMap<String, (i64, String)>;
 /// Directives by id; one id published twice (an input read again after the kill) must say the
 /// same both times.
 fn by_id(directives: &[ScalingDirective]) -> Said {
-    let mut said = Said::new();
-    for d in directives {
-        let content = (d.target, d.reason.clone());
-        if let Some(earlier) = said.insert(d.event_id.clone(), content.clone()) {
-            assert_eq!(
-                earlier, content,
-                "{} published with two contents",
-                d.event_id
-            );
-        }
-    }
-    said
+    common::planner_replay::by_id(directives, |d| (d.target, d.reason.clone()))
 }
 
 #[test]
@@ -193,12 +151,9 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
     let broker = TestBroker::start();
     let kafka = broker.kafka.clone();
     let workdir = tempfile::tempdir().expect("workdir");
-    let template_path = workdir.path().join("ewr.yaml");
-    std::fs::write(&template_path, TEMPLATE).expect("write template");
-    let published = publish_templates(&kafka, &[template_path]).expect("publish template");
-    let loaded = load_published(&published[0]).expect("template loads");
+    let loaded = publish_template(&kafka, workdir.path(), "ewr.yaml", TEMPLATE);
     let version = loaded.version.clone();
-    let t = trace();
+    let t = trace(WINDOWS);
 
     // What a planner that never stopped publishes, the live order: a window, then the forecast
     // made at its end.
@@ -263,34 +218,7 @@ fn a_planner_killed_mid_decision_rebuilds_its_slo_record_and_decides_as_if_never
         &kafka.topics().forecasts(),
         (STOP..WINDOWS - 1).map(|i| forecast(&t, &version, i)),
     );
-    let done = directives.wait_until(&mut seen, Duration::from_secs(180), |d| {
-        let ids: std::collections::HashSet<&str> = d.iter().map(|d| d.event_id.as_str()).collect();
-        expected.keys().all(|id| ids.contains(id.as_str()))
-    });
-    services.stop("planner");
-    assert!(
-        done,
-        "{} of {} directives\n{}",
-        by_id(&seen).len(),
-        expected.len(),
-        services.logs()
-    );
-    let got = by_id(&seen);
-    let differing: Vec<_> = expected
-        .iter()
-        .filter(|(id, said)| got.get(*id) != Some(*said))
-        .map(|(id, said)| (id, said, got.get(id)))
-        .chain(
-            got.iter()
-                .filter(|(id, _)| !expected.contains_key(*id))
-                .map(|(id, said)| (id, said, None)),
-        )
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "(id, expected, published): {differing:#?}\n{}",
-        services.logs()
-    );
+    assert_published_as_expected(&directives, &mut seen, &mut services, &expected, by_id);
     let log = services.log_of("planner");
     assert_eq!(
         log.matches("SLO and reactive records rebuilt").count(),

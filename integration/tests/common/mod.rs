@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod applier;
+pub mod planner_replay;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
