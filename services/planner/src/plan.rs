@@ -6,15 +6,17 @@
 //! as the immediate point is): sized by the same rule as the immediate target (`use` or the
 //! SLO's chosen headroom, the `reactive` side on the newest observed value), over `per_unit`,
 //! within `[floor, max]` with the scheduled floor of the due time, then stabilization, step
-//! limits and cooldown as if each step were decided then. Every simulated instant is kept in
-//! the policy's state (its recommendation feeds the stabilization history once it is due);
-//! those where the target changes are the directive's steps.
+//! limits and cooldown as if each step were decided then. The instants where the target
+//! changes are the directive's steps, and only they are kept in the policy's state: once due,
+//! each becomes the target in force and its recommendation and held-at-max (derived from the
+//! step's value and target, [`crate::policy::implied`]) join the state, so a planner restarted
+//! from its directives, which carry exactly the steps, holds the same state as one that ran on.
 
 use presage_events::{PlannedStep, PlannedTarget};
 use presage_template::{ScalingPolicy, Zone};
 
 use crate::planner::scheduled_floor;
-use crate::policy::{need, point_at_lead, settle, PolicyInput, PolicyState, Sizing};
+use crate::policy::{implied, need, point_at_lead, settle, PolicyInput, PolicyState, Sizing};
 
 /// One simulated instant of a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +29,45 @@ pub struct Planned {
     pub target: i64,
     /// The value provisioned for (the sized forecast, or the reactive side's need).
     pub forecast_value: f64,
-    /// The recommendation the simulated decision added to the stabilization history.
+    /// The recommendation the decision at this instant adds to the stabilization history once
+    /// due (`None`: read back for a policy the template no longer has).
     pub recommendation: Option<i64>,
+    /// Whether the target is held at max from here.
     pub at_max: bool,
     /// Whether the target changes here (a step of the directive's plan).
     pub step: bool,
+}
+
+impl Planned {
+    /// An instant as a directive's step states it (due, effective instant, target, value), with
+    /// what that implies under `policy` (see [`implied`]; `None`: the policy is gone).
+    pub(crate) fn from_step(
+        policy: Option<&ScalingPolicy>,
+        due_at_ms: i64,
+        effective_at_ms: i64,
+        target: i64,
+        forecast_value: f64,
+        step: bool,
+    ) -> Self {
+        let (recommendation, at_max) = policy.map_or((None, false), |p| {
+            let (r, at_max) = implied(p, forecast_value, target);
+            (Some(r), at_max)
+        });
+        Planned {
+            due_at_ms,
+            effective_at_ms,
+            target,
+            forecast_value,
+            recommendation,
+            at_max,
+            step,
+        }
+    }
+}
+
+/// The steps of a plan: what its directive carries, hence what a policy's state keeps.
+pub(crate) fn steps_only(planned: &[Planned]) -> Vec<Planned> {
+    planned.iter().filter(|p| p.step).cloned().collect()
 }
 
 /// The plan of `policy` from a forecast, simulated forward from `after` (the state the
@@ -78,21 +114,22 @@ pub(crate) fn simulate(
         let Some(decision) = settle(policy, &mut sim, due, value, point.at_ms, floor, what) else {
             continue;
         };
-        out.push(Planned {
-            due_at_ms: due,
-            effective_at_ms: point.at_ms,
-            target: decision.target,
-            forecast_value: value,
-            recommendation: sim.recommendations.back().map(|(_, r)| *r),
-            at_max: decision.at_max,
-            step: before != Some(decision.target),
-        });
+        // The same recommendation and held-at-max as the simulated decision's (settle derives
+        // them by `implied` too), computed as a restarted planner derives them from the step.
+        out.push(Planned::from_step(
+            Some(policy),
+            due,
+            point.at_ms,
+            decision.target,
+            value,
+            before != Some(decision.target),
+        ));
     }
     out
 }
 
 impl PolicyState {
-    /// Takes the plan instants due at or before `now` as decided: each one's recommendation
+    /// Takes the plan's steps due at or before `now` as decided: each one's recommendation
     /// joins the stabilization history and its target becomes the target in force from its due
     /// time, exactly as the applier applies the plan in force. Later ones stay planned.
     pub fn advance_to(&mut self, now: i64) {

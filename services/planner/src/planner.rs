@@ -201,8 +201,11 @@ impl Planner {
 
     /// Takes back a directive this planner published (read from `presage.directives` on start,
     /// oldest first): each target becomes its policy's target in force, changed when it differs
-    /// from the previous one, so step limits and cooldown hold across a restart. The
-    /// stabilization history is not in the directives and starts empty.
+    /// from the previous one, so step limits and cooldown hold across a restart. Its plan's steps
+    /// become the plan in force exactly as the live planner holds them (see [`crate::plan`]):
+    /// as each falls due its target, recommendation and held-at-max are taken. The immediate
+    /// decisions' recommendations are not in the directives: that part of the stabilization
+    /// history starts empty.
     pub fn remember_directive(&mut self, directive: &ScalingDirective) {
         let shadow = match directive.mode.as_str() {
             SHADOW => true,
@@ -350,8 +353,8 @@ impl Planner {
                     {
                         decision.reason = format!("{}; {summary}", decision.reason);
                     }
-                    // Unpublished (nothing changed), the plan in force has the same steps.
-                    state.planned = planned.clone();
+                    // Taken into the state once published (below): unpublished, nothing changed
+                    // and the plan in force (the one its directive carries) stays.
                     decision.plan = planned;
                     usable = true;
                     decided.push((rule_name(index, policy), policy.resource.clone(), decision));
@@ -360,7 +363,14 @@ impl Planner {
             if !self.worth_publishing(&forecast.app, mode, &decided) {
                 continue;
             }
-            let carried = self.carried_plans(&forecast.app, mode, forecast.issued_at_ms, &decided);
+            let carried = self.carried_plans(
+                &forecast.app,
+                mode,
+                &version,
+                forecast.issued_at_ms,
+                &decided,
+            );
+            self.take_own_plans(&forecast.app, mode, &version, &decided);
             let d = directive(forecast, &version, mode, decided, carried);
             self.published_now(&d);
             directives.push(d);
@@ -466,14 +476,10 @@ impl Planner {
             if !self.worth_publishing(&observed.app, mode, &decided) {
                 continue;
             }
-            let carried = self.carried_plans(&observed.app, mode, now, &decided);
-            // A published fallback supersedes the plan of the policies it decided.
-            for (_, resource, _) in &decided {
-                let key = (observed.app.clone(), resource.clone(), mode == SHADOW);
-                if let Some(state) = self.states.get_mut(&key) {
-                    state.planned.clear();
-                }
-            }
+            let carried = self.carried_plans(&observed.app, mode, &version, now, &decided);
+            // A published fallback supersedes the plan of the policies it decided (their
+            // decisions plan nothing).
+            self.take_own_plans(&observed.app, mode, &version, &decided);
             let mut d = fallback_directive(observed, &version, mode, decided, carried);
             d.fallback = true;
             self.published_now(&d);
@@ -485,11 +491,14 @@ impl Planner {
 
 impl Planner {
     /// The plans in force of the app's other policies in `mode` (not among `decided`), up to
-    /// `now`: a directive supersedes every step not yet due, so it carries theirs on.
+    /// `now`: a directive supersedes every step not yet due, so it carries theirs on; except a
+    /// plan made under another template version than `version` (the policy may be gone, or
+    /// plan or limit differently now): the directive supersedes it and it is dropped.
     fn carried_plans(
         &mut self,
         app: &str,
         mode: &str,
+        version: &str,
         now: i64,
         decided: &[(String, String, Decision)],
     ) -> Vec<(String, Vec<Planned>)> {
@@ -502,20 +511,70 @@ impl Planner {
             })
             .filter_map(|((_, resource, _), state)| {
                 state.advance_to(now);
-                (!state.planned.is_empty()).then(|| (resource.clone(), state.planned.clone()))
+                if state.planned.is_empty() {
+                    return None;
+                }
+                if state.plan_version.as_deref() != Some(version) {
+                    tracing::debug!(%app, %resource, made_under = ?state.plan_version, %version, steps = state.planned.len(), "plan of an earlier template version superseded, not carried on");
+                    state.planned.clear();
+                    return None;
+                }
+                Some((resource.clone(), state.planned.clone()))
             })
             .collect();
         carried.sort_by(|a, b| a.0.cmp(&b.0));
         carried
     }
 
+    /// The plans of the policies `decided` in a directive about to be published become their
+    /// plans in force: the steps only, as a restarted planner reads them back.
+    fn take_own_plans(
+        &mut self,
+        app: &str,
+        mode: &str,
+        version: &str,
+        decided: &[(String, String, Decision)],
+    ) {
+        for (_, resource, decision) in decided {
+            let key = (app.to_string(), resource.clone(), mode == SHADOW);
+            if let Some(state) = self.states.get_mut(&key) {
+                state.planned = plan::steps_only(&decision.plan);
+                state.plan_version = Some(version.to_string());
+            }
+        }
+    }
+
+    /// The policy of the app's current template that sets `resource` in `mode`, if any.
+    fn policy_of(&self, app: &str, resource: &str, shadow: bool) -> Option<ScalingPolicy> {
+        let (_, template) = self.templates.get(app)?;
+        template
+            .dynamic_metadata
+            .scaling_policies
+            .iter()
+            .find(|p| p.resource == resource && p.shadow == shadow)
+            .cloned()
+    }
+
     /// A directive read back supersedes the plans in force of its app and mode: each policy's
     /// steps due by its issue time took effect, its own plan's steps are in force after it.
     fn take_plan(&mut self, directive: &ScalingDirective, shadow: bool) {
-        for ((app, resource, s), state) in self.states.iter_mut() {
-            if *app != directive.app || *s != shadow {
-                continue;
-            }
+        let resources: HashSet<String> = self
+            .states
+            .keys()
+            .filter(|(app, _, s)| *app == directive.app && *s == shadow)
+            .map(|(_, resource, _)| resource.clone())
+            .chain(
+                directive
+                    .plan
+                    .iter()
+                    .flat_map(|step| step.targets.iter().map(|t| t.resource.clone())),
+            )
+            .collect();
+        for resource in resources {
+            let policy = self.policy_of(&directive.app, &resource, shadow);
+            let key = (directive.app.clone(), resource, shadow);
+            // A resource only planned (carried) by this directive has a state from now on.
+            let state = self.states.entry(key.clone()).or_default();
             if state
                 .decided_at
                 .is_some_and(|at| directive.issued_at_ms < at)
@@ -523,17 +582,8 @@ impl Planner {
                 continue;
             }
             state.advance_to(directive.issued_at_ms);
-            state.planned = planned_of(directive, resource);
-        }
-        // A resource only planned (carried) by this directive has a state from now on.
-        for step in &directive.plan {
-            for t in &step.targets {
-                let key = (directive.app.clone(), t.resource.clone(), shadow);
-                self.states.entry(key).or_insert_with(|| PolicyState {
-                    planned: planned_of(directive, &t.resource),
-                    ..Default::default()
-                });
-            }
+            state.planned = planned_of(directive, &key.1, policy.as_ref());
+            state.plan_version = Some(directive.template_version.clone());
         }
     }
 
@@ -643,9 +693,13 @@ fn note_published(
     }
 }
 
-/// The steps of `directive`'s plan that set `resource`, as planned instants (without the
-/// recommendations, which directives do not carry).
-fn planned_of(directive: &ScalingDirective, resource: &str) -> Vec<Planned> {
+/// The steps of `directive`'s plan that set `resource`, as planned instants, with what each
+/// implies under the resource's `policy` (as the live planner holds them, see [`Planned`]).
+fn planned_of(
+    directive: &ScalingDirective,
+    resource: &str,
+    policy: Option<&ScalingPolicy>,
+) -> Vec<Planned> {
     let mut steps: Vec<&presage_events::PlannedStep> = directive
         .plan
         .iter()
@@ -656,15 +710,14 @@ fn planned_of(directive: &ScalingDirective, resource: &str) -> Vec<Planned> {
         .into_iter()
         .filter_map(|s| {
             let t = s.targets.iter().find(|t| t.resource == resource)?;
-            Some(Planned {
-                due_at_ms: s.due_at_ms,
-                effective_at_ms: s.effective_at_ms,
-                target: t.target,
-                forecast_value: t.forecast_value,
-                recommendation: None,
-                at_max: false,
-                step: true,
-            })
+            Some(Planned::from_step(
+                policy,
+                s.due_at_ms,
+                s.effective_at_ms,
+                t.target,
+                t.forecast_value,
+                true,
+            ))
         })
         .collect()
 }

@@ -29,9 +29,14 @@ pub struct PolicyState {
     pub decided_at: Option<i64>,
     /// Recent recommendations (decision time, recommendation), oldest first.
     pub recommendations: VecDeque<(i64, i64)>,
-    /// The plan in force, instants not yet due (see [`crate::plan`]): each becomes the target
-    /// in force at its due time, as the applier applies it ([`PolicyState::advance_to`]).
+    /// The plan in force, its steps not yet due (see [`crate::plan`]): each becomes the target
+    /// in force at its due time, as the applier applies it ([`PolicyState::advance_to`]). Only
+    /// what the directive carries (its steps), so a planner that read its directives back holds
+    /// exactly this.
     pub planned: Vec<crate::plan::Planned>,
+    /// The template version the plan in force was made under (that of its directive): a newer
+    /// version's next directive carries it no further (the policy may be gone or changed).
+    pub plan_version: Option<String>,
 }
 
 /// One forecast, as a policy sees it.
@@ -255,7 +260,7 @@ pub(crate) fn settle(
         return None;
     }
     let mut notes = Vec::new();
-    let raw = (value / policy.per_unit).ceil();
+    let raw = units(policy, value);
     notes.push(format!(
         "{what} / {} per unit = {raw} units",
         policy.per_unit
@@ -268,7 +273,7 @@ pub(crate) fn settle(
     }
     // Like HPA, the history holds recommendations within [min, max]; a scheduled floor applies
     // after stabilization, so it lasts exactly its window.
-    let recommendation = raw.clamp(policy.min, policy.max) as i64;
+    let recommendation = recommendation_of(policy, raw);
 
     let previous = state.current.map(|(target, _)| target);
     let window = policy
@@ -370,7 +375,7 @@ pub(crate) fn settle(
         notes.push(format!("capped at max {}", policy.max));
     }
     let target = capped;
-    let at_max = raw > policy.max && target == policy.max as i64;
+    let at_max = held_at_max(policy, raw, target);
     if at_max {
         notes.push(format!("held at max {} (demand needs {raw})", policy.max));
     } else if raw > policy.max {
@@ -394,6 +399,34 @@ pub(crate) fn settle(
         plan: Vec::new(),
         plan_changed: false,
     })
+}
+
+/// The whole units `value` needs (before `[min, max]`).
+fn units(policy: &ScalingPolicy, value: f64) -> f64 {
+    (value / policy.per_unit).ceil()
+}
+
+/// The recommendation a decision adds to the stabilization history: the units within
+/// `[min, max]` (like HPA's).
+fn recommendation_of(policy: &ScalingPolicy, raw: f64) -> i64 {
+    raw.clamp(policy.min, policy.max) as i64
+}
+
+/// Whether `target` is held at max: demand needs more units than `max` allows.
+fn held_at_max(policy: &ScalingPolicy, raw: f64, target: i64) -> bool {
+    raw > policy.max && target == policy.max as i64
+}
+
+/// What a decision that provisioned for `value` and set `target` left behind besides its
+/// target: its recommendation and whether it is held at max. A plan's step carries its value
+/// and target, so a planner that reads the step back from the directive derives the same
+/// (see [`crate::plan`]).
+pub(crate) fn implied(policy: &ScalingPolicy, value: f64, target: i64) -> (i64, bool) {
+    let raw = units(policy, value);
+    (
+        recommendation_of(policy, raw),
+        held_at_max(policy, raw, target),
+    )
 }
 
 fn bound_name(bound: ForecastBound) -> String {
