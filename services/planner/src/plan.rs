@@ -221,3 +221,15 @@ fn clock(at_ms: i64) -> String {
     let minutes = at_ms.div_euclid(60_000).rem_euclid(1440);
     format!("{:02}:{:02}Z", minutes / 60, minutes % 60)
 }
+
+#[cfg(test)]
+mod tests {
+    /// A template may plan exactly as far ahead as a directive's steps are carried out.
+    #[test]
+    fn templates_plan_no_further_than_plans_are_carried_out() {
+        assert_eq!(
+            presage_template::plan::MAX_AHEAD.as_millis_i64(),
+            presage_events::plan::MAX_AHEAD_MS
+        );
+    }
+}

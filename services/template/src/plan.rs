@@ -13,6 +13,12 @@ use crate::model::{ScalingPolicy, Template};
 use crate::path::YamlPath;
 use crate::Duration;
 
+/// The furthest a plan may reach: 7 days. A directive's step due further past its issue is
+/// ignored by whoever carries plans out (`presage_events::plan::MAX_AHEAD_MS`, the same span;
+/// the planner's tests hold the two equal), so a template asking for more is refused rather
+/// than planning steps no one would apply.
+pub const MAX_AHEAD: Duration = Duration::from_millis(7 * 24 * 3_600_000);
+
 /// `plan: { ahead: 12h }`: see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +28,8 @@ pub struct PlanAhead {
     pub ahead: Duration,
 }
 
-/// A policy's `plan`, checked where the types cannot: `ahead` positive; the policy driven by a
+/// A policy's `plan`, checked where the types cannot: `ahead` positive and at most
+/// [`MAX_AHEAD`]; the policy driven by a
 /// forecast; the forecast's horizon reaching past the policy's lead (`lead_time` +
 /// `provisioning_delay`) by at least one window of its recipe, so there is a later instant to
 /// plan for; and `ahead` within that horizon and beyond `lead_time` by a window, so a step can
@@ -39,6 +46,18 @@ pub(crate) fn check(t: &Template, s: &ScalingPolicy, p: &YamlPath, out: &mut Vec
             format!(
                 "plan ahead of the scaling policy for {res:?} is 0s: expected how far past each \
                  decision to plan, like 12h"
+            ),
+        ));
+        return;
+    }
+    if plan.ahead > MAX_AHEAD {
+        out.push(Finding::at(
+            at.key("ahead"),
+            format!(
+                "plan ahead {} of the scaling policy for {res:?} is beyond {MAX_AHEAD}: a step \
+                 due more than {MAX_AHEAD} after its directive is ignored when plans are carried \
+                 out (expected ahead of at most {MAX_AHEAD})",
+                plan.ahead
             ),
         ));
         return;

@@ -1,7 +1,7 @@
 //! `plan: { ahead: … }` on a scaling policy: read when given, absent by default, and refused at
 //! its line and column when it cannot plan (zero, no forecast of the metric, a horizon that does
 //! not reach past the lead by a window, `ahead` beyond the horizon or before the first window
-//! after the lead).
+//! after the lead, `ahead` beyond the 7 days a plan's steps may reach).
 
 use presage_template::{parse, Duration, TemplateError};
 
@@ -142,4 +142,34 @@ fn an_unknown_field_in_plan_is_refused() {
             .any(|e| e.line == 10 && e.message.contains("every")),
         "{e:#?}"
     );
+}
+
+#[test]
+fn ahead_beyond_seven_days_is_refused_even_within_the_horizon() {
+    // a step due more than 7 days after its directive is ignored when plans are carried out
+    let extra = ", plan: { ahead: 8d }";
+    let e = errors(Some("8d"), extra);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(
+        (e[0].line, e[0].column),
+        (10, column_of(extra, "8d")),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[0].message
+            .contains(&format!("beyond {}", presage_template::plan::MAX_AHEAD)),
+        "{}",
+        e[0]
+    );
+    // 7 days is the limit, and allowed
+    let t = parse(&text(Some("8d"), ", plan: { ahead: 7d }"), "t.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        t.dynamic_metadata.scaling_policies[0].plan.unwrap().ahead,
+        presage_template::plan::MAX_AHEAD
+    );
+    // a minute more is not
+    let e = errors(Some("8d"), ", plan: { ahead: 10081m }");
+    assert!(e[0].message.contains("beyond"), "{}", e[0]);
 }
