@@ -14,11 +14,15 @@ use presage_events::ApplyOutcome;
 
 use crate::outcome::Status;
 
-/// How many published outcome ids are remembered. Only inputs after a partition's committed
-/// offset are ever replayed (a few seconds of them), and in a running process the runner drops
-/// repeated input ids itself; the ids matter when a partition is (re)assigned and its recent
-/// outcomes have just been read.
-const PUBLISHED: usize = 200_000;
+/// How many published outcome ids are remembered beyond those read back. Inputs after a
+/// partition's committed offset are replayed when it is (re)assigned, and a plan's hold keeps
+/// that offset back for as long as the plan is pending (hours, up to
+/// [`presage_events::plan::MAX_AHEAD_MS`]): the shell reads `presage.applied` back over that
+/// whole span and [`Applied::make_room`] keeps every id it read, however many, so a replayed
+/// directive is never applied and published again because its outcome's id was evicted. This
+/// is the headroom for outcomes produced after the read-back (a running process's runner drops
+/// repeated input ids itself).
+pub const PUBLISHED: usize = 200_000;
 
 /// Published outcome ids and, per (app, resource), the decision time of the newest applied
 /// directive.
@@ -26,15 +30,27 @@ const PUBLISHED: usize = 200_000;
 pub struct Applied {
     published: HashSet<String>,
     order: VecDeque<String>,
+    /// How many ids are kept before the oldest is evicted, once past [`PUBLISHED`]: raised by
+    /// [`Applied::make_room`] to hold every id read back.
+    room: usize,
     newest: HashMap<(String, String), i64>,
 }
 
 impl Applied {
+    /// `count` outcomes were read back from the topic and are about to be learnt: keep room
+    /// for all of them on top of the ids already known, plus [`PUBLISHED`] more, so none of
+    /// them is evicted before the directives read again after them are (a restart's replay
+    /// reads back as far as the oldest held plan, which may be far more than [`PUBLISHED`]
+    /// outcomes of a busy partition).
+    pub fn make_room(&mut self, count: usize) {
+        self.room = self.room.max(self.order.len() + count + PUBLISHED);
+    }
+
     /// Takes one outcome in: read back from the topic, or just produced.
     pub fn learn(&mut self, outcome: &ApplyOutcome) {
         if self.published.insert(outcome.event_id.clone()) {
             self.order.push_back(outcome.event_id.clone());
-            if self.order.len() > PUBLISHED {
+            if self.order.len() > self.room.max(PUBLISHED) {
                 if let Some(oldest) = self.order.pop_front() {
                     self.published.remove(&oldest);
                 }
@@ -124,6 +140,34 @@ mod tests {
         }
         assert_eq!(applied.newer_than("shop", &replicas(), 0), None);
         assert!(!applied.is_published("never"));
+    }
+
+    #[test]
+    fn every_id_read_back_is_kept_however_many_and_live_ones_have_headroom_beyond() {
+        let read_back = PUBLISHED + 1_000;
+        let id = |i: usize| format!("o{i}");
+        let mut applied = Applied::default();
+        applied.make_room(read_back);
+        for i in 0..read_back {
+            applied.learn(&outcome(&id(i), "applied", &["replicas"], 1));
+        }
+        // Then as many live outcomes as the headroom: the read-back ids are all still known.
+        for i in read_back..read_back + PUBLISHED {
+            applied.learn(&outcome(&id(i), "applied", &["replicas"], 1));
+        }
+        assert!((0..read_back + PUBLISHED).all(|i| applied.is_published(&id(i))));
+        // Past the headroom the oldest go first.
+        applied.learn(&outcome("one-more", "applied", &["replicas"], 1));
+        assert!(!applied.is_published(&id(0)));
+        assert!(applied.is_published(&id(1)));
+
+        // Without making room the cap is PUBLISHED: what a read-back that large would lose.
+        let mut capped = Applied::default();
+        for i in 0..read_back {
+            capped.learn(&outcome(&id(i), "applied", &["replicas"], 1));
+        }
+        assert!(!capped.is_published(&id(0)));
+        assert!(capped.is_published(&id(read_back - 1)));
     }
 
     #[test]

@@ -194,6 +194,9 @@ impl Shell {
         };
         let apps = self.apps.entry(partition).or_default();
         let mut applier = lock(&self.applier);
+        // The directives read again after a restart are as many as the outcomes read back:
+        // their ids must all stay known, whatever the cache's usual size.
+        applier.make_room(outcomes.len());
         for outcome in &outcomes {
             apps.insert(outcome.app.clone());
             match &self.node {
@@ -316,19 +319,31 @@ impl DirectiveStage {
                 ahead,
             )));
         }
+        // The pending plan's step due by the directive's issue is in force from its due time
+        // on (the shared schedule): carried out first, so that what the directive does not
+        // name keeps the step's target.
+        let mut outputs = Vec::new();
+        let takes_over = is_live(&directive) && self.shell.serves(&directive.app);
+        if let Some(due) = takes_over
+            .then(|| self.plans.due_before(&directive))
+            .flatten()
+        {
+            tracing::info!(app = %directive.app, plan = %due.plan_of, due_at_ms = due.due_at_ms, by = %directive.event_id, by_issued_at_ms = directive.issued_at_ms, "plan step due by the next directive's issue: carried out before it");
+            outputs.extend(self.carry_out(due)?);
+        }
         let mut superseded = false;
-        let outputs = self.shell.apply(&directive.app, |applier, loaded, now| {
+        outputs.extend(self.shell.apply(&directive.app, |applier, loaded, now| {
             let outcomes = applier.apply_directive(&loaded.template, &directive, now);
             for outcome in &outcomes {
                 superseded |= outcome.status == Status::Superseded.as_str();
                 tracing::info!(app = %outcome.app, hook = %outcome.hook, status = %outcome.status, attempts = outcome.attempts, reason = ?outcome.reason, target = directive.target, "directive applied");
             }
             outcomes
-        })?;
+        })?);
         // A superseded directive's plan is superseded with it; a replayed directive whose
         // outcomes were all published before has none here, and its plan resumes (a step
         // superseded meanwhile is found so when due, see `carry_out`).
-        if is_live(&directive) && !superseded && self.shell.serves(&directive.app) {
+        if takes_over && !superseded {
             self.arrive(&directive, at);
         }
         Ok(outputs)

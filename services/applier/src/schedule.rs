@@ -17,6 +17,10 @@
 //! - Directives state targets, not changes: when several steps are due at once (the directive
 //!   arrived late, or the applier was down), only the latest is carried out; the earlier ones
 //!   are skipped (logged, no outcome).
+//! - A step due at or before the next directive's issue time takes effect, even if it was not
+//!   handed out yet when that directive arrived (the applier was down, or both came in one
+//!   batch): it is carried out just before the directive ([`PendingPlans::due_before`]), so a
+//!   resource the directive does not name keeps the step's target, as the shared schedule says.
 //! - Steps never carried out (superseded before they were due, or skipped) have no outcome on
 //!   `presage.applied`; the binary logs them with structured fields.
 //! - A pending plan holds its directive's offset uncommitted ([`PendingPlans::hold`]): after a
@@ -94,8 +98,7 @@ pub fn step_id(directive_id: &str, due_at_ms: i64) -> String {
 /// time give the same step.
 pub fn step_directive(directive: &ScalingDirective, due_at_ms: i64) -> ScalingDirective {
     let steps: Vec<_> = directive
-        .plan
-        .iter()
+        .valid_steps()
         .filter(|step| step.due_at_ms == due_at_ms)
         .collect();
     let forecast_of = |resource: &str| {
@@ -158,18 +161,28 @@ pub fn step_directive(directive: &ScalingDirective, due_at_ms: i64) -> ScalingDi
     }
 }
 
-/// The due times of `directive`'s steps that are carried out at all: after its issue (earlier
-/// ones are its producer's mistake, see [`presage_events::plan`]); ascending, without repeats.
+/// The due times of `directive`'s steps that are carried out at all: those
+/// [`ScalingDirective::valid_steps`] counts (after its issue, and at most
+/// [`presage_events::plan::MAX_AHEAD_MS`] after it, so a malformed plan cannot hold the
+/// directive's offset for years); ascending, without repeats.
 pub fn carried_dues(directive: &ScalingDirective) -> Vec<i64> {
-    let mut dues: Vec<i64> = directive
-        .plan
-        .iter()
-        .map(|step| step.due_at_ms)
-        .filter(|due| *due > directive.issued_at_ms)
-        .collect();
+    let mut dues: Vec<i64> = directive.valid_steps().map(|step| step.due_at_ms).collect();
     dues.sort_unstable();
     dues.dedup();
     dues
+}
+
+/// Hands out `pending`'s latest step due at or before `at_ms`, the earlier due ones skipped.
+fn take_due(pending: &mut Pending, at_ms: i64) -> Option<DueStep> {
+    let reached = pending.dues.partition_point(|d| *d <= at_ms);
+    let passed: Vec<i64> = pending.dues.drain(..reached).collect();
+    let (&latest, skipped) = passed.split_last()?;
+    Some(DueStep {
+        step: step_directive(&pending.directive, latest),
+        plan_of: pending.directive.event_id.clone(),
+        due_at_ms: latest,
+        skipped: skipped.to_vec(),
+    })
 }
 
 /// One app's pending plan.
@@ -268,23 +281,28 @@ impl PendingPlans {
         }
     }
 
+    /// Before `directive` (live, of an app served here) is applied: the step of its app's
+    /// pending plan to carry out first, the latest due at or before the directive's issue
+    /// time and not yet handed out (earlier ones are skipped). The shared schedule has that
+    /// step take effect (a step due at the very issue instant too, the directive then
+    /// overriding the resources it names), so it must be applied even when it was overdue when
+    /// the directive arrived (the applier was down, or both came in one batch): a resource the
+    /// directive does not name keeps the step's target. `None` when nothing is overdue, or the
+    /// directive was issued before the pending plan (it supersedes nothing).
+    pub fn due_before(&mut self, directive: &ScalingDirective) -> Option<DueStep> {
+        let pending = self.by_app.get_mut(&directive.app)?;
+        if directive.issued_at_ms < pending.directive.issued_at_ms {
+            return None;
+        }
+        take_due(pending, directive.issued_at_ms)
+    }
+
     /// The step of each pending plan to carry out at `now_ms`: the latest due at or before it
     /// (earlier due ones are skipped: targets, not changes), marked handed out.
     pub fn due(&mut self, now_ms: i64) -> Vec<DueStep> {
         let mut due: Vec<DueStep> = Vec::new();
         for pending in self.by_app.values_mut() {
-            let reached = pending.dues.partition_point(|d| *d <= now_ms);
-            if reached == 0 {
-                continue;
-            }
-            let passed: Vec<i64> = pending.dues.drain(..reached).collect();
-            let (&latest, skipped) = passed.split_last().expect("reached > 0");
-            due.push(DueStep {
-                step: step_directive(&pending.directive, latest),
-                plan_of: pending.directive.event_id.clone(),
-                due_at_ms: latest,
-                skipped: skipped.to_vec(),
-            });
+            due.extend(take_due(pending, now_ms));
         }
         // Stable order (by due time, then app) so outcomes of one tick are produced alike.
         due.sort_by(|a, b| (a.due_at_ms, &a.step.app).cmp(&(b.due_at_ms, &b.step.app)));

@@ -337,3 +337,252 @@ fn a_step_applied_before_a_lagging_directive_issued_earlier_does_not_make_it_loo
     // And applying the same step again (a replay) records nothing new.
     assert!(applier.apply_directive(&t, &due[0].step, 50 * S).is_empty());
 }
+
+const HOUR: i64 = 3_600;
+
+/// A directive naming only the resources given (as a policy of its own would), with `plan`.
+fn naming(issued_s: i64, targets: &[(&str, i64)], plan: Vec<PlannedStep>) -> ScalingDirective {
+    let (resource, target) = targets[0];
+    ScalingDirective {
+        resource: resource.into(),
+        target,
+        targets: targets
+            .iter()
+            .map(|(resource, target)| ResourceTarget {
+                resource: resource.to_string(),
+                target: *target,
+                ..Default::default()
+            })
+            .collect(),
+        ..directive("shop", issued_s, target, plan)
+    }
+}
+
+/// Each resource's changes as a sequence of settings makes them: the instant a setting is in
+/// force from (a directive's issue, a step's due time) and the targets it writes; a later
+/// setting at the same instant replaces an earlier one and repeats are no change, as in
+/// [`schedule`].
+fn changes_of(settings: &[(i64, Vec<(String, i64)>)], resource: &str) -> Vec<(i64, i64)> {
+    let mut changes: Vec<(i64, i64)> = Vec::new();
+    for (at_ms, targets) in settings {
+        let Some((_, target)) = targets.iter().find(|(r, _)| r == resource) else {
+            continue;
+        };
+        if changes.last().is_some_and(|(at, _)| at == at_ms) {
+            changes.pop();
+        }
+        if changes.last().is_none_or(|(_, last)| last != target) {
+            changes.push((*at_ms, *target));
+        }
+    }
+    changes
+}
+
+fn scheduled(directives: &[&ScalingDirective], resource: &str) -> Vec<(i64, i64)> {
+    schedule(directives.iter().copied(), resource)
+        .into_iter()
+        .map(|c| (c.at_ms, c.target))
+        .collect()
+}
+
+fn targets_of(d: &ScalingDirective) -> Vec<(String, i64)> {
+    d.targets
+        .iter()
+        .map(|t| (t.resource.clone(), t.target))
+        .collect()
+}
+
+/// What the directive loop does with a batch of live directives arriving at `now_ms`: for each,
+/// the pending plan's step due by its issue first, then the directive, then its plan pending;
+/// then the idle ticks. The settings, each with the instant it is in force from.
+fn carry_out_batch(
+    plans: &mut PendingPlans,
+    batch: &[&ScalingDirective],
+    ticks_ms: &[i64],
+) -> Vec<(i64, Vec<(String, i64)>)> {
+    let mut settings = Vec::new();
+    for (offset, d) in batch.iter().enumerate() {
+        if let Some(due) = plans.due_before(d) {
+            settings.push((due.due_at_ms, targets_of(&due.step)));
+        }
+        settings.push((d.issued_at_ms, targets_of(d)));
+        plans.arrive(d, 0, offset as i64);
+    }
+    for now_ms in ticks_ms {
+        for due in plans.due(*now_ms) {
+            settings.push((due.due_at_ms, targets_of(&due.step)));
+        }
+    }
+    settings
+}
+
+#[test]
+fn a_step_overdue_when_the_next_directive_arrives_is_carried_out_if_that_directive_does_not_name_its_resource(
+) {
+    // Two policies: D1 (06:00) sets replicas 6 and memory 512 and plans replicas 14 at 06:50;
+    // D2 (07:00) names memory only. Both arrive at 07:05 in one batch (the applier was down).
+    let d1 = naming(
+        6 * HOUR,
+        &[("replicas", 6), ("memory_mb", 512)],
+        vec![step(6 * HOUR + 50 * 60, 14)],
+    );
+    let d2 = naming(7 * HOUR, &[("memory_mb", 1024)], vec![]);
+    let mut plans = PendingPlans::default();
+    let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[7 * HOUR * S + 5 * 60 * S]);
+    for resource in ["replicas", "memory_mb"] {
+        assert_eq!(
+            changes_of(&settings, resource),
+            scheduled(&[&d1, &d2], resource),
+            "{resource}"
+        );
+    }
+    assert_eq!(
+        changes_of(&settings, "replicas").last(),
+        Some(&((6 * HOUR + 50 * 60) * S, 14)),
+        "the planned 14 is in force, as the planner believes"
+    );
+    assert_eq!(plans.hold(0), None, "nothing left pending");
+}
+
+#[test]
+fn a_step_due_at_the_next_directive_s_issue_takes_effect_and_the_directive_overrides_what_it_names()
+{
+    let d1 = naming(
+        0,
+        &[("replicas", 6), ("memory_mb", 512)],
+        vec![PlannedStep {
+            targets: vec![
+                PlannedTarget {
+                    resource: "replicas".into(),
+                    target: 14,
+                    forecast_value: 0.0,
+                },
+                PlannedTarget {
+                    resource: "memory_mb".into(),
+                    target: 768,
+                    forecast_value: 0.0,
+                },
+            ],
+            ..step(HOUR, 14)
+        }],
+    );
+    let d2 = naming(HOUR, &[("replicas", 9)], vec![step(2 * HOUR, 11)]);
+    let mut plans = PendingPlans::default();
+    let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[3 * HOUR * S]);
+    for resource in ["replicas", "memory_mb"] {
+        assert_eq!(
+            changes_of(&settings, resource),
+            scheduled(&[&d1, &d2], resource),
+            "{resource}"
+        );
+    }
+    // Memory follows the step (768), replicas the directive (9), then D2's own plan (11).
+    assert_eq!(
+        changes_of(&settings, "memory_mb"),
+        vec![(0, 512), (HOUR * S, 768)]
+    );
+    assert_eq!(
+        changes_of(&settings, "replicas"),
+        vec![(0, 6), (HOUR * S, 9), (2 * HOUR * S, 11)]
+    );
+}
+
+#[test]
+fn only_steps_due_after_the_next_directive_s_issue_are_superseded() {
+    let mut plans = PendingPlans::default();
+    let d1 = directive("shop", 0, 3, vec![step(10, 6), step(20, 9), step(90, 12)]);
+    let d2 = directive("shop", 30, 5, vec![]);
+    plans.arrive(&d1, 0, 1);
+    let due = plans
+        .due_before(&d2)
+        .expect("steps at 10 and 20 s were due by 30 s");
+    assert_eq!((due.due_at_ms, due.skipped.clone()), (20 * S, vec![10 * S]));
+    let arrival = plans.arrive(&d2, 0, 2);
+    assert_eq!(arrival.replaced.unwrap().never_due, vec![90 * S]);
+    // A directive issued before the pending plan takes nothing from it.
+    let mut plans = PendingPlans::default();
+    plans.arrive(&d2, 0, 1);
+    let d3 = directive("shop", 40, 4, vec![step(50, 8)]);
+    plans.arrive(&d3, 0, 2);
+    assert!(plans
+        .due_before(&directive("shop", 35, 7, vec![]))
+        .is_none());
+    assert_eq!(plans.next_due("shop"), Some(50 * S));
+}
+
+#[test]
+fn a_step_due_further_ahead_than_the_shared_bound_is_never_carried_out_nor_held() {
+    use presage_events::plan::MAX_AHEAD_MS;
+    let mut plans = PendingPlans::default();
+    let years = directive("shop", 0, 3, vec![step(20 * 365 * 24 * HOUR, 50)]);
+    assert!(!plans.arrive(&years, 0, 1).pending);
+    assert_eq!(plans.hold(0), None, "a malformed plan holds no offset");
+    assert!(plans.due(i64::MAX).is_empty());
+
+    let at_bound = directive("shop", 10, 3, vec![step(10 + MAX_AHEAD_MS / S, 6)]);
+    let beyond = directive("other", 10, 3, vec![step(10 + MAX_AHEAD_MS / S + 1, 6)]);
+    assert!(plans.arrive(&at_bound, 0, 2).pending);
+    assert!(!plans.arrive(&beyond, 0, 3).pending);
+    assert_eq!(plans.hold(0).map(|h| h.offset), Some(2));
+    assert_eq!(
+        presage_applier::schedule::carried_dues(&beyond),
+        Vec::<i64>::new()
+    );
+    assert_eq!(beyond.next_due_after(0), None, "the shared semantics agree");
+}
+
+fn live_memory(path: &std::path::Path) -> i64 {
+    let doc: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["resources"]["memory_mb"].as_i64().unwrap()
+}
+
+#[test]
+fn a_real_file_follows_the_shared_schedule_when_a_plan_and_the_next_directive_arrive_late_together()
+{
+    use presage_applier::hooks::{Applier, Granted};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.yaml");
+    std::fs::write(&path, "resources:\n  replicas: 3\n  memory_mb: 1024\n").unwrap();
+    let t = file_template(&path);
+    let mut applier = Applier::new(Granted::covering(&t));
+    let d1 = naming(
+        6 * HOUR,
+        &[("replicas", 6), ("memory_mb", 512)],
+        vec![step(6 * HOUR + 50 * 60, 14)],
+    );
+    let d2 = naming(7 * HOUR, &[("memory_mb", 2048)], vec![]);
+    let now = (7 * HOUR + 5 * 60) * S;
+    let mut plans = PendingPlans::default();
+    // The file after each application, with the instant the setting is in force from.
+    let mut settings: Vec<(i64, Vec<(String, i64)>)> = Vec::new();
+    let mut file_at = |at_ms: i64| {
+        settings.push((
+            at_ms,
+            vec![
+                ("replicas".to_string(), live_replicas(&path)),
+                ("memory_mb".to_string(), live_memory(&path)),
+            ],
+        ))
+    };
+    for (offset, d) in [&d1, &d2].into_iter().enumerate() {
+        if let Some(due) = plans.due_before(d) {
+            let outcomes = applier.apply_directive(&t, &due.step, now);
+            assert_eq!(outcomes[0].status, "applied", "{outcomes:?}");
+            file_at(due.due_at_ms);
+        }
+        let outcomes = applier.apply_directive(&t, d, now);
+        assert_eq!(outcomes[0].status, "applied", "{outcomes:?}");
+        file_at(d.issued_at_ms);
+        plans.arrive(d, 0, offset as i64);
+    }
+    assert!(plans.due(i64::MAX).is_empty());
+    for resource in ["replicas", "memory_mb"] {
+        assert_eq!(
+            changes_of(&settings, resource),
+            scheduled(&[&d1, &d2], resource),
+            "{resource}"
+        );
+    }
+    assert_eq!((live_replicas(&path), live_memory(&path)), (14, 2048));
+}

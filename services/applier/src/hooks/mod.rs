@@ -223,6 +223,12 @@ impl Applier {
         self.applied.learn(outcome);
     }
 
+    /// `count` outcomes were read back and are about to be learnt: every one of them is kept
+    /// (see [`Applied::make_room`]).
+    pub fn make_room(&mut self, count: usize) {
+        self.applied.make_room(count);
+    }
+
     /// The decision time of an applied directive of `app` newer than `decided_at_ms` for any of
     /// `resources`: what supersedes a directive (or a plan step, decided with its plan) decided
     /// then.
