@@ -360,7 +360,13 @@ impl Planner {
                     decided.push((rule_name(index, policy), policy.resource.clone(), decision));
                 }
             }
-            if !self.worth_publishing(&forecast.app, mode, &decided) {
+            if !self.worth_publishing(
+                &forecast.app,
+                mode,
+                &version,
+                forecast.issued_at_ms,
+                &decided,
+            ) {
                 continue;
             }
             let carried = self.carried_plans(
@@ -473,7 +479,7 @@ impl Planner {
                     ));
                 }
             }
-            if !self.worth_publishing(&observed.app, mode, &decided) {
+            if !self.worth_publishing(&observed.app, mode, &version, now, &decided) {
                 continue;
             }
             let carried = self.carried_plans(&observed.app, mode, &version, now, &decided);
@@ -635,18 +641,33 @@ impl Planner {
             })
     }
 
-    /// A directive is published when a target changed, or when the app's last live directive
-    /// failed to apply and must be issued again.
+    /// A directive is published when a target changed, when the app's last live directive
+    /// failed to apply and must be issued again, or when a plan in force (steps after `now`)
+    /// was made under another template version than `version`: the directive supersedes it (the
+    /// applier stops carrying it out; the policy may be gone, or plan or limit differently) and
+    /// re-issues the plans of the policies it decided under the new version.
     fn worth_publishing(
         &self,
         app: &str,
         mode: &str,
+        version: &str,
+        now: i64,
         decided: &[(String, String, Decision)],
     ) -> bool {
+        if decided.is_empty() {
+            return false;
+        }
         if decided.iter().any(|(_, _, d)| d.changed()) {
             return true;
         }
-        mode == LIVE && !decided.is_empty() && self.reissue.contains(app)
+        let shadow = mode == SHADOW;
+        let stale_plan = self.states.iter().any(|((a, _, s), state)| {
+            a == app
+                && *s == shadow
+                && state.plan_version.as_deref() != Some(version)
+                && state.planned.iter().any(|p| p.due_at_ms > now)
+        });
+        stale_plan || (mode == LIVE && self.reissue.contains(app))
     }
 
     /// Records a directive just decided, exactly as reading it back would.

@@ -1,8 +1,9 @@
 //! A plan belongs to the template version it was made under. A directive carries the plans of
 //! the app's other policies on (it supersedes every step not yet due), but only those made under
 //! the app's current version: after a new version (a policy removed, or its plan or limits
-//! edited) the next directive supersedes the old plan and carries none of it, live and in a
-//! planner restarted from its directives alike. The same version set again changes nothing.
+//! edited) the app's next decision is published, superseding the old plan (so the applier
+//! stops carrying it out) and carrying none of it, live and in a planner restarted from its
+//! directives alike. The same version set again changes nothing.
 
 use std::sync::Arc;
 
@@ -178,4 +179,40 @@ fn the_same_version_set_again_keeps_carrying_the_plan() {
         .collect();
     assert!(!still_due.is_empty());
     assert_eq!(steps_setting(&d, "replicas"), still_due);
+}
+
+/// With nothing else changed, the app's next decision after a new version is still published:
+/// its directive is what stops the applier carrying out a plan of the old version.
+#[test]
+fn the_next_decision_after_a_new_version_is_published_to_supersede_the_old_plan() {
+    let six = calendar::parse_timestamp("2000-06-05T06:00:00Z").unwrap();
+    let unchanged_memory = || forecast("load-0600", "load", six, &[1000.0; 48]);
+    // the same version again: memory unchanged, nothing to publish
+    let mut same = Planner::new();
+    same.set_template("v1", template(&[REPLICAS, MEMORY]));
+    before_the_change(&mut same);
+    same.set_template("v1", template(&[REPLICAS, MEMORY]));
+    assert_eq!(same.on_forecast(&unchanged_memory()).unwrap(), vec![]);
+
+    let mut live = Planner::new();
+    live.set_template("v1", template(&[REPLICAS, MEMORY]));
+    let published = before_the_change(&mut live);
+    live.set_template("v2", template(&[MEMORY]));
+    let d = only(live.on_forecast(&unchanged_memory()));
+    assert_eq!((d.target, d.previous_target), (10, Some(10)));
+    assert!(d.plan.is_empty(), "{:?}", d.plan);
+    // once superseded, the next unchanged decision publishes nothing
+    let seven = six + 2 * STEP;
+    let again = live
+        .on_forecast(&forecast("load-0700", "load", seven, &[1000.0; 48]))
+        .unwrap();
+    assert_eq!(again, vec![]);
+
+    // restarted under v2 from the v1 directives: the same directive
+    let mut restarted = Planner::new();
+    restarted.set_template("v2", template(&[MEMORY]));
+    for p in &published {
+        restarted.remember_directive(p);
+    }
+    assert_eq!(only(restarted.on_forecast(&unchanged_memory())), d);
 }
