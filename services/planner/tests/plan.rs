@@ -196,8 +196,12 @@ fn a_newer_forecast_supersedes_the_plan_and_counts_the_steps_already_due() {
         in_force, first.target,
         "the ramp moved the target meanwhile"
     );
-    // the same path gives the same plan: nothing new to say, the plan in force goes on
-    if let Some(d) = next.first() {
+    // the same path, but the 07:00 plan reaches three hours further than the first: a new
+    // directive, whose previous target is the one the first plan's steps put in force
+    {
+        let d = next
+            .first()
+            .expect("a directive for the plan that reaches further");
         assert_eq!(d.previous_target, Some(in_force), "{}", d.reason);
         let both = [first.clone(), d.clone()];
         let changes = schedule(&both, "replicas");
