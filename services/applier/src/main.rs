@@ -432,6 +432,17 @@ impl Stage for DirectiveStage {
         }
     }
 
+    /// Every directive held on the partition was read again: its plans' steps may now fall due
+    /// by the wall clock (see `PendingPlans::due`), none before a later directive superseding
+    /// them was read.
+    fn caught_up(&mut self, partition: i32) {
+        self.plans.caught_up(partition);
+        tracing::info!(
+            partition,
+            "directives read to the partition's end: its plans' steps fall due by the clock"
+        );
+    }
+
     /// A plan with a step still to carry out holds its directive's offset uncommitted.
     /// Its metadata says since when, for the read-back after a restart (see `restore`).
     fn checkpoint(&self, partition: i32) -> Option<Checkpoint> {
@@ -461,8 +472,10 @@ impl Stage for DirectiveStage {
     }
 
     /// Without a position (the runner always gives one) a plan is carried out but holds no
-    /// offset: it would not survive a crash.
+    /// offset: it would not survive a crash. Nothing is read again there, so its steps may fall
+    /// due at once.
     fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
+        self.plans.caught_up(-1);
         self.directive(directive, (-1, i64::MAX))
     }
 

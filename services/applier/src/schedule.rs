@@ -21,6 +21,13 @@
 //!   handed out yet when that directive arrived (the applier was down, or both came in one
 //!   batch): it is carried out just before the directive ([`PendingPlans::due_before`]), so a
 //!   resource the directive does not name keeps the step's target, as the shared schedule says.
+//! - A step is handed out by the wall clock ([`PendingPlans::due`]) only once its partition has
+//!   caught up ([`PendingPlans::caught_up`]: every directive on it when it was assigned was
+//!   read). A restarted applier reads its held directives again, and the wall clock runs between
+//!   batches: without this, a re-read plan's step could fall due and be applied before a later
+//!   directive already on the topic, issued before that due time and so superseding the step,
+//!   was read (a wrong setting in between, an extra outcome, and a resource the later directive
+//!   does not name left at the step's target).
 //! - Steps never carried out (superseded before they were due, or skipped) have no outcome on
 //!   `presage.applied`; the binary logs them with structured fields.
 //! - A pending plan holds its directive's offset uncommitted ([`PendingPlans::hold`]): after a
@@ -28,7 +35,7 @@
 //!   already applied; the hold's metadata says since when, so the restarted applier reads
 //!   `presage.applied` back at least that far ([`read_back_span`]) and recognises them all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use presage_events::{event_id, ResourceTarget, ScalingDirective};
 
@@ -232,6 +239,9 @@ pub struct Replaced {
 #[derive(Debug, Default)]
 pub struct PendingPlans {
     by_app: HashMap<String, Pending>,
+    /// The partitions read to their end since they were assigned: their plans' steps may be
+    /// handed out by the wall clock.
+    caught_up: HashSet<i32>,
 }
 
 impl PendingPlans {
@@ -297,12 +307,23 @@ impl PendingPlans {
         take_due(pending, directive.issued_at_ms)
     }
 
+    /// Every directive that was on `partition` when it was assigned has been read: the steps of
+    /// its plans may be handed out by the wall clock from now on ([`PendingPlans::due`]).
+    pub fn caught_up(&mut self, partition: i32) {
+        self.caught_up.insert(partition);
+    }
+
     /// The step of each pending plan to carry out at `now_ms`: the latest due at or before it
-    /// (earlier due ones are skipped: targets, not changes), marked handed out.
+    /// (earlier due ones are skipped: targets, not changes), marked handed out. Only plans of
+    /// partitions that have caught up: until then a later directive already on the partition,
+    /// not read yet, may supersede the step (it is then handed out before that directive, by
+    /// [`PendingPlans::due_before`], or never, as the shared schedule says).
     pub fn due(&mut self, now_ms: i64) -> Vec<DueStep> {
         let mut due: Vec<DueStep> = Vec::new();
         for pending in self.by_app.values_mut() {
-            due.extend(take_due(pending, now_ms));
+            if self.caught_up.contains(&pending.partition) {
+                due.extend(take_due(pending, now_ms));
+            }
         }
         // Stable order (by due time, then app) so outcomes of one tick are produced alike.
         due.sort_by(|a, b| (a.due_at_ms, &a.step.app).cmp(&(b.due_at_ms, &b.step.app)));
@@ -340,8 +361,9 @@ impl PendingPlans {
     }
 
     /// The partition was revoked: its plans are its next owner's (read again from the held
-    /// offsets). The apps whose plans were dropped.
+    /// offsets); if it comes back, it catches up again first. The apps whose plans were dropped.
     pub fn forget_partition(&mut self, partition: i32) -> Vec<String> {
+        self.caught_up.remove(&partition);
         let apps: Vec<String> = self
             .by_app
             .iter()

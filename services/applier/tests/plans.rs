@@ -58,9 +58,18 @@ fn replicas_of(step: &ScalingDirective) -> i64 {
         .unwrap()
 }
 
+/// Plans of partitions 0 and 1, both read to their end (as after a start with nothing held):
+/// their steps fall due by the clock.
+fn caught_up_plans() -> PendingPlans {
+    let mut plans = PendingPlans::default();
+    plans.caught_up(0);
+    plans.caught_up(1);
+    plans
+}
+
 #[test]
 fn no_step_is_due_before_its_time_and_each_is_handed_out_once_when_due() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let d = directive("shop", 0, 3, vec![step(10, 6), step(20, 9)]);
     assert!(plans.arrive(&d, 0, 7).pending);
     assert!(plans.due(9_999).is_empty());
@@ -83,7 +92,7 @@ fn no_step_is_due_before_its_time_and_each_is_handed_out_once_when_due() {
 
 #[test]
 fn steps_overdue_together_are_one_application_of_the_latest_state() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let d = directive("shop", 0, 3, vec![step(10, 6), step(20, 9), step(30, 12)]);
     plans.arrive(&d, 0, 1);
     let due = plans.due(25 * S);
@@ -138,7 +147,7 @@ fn a_step_s_id_and_its_outcome_id_depend_only_on_the_directive_and_the_due_time(
 
 #[test]
 fn the_next_directive_supersedes_the_steps_not_yet_due_as_the_shared_schedule_says() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let first = directive("shop", 0, 3, vec![step(10, 6), step(90, 12)]);
     let second = directive("shop", 60, 5, vec![step(120, 7)]);
     plans.arrive(&first, 0, 1);
@@ -168,7 +177,7 @@ fn the_next_directive_supersedes_the_steps_not_yet_due_as_the_shared_schedule_sa
 
 #[test]
 fn a_directive_issued_before_the_pending_plan_supersedes_nothing() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let newer = directive("shop", 60, 5, vec![step(120, 7)]);
     let older = directive("shop", 30, 4, vec![step(100, 99)]);
     plans.arrive(&newer, 0, 5);
@@ -183,7 +192,7 @@ fn a_directive_issued_before_the_pending_plan_supersedes_nothing() {
 
 #[test]
 fn a_directive_without_a_plan_ends_the_pending_one_and_holds_nothing() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     plans.arrive(&directive("shop", 0, 3, vec![step(10, 6)]), 0, 1);
     let arrival = plans.arrive(&directive("shop", 5, 4, vec![]), 0, 2);
     assert!(!arrival.pending);
@@ -194,7 +203,7 @@ fn a_directive_without_a_plan_ends_the_pending_one_and_holds_nothing() {
 
 #[test]
 fn a_pending_plan_holds_its_directive_s_offset_until_its_last_step_is_acknowledged() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     plans.arrive(&directive("a", 0, 3, vec![step(10, 6)]), 0, 40);
     plans.arrive(&directive("b", 0, 3, vec![step(20, 6)]), 0, 41);
     plans.arrive(&directive("c", 0, 3, vec![step(30, 6)]), 1, 9);
@@ -213,7 +222,7 @@ fn a_pending_plan_holds_its_directive_s_offset_until_its_last_step_is_acknowledg
 
 #[test]
 fn a_step_due_before_its_directive_was_issued_is_not_carried_out() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let d = directive("shop", 100, 3, vec![step(50, 99), step(160, 6)]);
     plans.arrive(&d, 0, 1);
     let due = plans.due(i64::MAX);
@@ -227,7 +236,7 @@ fn a_step_due_before_its_directive_was_issued_is_not_carried_out() {
 
 #[test]
 fn a_hold_says_since_when_so_a_restart_reads_outcomes_back_that_far() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     plans.arrive(&directive("a", 500, 3, vec![step(900, 6)]), 0, 40);
     plans.arrive(&directive("b", 300, 3, vec![step(900, 6)]), 0, 41);
     let hold = plans.hold(0).unwrap();
@@ -263,7 +272,7 @@ fn a_hold_says_since_when_so_a_restart_reads_outcomes_back_that_far() {
 
 #[test]
 fn plans_of_different_apps_are_carried_out_side_by_side() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     plans.arrive(&directive("b", 0, 3, vec![step(10, 6)]), 0, 1);
     plans.arrive(&directive("a", 0, 3, vec![step(10, 8)]), 0, 2);
     let due = plans.due(10 * S);
@@ -298,7 +307,7 @@ fn a_step_applied_before_a_lagging_directive_issued_earlier_does_not_make_it_loo
     let t = file_template(&path);
     let mut applier = Applier::new(Granted::covering(&t));
     let plan = directive("shop", 0, 4, vec![step(10, 6), step(30, 9)]);
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
 
     let issued = applier.apply_directive(&t, &plan, 0);
     assert_eq!(issued[0].status, "applied");
@@ -427,7 +436,7 @@ fn a_step_overdue_when_the_next_directive_arrives_is_carried_out_if_that_directi
         vec![step(6 * HOUR + 50 * 60, 14)],
     );
     let d2 = naming(7 * HOUR, &[("memory_mb", 1024)], vec![]);
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[7 * HOUR * S + 5 * 60 * S]);
     for resource in ["replicas", "memory_mb"] {
         assert_eq!(
@@ -467,7 +476,7 @@ fn a_step_due_at_the_next_directive_s_issue_takes_effect_and_the_directive_overr
         }],
     );
     let d2 = naming(HOUR, &[("replicas", 9)], vec![step(2 * HOUR, 11)]);
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[3 * HOUR * S]);
     for resource in ["replicas", "memory_mb"] {
         assert_eq!(
@@ -489,7 +498,7 @@ fn a_step_due_at_the_next_directive_s_issue_takes_effect_and_the_directive_overr
 
 #[test]
 fn only_steps_due_after_the_next_directive_s_issue_are_superseded() {
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let d1 = directive("shop", 0, 3, vec![step(10, 6), step(20, 9), step(90, 12)]);
     let d2 = directive("shop", 30, 5, vec![]);
     plans.arrive(&d1, 0, 1);
@@ -500,7 +509,7 @@ fn only_steps_due_after_the_next_directive_s_issue_are_superseded() {
     let arrival = plans.arrive(&d2, 0, 2);
     assert_eq!(arrival.replaced.unwrap().never_due, vec![90 * S]);
     // A directive issued before the pending plan takes nothing from it.
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     plans.arrive(&d2, 0, 1);
     let d3 = directive("shop", 40, 4, vec![step(50, 8)]);
     plans.arrive(&d3, 0, 2);
@@ -513,7 +522,7 @@ fn only_steps_due_after_the_next_directive_s_issue_are_superseded() {
 #[test]
 fn a_step_due_further_ahead_than_the_shared_bound_is_never_carried_out_nor_held() {
     use presage_events::plan::MAX_AHEAD_MS;
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     let years = directive("shop", 0, 3, vec![step(20 * 365 * 24 * HOUR, 50)]);
     assert!(!plans.arrive(&years, 0, 1).pending);
     assert_eq!(plans.hold(0), None, "a malformed plan holds no offset");
@@ -553,7 +562,7 @@ fn a_real_file_follows_the_shared_schedule_when_a_plan_and_the_next_directive_ar
     );
     let d2 = naming(7 * HOUR, &[("memory_mb", 2048)], vec![]);
     let now = (7 * HOUR + 5 * 60) * S;
-    let mut plans = PendingPlans::default();
+    let mut plans = caught_up_plans();
     // The file after each application, with the instant the setting is in force from.
     let mut settings: Vec<(i64, Vec<(String, i64)>)> = Vec::new();
     let mut file_at = |at_ms: i64| {
@@ -585,4 +594,91 @@ fn a_real_file_follows_the_shared_schedule_when_a_plan_and_the_next_directive_ar
         );
     }
     assert_eq!((live_replicas(&path), live_memory(&path)), (14, 2048));
+}
+
+#[test]
+fn a_step_of_a_partition_not_caught_up_is_withheld_even_when_due_and_handed_out_once_it_is() {
+    // A restarted applier reads its held directives again: partition 2 not yet to its end.
+    let mut plans = PendingPlans::default();
+    plans.caught_up(0);
+    plans.arrive(&directive("shop", 0, 3, vec![step(10, 6)]), 2, 40);
+    plans.arrive(&directive("blog", 0, 3, vec![step(10, 8)]), 0, 7);
+    let due = plans.due(100 * S);
+    assert_eq!(
+        due.iter().map(|d| d.plan_of.as_str()).collect::<Vec<_>>(),
+        vec!["blog-0"],
+        "only the caught-up partition's step"
+    );
+    assert!(plans.due(200 * S).is_empty(), "still withheld");
+    assert_eq!(
+        plans.hold(2).map(|h| h.offset),
+        Some(40),
+        "a withheld step keeps its directive held"
+    );
+    plans.caught_up(2);
+    let due = plans.due(200 * S);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].plan_of, "shop-0");
+    assert_eq!(due[0].due_at_ms, 10 * S);
+    assert_eq!(replicas_of(&due[0].step), 6);
+}
+
+#[test]
+fn a_partition_revoked_and_assigned_again_catches_up_again_before_its_steps_fall_due() {
+    let mut plans = caught_up_plans();
+    let d = directive("shop", 0, 3, vec![step(10, 6)]);
+    plans.arrive(&d, 0, 1);
+    assert_eq!(plans.forget_partition(0), vec!["shop".to_string()]);
+    plans.arrive(&d, 0, 1);
+    assert!(
+        plans.due(100 * S).is_empty(),
+        "read again, not yet to its end"
+    );
+    plans.caught_up(0);
+    assert_eq!(plans.due(100 * S).len(), 1);
+}
+
+#[test]
+fn a_superseding_directive_read_before_the_partition_caught_up_cancels_the_step_as_the_shared_schedule_says(
+) {
+    // D1 (06:00) sets replicas 6 and memory 512 and plans replicas 14 at 06:50; D2 (06:30),
+    // of another policy, names memory only, and was issued before the step fell due: the step
+    // never takes effect. The applier restarts at 07:05 and reads D1 again (held), with the
+    // clock ticking between batches, then D2, then reaches the partition's end.
+    let d1 = naming(
+        6 * HOUR,
+        &[("replicas", 6), ("memory_mb", 512)],
+        vec![step(6 * HOUR + 50 * 60, 14)],
+    );
+    let d2 = naming(6 * HOUR + 30 * 60, &[("memory_mb", 1024)], vec![]);
+    let now = (7 * HOUR + 5 * 60) * S;
+    let mut plans = PendingPlans::default();
+    let mut settings = carry_out_batch(&mut plans, &[&d1], &[now]);
+    if let Some(due) = plans.due_before(&d2) {
+        settings.push((due.due_at_ms, targets_of(&due.step)));
+    }
+    settings.push((d2.issued_at_ms, targets_of(&d2)));
+    let arrival = plans.arrive(&d2, 0, 1);
+    assert_eq!(
+        arrival.replaced.map(|r| r.never_due),
+        Some(vec![(6 * HOUR + 50 * 60) * S]),
+        "the step was still pending when D2 was read, and D2 cancelled it"
+    );
+    plans.caught_up(0);
+    for due in plans.due(now + S) {
+        settings.push((due.due_at_ms, targets_of(&due.step)));
+    }
+    for resource in ["replicas", "memory_mb"] {
+        assert_eq!(
+            changes_of(&settings, resource),
+            scheduled(&[&d1, &d2], resource),
+            "{resource}"
+        );
+    }
+    assert_eq!(
+        changes_of(&settings, "replicas"),
+        vec![(6 * HOUR * S, 6)],
+        "replicas stays at D1's 6: the step is never applied"
+    );
+    assert_eq!(plans.hold(0), None, "nothing left pending");
 }

@@ -17,13 +17,21 @@
 //! the stage, with the offset reading resumes from: what every stage's `restore` assumes (the
 //! forecaster reads history before it, the planner and applier read back what they published).
 //! A partition revoked is restored again if it comes back.
+//!
+//! The first end of a held partition also tells the stage it has **caught up**
+//! ([`crate::Stage::caught_up`]): every record that was on the partition when it was assigned
+//! has reached the stage (after its restore, when the partition had nothing to read). Once per
+//! assignment, like `restore`. A stage acting on the wall clock over state read again (the
+//! applier's pending plans) waits for it, so that it does not act before a later record on
+//! the partition, already written, changed that state.
 
 use std::collections::HashSet;
 
-/// The partitions restored since they were assigned.
+/// The partitions restored since they were assigned, and those read to their end since.
 #[derive(Debug, Default)]
 pub(crate) struct Restores {
     restored: HashSet<i32>,
+    caught_up: HashSet<i32>,
 }
 
 impl Restores {
@@ -41,9 +49,17 @@ impl Restores {
         holds && self.restored.insert(partition)
     }
 
-    /// The partition was revoked: if it comes back, it is restored again.
+    /// `partition` was read to its end, its records up to there (and its restore) handed to
+    /// the stage: whether it has caught up just now, which is when the consumer still `holds`
+    /// it and no end came before since it was assigned.
+    pub(crate) fn caught_up(&mut self, partition: i32, holds: bool) -> bool {
+        holds && self.caught_up.insert(partition)
+    }
+
+    /// The partition was revoked: if it comes back, it is restored again and catches up again.
     pub(crate) fn forget(&mut self, partition: i32) {
         self.restored.remove(&partition);
+        self.caught_up.remove(&partition);
     }
 }
 
@@ -99,6 +115,24 @@ mod tests {
         assert!(restores.at_end(2, true));
         restores.forget(2);
         assert!(restores.before_record(2));
+    }
+
+    #[test]
+    fn a_partition_catches_up_once_per_assignment_at_its_first_end_while_held() {
+        let mut restores = Restores::default();
+        assert!(restores.before_record(5));
+        assert!(
+            !restores.caught_up(5, false),
+            "an end of an assignment since revoked"
+        );
+        assert!(restores.caught_up(5, true), "its first end while held");
+        assert!(!restores.caught_up(5, true), "later ends");
+        assert!(restores.caught_up(6, true), "another partition is its own");
+        restores.forget(5);
+        assert!(
+            restores.caught_up(5, true),
+            "assigned again: it catches up again"
+        );
     }
 
     #[test]

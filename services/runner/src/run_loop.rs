@@ -14,7 +14,10 @@
 //! before its first record of the partition, and reads the held inputs again. A partition with
 //! nothing to read again (read to its end with no record: a quiet stretch) is restored right
 //! then, not at its next record, so a stage whose state moves with the wall clock (quiet
-//! windows) resumes at once (see [`crate::restore`]).
+//! windows) resumes at once (see [`crate::restore`]). The first time a partition is read to its
+//! end after its assignment, every record it held then has been through the stage, which is told
+//! so ([`Stage::caught_up`]): `on_idle` may run between batches before that, while held inputs
+//! are still being read again.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -344,7 +347,9 @@ pub fn run_stage<S: Stage>(
 /// idle clock) at once. Everything before that offset was processed by an earlier owner, so it
 /// is this loop's progress too: the stage's checkpoint is committed from now on as if a record
 /// had been read (the recipe-processor's watermark moves on through the night). Either way the
-/// partition is settled for readiness.
+/// partition is settled for readiness, and, the first time since its assignment, the stage is
+/// told it has caught up ([`Stage::caught_up`]): this end is handled only once the records
+/// before it went through the stage (after the batch they came in).
 fn at_end<S: Stage>(
     consumer: &BaseConsumer<RevokeTracker>,
     stage: &mut S,
@@ -359,6 +364,14 @@ fn at_end<S: Stage>(
         let resume = restorer.resume_at_end(consumer, partition)?;
         restorer.restore(stage, partition, resume, "end of partition")?;
         offsets.processed.insert(partition, resume);
+    }
+    // The records up to this end were handed to the stage before it was reported here.
+    if offsets
+        .restores
+        .caught_up(partition, consumer.context().holds(partition))
+    {
+        tracing::info!(stage = stage.name(), partition, "partition caught up");
+        stage.caught_up(partition);
     }
     restorer.metrics.health.settled(partition);
     Ok(())

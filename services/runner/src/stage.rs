@@ -77,6 +77,16 @@ pub trait Stage {
     /// the resume offset was processed; nothing at or after it has reached the stage.
     fn restore(&mut self, _partition: i32, _metadata: &str, _resume_offset: i64) {}
 
+    /// Once per assignment of a partition, the first time the consumer has read it to its end:
+    /// every record that was on the partition when it was assigned (from the resume offset on)
+    /// has been handed to the stage, after [`Stage::restore`] (right after it when there was
+    /// nothing to read). Not called again until the partition is revoked and assigned again.
+    /// [`Stage::on_idle`] runs between batches, also while held inputs are read again after a
+    /// restart: a stage acting on the wall clock over what those inputs rebuild (the applier's
+    /// plan steps) waits for this, or it could act before a later record already on the
+    /// partition (a superseding directive) is read.
+    fn caught_up(&mut self, _partition: i32) {}
+
     /// The partition was revoked: drop what is held for it. If it comes back, `restore` runs
     /// again first.
     fn forget(&mut self, _partition: i32) {}
