@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::applier::{
-    broker_with_template, live_directive, outcome_id, replicas, ApplierProcess, Outcomes, ORIGINAL,
+    broker_with_template, file_hook_app, live_directive, outcome_id, replicas, ApplierProcess,
+    Outcomes,
 };
 use presage_events::{decode, event_id, PlannedStep, PlannedTarget, ScalingDirective};
 use presage_integration::broker::TestBroker;
@@ -35,17 +36,7 @@ struct Scenario {
 impl Scenario {
     fn new(app: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.yaml");
-        std::fs::write(&config, ORIGINAL).unwrap();
-        let yaml = format!(
-            "app: {app}\n\
-             bootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }} }}\n\
-             dynamic_metadata:\n  configuration_hooks:\n    \
-             - {{ name: cfg, kind: file, path: {config:?}, retry: {{ attempts: 1 }} }}\n  \
-             validation_rules:\n    - \"resources.replicas >= 1 && resources.replicas <= 50\"\n"
-        );
-        let template = dir.path().join(format!("{app}.yaml"));
-        std::fs::write(&template, &yaml).unwrap();
+        let (config, template) = file_hook_app(app, dir.path());
         let (broker, kafka) = broker_with_template(&template, dir.path());
         Self {
             app: app.into(),

@@ -9,11 +9,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::applier::{
-    broker_with_template, live_directive, outcome_id, replicas, ApplierProcess, Outcomes, ORIGINAL,
+    broker_with_template, file_hook_app, live_directive, outcome_id, replicas, ApplierProcess,
+    Outcomes,
 };
 use presage_events::plan::schedule;
 use presage_events::{event_id, PlannedStep, PlannedTarget, ResourceTarget, ScalingDirective};
@@ -38,17 +38,7 @@ fn memory_mb(text: &str) -> Option<i64> {
 fn a_step_due_before_the_next_directive_is_applied_though_both_arrive_together_after_a_restart() {
     let app = "overdue";
     let dir = tempfile::tempdir().unwrap();
-    let config: PathBuf = dir.path().join("config.yaml");
-    std::fs::write(&config, ORIGINAL).unwrap();
-    let yaml = format!(
-        "app: {app}\n\
-         bootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }} }}\n\
-         dynamic_metadata:\n  configuration_hooks:\n    \
-         - {{ name: cfg, kind: file, path: {config:?}, retry: {{ attempts: 1 }} }}\n  \
-         validation_rules:\n    - \"resources.replicas >= 1 && resources.replicas <= 50\"\n"
-    );
-    let template = dir.path().join(format!("{app}.yaml"));
-    std::fs::write(&template, &yaml).unwrap();
+    let (config, template) = file_hook_app(app, dir.path());
     let (_broker, kafka) = broker_with_template(&template, dir.path());
     let log = dir.path().join("applier.log");
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();

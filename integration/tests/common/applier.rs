@@ -86,6 +86,24 @@ impl Drop for ApplierProcess {
     }
 }
 
+/// An app whose one hook is a file hook on `dir/config.yaml` (holding [`ORIGINAL`]), with
+/// replicas and memory_mb bootstrapped and a rule bounding replicas to 1..=50; returns the
+/// config file and the template file written into `dir`.
+pub fn file_hook_app(app: &str, dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, ORIGINAL).unwrap();
+    let yaml = format!(
+        "app: {app}\n\
+         bootstrap: {{ resources: {{ replicas: 3, memory_mb: 1024 }} }}\n\
+         dynamic_metadata:\n  configuration_hooks:\n    \
+         - {{ name: cfg, kind: file, path: {config:?}, retry: {{ attempts: 1 }} }}\n  \
+         validation_rules:\n    - \"resources.replicas >= 1 && resources.replicas <= 50\"\n"
+    );
+    let template = dir.join(format!("{app}.yaml"));
+    std::fs::write(&template, &yaml).unwrap();
+    (config, template)
+}
+
 /// A broker with `template` published, its allow-list written to `dir/allow.yaml` (where
 /// [`ApplierProcess::start`] finds it given a log in `dir`), and a kafka config whose killed
 /// consumer leaves the group within seconds.
