@@ -15,8 +15,9 @@ pub struct Evaluation {
     pub abs_errors: Vec<Vec<f64>>,
     /// Share of held-out values inside the model's own bounds, when it gives bounds.
     pub own_coverage: Option<f64>,
-    /// Each fold's point forecasts (for scoring combinations without refitting).
-    pub fold_points: Vec<Vec<f64>>,
+    /// Each fold's forecast over the horizon, bounds included (for scoring combinations without
+    /// refitting).
+    pub fold_paths: Vec<Path>,
 }
 
 impl Evaluation {
@@ -63,13 +64,19 @@ pub fn score(
     let mut abs_errors = vec![Vec::with_capacity(origins.len()); horizon];
     let (mut actual_all, mut lower_all, mut upper_all) = (Vec::new(), Vec::new(), Vec::new());
     let mut has_bounds = true;
-    let mut fold_points = Vec::with_capacity(origins.len());
+    let mut fold_paths = Vec::with_capacity(origins.len());
     for (origin, path) in origins.iter().zip(paths) {
         let actual = &grid.values[*origin..*origin + horizon];
         for (h, (a, p)) in actual.iter().zip(&path.point).enumerate() {
             abs_errors[h].push((a - p).abs());
         }
-        fold_points.push(path.point[..horizon].to_vec());
+        fold_paths.push(Path {
+            point: path.point[..horizon].to_vec(),
+            bounds: path
+                .bounds
+                .as_ref()
+                .map(|(lower, upper)| (lower[..horizon].to_vec(), upper[..horizon].to_vec())),
+        });
         match &path.bounds {
             Some((lower, upper)) => {
                 actual_all.extend_from_slice(actual);
@@ -90,7 +97,7 @@ pub fn score(
         } else {
             None
         },
-        fold_points,
+        fold_paths,
     }
 }
 
@@ -111,35 +118,6 @@ pub fn evaluate(
         horizon,
         scale,
     ))
-}
-
-/// The evaluation of the mean of two evaluated models' forecasts, from their fold forecasts
-/// (no refit): combinations of two decent models often beat both.
-pub fn evaluate_mean(
-    a: &Evaluation,
-    b: &Evaluation,
-    grid: &Grid,
-    origins: &[usize],
-    scale: f64,
-) -> Evaluation {
-    let horizon = a.abs_errors.len();
-    let mut abs_errors = vec![Vec::with_capacity(origins.len()); horizon];
-    let mut fold_points = Vec::with_capacity(origins.len());
-    for ((origin, pa), pb) in origins.iter().zip(&a.fold_points).zip(&b.fold_points) {
-        let mean: Vec<f64> = pa.iter().zip(pb).map(|(x, y)| (x + y) / 2.0).collect();
-        for (h, p) in mean.iter().enumerate() {
-            abs_errors[h].push((grid.values[origin + h] - p).abs());
-        }
-        fold_points.push(mean);
-    }
-    let count: usize = abs_errors.iter().map(Vec::len).sum();
-    let mae = abs_errors.iter().flatten().sum::<f64>() / count.max(1) as f64;
-    Evaluation {
-        mase: mae / scale,
-        abs_errors,
-        own_coverage: None,
-        fold_points,
-    }
 }
 
 #[cfg(test)]

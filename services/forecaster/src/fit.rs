@@ -1,12 +1,13 @@
 //! One refit of one series: settle the seasonal periods, score every candidate the data allows by
-//! rolling-origin evaluation, keep the lowest MASE, forecast a path with it, and choose honest
-//! bounds (the model's own if they held in evaluation, else conformal ones from its residuals).
+//! rolling-origin evaluation, forecast with the combination of those close to the best (or the
+//! best alone), and choose honest bounds (the model's own if they held in evaluation, else conformal ones from its residuals).
 
 use augurs::seasons::PeriodogramDetector;
 use presage_template::ModelKind;
 
 use crate::calendar::Calendar;
-use crate::evaluate::{evaluate_mean, mase_scale, origins, score, Evaluation};
+use crate::combine::{combine, evaluate_combination, COMBINATION_MARGIN};
+use crate::evaluate::{mase_scale, origins, score, Evaluation};
 use crate::grid::Grid;
 use crate::intervals::{conformal_half_widths, width_at};
 use crate::models::{model_for, name_of, Model, Path, Training};
@@ -67,19 +68,23 @@ impl IntervalMethod {
     }
 }
 
-/// What forecasts: one model, or the mean of two (when that scored better than either).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What forecasts: one model, or a combination of several (see [`crate::combine`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Choice {
     Model(ModelKind),
-    Mean(ModelKind, ModelKind),
+    /// Members best first; with two it is their mean.
+    Combined(Vec<ModelKind>),
 }
 
 impl Choice {
-    /// `mstl`, or `mean(mstl,linear)`.
+    /// `mstl`, or `combined(mstl,holt_winters,arima)`.
     pub fn name(&self) -> String {
         match self {
             Choice::Model(kind) => name_of(*kind).to_string(),
-            Choice::Mean(a, b) => format!("mean({},{})", name_of(*a), name_of(*b)),
+            Choice::Combined(members) => {
+                let names: Vec<&str> = members.iter().map(|k| name_of(*k)).collect();
+                format!("combined({})", names.join(","))
+            }
         }
     }
 }
@@ -96,7 +101,7 @@ pub struct FitOutcome {
     pub model: Choice,
     pub score: Option<f64>,
     pub candidates: Vec<Candidate>,
-    /// The best two models' mean, scored on the same folds (when there were two).
+    /// The combination that was weighed, scored on the same folds (when two were scored).
     pub combination: Option<(Choice, f64)>,
     pub point: Vec<f64>,
     pub lower: Vec<f64>,
@@ -212,43 +217,48 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
             .unwrap_or(usize::MAX)
     });
 
-    // The mean of the best two, scored from their fold forecasts.
-    let combination = match (ranked.first(), ranked.get(1)) {
-        (Some((i, Some(a))), Some((j, Some(b)))) => {
-            let mean = evaluate_mean(a, b, grid, &folds, scale);
-            let choice = Choice::Mean(feasible[*i].0, feasible[*j].0);
-            Some((choice, mean, *i, *j))
-        }
-        _ => None,
-    };
-    let combination_score = combination.as_ref().map(|(c, e, _, _)| (*c, e.mase));
-    if let Some((choice, mean, i, j)) = combination {
-        let best_single = ranked[0].1.as_ref().map_or(f64::INFINITY, |e| e.mase);
-        if mean.mase < best_single {
-            let mut fitted = |k: usize| match lasts[k].take() {
-                Some(path) => Ok(path),
-                None => feasible[k]
-                    .1
-                    .fit_predict(&training, settings.path_len, settings.level),
-            };
-            if let (Ok(a), Ok(b)) = (fitted(i), fitted(j)) {
-                let point = a
-                    .point
-                    .iter()
-                    .zip(&b.point)
-                    .map(|(x, y)| (x + y) / 2.0)
-                    .collect();
-                let bounds = match (a.bounds, b.bounds) {
-                    (Some(x), Some(y)) => Some((
-                        x.0.iter().zip(&y.0).map(|(p, q)| (p + q) / 2.0).collect(),
-                        x.1.iter().zip(&y.1).map(|(p, q)| (p + q) / 2.0).collect(),
-                    )),
-                    _ => None,
-                };
+    // The combination: every candidate within the margin of the best, published whenever it
+    // has two members; else the best two, published only if they scored better together.
+    let scored_ranked: Vec<(usize, &Evaluation)> = ranked
+        .iter()
+        .filter_map(|(i, e)| e.as_ref().map(|e| (*i, e)))
+        .collect();
+    let best_single = scored_ranked.first().map_or(f64::INFINITY, |(_, e)| e.mase);
+    let mases: Vec<f64> = scored_ranked.iter().map(|(_, e)| e.mase).collect();
+    let (count, always) = combination_members(&mases);
+    let members = &scored_ranked[..count];
+    let combination = (members.len() >= 2).then(|| {
+        let evaluations: Vec<&Evaluation> = members.iter().map(|(_, e)| *e).collect();
+        let evaluation = evaluate_combination(&evaluations, grid, &folds, scale);
+        let choice = Choice::Combined(members.iter().map(|(i, _)| feasible[*i].0).collect());
+        let indices: Vec<usize> = members.iter().map(|(i, _)| *i).collect();
+        (choice, evaluation, indices)
+    });
+    let combination_score = combination
+        .as_ref()
+        .map(|(choice, evaluation, _)| (choice.clone(), evaluation.mase));
+    if let Some((choice, evaluation, indices)) = combination {
+        if always || evaluation.mase < best_single {
+            let mut paths = Vec::with_capacity(indices.len());
+            for k in &indices {
+                match lasts[*k].take() {
+                    Some(path) => paths.push(path),
+                    None => match feasible[*k].1.fit_predict(
+                        &training,
+                        settings.path_len,
+                        settings.level,
+                    ) {
+                        Ok(path) => paths.push(path),
+                        Err(_) => break,
+                    },
+                }
+            }
+            if paths.len() == indices.len() {
+                let path = combine(&paths.iter().collect::<Vec<_>>());
                 let mut outcome = finish(
                     choice,
-                    Path { point, bounds },
-                    Some(mean),
+                    path,
+                    Some(evaluation),
                     candidates,
                     cold_start,
                     usable,
@@ -256,6 +266,11 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
                 );
                 outcome.combination = combination_score;
                 return Ok(outcome);
+            }
+            // A member that fitted every fold failed on the whole history: its fold path, if it
+            // was taken, is refitted below when it ranks first.
+            for (k, path) in indices.iter().zip(paths) {
+                lasts[*k] = Some(path);
             }
         }
     }
@@ -278,7 +293,7 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
                     usable,
                     settings,
                 );
-                outcome.combination = combination_score;
+                outcome.combination = combination_score.clone();
                 return Ok(outcome);
             }
             Err(e) => failures.push(format!("{}: {e}", name_of(*kind))),
@@ -400,6 +415,24 @@ fn score_candidates(
         scored.push((i, Some(evaluation)));
     }
     (scored, lasts)
+}
+
+/// How many of the ranked candidates (fold MASEs, best first) form the combination, and whether
+/// it is published whatever it scores: every candidate within [`COMBINATION_MARGIN`] of the best,
+/// always, when there are two or more; else the best two, only if they score better together.
+fn combination_members(ranked: &[f64]) -> (usize, bool) {
+    let Some(best) = ranked.first() else {
+        return (0, false);
+    };
+    let close = ranked
+        .iter()
+        .take_while(|m| **m <= COMBINATION_MARGIN * best)
+        .count();
+    if close >= 2 {
+        (close, true)
+    } else {
+        (ranked.len().min(2), false)
+    }
 }
 
 /// Whether an early error is close enough to the best one to earn the remaining folds.
@@ -640,7 +673,7 @@ mod tests {
             mase: 0.8,
             abs_errors: vec![errors.clone(), errors],
             own_coverage: Some(own_coverage),
-            fold_points: Vec::new(),
+            fold_paths: Vec::new(),
         }
     }
 
@@ -781,6 +814,19 @@ mod tests {
         assert_eq!(origins(2), vec![40]);
         assert_eq!(origins(1), vec![40, 45, 50, 55]);
         assert_eq!(origins(3), vec![40, 45, 50, 55]);
+    }
+
+    #[test]
+    fn candidates_close_to_the_best_are_always_combined() {
+        assert_eq!(combination_members(&[0.70, 0.75, 0.90, 0.92]), (3, true));
+        assert_eq!(combination_members(&[1.0, 1.3]), (2, true));
+    }
+
+    #[test]
+    fn a_distant_second_joins_only_if_the_pair_scores_better() {
+        assert_eq!(combination_members(&[0.70, 0.92, 0.95]), (2, false));
+        assert_eq!(combination_members(&[0.70]), (1, false));
+        assert_eq!(combination_members(&[]), (0, false));
     }
 
     #[test]

@@ -673,11 +673,17 @@ fn forecast_event(
                 mase: c.mase,
                 note: c.note.clone(),
             })
-            .chain(outcome.combination.map(|(choice, mase)| ModelScore {
-                model: choice.name(),
-                mase: Some(mase),
-                note: "mean of the best two, scored on the same folds".into(),
-            }))
+            .chain(
+                outcome
+                    .combination
+                    .as_ref()
+                    .map(|(choice, mase)| ModelScore {
+                        model: choice.name(),
+                        mase: Some(*mase),
+                        note: "combination (half median, half mean), scored on the same folds"
+                            .into(),
+                    }),
+            )
             .collect(),
         cold_start: outcome.cold_start,
         interval_method: outcome.interval_method.as_str().to_string(),

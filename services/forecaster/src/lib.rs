@@ -3,6 +3,7 @@
 //! chosen by rolling-origin evaluation; time comes from the events.
 
 pub mod calendar;
+pub mod combine;
 pub mod constraints;
 pub mod evaluate;
 pub mod fit;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use presage_forecaster::combine::COMBINATION_MARGIN;
 use presage_forecaster::{fit, Calendar, Choice, Grid};
 use presage_template::ModelKind::{self, *};
 
@@ -118,19 +119,16 @@ fn a_calendar_shape_with_a_known_driver_ranks_linear_first() {
         .min_by(|a, b| a.mase.unwrap().total_cmp(&b.mase.unwrap()))
         .unwrap();
     assert_eq!(best_single.kind, Linear, "{:?}", scores(&outcome));
-    // the forecast is linear's, or its mean with the runner-up when that scored better still
-    match outcome.model {
+    // the forecast is linear's, or a combination led by it
+    match &outcome.model {
         Choice::Model(Linear) => {}
-        Choice::Mean(Linear, _) => {
-            let (_, mean_score) = outcome.combination.unwrap();
-            assert!(mean_score < best_single.mase.unwrap());
-        }
+        Choice::Combined(members) => assert_eq!(members[0], Linear, "{:?}", scores(&outcome)),
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
-fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
+fn candidates_within_the_margin_are_combined_and_a_distant_second_only_when_the_pair_helps() {
     let g = grid(0, 1_800_000, seasonal_weeks_noisy(4, 12));
     let none = Calendar::default();
     let outcome = fit(
@@ -138,20 +136,41 @@ fn the_mean_of_the_best_two_is_kept_only_when_it_scored_better_than_both() {
         &settings(&[Ets, SeasonalNaive, Mstl], &[48, 336], 48, &none),
     )
     .unwrap();
-    let singles: Vec<f64> = outcome.candidates.iter().filter_map(|c| c.mase).collect();
-    let Some((choice, mean_score)) = outcome.combination else {
-        // successive halving left one model to score all the folds: no mean to weigh
+    let mut singles: Vec<(ModelKind, f64)> = outcome
+        .candidates
+        .iter()
+        .filter_map(|c| c.mase.map(|m| (c.kind, m)))
+        .collect();
+    singles.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((choice, combined_score)) = outcome.combination.clone() else {
+        // successive halving left one model to score all the folds: nothing to combine
         assert_eq!(singles.len(), 1, "{:?}", scores(&outcome));
         assert!(matches!(outcome.model, Choice::Model(_)));
         return;
     };
-    let best_single = singles.iter().copied().fold(f64::INFINITY, f64::min);
-    if outcome.model == choice {
-        assert!(mean_score < best_single);
-        assert_eq!(outcome.score, Some(mean_score));
+    let best = singles[0].1;
+    let close: Vec<ModelKind> = singles
+        .iter()
+        .filter(|(_, m)| *m <= COMBINATION_MARGIN * best)
+        .map(|(k, _)| *k)
+        .collect();
+    if close.len() >= 2 {
+        assert_eq!(choice, Choice::Combined(close), "{:?}", scores(&outcome));
+        assert_eq!(outcome.model, choice);
+        assert_eq!(outcome.score, Some(combined_score));
     } else {
-        assert!(mean_score >= best_single);
-        assert_eq!(outcome.score, Some(best_single));
+        assert_eq!(
+            choice,
+            Choice::Combined(vec![singles[0].0, singles[1].0]),
+            "{:?}",
+            scores(&outcome)
+        );
+        if combined_score < best {
+            assert_eq!(outcome.model, choice);
+        } else {
+            assert_eq!(outcome.model, Choice::Model(singles[0].0));
+            assert_eq!(outcome.score, Some(best));
+        }
     }
 }
 
