@@ -472,10 +472,9 @@ impl Stage for DirectiveStage {
     }
 
     /// Without a position (the runner always gives one) a plan is carried out but holds no
-    /// offset: it would not survive a crash. Nothing is read again there, so its steps may fall
-    /// due at once.
+    /// offset: it would not survive a crash. Nothing is read again there, so its steps fall due
+    /// by the clock at once (`PendingPlans::due`).
     fn on_event(&mut self, directive: ScalingDirective) -> Result<Vec<Outgoing>, StageError> {
-        self.plans.caught_up(-1);
         self.directive(directive, (-1, i64::MAX))
     }
 

@@ -321,7 +321,8 @@ impl PendingPlans {
     pub fn due(&mut self, now_ms: i64) -> Vec<DueStep> {
         let mut due: Vec<DueStep> = Vec::new();
         for pending in self.by_app.values_mut() {
-            if self.caught_up.contains(&pending.partition) {
+            // A directive handed over without a position (partition -1) is never read again.
+            if pending.partition < 0 || self.caught_up.contains(&pending.partition) {
                 due.extend(take_due(pending, now_ms));
             }
         }

@@ -60,6 +60,16 @@ fn replicas_of(step: &ScalingDirective) -> i64 {
 
 /// Plans of partitions 0 and 1, both read to their end (as after a start with nothing held):
 /// their steps fall due by the clock.
+/// D1 of the two-policy cases: issued at 06:00, replicas 6 and memory 512, a plan of replicas 14
+/// at 06:50.
+fn replicas_6_memory_512_planning_replicas_14_at_0650() -> ScalingDirective {
+    naming(
+        6 * HOUR,
+        &[("replicas", 6), ("memory_mb", 512)],
+        vec![step(6 * HOUR + 50 * 60, 14)],
+    )
+}
+
 fn caught_up_plans() -> PendingPlans {
     let mut plans = PendingPlans::default();
     plans.caught_up(0);
@@ -430,11 +440,7 @@ fn a_step_overdue_when_the_next_directive_arrives_is_carried_out_if_that_directi
 ) {
     // Two policies: D1 (06:00) sets replicas 6 and memory 512 and plans replicas 14 at 06:50;
     // D2 (07:00) names memory only. Both arrive at 07:05 in one batch (the applier was down).
-    let d1 = naming(
-        6 * HOUR,
-        &[("replicas", 6), ("memory_mb", 512)],
-        vec![step(6 * HOUR + 50 * 60, 14)],
-    );
+    let d1 = replicas_6_memory_512_planning_replicas_14_at_0650();
     let d2 = naming(7 * HOUR, &[("memory_mb", 1024)], vec![]);
     let mut plans = caught_up_plans();
     let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[7 * HOUR * S + 5 * 60 * S]);
@@ -555,11 +561,7 @@ fn a_real_file_follows_the_shared_schedule_when_a_plan_and_the_next_directive_ar
     std::fs::write(&path, "resources:\n  replicas: 3\n  memory_mb: 1024\n").unwrap();
     let t = file_template(&path);
     let mut applier = Applier::new(Granted::covering(&t));
-    let d1 = naming(
-        6 * HOUR,
-        &[("replicas", 6), ("memory_mb", 512)],
-        vec![step(6 * HOUR + 50 * 60, 14)],
-    );
+    let d1 = replicas_6_memory_512_planning_replicas_14_at_0650();
     let d2 = naming(7 * HOUR, &[("memory_mb", 2048)], vec![]);
     let now = (7 * HOUR + 5 * 60) * S;
     let mut plans = caught_up_plans();
@@ -624,6 +626,17 @@ fn a_step_of_a_partition_not_caught_up_is_withheld_even_when_due_and_handed_out_
 }
 
 #[test]
+fn a_directive_handed_over_without_a_partition_falls_due_by_the_clock_at_once() {
+    // nothing is read again without a partition, so there is nothing to catch up with
+    let mut plans = PendingPlans::default();
+    plans.arrive(&directive("shop", 0, 3, vec![step(10, 6)]), -1, i64::MAX);
+    assert_eq!(plans.due(100 * S).len(), 1);
+    // while a held partition's plan waits for its partition to catch up
+    plans.arrive(&directive("cart", 0, 3, vec![step(10, 6)]), 0, 1);
+    assert!(plans.due(100 * S).is_empty());
+}
+
+#[test]
 fn a_partition_revoked_and_assigned_again_catches_up_again_before_its_steps_fall_due() {
     let mut plans = caught_up_plans();
     let d = directive("shop", 0, 3, vec![step(10, 6)]);
@@ -645,11 +658,7 @@ fn a_superseding_directive_read_before_the_partition_caught_up_cancels_the_step_
     // of another policy, names memory only, and was issued before the step fell due: the step
     // never takes effect. The applier restarts at 07:05 and reads D1 again (held), with the
     // clock ticking between batches, then D2, then reaches the partition's end.
-    let d1 = naming(
-        6 * HOUR,
-        &[("replicas", 6), ("memory_mb", 512)],
-        vec![step(6 * HOUR + 50 * 60, 14)],
-    );
+    let d1 = replicas_6_memory_512_planning_replicas_14_at_0650();
     let d2 = naming(6 * HOUR + 30 * 60, &[("memory_mb", 1024)], vec![]);
     let now = (7 * HOUR + 5 * 60) * S;
     let mut plans = PendingPlans::default();

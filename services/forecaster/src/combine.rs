@@ -1,8 +1,8 @@
 //! Forecast combination: several candidates' forecasts merged point by point.
 //!
-//! Choosing the single best model by a few folds is noisy: on the airport series over 30 origins
-//! `auto` picked Holt-Winters on LGA when MSTL was better on 12 of 30, and lost to the peer's MSTL
-//! by 2.2%. Combining every candidate that scored close to the best removes most of that noise
+//! Choosing the single best model by a few folds is noisy: on LaGuardia's departures over 30
+//! bench origins, `auto` choosing one model (or the mean of two) scored 0.796 against the peer's
+//! MSTL at 0.779, while Presage's own MSTL alone scored 0.781. Combining every candidate that scored close to the best removes most of that noise
 //! (the "forecast combination puzzle": fixed weights beat weights estimated from a few folds).
 //! The plain mean lets one member that goes astray at an origin drag the forecast (MSTL on Newark
 //! at one origin: 0.94 against Holt-Winters' 0.76); the median ignores the others' information.

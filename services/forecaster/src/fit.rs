@@ -1,6 +1,7 @@
 //! One refit of one series: settle the seasonal periods, score every candidate the data allows by
 //! rolling-origin evaluation, forecast with the combination of those close to the best (or the
-//! best alone), and choose honest bounds (the model's own if they held in evaluation, else conformal ones from its residuals).
+//! best alone), and choose honest bounds (the model's own if they held in evaluation, else
+//! conformal ones from its residuals).
 
 use augurs::seasons::PeriodogramDetector;
 use presage_template::ModelKind;
@@ -424,6 +425,10 @@ fn combination_members(ranked: &[f64]) -> (usize, bool) {
     let Some(best) = ranked.first() else {
         return (0, false);
     };
+    // Errors that are not finite are close to nothing (not even each other).
+    if !best.is_finite() {
+        return (ranked.len().min(2), false);
+    }
     let close = ranked
         .iter()
         .take_while(|m| **m <= COMBINATION_MARGIN * best)
@@ -827,6 +832,13 @@ mod tests {
         assert_eq!(combination_members(&[0.70, 0.92, 0.95]), (2, false));
         assert_eq!(combination_members(&[0.70]), (1, false));
         assert_eq!(combination_members(&[]), (0, false));
+    }
+
+    #[test]
+    fn candidates_whose_errors_are_not_finite_are_never_combined_regardless() {
+        let inf = f64::INFINITY;
+        assert_eq!(combination_members(&[inf, inf, inf]), (2, false));
+        assert_eq!(combination_members(&[0.7, inf]), (2, false));
     }
 
     #[test]
