@@ -404,6 +404,21 @@ fn scheduled(directives: &[&ScalingDirective], resource: &str) -> Vec<(i64, i64)
         .collect()
 }
 
+/// The settings carried out change replicas and memory exactly when, and to what, the shared
+/// schedule of `directives` says.
+fn assert_settings_follow_the_schedule(
+    settings: &[(i64, Vec<(String, i64)>)],
+    directives: &[&ScalingDirective],
+) {
+    for resource in ["replicas", "memory_mb"] {
+        assert_eq!(
+            changes_of(settings, resource),
+            scheduled(directives, resource),
+            "{resource}"
+        );
+    }
+}
+
 fn targets_of(d: &ScalingDirective) -> Vec<(String, i64)> {
     d.targets
         .iter()
@@ -444,13 +459,7 @@ fn a_step_overdue_when_the_next_directive_arrives_is_carried_out_if_that_directi
     let d2 = naming(7 * HOUR, &[("memory_mb", 1024)], vec![]);
     let mut plans = caught_up_plans();
     let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[7 * HOUR * S + 5 * 60 * S]);
-    for resource in ["replicas", "memory_mb"] {
-        assert_eq!(
-            changes_of(&settings, resource),
-            scheduled(&[&d1, &d2], resource),
-            "{resource}"
-        );
-    }
+    assert_settings_follow_the_schedule(&settings, &[&d1, &d2]);
     assert_eq!(
         changes_of(&settings, "replicas").last(),
         Some(&((6 * HOUR + 50 * 60) * S, 14)),
@@ -484,13 +493,7 @@ fn a_step_due_at_the_next_directive_s_issue_takes_effect_and_the_directive_overr
     let d2 = naming(HOUR, &[("replicas", 9)], vec![step(2 * HOUR, 11)]);
     let mut plans = caught_up_plans();
     let settings = carry_out_batch(&mut plans, &[&d1, &d2], &[3 * HOUR * S]);
-    for resource in ["replicas", "memory_mb"] {
-        assert_eq!(
-            changes_of(&settings, resource),
-            scheduled(&[&d1, &d2], resource),
-            "{resource}"
-        );
-    }
+    assert_settings_follow_the_schedule(&settings, &[&d1, &d2]);
     // Memory follows the step (768), replicas the directive (9), then D2's own plan (11).
     assert_eq!(
         changes_of(&settings, "memory_mb"),
@@ -588,13 +591,7 @@ fn a_real_file_follows_the_shared_schedule_when_a_plan_and_the_next_directive_ar
         plans.arrive(d, 0, offset as i64);
     }
     assert!(plans.due(i64::MAX).is_empty());
-    for resource in ["replicas", "memory_mb"] {
-        assert_eq!(
-            changes_of(&settings, resource),
-            scheduled(&[&d1, &d2], resource),
-            "{resource}"
-        );
-    }
+    assert_settings_follow_the_schedule(&settings, &[&d1, &d2]);
     assert_eq!((live_replicas(&path), live_memory(&path)), (14, 2048));
 }
 
@@ -677,13 +674,7 @@ fn a_superseding_directive_read_before_the_partition_caught_up_cancels_the_step_
     for due in plans.due(now + S) {
         settings.push((due.due_at_ms, targets_of(&due.step)));
     }
-    for resource in ["replicas", "memory_mb"] {
-        assert_eq!(
-            changes_of(&settings, resource),
-            scheduled(&[&d1, &d2], resource),
-            "{resource}"
-        );
-    }
+    assert_settings_follow_the_schedule(&settings, &[&d1, &d2]);
     assert_eq!(
         changes_of(&settings, "replicas"),
         vec![(6 * HOUR * S, 6)],
