@@ -77,7 +77,10 @@ fn quarters() -> Vec<(i64, &'static str, f64)> {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_millis() as i64;
-    let shift = (now - end).div_euclid(WEEK) * WEEK;
+    // Whole weeks back (the same weekdays), far enough that the closing sample a day after the
+    // trace's end is not ahead of the wall clock (the recipe-processor refuses samples more than
+    // five minutes ahead): on the trace's own weekday the end would otherwise be minutes ago.
+    let shift = (now - end - 25 * HOUR).div_euclid(WEEK) * WEEK;
     rows.sort_by_key(|(ts, name, _)| (*ts, *name));
     rows.into_iter()
         .map(|(ts, name, v)| (ts + shift, name, v))
