@@ -9,7 +9,8 @@
 //!
 //! Pairs in the table: ets and holt_winters / AutoETS, mstl / MSTL, arima / AutoARIMA and
 //! arima / AutoARIMA-approx (the search by conditional sum of squares, as R's `auto.arima` does by
-//! default on long or seasonal series; the exact search takes hours at m = 96), prophet / Prophet, nnar (no peer: statsforecast has no network, and the Python ones need
+//! default on long or seasonal series; the exact search takes hours at m = 96), arima_weekly (arima
+//! with the template's `harmonics: 8`: weekly Fourier terms as regressors) / both, prophet / Prophet, nnar (no peer: statsforecast has no network, and the Python ones need
 //! torch), and auto / the peer's best model on that series. A pair's figures are means over the
 //! origins both sides scored. A model that fails or times out on a case shows the error in the
 //! table and the run goes on.
@@ -32,6 +33,7 @@
 //!   `PRESAGE_BENCH_PEER_MODELS=AutoARIMA` only these peer models.
 //! * `PRESAGE_BENCH_AUTO_MODELS=mstl,ets,arima` replaces `auto`'s candidates (template names).
 //! * `PRESAGE_BENCH_FOLDS` (default 5): `auto`'s evaluation folds (one horizon each).
+//! * `PRESAGE_BENCH_AUTO_HARMONICS` (default 0): the template's `harmonics` for `auto`'s arima.
 //! * `PRESAGE_BENCH_SHOW_CHOICE=1` prints which model (or combination) `auto` chose on each case.
 //! * `PRESAGE_BENCH_ORIGINS` (default 3): origins per series, spread evenly back from the end
 //!   of the series. Three keep a full run (the peer's included) to minutes; a difference of a
@@ -91,16 +93,22 @@ enum Outcome {
 /// Per (series, model): the outcome at each origin.
 type Outcomes = BTreeMap<(String, String), BTreeMap<usize, Outcome>>;
 
-/// Presage's models in the bench, by the name a template uses (`None`: what `auto` does).
-const PRESAGE_MODELS: [(&str, Option<ModelKind>); 7] = [
-    ("ets", Some(ModelKind::Ets)),
-    ("holt_winters", Some(ModelKind::HoltWinters)),
-    ("mstl", Some(ModelKind::Mstl)),
-    ("arima", Some(ModelKind::Arima)),
-    ("prophet", Some(ModelKind::Prophet)),
-    ("nnar", Some(ModelKind::Nnar)),
-    ("auto", None),
+/// Presage's models in the bench, by the name a template uses (`None`: what `auto` does), and
+/// the template's `harmonics` they run with.
+const PRESAGE_MODELS: [(&str, Option<ModelKind>, usize); 8] = [
+    ("ets", Some(ModelKind::Ets), 0),
+    ("holt_winters", Some(ModelKind::HoltWinters), 0),
+    ("mstl", Some(ModelKind::Mstl), 0),
+    ("arima", Some(ModelKind::Arima), 0),
+    ("arima_weekly", Some(ModelKind::Arima), WEEKLY_HARMONICS),
+    ("prophet", Some(ModelKind::Prophet), 0),
+    ("nnar", Some(ModelKind::Nnar), 0),
+    ("auto", None, 0),
 ];
+
+/// `arima_weekly` is `arima` with `harmonics: 8`: Fourier pairs of the weekly period up to just
+/// past the daily frequency (k = 1..8 without 7, which the daily seasonal difference removes).
+const WEEKLY_HARMONICS: usize = 8;
 
 /// What `auto` chooses from in the bench: the `models:` list a template of seasonal series
 /// should give. All three filter forward (one fit each per refit). The earlier list (mstl, ets,
@@ -110,12 +118,14 @@ const PRESAGE_MODELS: [(&str, Option<ModelKind>); 7] = [
 const AUTO_MODELS: [ModelKind; 3] = [ModelKind::Mstl, ModelKind::HoltWinters, ModelKind::Arima];
 
 /// Each Presage model and the peer model of its family (`auto` is paired with the peer's best).
-const PAIRS: [(&str, Option<&str>); 7] = [
+const PAIRS: [(&str, Option<&str>); 9] = [
     ("ets", Some("AutoETS")),
     ("holt_winters", Some("AutoETS")),
     ("mstl", Some("MSTL")),
     ("arima", Some("AutoARIMA")),
     ("arima", Some("AutoARIMA-approx")),
+    ("arima_weekly", Some("AutoARIMA")),
+    ("arima_weekly", Some("AutoARIMA-approx")),
     ("prophet", Some("Prophet")),
     ("nnar", None),
 ];
@@ -154,7 +164,7 @@ fn main() {
         .ok()
         .map(|s| s.split(',').map(|m| m.trim().to_string()).collect());
     let mut presage = Outcomes::new();
-    for (name, kind) in PRESAGE_MODELS {
+    for (name, kind, harmonics) in PRESAGE_MODELS {
         if only
             .as_ref()
             .is_some_and(|only| !only.iter().any(|m| m == name))
@@ -169,7 +179,7 @@ fn main() {
                 Some(after) => Outcome::Skipped(format!(
                     "not run: timed out after {after:.0} s on an earlier origin"
                 )),
-                None => run_presage(kind, case, timeout),
+                None => run_presage(kind, harmonics, case, timeout),
             };
             eprintln!(
                 "presage {name} {}@{}: {}",
@@ -236,7 +246,12 @@ type Forecasted = Result<(Vec<f64>, Vec<f64>, Vec<f64>), String>;
 /// Runs one Presage model (or `auto`) on one case, timed, in a thread of its own so that a panic
 /// is one case's error and a fit that overruns `timeout` is abandoned rather than waited for.
 /// Runs under [`REPEAT_UNDER`] are repeated and the median time kept.
-fn run_presage(kind: Option<ModelKind>, case: &Case, timeout: Duration) -> Outcome {
+fn run_presage(
+    kind: Option<ModelKind>,
+    harmonics: usize,
+    case: &Case,
+    timeout: Duration,
+) -> Outcome {
     let mut times = Vec::new();
     let mut last = None;
     while times.len() < REPEATS {
@@ -245,7 +260,7 @@ fn run_presage(kind: Option<ModelKind>, case: &Case, timeout: Duration) -> Outco
         let worker = std::thread::spawn(move || {
             let started = Instant::now();
             let result = match kind {
-                Some(kind) => run_model(kind, &owned),
+                Some(kind) => run_model(kind, harmonics, &owned),
                 None => run_auto(&owned),
             };
             let _ = send.send((result, started.elapsed()));
@@ -295,7 +310,7 @@ fn grid_of(case: &Case) -> Grid {
     }
 }
 
-fn run_model(kind: ModelKind, case: &Case) -> Forecasted {
+fn run_model(kind: ModelKind, harmonics: usize, case: &Case) -> Forecasted {
     let grid = grid_of(case);
     let calendar = Calendar::default();
     let training = Training {
@@ -303,6 +318,7 @@ fn run_model(kind: ModelKind, case: &Case) -> Forecasted {
         periods: &case.periods,
         calendar: &calendar,
         ridge: 1.0,
+        harmonics,
     };
     let path = model_for(kind)
         .fit_predict(&training, case.horizon, LEVEL)
@@ -343,6 +359,7 @@ fn run_auto(case: &Case) -> Forecasted {
         folds: env_number("PRESAGE_BENCH_FOLDS", 5) as usize,
         calendar: &calendar,
         ridge: 1.0,
+        harmonics: env_number("PRESAGE_BENCH_AUTO_HARMONICS", 0) as usize,
     };
     let outcome = fit(&grid, &settings).map_err(|e| e.to_string())?;
     if std::env::var_os("PRESAGE_BENCH_SHOW_CHOICE").is_some() {

@@ -47,6 +47,8 @@ pub struct FitSettings<'a> {
     pub folds: usize,
     pub calendar: &'a Calendar,
     pub ridge: f64,
+    /// Fourier pairs per longer season for `arima` (the template's `harmonics`).
+    pub harmonics: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +167,7 @@ pub fn fit(grid: &Grid, settings: &FitSettings) -> Result<FitOutcome, FitError> 
         periods: &usable,
         calendar: settings.calendar,
         ridge: settings.ridge,
+        harmonics: settings.harmonics,
     };
     if feasible.is_empty() {
         return Err(FitError::NothingFits {
@@ -661,6 +664,7 @@ mod tests {
             folds: 5,
             calendar,
             ridge: 1.0,
+            harmonics: 0,
         }
     }
 
@@ -764,6 +768,7 @@ mod tests {
             periods: &[],
             calendar: &calendar,
             ridge: 1.0,
+            harmonics: 0,
         };
         let folds = [40, 45, 50, 55];
         let asked: Vec<Asked> = (0..4).map(|_| Asked::default()).collect();

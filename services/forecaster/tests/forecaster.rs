@@ -348,3 +348,44 @@ fn a_restart_from_any_commit_publishes_every_forecast_id_with_one_content() {
     }
     assert!(checked > 300, "{checked} forecasts compared");
 }
+
+/// Hourly from Monday 2013-01-07: a daily cycle, weekends 20 lower, AR(1) noise.
+fn weekdays_and_weekends(days: usize) -> Vec<(i64, f64)> {
+    let start = presage_template::calendar::parse_date("2013-01-07").unwrap() * DAY_MS;
+    let mut noise = Noise::new(31);
+    let mut u = 0.0;
+    (0..24 * days)
+        .map(|i| {
+            let hour = (i % 24) as f64;
+            let weekend = if (i / 24) % 7 >= 5 { -20.0 } else { 0.0 };
+            u = 0.5 * u + noise.next(1.0);
+            let daily = 10.0 * (std::f64::consts::TAU * hour / 24.0).sin();
+            (start + i as i64 * HOUR_MS, 100.0 + daily + weekend + u)
+        })
+        .collect()
+}
+
+#[test]
+fn the_templates_harmonics_give_arima_the_week() {
+    let series = weekdays_and_weekends(35);
+    let actual: std::collections::HashMap<i64, f64> = series.iter().copied().collect();
+    let error = |harmonics: usize| {
+        let mut f = forecaster(&format!(
+            "horizon: 1d, models: [arima], seasonality: [1d, 7d], refit: 1d, history: 28d, harmonics: {harmonics}"
+        ));
+        let forecasts = feed(&mut f, &series);
+        let errors: Vec<f64> = forecasts
+            .iter()
+            .filter(|f| !f.cold_start)
+            .flat_map(|f| &f.points)
+            .filter_map(|p| actual.get(&p.at_ms).map(|v| (p.point - v).abs()))
+            .collect();
+        assert!(errors.len() > 24 * 24, "{} points scored", errors.len());
+        errors.iter().sum::<f64>() / errors.len() as f64
+    };
+    let (daily_only, weekly) = (error(0), error(3));
+    assert!(
+        weekly < 0.8 * daily_only,
+        "mean absolute error with harmonics {weekly:.2}, without {daily_only:.2}"
+    );
+}

@@ -13,6 +13,7 @@ fn training<'a>(grid: &'a Grid, periods: &'a [usize], calendar: &'a Calendar) ->
         periods,
         calendar,
         ridge: 1.0,
+        harmonics: 0,
     }
 }
 

@@ -21,6 +21,7 @@ fn fit(values: &[f64], step_ms: i64, periods: &[usize], horizon: usize) -> Path 
         periods,
         calendar: &calendar,
         ridge: 1.0,
+        harmonics: 0,
     };
     Nnar.fit_predict(&training, horizon, 0.9)
         .unwrap_or_else(|e| panic!("nnar: {e}"))
@@ -213,6 +214,7 @@ fn fit_case(case: &Case, step_ms: i64, periods: &[usize]) -> Path {
         periods,
         calendar: &calendar,
         ridge: 1.0,
+        harmonics: 0,
     };
     Nnar.fit_predict(&training, periods[0], 0.9).unwrap()
 }

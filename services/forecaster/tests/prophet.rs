@@ -22,6 +22,7 @@ fn fit(grid: &Grid, periods: &[usize], calendar: &Calendar, horizon: usize, leve
                 periods,
                 calendar,
                 ridge: 1.0,
+                harmonics: 0,
             },
             horizon,
             level,
@@ -199,6 +200,7 @@ fn a_history_shorter_than_two_seasons_is_refused() {
         periods: &[24],
         calendar: &calendar,
         ridge: 1.0,
+        harmonics: 0,
     };
     assert_eq!(
         Prophet.fit_predict(&training, 5, 0.9),
@@ -244,6 +246,7 @@ fn on_newark_departures_prophet_beats_naive() {
         periods: &periods,
         calendar: &calendar,
         ridge: 1.0,
+        harmonics: 0,
     };
     let prophet = Prophet.fit_predict(&training, 96, 0.9).unwrap();
     let naive = Naive.fit_predict(&training, 96, 0.9).unwrap();
@@ -305,6 +308,7 @@ fn bench_series_figures() {
                 periods: &periods,
                 calendar: &calendar,
                 ridge: 1.0,
+                harmonics: 0,
             };
             let mut runs = Vec::new();
             let mut path = None;

@@ -597,6 +597,11 @@ pub struct PredictionAlgorithm {
     /// Ridge penalty of the `linear` model, on standardised features.
     #[serde(default = "default_ridge")]
     pub ridge: f64,
+    /// Pairs of Fourier terms per seasonal period after the first that the `arima` model adds
+    /// as regressors (dynamic harmonic regression: a weekly shape on top of the daily season
+    /// the ARIMA models). 0, the default, adds none.
+    #[serde(default)]
+    pub harmonics: usize,
     /// Non-negative and integer (count) series: applied to every forecast after the fit.
     #[serde(default)]
     pub constraints: crate::constraints::Constraints,

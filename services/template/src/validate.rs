@@ -208,6 +208,9 @@ fn windowing(t: &Template, dm: &YamlPath, out: &mut Vec<Finding>) {
 
 /// A forecast carries one point per window over its horizon; more would not fit a Kafka record.
 const MAX_HORIZON_WINDOWS: u64 = 5_000;
+/// Fourier pairs per season at most: each pair is two more coefficients in every model the
+/// ARIMA search fits, and past a few dozen they fit noise.
+const MAX_HARMONICS: usize = 24;
 
 fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Finding>) {
     for (i, a) in t.dynamic_metadata.prediction_algorithms.iter().enumerate() {
@@ -296,6 +299,16 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                 format!(
                     "ridge {} of the prediction for {target:?} must be zero or positive, like 1.0",
                     a.ridge
+                ),
+            ));
+        }
+        if a.harmonics > MAX_HARMONICS {
+            out.push(Finding::at(
+                p.key("harmonics"),
+                format!(
+                    "harmonics {} of the prediction for {target:?} is more than {MAX_HARMONICS} \
+                     pairs of Fourier terms per season, like 8",
+                    a.harmonics
                 ),
             ));
         }

@@ -424,12 +424,21 @@ fn forecasting_settings_mistakes() {
         "      drift: 0.5",
         "      folds: 0",
         "      ridge: -1",
+        "      harmonics: 30",
         "      holidays: [2013-12-25, 2013-02-30]",
         "      regressors: [hour, temp]",
     ]);
     assert_eq!(
         positions(&all),
-        vec![(9, 14), (10, 14), (11, 14), (12, 14), (13, 30), (14, 26)],
+        vec![
+            (9, 14),
+            (10, 14),
+            (11, 14),
+            (12, 14),
+            (13, 18),
+            (14, 30),
+            (15, 26)
+        ],
         "{all:#?}"
     );
     assert!(all[0]
@@ -442,9 +451,12 @@ fn forecasting_settings_mistakes() {
     assert!(all[3].message.contains("ridge -1"));
     assert!(all[4]
         .message
+        .contains("harmonics 30 of the prediction for \"rps\" is more than 24"));
+    assert!(all[5]
+        .message
         .contains("holiday \"2013-02-30\" is not a date: expected YYYY-MM-DD"));
     assert_eq!(
-        all[5].message,
+        all[6].message,
         "regressor \"temp\" is not a signal joined to recipe \"rps\": expected one of hour \
          (add it with join: [{signal: ..., as: temp}])"
     );

@@ -20,6 +20,9 @@
 //! The orders are chosen by CSS alone (auto.arima's `approximation`); the chosen model is not
 //! refitted by exact likelihood, which would cost a Kalman filter over a state of m + 1 lags.
 //!
+//! With the template's `harmonics`, the longer periods' Fourier terms join the regressors
+//! ([`harmonics`]): their future is known, so they are extended exactly, not carried over.
+//!
 //! Regressors: y and each regressor are differenced alike, so the coefficient of a regressor
 //! is its effect on the level of the series. The forecaster does not know a regressor's
 //! future; it follows the linear model's convention (its value one shortest season earlier,
@@ -28,6 +31,7 @@
 mod css;
 mod differencing;
 mod forecast;
+mod harmonics;
 mod optimise;
 mod polynomial;
 mod search;
@@ -42,6 +46,7 @@ use presage_template::ModelKind;
 use super::{Backtest, Model, ModelError, Path, Training};
 use css::{split, Filter, Problem, Workspace};
 use differencing::Differencing;
+use harmonics::{first_step, Harmonic};
 use search::{stepwise, Limits};
 
 pub struct Arima;
@@ -121,8 +126,13 @@ pub struct ArimaFit {
     problem_scale: f64,
     /// Scaled parameters, as the problem fitted them.
     params: Vec<f64>,
-    /// Per regressor kept: its index in the grid and its scale.
+    /// Per regressor kept: its index among the grid's regressors followed by the harmonics,
+    /// and its scale.
     kept: Vec<(usize, f64)>,
+    /// Fourier terms of the longer seasons, regressors after the grid's own.
+    harmonics: Vec<Harmonic>,
+    /// The absolute step index of the history's first point (the harmonics' phase).
+    first_step: i64,
     /// Innovations are summed from this point of the differenced series on.
     start: usize,
     filter: Filter,
@@ -214,15 +224,14 @@ impl Arima {
 
         let w = differencing.apply(y);
         let problem_scale = spread(&w).max(1e-9 * (1.0 + mean_abs(&w)));
+        let harmonics = harmonics::for_periods(t.periods, y.len(), t.harmonics);
+        let first_step = first_step(t.grid);
+        let own = t.grid.regressors.len();
         let mut kept = Vec::new();
         let mut x = Vec::new();
-        for (r, series) in t.grid.regressors.iter().enumerate() {
-            if series.len() != y.len() || series.iter().any(|v| !v.is_finite()) {
-                return Err(ModelError::Failed(format!(
-                    "regressor {r} has missing or non-finite values"
-                )));
-            }
-            let differenced = differencing.apply(series);
+        for r in 0..own + harmonics.len() {
+            let series = design_column(t.grid, own, &harmonics, first_step, r)?;
+            let differenced = differencing.apply(&series);
             let scale = spread(&differenced);
             if scale > 1e-12 * (1.0 + mean_abs(&differenced)) {
                 kept.push((r, scale));
@@ -282,7 +291,9 @@ impl Arima {
             .ok_or_else(|| ModelError::Failed("the chosen model is not admissible".into()))?;
         let mut regression = vec![0.0; t.grid.regressors.len()];
         for ((r, scale), beta) in kept.iter().zip(c.regression) {
-            regression[*r] = beta * problem_scale / scale;
+            if let Some(coefficient) = regression.get_mut(*r) {
+                *coefficient = beta * problem_scale / scale;
+            }
         }
         let o = best.order;
         Ok(ArimaFit {
@@ -309,6 +320,8 @@ impl Arima {
             problem_scale,
             params: best.params.clone(),
             kept,
+            harmonics,
+            first_step,
             start: problem.start,
             filter,
             work,
@@ -338,17 +351,14 @@ impl ArimaFit {
                 has: y.len(),
             });
         }
+        let first_step = first_step(grid);
         let mut x = Vec::with_capacity(self.kept.len());
         for (r, scale) in &self.kept {
-            let series = grid.regressors.get(*r).filter(|s| s.len() == y.len());
-            let Some(series) = series.filter(|s| s.iter().all(|v| v.is_finite())) else {
-                return Err(ModelError::Failed(format!(
-                    "regressor {r} has missing or non-finite values"
-                )));
-            };
+            let series =
+                design_column(grid, self.regressors.len(), &self.harmonics, first_step, *r)?;
             x.push(
                 self.differencing
-                    .apply(series)
+                    .apply(&series)
                     .iter()
                     .map(|v| v / scale)
                     .collect(),
@@ -386,6 +396,8 @@ impl ArimaFit {
             problem_scale: self.problem_scale,
             params: self.params.clone(),
             kept: self.kept.clone(),
+            harmonics: self.harmonics.clone(),
+            first_step,
             start: self.start,
             filter,
             work,
@@ -418,10 +430,14 @@ impl ArimaFit {
         let n = self.history.len();
         let mut future_mean = vec![c.constant; horizon];
         for ((r, scale), beta) in self.kept.iter().zip(c.regression) {
-            let series = &self.regressors[*r];
-            let extended: Vec<f64> = (0..n + horizon)
-                .map(|i| series[known_index(i, n, self.shortest_period)])
-                .collect();
+            let extended: Vec<f64> = match self.regressors.get(*r) {
+                Some(series) => (0..n + horizon)
+                    .map(|i| series[known_index(i, n, self.shortest_period)])
+                    .collect(),
+                None => {
+                    self.harmonics[*r - self.regressors.len()].over(self.first_step, 0, n + horizon)
+                }
+            };
             let differenced = self.differencing.apply(&extended);
             let future = &differenced[differenced.len() - horizon..];
             for (mean, v) in future_mean.iter_mut().zip(future) {
@@ -442,6 +458,30 @@ impl ArimaFit {
             bounds: Some((lower, upper)),
         }
     }
+}
+
+/// Regressor `r` of the design over `grid`: the template's `regressors` of them, then the
+/// harmonics.
+fn design_column(
+    grid: &Grid,
+    regressors: usize,
+    harmonics: &[Harmonic],
+    first_step: i64,
+    r: usize,
+) -> Result<Vec<f64>, ModelError> {
+    if r >= regressors {
+        return Ok(harmonics[r - regressors].over(first_step, 0, grid.values.len()));
+    }
+    let series = grid
+        .regressors
+        .get(r)
+        .filter(|s| s.len() == grid.values.len());
+    let Some(series) = series.filter(|s| s.iter().all(|v| v.is_finite())) else {
+        return Err(ModelError::Failed(format!(
+            "regressor {r} has missing or non-finite values"
+        )));
+    };
+    Ok(series.clone())
 }
 
 fn spread(x: &[f64]) -> f64 {
@@ -569,6 +609,7 @@ mod tests {
             periods: &periods,
             calendar: &none,
             ridge: 1.0,
+            harmonics: 0,
         };
         let origins = [360, 396, 432];
         let backtest = Arima.backtest(&t, &origins, 12, 18, 0.9).unwrap();

@@ -288,6 +288,7 @@ mod tests {
             periods,
             calendar,
             ridge: 1.0,
+            harmonics: 0,
         }
     }
 

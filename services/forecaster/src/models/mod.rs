@@ -35,6 +35,8 @@ pub struct Training<'a> {
     pub calendar: &'a Calendar,
     /// Ridge penalty of the linear model.
     pub ridge: f64,
+    /// Fourier pairs per longer season the ARIMA adds as regressors.
+    pub harmonics: usize,
 }
 
 /// Future points, one per grid step after the last training point.

@@ -97,6 +97,7 @@ pub fn settings<'a>(
         folds: 5,
         calendar,
         ridge: 1.0,
+        harmonics: 0,
     }
 }
 

@@ -179,6 +179,7 @@ mod tests {
             periods: &[24],
             calendar: &calendar,
             ridge: 1.0,
+            harmonics: 0,
         };
         let design = Design::new(&t, 2, 1, 4);
         // hourly from a Thursday midnight for four days: time of day (2), time of week (2)
@@ -204,6 +205,7 @@ mod tests {
             periods: &[4],
             calendar: &calendar,
             ridge: 1.0,
+            harmonics: 0,
         };
         let design = Design::new(&t, 1, 1, 5);
         let series = vec![0.0; 15];
