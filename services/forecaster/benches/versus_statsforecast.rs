@@ -107,7 +107,7 @@ const PRESAGE_MODELS: [(&str, Option<ModelKind>, usize); 8] = [
 ];
 
 /// `arima_weekly` is `arima` with `harmonics: 8`: Fourier pairs of the weekly period up to just
-/// past the daily frequency (k = 1..8 without 7, which the daily seasonal difference removes).
+/// past the daily frequency (k = 1..8; k = 7 is daily and drops out after a seasonal difference).
 const WEEKLY_HARMONICS: usize = 8;
 
 /// What `auto` chooses from in the bench: the `models:` list a template of seasonal series

@@ -344,6 +344,14 @@ impl ArimaFit {
                 "the series has non-finite values".into(),
             ));
         }
+        // the design is the fitted one: the grid's own regressors, then the harmonics
+        if grid.regressors.len() != self.regressors.len() {
+            return Err(ModelError::Failed(format!(
+                "the model was fitted with {} regressors, the history has {}",
+                self.regressors.len(),
+                grid.regressors.len()
+            )));
+        }
         let w = self.differencing.apply(y);
         if w.len() <= self.start {
             return Err(ModelError::TooShort {

@@ -38,25 +38,37 @@ pub fn first_step(grid: &Grid) -> i64 {
 }
 
 /// `k` pairs of terms for every period after the first (the ARIMA's own season) that the
-/// history covers at least twice; a pair whose frequency is a multiple of the season's is
-/// left out (the seasonal difference removes it).
+/// history covers at least twice, each frequency once (k = 2 of a fortnight is k = 1 of a week).
+/// A pair whose frequency is a multiple of the season's (k = 7 of a week over a day) is kept
+/// here: a seasonal difference turns it to zero and the fit then drops it as constant.
 pub fn for_periods(periods: &[usize], history: usize, pairs: usize) -> Vec<Harmonic> {
     let Some((&season, longer)) = periods.split_first() else {
         return Vec::new();
     };
     let mut out = Vec::new();
+    let mut frequencies: Vec<(usize, usize)> = Vec::new();
     for &period in longer.iter().filter(|p| **p > season && 2 * **p <= history) {
         for k in (1..=pairs).filter(|k| 2 * k < period) {
-            // k/period cycles per step is a multiple of 1/season: a daily harmonic
-            if (k * season) % period == 0 {
+            let common = gcd(k, period);
+            let frequency = (k / common, period / common);
+            if frequencies.contains(&frequency) {
                 continue;
             }
+            frequencies.push(frequency);
             for sine in [true, false] {
                 out.push(Harmonic { period, k, sine });
             }
         }
     }
     out
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 #[cfg(test)]
@@ -89,12 +101,20 @@ mod tests {
     }
 
     #[test]
-    fn terms_come_for_longer_periods_the_history_covers_twice_without_the_seasons_own() {
-        let weekly = for_periods(&[48, 336], 1344, 8);
-        // k = 7 is once a day: the seasonal difference's business
+    fn terms_come_for_longer_periods_the_history_covers_twice_each_frequency_once() {
+        let weekly = for_periods(&[48, 336], 1344, 4);
         let ks: Vec<usize> = weekly.iter().map(|h| h.k).collect();
-        assert_eq!(ks, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 8, 8]);
+        assert_eq!(ks, [1, 1, 2, 2, 3, 3, 4, 4]);
         assert!(weekly.iter().all(|h| h.period == 336));
+        assert_eq!(weekly.iter().filter(|h| h.sine).count(), 4);
+        // a fortnight's even harmonics are the week's: only its odd ones are new
+        let both = for_periods(&[48, 336, 672], 1344, 4);
+        let fortnightly: Vec<usize> = both
+            .iter()
+            .filter(|h| h.period == 672 && h.sine)
+            .map(|h| h.k)
+            .collect();
+        assert_eq!(fortnightly, [1, 3]);
         assert!(
             for_periods(&[48, 336], 600, 3).is_empty(),
             "under two weeks"
