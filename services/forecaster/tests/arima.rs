@@ -290,6 +290,29 @@ fn weekly_harmonics_continue_their_past_wherever_the_window_starts_on_the_clock(
 }
 
 #[test]
+fn a_fit_is_not_filtered_over_a_history_with_other_regressors() {
+    // the design is the template's regressors, then the harmonics: a regressor more or less
+    // would shift every harmonic coefficient onto the wrong column
+    let values = daily_with_weekends(0, 24 * 7 * 3, 23);
+    let none = Calendar::default();
+    let periods = [24, 168];
+    let g = grid(0, HOUR_MS, values.clone());
+    let t = Training {
+        harmonics: 2,
+        ..training(&g, &periods, &none)
+    };
+    let fit = Arima::fit(&t).unwrap();
+    assert!(fit.filter_over(&g).is_ok());
+    let mut with_one = grid(0, HOUR_MS, values);
+    with_one.regressors = vec![vec![1.0; with_one.values.len()]];
+    let refused = fit.filter_over(&with_one).err().map(|e| e.to_string());
+    assert_eq!(
+        refused.as_deref(),
+        Some("fit failed: the model was fitted with 0 regressors, the history has 1")
+    );
+}
+
+#[test]
 fn weekly_harmonics_forecast_the_weekend_the_daily_season_misses() {
     let none = Calendar::default();
     let periods = [24, 168];
