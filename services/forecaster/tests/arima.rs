@@ -343,15 +343,15 @@ fn weekly_harmonics_lower_the_error_on_england_and_wales_demand() {
     let periods = [48, 336];
     let (train_len, horizon) = (336 * 4, 48);
     let mut totals = [0.0, 0.0];
-    for (start_ms, train, test) in bench_cuts(&points, train_len, horizon) {
-        let g = grid(start_ms, 1_800_000, train.clone());
+    for cut in bench_cuts(&points, train_len, horizon, 3) {
+        let g = grid(cut.start_ms, 1_800_000, cut.train.clone());
         for (total, harmonics) in totals.iter_mut().zip([0, 8]) {
             let t = Training {
                 harmonics,
                 ..training(&g, &periods, &none)
             };
             let path = Arima.fit_predict(&t, horizon, 0.9).unwrap();
-            *total += mase(&path.point, &test, &train, 48) / 3.0;
+            *total += mase(&path.point, &cut.test, &cut.train, 48) / 3.0;
         }
     }
     let [plain, weekly] = totals;
@@ -359,27 +359,6 @@ fn weekly_harmonics_lower_the_error_on_england_and_wales_demand() {
         weekly < 0.8 * plain,
         "mean MASE with weekly terms {weekly:.3}, without {plain:.3}"
     );
-}
-
-/// The bench's three cuts of a series, newest first: each origin's start, its training values
-/// and the horizon after them.
-fn bench_cuts(
-    points: &[(i64, f64)],
-    train_len: usize,
-    horizon: usize,
-) -> Vec<(i64, Vec<f64>, Vec<f64>)> {
-    let usable = points.len() - train_len - horizon;
-    (0..3)
-        .map(|k| {
-            let start = usable - k * (usable / 3);
-            let values: Vec<f64> = points[start..start + train_len + horizon]
-                .iter()
-                .map(|(_, v)| *v)
-                .collect();
-            let (train, test) = values.split_at(train_len);
-            (points[start].0, train.to_vec(), test.to_vec())
-        })
-        .collect()
 }
 
 /// The bench's series and cuts (`benches/versus_statsforecast.rs`): MASE, coverage of the 90%
@@ -404,12 +383,12 @@ fn report_on_the_bench_series() {
     let (cpu_before, mut fits) = (process_cpu_seconds(), 0);
     for (name, points, periods) in cases {
         let (horizon, train_len) = (periods[0], periods[1] * 4);
-        for (k, (start_ms, train, test)) in bench_cuts(&points, train_len, horizon)
+        for (k, cut) in bench_cuts(&points, train_len, horizon, 3)
             .into_iter()
             .enumerate()
         {
-            let (train, test) = (&train[..], &test[..]);
-            let g = grid(start_ms, 60_000, train.to_vec());
+            let (train, test) = (&cut.train[..], &cut.test[..]);
+            let g = grid(cut.start_ms, 60_000, cut.train.clone());
             let t = training(&g, &periods, &none);
             // the fastest of three runs: the machine is shared, and the least disturbed run is
             // the nearest to the cost of the work itself

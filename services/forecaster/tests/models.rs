@@ -115,22 +115,14 @@ fn linear_recovers_the_effect_of_a_known_driver() {
 /// `benches/versus_statsforecast.rs` cuts them.
 fn airport_day_ahead_mase(model: &dyn Model, airport: &str) -> f64 {
     let points = trace("nyc-departures-15m.csv", airport, "departures");
-    let (train, horizon) = (4 * 672, 96);
-    let usable = points.len() - train - horizon;
     let none = Calendar::default();
     let mut total = 0.0;
-    for k in 0..3 {
-        let start = usable - k * (usable / 3);
-        let values: Vec<f64> = points[start..start + train + horizon]
-            .iter()
-            .map(|(_, v)| *v)
-            .collect();
-        let (history, next_day) = values.split_at(train);
-        let g = grid(points[start].0, 900_000, history.to_vec());
+    for cut in bench_cuts(&points, 4 * 672, 96, 3) {
+        let g = grid(cut.start_ms, 900_000, cut.train.clone());
         let path = model
-            .fit_predict(&training(&g, &[96, 672], &none), horizon, 0.9)
+            .fit_predict(&training(&g, &[96, 672], &none), 96, 0.9)
             .unwrap();
-        total += mean_abs(&path.point, next_day) / mase_scale(history, 96);
+        total += mean_abs(&path.point, &cut.test) / mase_scale(&cut.train, 96);
     }
     total / 3.0
 }

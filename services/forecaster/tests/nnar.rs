@@ -181,32 +181,13 @@ fn bounds_widen_with_the_horizon_and_hold_about_the_level() {
     assert!(ratio > 1.3, "step-12 width / step-1 width {ratio:.2}");
 }
 
-/// One case as the peer bench cuts it: four weeks of training before an origin, one day after.
-struct Case {
-    train: Vec<f64>,
-    test: Vec<f64>,
-    start_ms: i64,
+/// The peer bench's cuts for these periods: four of the longest period (four weeks) to train,
+/// one of the shortest (a day) to test.
+fn cases(points: &[(i64, f64)], periods: &[usize], origins: usize) -> Vec<BenchCut> {
+    bench_cuts(points, periods[1] * 4, periods[0], origins)
 }
 
-fn cases(points: &[(i64, f64)], periods: &[usize], origins: usize) -> Vec<Case> {
-    let (horizon, train_len) = (periods[0], periods[1] * 4);
-    let usable = points.len() - train_len - horizon;
-    (0..origins)
-        .map(|k| {
-            let start = usable - k * (usable / 3);
-            let values = |from: usize, len: usize| -> Vec<f64> {
-                points[from..from + len].iter().map(|(_, v)| *v).collect()
-            };
-            Case {
-                train: values(start, train_len),
-                test: values(start + train_len, horizon),
-                start_ms: points[start].0,
-            }
-        })
-        .collect()
-}
-
-fn fit_case(case: &Case, step_ms: i64, periods: &[usize]) -> Path {
+fn fit_case(case: &BenchCut, step_ms: i64, periods: &[usize]) -> Path {
     let g: Grid = grid(case.start_ms, step_ms, case.train.clone());
     let calendar = Calendar::default();
     let training = Training {
@@ -219,7 +200,7 @@ fn fit_case(case: &Case, step_ms: i64, periods: &[usize]) -> Path {
     Nnar.fit_predict(&training, periods[0], 0.9).unwrap()
 }
 
-fn mase(case: &Case, point: &[f64], season: usize) -> f64 {
+fn mase(case: &BenchCut, point: &[f64], season: usize) -> f64 {
     mean_abs(point, &case.test) / mase_scale(&case.train, season)
 }
 

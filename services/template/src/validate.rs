@@ -18,7 +18,7 @@ use std::collections::HashSet;
 
 use crate::finding::Finding;
 use crate::model::{
-    HookKind, Retry, ScalingPolicy, Season, SourceKind, Template, MAX_RETRY_ATTEMPTS,
+    HookKind, ModelKind, Retry, ScalingPolicy, Season, SourceKind, Template, MAX_RETRY_ATTEMPTS,
 };
 use crate::path::YamlPath;
 use crate::rules::Rule;
@@ -311,6 +311,27 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                     a.harmonics
                 ),
             ));
+        } else if a.harmonics > 0 {
+            // a setting that cannot act is a mistake the user would not otherwise see
+            if !a.models.contains(&ModelKind::Arima) {
+                out.push(Finding::at(
+                    p.key("harmonics"),
+                    format!(
+                        "harmonics {} of the prediction for {target:?} only acts on the arima \
+                         model, and its models do not include arima",
+                        a.harmonics
+                    ),
+                ));
+            } else if a.fixed_seasons().len() < 2 && !a.detects_seasons() {
+                out.push(Finding::at(
+                    p.key("harmonics"),
+                    format!(
+                        "harmonics {} of the prediction for {target:?} needs a period longer than \
+                         the first, like seasonality: [1d, 7d]",
+                        a.harmonics
+                    ),
+                ));
+            }
         }
         if !(1..=crate::MAX_GROUPS).contains(&a.max_groups) {
             out.push(Finding::at(

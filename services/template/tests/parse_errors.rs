@@ -410,6 +410,32 @@ fn prediction_mistakes() {
 }
 
 #[test]
+fn harmonics_that_cannot_act_are_refused_where_they_are() {
+    let all = errors(&[
+        "app: a",
+        "dynamic_metadata:",
+        "  sources: [ { id: h, kind: host } ]",
+        "  metric_recipes:",
+        "    - { name: rps, from: h.cpu_utilization, window: { tumble: 1h } }",
+        "    - { name: rpz, from: h.cpu_utilization, window: { tumble: 1h } }",
+        "    - { name: rpx, from: h.cpu_utilization, window: { tumble: 1h } }",
+        "  prediction_algorithms:",
+        "    - { target: rps, horizon: 3h, models: [mstl], seasonality: [1d, 7d], harmonics: 8 }",
+        "    - { target: rpz, horizon: 3h, models: [arima], seasonality: [1d], harmonics: 8 }",
+        "    - { target: rpx, horizon: 3h, models: [arima], seasonality: [1d, 7d], harmonics: 8 }",
+    ]);
+    assert_eq!(positions(&all), vec![(9, 85), (10, 82)], "{all:#?}");
+    assert!(all[0].message.contains(
+        "harmonics 8 of the prediction for \"rps\" only acts on the arima model, and its models do \
+         not include arima"
+    ));
+    assert!(all[1].message.contains(
+        "harmonics 8 of the prediction for \"rpz\" needs a period longer than the first, like \
+         seasonality: [1d, 7d]"
+    ));
+}
+
+#[test]
 fn forecasting_settings_mistakes() {
     let all = errors(&[
         "app: a",

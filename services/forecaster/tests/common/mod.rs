@@ -153,3 +153,35 @@ pub fn seasonal_weeks(weeks: usize, seed: u64) -> (Vec<f64>, Vec<f64>, f64) {
     let noisy = clean.iter().map(|v| v + noise.next(sd)).collect();
     (clean, noisy, sd)
 }
+
+/// One of the peer bench's cuts of a series (`benches/versus_statsforecast.rs`): where its
+/// training starts, the training values and the horizon after them.
+pub struct BenchCut {
+    pub start_ms: i64,
+    pub train: Vec<f64>,
+    pub test: Vec<f64>,
+}
+
+/// The bench's cuts, newest first: origins spread a third of the usable length apart (at most
+/// three), `train_len` points to train and `horizon` to test each.
+pub fn bench_cuts(
+    points: &[(i64, f64)],
+    train_len: usize,
+    horizon: usize,
+    origins: usize,
+) -> Vec<BenchCut> {
+    let usable = points.len() - train_len - horizon;
+    (0..origins)
+        .map(|k| {
+            let start = usable - k * (usable / 3);
+            let values = |from: usize, len: usize| -> Vec<f64> {
+                points[from..from + len].iter().map(|(_, v)| *v).collect()
+            };
+            BenchCut {
+                start_ms: points[start].0,
+                train: values(start, train_len),
+                test: values(start + train_len, horizon),
+            }
+        })
+        .collect()
+}
