@@ -9,9 +9,11 @@
 //!
 //! Pairs in the table: ets and holt_winters / AutoETS, mstl / MSTL, arima / AutoARIMA and
 //! arima / AutoARIMA-approx (the search by conditional sum of squares, as R's `auto.arima` does by
-//! default on long or seasonal series; the exact search takes hours at m = 96), arima_weekly (arima
-//! with the template's `harmonics: 8`: weekly Fourier terms as regressors) / both, prophet / Prophet, nnar (no peer: statsforecast has no network, and the Python ones need
-//! torch), and auto / the peer's best model on that series. A pair's figures are means over the
+//! default on long or seasonal series; the exact search takes hours at m = 96), both for `arima`
+//! as a template with `models: [arima]` fits it (eight pairs of weekly Fourier terms as
+//! regressors, the default of a sole arima) and for `arima_daily` (`harmonics: 0`: the
+//! single-season AutoARIMA, the peer's own model), prophet / Prophet, nnar (no peer:
+//! statsforecast has no network, and the Python ones need torch), and auto / the peer's best model on that series. A pair's figures are means over the
 //! origins both sides scored. A model that fails or times out on a case shows the error in the
 //! table and the run goes on.
 //!
@@ -33,7 +35,8 @@
 //!   `PRESAGE_BENCH_PEER_MODELS=AutoARIMA` only these peer models.
 //! * `PRESAGE_BENCH_AUTO_MODELS=mstl,ets,arima` replaces `auto`'s candidates (template names).
 //! * `PRESAGE_BENCH_FOLDS` (default 5): `auto`'s evaluation folds (one horizon each).
-//! * `PRESAGE_BENCH_AUTO_HARMONICS` (default 0): the template's `harmonics` for `auto`'s arima.
+//! * `PRESAGE_BENCH_AUTO_HARMONICS` (default 0, what a template of several models gets): the
+//!   template's `harmonics` for `auto`'s arima.
 //! * `PRESAGE_BENCH_SHOW_CHOICE=1` prints which model (or combination) `auto` chose on each case.
 //! * `PRESAGE_BENCH_ORIGINS` (default 3): origins per series, spread evenly back from the end
 //!   of the series. Three keep a full run (the peer's included) to minutes; a difference of a
@@ -50,7 +53,7 @@ use presage_forecaster::evaluate::mase_scale;
 use presage_forecaster::intervals::coverage;
 use presage_forecaster::models::{model_for, Training};
 use presage_forecaster::{fit, Calendar, FitSettings, Grid};
-use presage_template::{calendar, ModelKind};
+use presage_template::{calendar, ModelKind, SOLE_ARIMA_HARMONICS};
 use serde_json::{json, Value};
 
 const LEVEL: f64 = 0.9;
@@ -99,16 +102,12 @@ const PRESAGE_MODELS: [(&str, Option<ModelKind>, usize); 8] = [
     ("ets", Some(ModelKind::Ets), 0),
     ("holt_winters", Some(ModelKind::HoltWinters), 0),
     ("mstl", Some(ModelKind::Mstl), 0),
-    ("arima", Some(ModelKind::Arima), 0),
-    ("arima_weekly", Some(ModelKind::Arima), WEEKLY_HARMONICS),
+    ("arima", Some(ModelKind::Arima), SOLE_ARIMA_HARMONICS),
+    ("arima_daily", Some(ModelKind::Arima), 0),
     ("prophet", Some(ModelKind::Prophet), 0),
     ("nnar", Some(ModelKind::Nnar), 0),
     ("auto", None, 0),
 ];
-
-/// `arima_weekly` is `arima` with `harmonics: 8`: Fourier pairs of the weekly period up to just
-/// past the daily frequency (k = 1..8; k = 7 is daily and drops out after a seasonal difference).
-const WEEKLY_HARMONICS: usize = 8;
 
 /// What `auto` chooses from in the bench: the `models:` list a template of seasonal series
 /// should give. All three filter forward (one fit each per refit). The earlier list (mstl, ets,
@@ -124,8 +123,8 @@ const PAIRS: [(&str, Option<&str>); 9] = [
     ("mstl", Some("MSTL")),
     ("arima", Some("AutoARIMA")),
     ("arima", Some("AutoARIMA-approx")),
-    ("arima_weekly", Some("AutoARIMA")),
-    ("arima_weekly", Some("AutoARIMA-approx")),
+    ("arima_daily", Some("AutoARIMA")),
+    ("arima_daily", Some("AutoARIMA-approx")),
     ("prophet", Some("Prophet")),
     ("nnar", None),
 ];

@@ -609,7 +609,7 @@ fn fit_at(
         folds: plan.algorithm.folds,
         calendar: &plan.calendar,
         ridge: plan.algorithm.ridge,
-        harmonics: plan.algorithm.harmonics,
+        harmonics: plan.algorithm.arima_harmonics(),
     };
     // Learned from the observed values only: a filled gap is the forecaster's guess, not evidence.
     let observed: Vec<f64> = window.iter().map(|(_, o)| o.value).collect();

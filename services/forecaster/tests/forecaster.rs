@@ -366,12 +366,12 @@ fn weekdays_and_weekends(days: usize) -> Vec<(i64, f64)> {
 }
 
 #[test]
-fn the_templates_harmonics_give_arima_the_week() {
+fn the_templates_harmonics_give_arima_the_week_and_a_sole_arima_has_them_unasked() {
     let series = weekdays_and_weekends(35);
     let actual: std::collections::HashMap<i64, f64> = series.iter().copied().collect();
-    let error = |harmonics: usize| {
+    let error = |harmonics: &str| {
         let mut f = forecaster(&format!(
-            "horizon: 1d, models: [arima], seasonality: [1d, 7d], refit: 1d, history: 28d, harmonics: {harmonics}"
+            "horizon: 1d, models: [arima], seasonality: [1d, 7d], refit: 1d, history: 28d{harmonics}"
         ));
         let forecasts = feed(&mut f, &series);
         let errors: Vec<f64> = forecasts
@@ -383,9 +383,14 @@ fn the_templates_harmonics_give_arima_the_week() {
         assert!(errors.len() > 24 * 24, "{} points scored", errors.len());
         errors.iter().sum::<f64>() / errors.len() as f64
     };
-    let (daily_only, weekly) = (error(0), error(3));
+    let (daily_only, weekly, unasked) =
+        (error(", harmonics: 0"), error(", harmonics: 3"), error(""));
     assert!(
         weekly < 0.8 * daily_only,
         "mean absolute error with harmonics {weekly:.2}, without {daily_only:.2}"
+    );
+    assert!(
+        unasked < 0.8 * daily_only,
+        "mean absolute error with harmonics unset {unasked:.2}, with none {daily_only:.2}"
     );
 }

@@ -302,16 +302,17 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                 ),
             ));
         }
-        if a.harmonics > MAX_HARMONICS {
+        let harmonics = a.harmonics.unwrap_or(0);
+        if harmonics > MAX_HARMONICS {
             out.push(Finding::at(
                 p.key("harmonics"),
                 format!(
                     "harmonics {} of the prediction for {target:?} is more than {MAX_HARMONICS} \
                      pairs of Fourier terms per season, like 8",
-                    a.harmonics
+                    harmonics
                 ),
             ));
-        } else if a.harmonics > 0 {
+        } else if harmonics > 0 {
             // a setting that cannot act is a mistake the user would not otherwise see
             if !a.models.contains(&ModelKind::Arima) {
                 out.push(Finding::at(
@@ -319,7 +320,7 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                     format!(
                         "harmonics {} of the prediction for {target:?} only acts on the arima \
                          model, and its models do not include arima",
-                        a.harmonics
+                        harmonics
                     ),
                 ));
             } else if a.fixed_seasons().len() < 2 && !a.detects_seasons() {
@@ -328,7 +329,7 @@ fn predictions(t: &Template, recipes: &[&str], dm: &YamlPath, out: &mut Vec<Find
                     format!(
                         "harmonics {} of the prediction for {target:?} needs a period longer than \
                          the first, like seasonality: [1d, 7d]",
-                        a.harmonics
+                        harmonics
                     ),
                 ));
             }
