@@ -10,11 +10,12 @@
 //! Pairs in the table: ets and holt_winters / AutoETS, mstl / MSTL, arima / AutoARIMA and
 //! arima / AutoARIMA-approx (the search by conditional sum of squares, as R's `auto.arima` does by
 //! default on long or seasonal series; the exact search takes hours at m = 96), both for `arima`
-//! as a template with `models: [arima]` fits it (eight pairs of weekly Fourier terms as
-//! regressors, the default of a sole arima) and for `arima_daily` (`harmonics: 0`: the
-//! single-season AutoARIMA, the peer's own model), prophet / Prophet, nnar (no peer:
-//! statsforecast has no network, and the Python ones need torch), and auto / the peer's best model on that series. A pair's figures are means over the
-//! origins both sides scored. A model that fails or times out on a case shows the error in the
+//! with the harmonics a template with `models: [arima]` gets (eight pairs of weekly Fourier
+//! terms as regressors; the model's own psi-weight bounds, as for every family row, where the
+//! forecaster may put conformal ones) and for `arima_daily` (`harmonics: 0`: the single-season
+//! AutoARIMA, the peer's own model), prophet / Prophet, nnar (no peer: statsforecast has no
+//! network, and the Python ones need torch), and auto / the peer's best model on that series. A
+//! pair's figures are means over the origins both sides scored. A model that fails or times out on a case shows the error in the
 //! table and the run goes on.
 //!
 //! The peer runs in `$HOME/.cache/presage/venv-statsforecast` (or `PRESAGE_BENCH_VENV`), which
