@@ -15,8 +15,8 @@
 //! forecaster may put conformal ones) and for `arima_daily` (`harmonics: 0`: the single-season
 //! AutoARIMA, the peer's own model), prophet / Prophet, nnar (no peer: statsforecast has no
 //! network, and the Python ones need torch), and auto / the peer's best model on that series. A
-//! pair's figures are means over the origins both sides scored. A model that fails or times out on a case shows the error in the
-//! table and the run goes on.
+//! pair's figures are means over the origins both sides scored. A model that fails or times out
+//! on a case shows the error in the table and the run goes on.
 //!
 //! The peer runs in `$HOME/.cache/presage/venv-statsforecast` (or `PRESAGE_BENCH_VENV`), which
 //! `bench/forecast/setup_venv.sh` creates from PyPI. Without it (or with
